@@ -1,0 +1,87 @@
+"""SoundLab entry page: what is loaded, what is missing and how to get it, where to go."""
+
+import streamlit as st
+
+from components import loaders
+from soundlab import artifacts
+from soundlab.config import get_settings
+from soundlab.download import download_esc50
+from soundlab.errors import DownloadError
+
+st.set_page_config(page_title="SoundLab", page_icon="🔊", layout="wide")
+settings = get_settings()
+
+st.title("🔊 SoundLab")
+st.write("Environmental sound classification on **ESC-50**: 2,000 five-second clips, 50 classes in "
+         "5 categories, 5 folds. Explore the data by eye and ear.")
+
+st.page_link("pages/1_Explore.py", label="Explore the dataset: filter, listen, waveform and mel spectrogram",
+             icon="🔎")
+
+# ---- dataset ----------------------------------------------------------------------------------
+st.header("Dataset")
+status = loaders.dataset_status()
+ds = status.dataset
+if ds is None:
+    st.error(f"No dataset available: {status.problem}")
+else:
+    kind = {"full": "Full ESC-50", "partial": "Partial ESC-50", "sample": "Shipped sample"}[ds.kind]
+    present = ds.present
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("In use", kind)
+    c2.metric("Clips on disk", f"{ds.n_present} / {len(ds.meta)}")
+    c3.metric("Classes with audio", f"{present['target'].nunique()} / 50")
+    c4.metric("ESC-10 clips on disk", f"{int(present['esc10'].sum())} / {int(ds.meta['esc10'].sum())}")
+    st.caption(f"Folder: `{ds.root}`")
+    if ds.kind == "sample":
+        st.info("The app is showing its shipped sample (one real clip per class, see `sample/LICENSE.md`). "
+                + (status.problem or ""))
+    elif ds.kind == "partial":
+        st.info(f"{len(ds.meta) - ds.n_present} clips listed in the metadata are not on disk; every page "
+                "works on the clips that are there and says how many.")
+
+if ds is None or ds.kind != "full":
+    with st.expander("Get the full ESC-50 dataset (about 600 MB)", expanded=ds is None or ds.kind == "sample"):
+        st.markdown(
+            f"- Download it here, or in a terminal: `python -m soundlab download` "
+            f"(resumes if interrupted; installs into `{settings.esc50_root}` only once complete).\n"
+            "- Already have it? Set `SOUNDLAB_ESC50_ROOT` to the folder that holds `meta/esc50.csv` and "
+            "`audio/`, or run `python -m soundlab download --archive ESC-50-master.zip`.\n"
+            "- ESC-50 is licensed CC BY-NC 3.0 (K. J. Piczak)."
+        )
+        if st.button("Download ESC-50 now", key="home-download", type="primary"):
+            bar = st.progress(0.0, text=f"Connecting to {settings.esc50_url} ...")
+
+            def show(stage: str, done: int, total: int | None) -> None:
+                if stage == "download":
+                    text = f"Downloading: {done / 2**20:.1f} MB" + (f" of {total / 2**20:.1f} MB" if total else "")
+                else:
+                    text = {"verify": "Checking the archive ...", "extract": f"Extracting {done}/{total} files ..."}[stage]
+                bar.progress(min(done / total, 1.0) if total else 0.0, text=text)
+
+            try:
+                download_esc50(settings.esc50_root, url=settings.esc50_url, timeout_s=settings.download_timeout_s,
+                               progress=show)
+            except DownloadError as e:
+                bar.empty()
+                st.error(str(e))
+            else:
+                bar.progress(1.0, text="Done.")
+                st.success(f"ESC-50 installed at {settings.esc50_root}.")
+                st.rerun()
+
+# ---- models -----------------------------------------------------------------------------------
+st.header("Models")
+inv = artifacts.inventory(settings.artifacts_dir)
+st.caption(f"Folder: `{inv.folder}` (setting `SOUNDLAB_ARTIFACTS_DIR`)")
+found = []
+if inv.yamnet_tflite:
+    found.append(f"YAMNet TFLite backbone ({inv.yamnet_tflite.stat().st_size / 2**20:.1f} MB)")
+if inv.yamnet_class_map:
+    found.append("YAMNet AudioSet class map")
+found += [f"trained run `{p.name}`" for p in inv.runs]
+if found:
+    st.markdown("\n".join(f"- ✅ {f}" for f in found))
+missing = inv.missing()
+if missing:
+    st.markdown("\n".join(f"- ❌ not present: {m}" for m in missing))

@@ -1,0 +1,88 @@
+"""Plotly figures (arrays in, Figure out) and spectrogram thumbnails. No data loading here."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+COLORSCALE = "Viridis"
+_LAYOUT = dict(margin=dict(l=10, r=10, t=36, b=10), template="plotly_white")
+
+
+def waveform_figure(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, *, title: str = "Waveform",
+                    height: int = 220) -> go.Figure:
+    """Min/max envelope as a filled band (bounded number of points, see `soundlab.dsp.envelope`)."""
+    x = np.concatenate([t, t[::-1]])
+    y = np.concatenate([hi, lo[::-1]])
+    fig = go.Figure(go.Scatter(x=x, y=y, fill="toself", mode="lines", line=dict(width=0.6, color="#3b6ea8"),
+                               fillcolor="rgba(59,110,168,0.55)", hoverinfo="skip", name="waveform"))
+    fig.update_layout(title=title, height=height, showlegend=False, **_LAYOUT)
+    peak = float(max(np.max(np.abs(lo)) if lo.size else 0, np.max(np.abs(hi)) if hi.size else 0, 1e-3))
+    fig.update_yaxes(title="amplitude", range=[-peak * 1.05, peak * 1.05], zeroline=True)
+    fig.update_xaxes(title="time (s)", range=[0, float(t[-1]) if t.size else 1])
+    return fig
+
+
+def _hz_label(f: float) -> str:
+    return f"{f / 1000:.2f} kHz" if f >= 1000 else f"{f:.0f} Hz"
+
+
+def band_labels(freqs: np.ndarray) -> list[str]:
+    """Unique readable labels for mel band centre frequencies (used as a category axis)."""
+    labels, seen = [], set()
+    for f in freqs:
+        label = _hz_label(float(f))
+        while label in seen:  # very dense bands can round to the same text
+            label += " "
+        seen.add(label)
+        labels.append(label)
+    return labels
+
+
+def mel_figure(S_db: np.ndarray, times: np.ndarray, freqs: np.ndarray, *, title: str = "Mel spectrogram (dB)",
+               height: int = 320, zmin: float | None = None) -> go.Figure:
+    """Heatmap of a (n_mels, t) dB array; bands are labelled by their centre frequency."""
+    labels = band_labels(freqs)
+    fig = go.Figure(go.Heatmap(
+        z=S_db, x=times, y=labels, colorscale=COLORSCALE, zmin=zmin if zmin is not None else float(S_db.min()),
+        zmax=0.0, colorbar=dict(title="dB", thickness=12),
+        hovertemplate="t=%{x:.2f} s<br>%{y}<br>%{z:.1f} dB<extra></extra>",
+    ))
+    step = max(1, len(labels) // 8)
+    fig.update_yaxes(type="category", tickvals=labels[::step], title="frequency (mel bands)")
+    fig.update_xaxes(title="time (s)")
+    fig.update_layout(title=title, height=height, **_LAYOUT)
+    return fig
+
+
+def bar_figure(labels: list[str], values: list[float], *, title: str, height: int = 260,
+               color: str = "#3b6ea8", orientation: str = "v") -> go.Figure:
+    """A plain bar chart (counts per category, per fold ...)."""
+    if orientation == "h":
+        trace = go.Bar(x=values, y=labels, orientation="h", marker_color=color, text=values, textposition="auto")
+    else:
+        trace = go.Bar(x=labels, y=values, marker_color=color, text=values, textposition="auto")
+    fig = go.Figure(trace)
+    fig.update_layout(title=title, height=height, **_LAYOUT)
+    return fig
+
+
+def _viridis_lut() -> np.ndarray:
+    from plotly.colors import hex_to_rgb, sample_colorscale
+
+    colors = sample_colorscale(COLORSCALE, list(np.linspace(0, 1, 256)))
+    rgb = [hex_to_rgb(c) if c.startswith("#") else tuple(int(float(v)) for v in c[4:-1].split(","))
+           for c in colors]
+    return np.asarray(rgb, dtype=np.uint8)
+
+
+_LUT = None
+
+
+def spectrogram_image(S_db: np.ndarray, *, top_db: float = 80.0) -> np.ndarray:
+    """(n_mels, t) dB -> (n_mels, t, 3) uint8 RGB, low frequencies at the bottom (for st.image)."""
+    global _LUT
+    if _LUT is None:
+        _LUT = _viridis_lut()
+    idx = np.clip((S_db + top_db) / top_db * 255, 0, 255).astype(np.uint8)
+    return _LUT[idx[::-1]]

@@ -1,0 +1,75 @@
+"""Widgets that show one clip: player, metadata, waveform, mel spectrogram. Shared by pages."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from components import charts, loaders
+from soundlab import dsp
+from soundlab.errors import SoundLabError
+
+AUDIO_MIME = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg"}
+
+
+def mel_params_widgets(key: str, *, max_sr: int = 44_100) -> dsp.MelParams:
+    """The mel parameters as widgets (n_fft, hop_length, win_length, n_mels, fmax)."""
+    c1, c2 = st.columns(2)
+    n_fft = c1.select_slider("n_fft", options=[256, 512, 1024, 2048, 4096], value=1024, key=f"{key}-nfft",
+                             help="FFT size in samples: frequency resolution vs time resolution.")
+    hop = c2.select_slider("hop_length", options=[64, 128, 256, 512, 1024], value=256, key=f"{key}-hop",
+                           help="Samples between frames.")
+    win_options = ["= n_fft"] + [w for w in (128, 256, 320, 400, 512, 1024, 2048) if w < n_fft]
+    win = c1.selectbox("win_length", win_options, key=f"{key}-win",
+                       help="Window length in samples; at most n_fft.")
+    n_mels = c2.slider("n_mels", 16, 256, 128, step=8, key=f"{key}-nmels", help="Number of mel bands.")
+    fmax = st.slider("fmax (Hz)", 1000, max_sr // 2, max_sr // 2, step=500, key=f"{key}-fmax",
+                     help="Highest frequency of the mel filter bank (at most half the sample rate).")
+    return dsp.MelParams(n_fft=n_fft, hop_length=hop, win_length=None if win == "= n_fft" else int(win),
+                         n_mels=n_mels, fmax_hz=float(fmax))
+
+
+def metadata_table(row: pd.Series) -> None:
+    st.dataframe(
+        pd.DataFrame({
+            "field": ["class", "category", "target", "fold", "ESC-10", "source recording", "take"],
+            "value": [row["class_name"], row["supercategory"], str(row["target"]), str(row["fold"]),
+                      "yes" if row["esc10"] else "no", f"{row['src_file']} (freesound.org/s/{row['src_file']})",
+                      row["take"]],
+        }),
+        hide_index=True,
+    )
+
+
+def render_clip(row: pd.Series, params: dsp.MelParams, *, key: str, title: str | None = None,
+                show_meta: bool = True, height: int = 300) -> bool:
+    """Player, waveform and mel spectrogram of a metadata row. Returns False if it could not be shown."""
+    st.markdown(f"**{title or row['filename']}** — {row['class_name']} · {row['supercategory']}")
+    if not row["present"]:
+        st.warning(f"{row['filename']} is listed in the metadata but its audio is not on disk. "
+                   "Download the full dataset from the Home page to hear it.")
+        if show_meta:
+            metadata_table(row)
+        return False
+    path = row["path"]
+    try:
+        clip = loaders.load_clip(path)
+        t, lo, hi = loaders.clip_envelope(path)
+        fmax = min(params.fmax_hz or clip.sr / 2, clip.sr / 2)
+        effective = dsp.MelParams(**{**params.__dict__, "fmax_hz": fmax})
+        S_db, times, freqs = loaders.clip_mel(path, effective)
+    except SoundLabError as e:
+        st.error(str(e))
+        return False
+    suffix = path[path.rfind("."):].lower()
+    st.audio(path, format=AUDIO_MIME.get(suffix, "audio/wav"))
+    st.caption(f"{clip.duration_s:.2f} s · {clip.info.sr} Hz · {clip.info.channels} ch · "
+               f"{clip.info.format} {clip.info.subtype}")
+    for w in clip.warnings:
+        st.caption(f"⚠ {w}")
+    st.plotly_chart(charts.waveform_figure(t, lo, hi), key=f"{key}-wave")
+    st.plotly_chart(charts.mel_figure(S_db, times, freqs, height=height),
+                    key=f"{key}-mel")
+    if show_meta:
+        metadata_table(row)
+    return True

@@ -1,0 +1,41 @@
+"""Deep links for values that need checking (clip names): URL <-> session state, by hand.
+
+Simple widgets use ``bind="query-params"``. A clip name needs more: an unknown or malicious
+name must be rejected with a message, and the selectbox shows "file · class" while the URL
+should hold just the file name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+
+def seed_from_url(key: str, param: str, check: Callable[[str], None]) -> str | None:
+    """Seed widget `key` from ``?param=`` when the widget has no state yet.
+
+    `check` raises a `SoundLabError` for a value that must be refused. Returns the
+    refusal message (the parameter is then removed from the URL), or None.
+    """
+    if key in st.session_state:
+        return None
+    value = st.query_params.get(param)
+    if not value:
+        return None
+    try:
+        check(value)
+    except ValueError as e:
+        del st.query_params[param]
+        return str(e)
+    st.session_state[key] = value
+    return None
+
+
+def write_url(param: str, value: str | None) -> None:
+    """Put `value` in the URL (or remove the parameter), only if it changed."""
+    if value:
+        if st.query_params.get(param) != value:
+            st.query_params[param] = value
+    elif param in st.query_params:
+        del st.query_params[param]

@@ -1,0 +1,186 @@
+"""Explore ESC-50: filter, listen, look at waveforms and mel spectrograms, compare clips.
+
+Every filter, the view, the selected clip and the spectrogram settings are bound to the URL
+(``bind="query-params"``), so a link reopens the same view.
+"""
+
+import streamlit as st
+
+from components import charts, clip_view, loaders, urlstate
+from soundlab import dataset as ds_mod
+from soundlab.errors import DatasetError
+
+st.set_page_config(page_title="Explore · SoundLab", page_icon="🔎", layout="wide")
+
+status = loaders.dataset_status()
+if status.dataset is None:
+    st.error(f"No audio to explore: {status.problem}")
+    st.stop()
+ds = status.dataset
+meta = ds.meta
+
+st.title("Explore ESC-50")
+st.caption(f"Using the {ds.describe()}.")
+if ds.kind == "sample":
+    st.info("This is the shipped sample: one real clip per class (50 of 2000). Download the full dataset "
+            "from the Home page or with `python -m soundlab download` to browse all of it.")
+elif ds.kind == "partial":
+    st.caption(f"{len(meta) - ds.n_present} clips are listed in the metadata but not on disk; "
+               "turn off *Present only* to see them.")
+
+# Deep links: ?clip= (and ?a= / ?b= for Compare) are checked before a widget takes them; a bad or
+# malicious name is refused with a message and never reaches the file system.
+KEY = "explore-clip"
+
+
+def check_present(name: str) -> None:
+    if not ds.clip(name)["present"]:
+        raise DatasetError(f"{name} is listed in the ESC-50 metadata but its audio is not on disk here.")
+
+
+for key, param in ((KEY, "clip"), ("explore-a", "a"), ("explore-b", "b")):
+    refused = urlstate.seed_from_url(key, param, check_present)
+    if refused:
+        st.error(f"The link's clip was rejected: {refused}")
+
+# ---- sidebar: filters and spectrogram settings ------------------------------------------------
+classes = ds_mod.classes(meta)
+with st.sidebar:
+    st.header("Filters")
+    f_sup = st.multiselect("Category", list(ds_mod.SUPERCATEGORIES), key="explore-cat", bind="query-params")
+    f_cls = st.multiselect("Class", list(classes["category"]), key="explore-class",
+                           format_func=ds_mod.class_name_of, bind="query-params")
+    f_fold = st.multiselect("Fold", [1, 2, 3, 4, 5], key="explore-fold", bind="query-params")
+    f_esc10 = st.toggle("ESC-10 only", key="explore-esc10", bind="query-params")
+    f_src = st.text_input("Source recording (Freesound id)", key="explore-src", bind="query-params",
+                          help="Clips whose src_file starts with this; takes of one recording share it.")
+    f_present = st.toggle("Present only", value=True, key="explore-present", bind="query-params",
+                          help="Only clips whose audio is on disk.")
+    with st.expander("Spectrogram settings", expanded=False):
+        params = clip_view.mel_params_widgets("explore-mel")
+
+class_of = dict(zip(meta["filename"], meta["class_name"], strict=False))
+
+
+def clip_label(name: str) -> str:
+    return f"{name} · {class_of.get(name, '?')}"
+
+
+filtered = ds_mod.filter_clips(meta, supercategories=f_sup, classes=f_cls, folds=f_fold, esc10_only=f_esc10,
+                               src_file=f_src, present_only=f_present)
+present_filtered = filtered[filtered["present"]]
+
+
+def clip_options(extra: str | None) -> list[str]:
+    """Present clips that pass the filters, plus the one already selected (so it never vanishes)."""
+    names = list(present_filtered["filename"])
+    if extra and extra not in names and extra in set(ds.present["filename"]):
+        names.insert(0, extra)
+    return names
+
+
+def open_clip(name: str) -> None:
+    st.session_state[KEY] = name
+    st.session_state["explore-view"] = "Clips"
+
+
+if "explore-view" not in st.session_state and "explore-view" not in st.query_params:
+    st.session_state["explore-view"] = "Clips"  # set through state, not `default`, as buttons also set it
+view = st.segmented_control("View", ["Clips", "Classes", "Compare"], required=True,
+                            key="explore-view", bind="query-params", label_visibility="collapsed")
+
+# ---- Clips: table, clip view, sibling takes ---------------------------------------------------
+if view == "Clips":
+    st.subheader(f"{len(filtered)} clips match" + (f" ({len(present_filtered)} on disk)" if not f_present else ""))
+    table = filtered[["filename", "class_name", "supercategory", "fold", "esc10", "src_file", "take", "present"]]
+    event = st.dataframe(
+        table, hide_index=True, height=260, key="explore-table", on_select="rerun", selection_mode="single-row",
+        column_config={"class_name": "class", "supercategory": "category", "esc10": "ESC-10",
+                       "src_file": "source", "present": "on disk"},
+    )
+    rows = event.selection.rows if event is not None else []
+    picked = table.iloc[rows[0]]["filename"] if rows else None
+    if picked and picked != st.session_state.get("explore-table-last"):
+        st.session_state["explore-table-last"] = picked
+        st.session_state[KEY] = picked
+    options = clip_options(st.session_state.get(KEY))
+    if not options:
+        st.info("No clip on disk matches these filters.")
+        st.stop()
+    choice = st.selectbox("Clip", options, index=None, key=KEY, placeholder="Pick a clip, or click a row in the table",
+                          format_func=clip_label)
+    urlstate.write_url("clip", choice)
+    if choice is None:
+        st.caption("Select a clip to listen to it and see its waveform and spectrogram.")
+    else:
+        row = ds.clip(choice)
+        left, right = st.columns([3, 2])
+        with left:
+            clip_view.render_clip(row, params, key="explore-clipview", show_meta=False)
+        with right:
+            st.markdown("**Metadata**")
+            clip_view.metadata_table(row)
+            sibs = ds.siblings(choice)
+            st.markdown(f"**Takes of source recording {row['src_file']}** ({len(sibs)})")
+            for sib in sibs.itertuples():
+                c1, c2 = st.columns([3, 1])
+                mark = " (this clip)" if sib.filename == choice else ("" if sib.present else " — not on disk")
+                c1.write(f"{sib.take}: {sib.filename} · {sib.class_name} · fold {sib.fold}{mark}")
+                if sib.present and sib.filename != choice:
+                    c2.button("Open", key=f"explore-sib-{sib.filename}", on_click=open_clip, args=(sib.filename,))
+
+# ---- Classes: counts and one spectrogram per class --------------------------------------------
+elif view == "Classes":
+    table = ds_mod.class_table(filtered)
+    st.subheader("Clips per class" + ("" if len(filtered) == len(meta) else " (filtered)"))
+    c1, c2 = st.columns(2)
+    by_cat = table.groupby("supercategory", observed=True)[["listed", "present"]].sum()
+    c1.plotly_chart(charts.bar_figure(list(by_cat.index), list(by_cat["present"]), title="On disk per category",
+                                      orientation="h"), key="explore-bycat")
+    by_fold = filtered[filtered["present"]].groupby("fold").size().reindex(range(1, 6), fill_value=0)
+    c2.plotly_chart(charts.bar_figure([f"fold {f}" for f in by_fold.index], list(by_fold.values),
+                                      title="On disk per fold"), key="explore-byfold")
+    st.dataframe(table.drop(columns=["category"]), hide_index=True, height=300,
+                 column_config={"class_name": "class", "supercategory": "category", "listed": "in csv",
+                                "present": "on disk"})
+    st.subheader("One spectrogram per class")
+    st.caption("The first clip on disk of each class (of those the filters keep), mel spectrogram in dB.")
+    sub = ds_mod.Dataset(root=ds.root, kind=ds.kind, meta=filtered)
+    gallery = loaders.class_gallery(sub, params)
+    if not gallery:
+        st.info("No clip on disk matches these filters.")
+    cols = st.columns(5)
+    for i, (target, class_name, filename, image) in enumerate(gallery):
+        with cols[i % 5]:
+            st.image(image, caption=f"{target} · {class_name}", width="stretch")
+            st.button("Open", key=f"explore-gal-{filename}", on_click=open_clip, args=(filename,),
+                      help=filename)
+    missing = sorted(set(table["class_name"]) - {g[1] for g in gallery})
+    if missing:
+        st.caption("No clip on disk for: " + ", ".join(missing))
+
+# ---- Compare two clips side by side -----------------------------------------------------------
+else:
+    selected = st.session_state.get(KEY) or st.query_params.get("clip")
+    options = clip_options(selected)
+    for extra in (st.session_state.get("explore-a"), st.session_state.get("explore-b")):
+        if extra and extra not in options:
+            options.append(extra)
+    if len(options) < 1:
+        st.info("No clip on disk matches these filters.")
+        st.stop()
+    c1, c2 = st.columns(2)
+    # A defaults to the clip selected in the Clips view, B to another take of its recording if any
+    first = selected if selected in options else options[0]
+    sibs = [f for f in ds.siblings(first)["filename"] if f != first and f in set(ds.present["filename"])]
+    second = sibs[0] if sibs else options[min(1, len(options) - 1)]
+    if second not in options:
+        options.append(second)
+    a = c1.selectbox("Clip A", options, index=options.index(first), key="explore-a", format_func=clip_label)
+    b = c2.selectbox("Clip B", options, index=options.index(second), key="explore-b", format_func=clip_label)
+    urlstate.write_url("a", a)
+    urlstate.write_url("b", b)
+    with c1:
+        clip_view.render_clip(ds.clip(a), params, key="explore-cmp-a", show_meta=False)
+    with c2:
+        clip_view.render_clip(ds.clip(b), params, key="explore-cmp-b", show_meta=False)

@@ -1,0 +1,5 @@
+import sys
+
+from soundlab.cli import main
+
+sys.exit(main())

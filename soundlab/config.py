@@ -1,0 +1,73 @@
+"""Settings and paths. Every setting is an environment variable with a safe default.
+
+The README lists each variable. Settings are read when :func:`get_settings` is called, not at
+import time, so a test (or a user in a shell) can change them without reloading modules.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJ_ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_ROOT = PROJ_ROOT / "sample"
+DEFAULT_ESC50_ROOT = PROJ_ROOT / "data" / "ESC-50"
+DEFAULT_ARTIFACTS_DIR = PROJ_ROOT / "model_artifacts"
+DEFAULT_CACHE_DIR = PROJ_ROOT / ".cache"
+ESC50_URL = "https://github.com/karolpiczak/ESC-50/archive/master.zip"
+
+
+@dataclass(frozen=True)
+class AudioLimits:
+    """What `soundlab.audio` accepts before it decodes a file."""
+
+    max_duration_s: float = 600.0  # longer files are refused before they are read
+    min_duration_s: float = 0.05
+    min_sr_hz: int = 4_000
+    max_sr_hz: int = 384_000
+    max_channels: int = 32
+    max_file_bytes: int = 1024 * 1024 * 1024  # 1 GiB on disk or as an upload
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. Build with :func:`get_settings`."""
+
+    esc50_root: Path
+    sample_root: Path
+    artifacts_dir: Path
+    cache_dir: Path
+    esc50_url: str
+    download_timeout_s: float
+    audio_limits: AudioLimits
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name, "").strip()
+    return Path(value).expanduser().resolve() if value else default
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"setting {name} must be a number, got {value!r}") from None
+
+
+def get_settings() -> Settings:
+    """Read the settings from the environment (see README, "Settings")."""
+    return Settings(
+        esc50_root=_env_path("SOUNDLAB_ESC50_ROOT", DEFAULT_ESC50_ROOT),
+        sample_root=_env_path("SOUNDLAB_SAMPLE_ROOT", SAMPLE_ROOT),
+        artifacts_dir=_env_path("SOUNDLAB_ARTIFACTS_DIR", DEFAULT_ARTIFACTS_DIR),
+        cache_dir=_env_path("SOUNDLAB_CACHE_DIR", DEFAULT_CACHE_DIR),
+        esc50_url=os.environ.get("SOUNDLAB_ESC50_URL", "").strip() or ESC50_URL,
+        download_timeout_s=_env_float("SOUNDLAB_DOWNLOAD_TIMEOUT_S", 20.0),
+        audio_limits=AudioLimits(
+            max_duration_s=_env_float("SOUNDLAB_MAX_AUDIO_SECONDS", AudioLimits.max_duration_s),
+        ),
+    )

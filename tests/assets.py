@@ -1,0 +1,50 @@
+"""Test assets built from ../shared into the git-ignored .test-assets/ folder.
+
+`python -m tests.assets prepare` builds everything (the README test command runs it); fixtures
+call the same functions, so a bare `pytest` builds what it needs too. Set SOUNDLAB_SHARED if the
+shared folder is not beside the repo.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / ".test-assets"
+SHARED = Path(os.environ.get("SOUNDLAB_SHARED", ROOT.parent / "shared")).resolve()
+DEV_CLIPS = 737
+
+
+class MissingShared(RuntimeError):
+    pass
+
+
+def shared(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        raise MissingShared(f"{path} not found: the tests need the shared folder beside the repo "
+                            "(or SOUNDLAB_SHARED pointing at it).")
+    return path
+
+
+def dev_dataset() -> Path:
+    """ESC-50 dev folder: full csv, 737 clips (../shared/tools/esc50-dev-dataset)."""
+    dest = ASSETS / "ESC-50-dev"
+    audio = dest / "audio"
+    if not (audio.is_dir() and sum(1 for _ in audio.glob("*.wav")) == DEV_CLIPS):
+        subprocess.run([str(shared("tools", "esc50-dev-dataset")), str(dest), sys.executable], check=True,
+                       stdout=subprocess.DEVNULL)
+    return dest
+
+
+def prepare() -> None:
+    print(f"dev dataset: {dev_dataset()}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["prepare"]:
+        sys.exit("usage: python -m tests.assets prepare")
+    prepare()

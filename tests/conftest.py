@@ -1,0 +1,54 @@
+import os
+
+import numpy as np
+import pytest
+import streamlit as st
+
+from tests import assets
+
+SR = 16_000
+
+
+@pytest.fixture(autouse=True)
+def _clear_streamlit_caches():
+    # cached entries outlive an AppTest run in the same process (STYLE.md section 7)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(seed=440)
+
+
+@pytest.fixture
+def tone_440():
+    return (0.5 * np.sin(2 * np.pi * 440 * np.arange(SR) / SR)).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def dev_root():
+    """The ESC-50 dev folder built from ../shared (737 real clips, the full csv)."""
+    try:
+        return assets.dev_dataset()
+    except assets.MissingShared as e:
+        pytest.fail(str(e))
+
+
+@pytest.fixture
+def use_dataset(monkeypatch):
+    """Point the app's settings at a dataset folder (or at an empty folder: sample mode)."""
+    def use(root):
+        monkeypatch.setenv("SOUNDLAB_ESC50_ROOT", str(root))
+    return use
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch, tmp_path_factory):
+    # Tests never see a developer's real data/ESC-50 or settings unless they ask for them.
+    for name in list(os.environ):
+        if name.startswith("SOUNDLAB_") and name != "SOUNDLAB_SHARED":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SOUNDLAB_ESC50_ROOT", str(tmp_path_factory.mktemp("no-dataset") / "ESC-50"))
+    monkeypatch.setenv("SOUNDLAB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
