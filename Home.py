@@ -11,12 +11,12 @@ from soundlab.errors import DownloadError
 st.set_page_config(page_title="SoundLab", page_icon="🔊", layout="wide")
 settings = get_settings()
 
-st.title("🔊 SoundLab")
+st.title(":material/graphic_eq: SoundLab")
 st.write("Environmental sound classification on **ESC-50**: 2,000 five-second clips, 50 classes in "
          "5 categories, 5 folds. Explore the data by eye and ear.")
 
 st.page_link("pages/1_Explore.py", label="Explore the dataset: filter, listen, waveform and mel spectrogram",
-             icon="🔎")
+             icon=":material/search:")
 
 # ---- dataset ----------------------------------------------------------------------------------
 st.header("Dataset")
@@ -81,7 +81,7 @@ if inv.yamnet_class_map:
     found.append("YAMNet AudioSet class map")
 found += [f"trained run `{p.name}`" for p in inv.runs]
 if found:
-    st.markdown("\n".join(f"- ✅ {f}" for f in found))
+    st.markdown("\n".join(f"- :green[:material/check_circle:] {f}" for f in found))
 missing = inv.missing()
 if missing:
-    st.markdown("\n".join(f"- ❌ not present: {m}" for m in missing))
+    st.markdown("\n".join(f"- :red[:material/cancel:] not present: {m}" for m in missing))

@@ -79,10 +79,13 @@ def _viridis_lut() -> np.ndarray:
 _LUT = None
 
 
-def spectrogram_image(S_db: np.ndarray, *, top_db: float = 80.0) -> np.ndarray:
-    """(n_mels, t) dB -> (n_mels, t, 3) uint8 RGB, low frequencies at the bottom (for st.image)."""
+def spectrogram_image(S_db: np.ndarray, *, top_db: float = 80.0, size: tuple[int, int] = (320, 160)) -> np.ndarray:
+    """(n_mels, t) dB -> (height, width, 3) uint8 RGB thumbnail, low frequencies at the bottom."""
+    from PIL import Image
+
     global _LUT
     if _LUT is None:
         _LUT = _viridis_lut()
     idx = np.clip((S_db + top_db) / top_db * 255, 0, 255).astype(np.uint8)
-    return _LUT[idx[::-1]]
+    rgb = _LUT[idx[::-1]]  # (n_mels, t, 3)
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))

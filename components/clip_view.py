@@ -66,7 +66,7 @@ def render_clip(row: pd.Series, params: dsp.MelParams, *, key: str, title: str |
     st.caption(f"{clip.duration_s:.2f} s · {clip.info.sr} Hz · {clip.info.channels} ch · "
                f"{clip.info.format} {clip.info.subtype}")
     for w in clip.warnings:
-        st.caption(f"⚠ {w}")
+        st.caption(f":orange[:material/warning:] {w}")
     st.plotly_chart(charts.waveform_figure(t, lo, hi), key=f"{key}-wave")
     st.plotly_chart(charts.mel_figure(S_db, times, freqs, height=height),
                     key=f"{key}-mel")

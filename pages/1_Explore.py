@@ -127,12 +127,13 @@ if view == "Clips":
                 mark = " (this clip)" if sib.filename == choice else ("" if sib.present else " — not on disk")
                 c1.write(f"{sib.take}: {sib.filename} · {sib.class_name} · fold {sib.fold}{mark}")
                 if sib.present and sib.filename != choice:
-                    c2.button("Open", key=f"explore-sib-{sib.filename}", on_click=open_clip, args=(sib.filename,))
+                    c2.button(f"Open take {sib.take}", key=f"explore-sib-{sib.filename}", on_click=open_clip, args=(sib.filename,))
 
 # ---- Classes: counts and one spectrogram per class --------------------------------------------
 elif view == "Classes":
     table = ds_mod.class_table(filtered)
-    st.subheader("Clips per class" + ("" if len(filtered) == len(meta) else " (filtered)"))
+    user_filtered = bool(f_sup or f_cls or f_fold or f_esc10 or f_src.strip())
+    st.subheader("Clips per class" + (" (filtered)" if user_filtered else ""))
     c1, c2 = st.columns(2)
     by_cat = table.groupby("supercategory", observed=True)[["listed", "present"]].sum()
     c1.plotly_chart(charts.bar_figure(list(by_cat.index), list(by_cat["present"]), title="On disk per category",
@@ -153,7 +154,7 @@ elif view == "Classes":
     for i, (target, class_name, filename, image) in enumerate(gallery):
         with cols[i % 5]:
             st.image(image, caption=f"{target} · {class_name}", width="stretch")
-            st.button("Open", key=f"explore-gal-{filename}", on_click=open_clip, args=(filename,),
+            st.button("Open clip", key=f"explore-gal-{filename}", on_click=open_clip, args=(filename,),
                       help=filename)
     missing = sorted(set(table["class_name"]) - {g[1] for g in gallery})
     if missing:

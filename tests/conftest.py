@@ -52,3 +52,29 @@ def _isolated_settings(monkeypatch, tmp_path_factory):
             monkeypatch.delenv(name)
     monkeypatch.setenv("SOUNDLAB_ESC50_ROOT", str(tmp_path_factory.mktemp("no-dataset") / "ESC-50"))
     monkeypatch.setenv("SOUNDLAB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(scope="session")
+def app_server(dev_root, tmp_path_factory):
+    """`streamlit run Home.py` on 127.0.0.1 with the dev dataset; yields the base URL."""
+    from tests.browser import start_app
+
+    with start_app({"SOUNDLAB_ESC50_ROOT": str(dev_root),
+                    "SOUNDLAB_CACHE_DIR": str(tmp_path_factory.mktemp("app-cache"))}) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from tests.browser import launch_chromium
+
+    with launch_chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 2200})
+    p = context.new_page()
+    yield p
+    context.close()

@@ -1,0 +1,109 @@
+"""Helpers for the browser tests: run the app with `streamlit run`, drive Debian's Chromium."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.assets import ROOT
+
+CHROMIUM = os.environ.get("SOUNDLAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--autoplay-policy=no-user-gesture-required"]
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def start_app(env: dict[str, str], *, host: str = "127.0.0.1", port: int | None = None,
+              script: str = "Home.py", netns: str | None = None, timeout_s: float = 90):
+    """Start the app and wait until it answers its health check; stop it afterwards."""
+    port = port or free_port(host if netns is None else "127.0.0.1")
+    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.address", host, "--server.port", str(port),
+           "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    if netns:
+        cmd = ["ip", "netns", "exec", netns] + cmd
+    log = tempfile.NamedTemporaryFile("w+", prefix="streamlit-", suffix=".log", delete=False)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://{host}:{port}"
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited early:\n{Path(log.name).read_text()}")
+            try:
+                if netns:
+                    ok = subprocess.run(["ip", "netns", "exec", netns, "curl", "-sf", f"{url}/_stcore/health"],
+                                        capture_output=True).returncode == 0
+                else:
+                    ok = urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200
+                if ok:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start in {timeout_s} s:\n{Path(log.name).read_text()}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@contextlib.contextmanager
+def launch_chromium(extra_args: list[str] | None = None):
+    """Playwright driving Debian's Chromium with a fresh profile (no browser download needed)."""
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} not found: run scripts/run-tests.sh, which installs chromium with apt-get.")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright starts Chromium with a new temporary profile (a fresh user-data dir) each launch.
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + (extra_args or []))
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def wait_for_app(page, timeout_ms: int = 60_000) -> None:
+    """Wait until Streamlit has finished running the script (no 'Running...' status widget)."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
+    page.wait_for_function(
+        """() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            return app && app.getAttribute('data-test-script-state') !== 'running'
+                   && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]');
+        }""",
+        timeout=timeout_ms,
+    )
+    page.wait_for_timeout(300)
+
+
+def no_exception(page) -> list[str]:
+    """Texts of any exception boxes on the page (should be empty)."""
+    return [e.inner_text() for e in page.query_selector_all('[data-testid="stException"]')]
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,65 @@
+"""Browser: Home and Explore in headless Chromium against `streamlit run` on 127.0.0.1."""
+
+import pytest
+
+from tests.browser import no_exception, screenshot, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+def test_home_page(app_server, page):
+    page.goto(app_server)
+    wait_for_app(page)
+    page.get_by_text("Partial ESC-50").wait_for()
+    assert page.get_by_text("737 / 2000").is_visible()
+    screenshot(page, "home")
+    assert no_exception(page) == []
+
+
+def test_explore_click_into_a_clip(app_server, page):
+    page.goto(f"{app_server}/Explore")
+    wait_for_app(page)
+    page.get_by_text("737 clips match").wait_for()
+    # pick a clip with the selectbox, as a user would
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Clip")
+    box.locator("input").click()
+    page.keyboard.type("2-104105-A-19")
+    page.keyboard.press("Enter")
+    wait_for_app(page)
+    page.locator('[data-testid="stPlotlyChart"]').nth(1).wait_for(timeout=30_000)
+    page.locator(".js-plotly-plot .heatmaplayer, .js-plotly-plot .hm").first.wait_for(timeout=30_000)
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 2
+    audio = page.locator("audio")
+    assert audio.count() == 1
+    assert audio.first.evaluate("a => a.src.length > 0")
+    assert "clip=2-104105-A-19.wav" in page.url  # deep link follows the selection
+    screenshot(page, "explore-clip")
+    assert no_exception(page) == []
+    # open the sibling take through its button
+    page.get_by_role("button", name="Open take B", exact=True).click()
+    wait_for_app(page)
+    page.wait_for_function("() => location.search.includes('clip=2-104105-B-19.wav')", timeout=30_000)
+    assert no_exception(page) == []
+
+
+def test_explore_classes_and_compare(app_server, page):
+    page.goto(f"{app_server}/Explore?explore-view=Classes")
+    wait_for_app(page)
+    page.get_by_text("One spectrogram per class").wait_for()
+    page.locator('[data-testid="stImage"]').nth(49).wait_for(timeout=60_000)
+    screenshot(page, "explore-classes")
+    assert no_exception(page) == []
+    page.goto(f"{app_server}/Explore?explore-view=Compare&clip=2-104105-A-19.wav")
+    wait_for_app(page)
+    page.locator('[data-testid="stPlotlyChart"]').nth(3).wait_for(timeout=30_000)
+    assert page.locator("audio").count() == 2
+    screenshot(page, "explore-compare")
+    assert no_exception(page) == []
+
+
+def test_explore_bad_link(app_server, page):
+    page.goto(f"{app_server}/Explore?clip=../../etc/passwd")
+    wait_for_app(page)
+    page.get_by_text("not an ESC-50 clip name").wait_for()
+    screenshot(page, "explore-bad-link")
+    assert no_exception(page) == []
