@@ -1,6 +1,7 @@
 """Browser: Home and Explore in headless Chromium against `streamlit run` on 127.0.0.1."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import no_exception, screenshot, wait_for_app
 
@@ -28,9 +29,9 @@ def test_explore_click_into_a_clip(app_server, page):
     wait_for_app(page)
     page.locator('[data-testid="stPlotlyChart"]').nth(1).wait_for(timeout=30_000)
     page.locator(".js-plotly-plot .heatmaplayer, .js-plotly-plot .hm").first.wait_for(timeout=30_000)
-    assert page.locator('[data-testid="stPlotlyChart"]').count() == 2
+    expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(2)
     audio = page.locator("audio")
-    assert audio.count() == 1
+    expect(audio).to_have_count(1, timeout=30_000)
     assert audio.first.evaluate("a => a.src.length > 0")
     assert "clip=2-104105-A-19.wav" in page.url  # deep link follows the selection
     screenshot(page, "explore-clip")
@@ -52,7 +53,7 @@ def test_explore_classes_and_compare(app_server, page):
     page.goto(f"{app_server}/Explore?explore-view=Compare&clip=2-104105-A-19.wav")
     wait_for_app(page)
     page.locator('[data-testid="stPlotlyChart"]').nth(3).wait_for(timeout=30_000)
-    assert page.locator("audio").count() == 2
+    expect(page.locator("audio")).to_have_count(2, timeout=30_000)
     screenshot(page, "explore-compare")
     assert no_exception(page) == []
 
