@@ -13,10 +13,13 @@ settings = get_settings()
 
 st.title(":material/graphic_eq: SoundLab")
 st.write("Environmental sound classification on **ESC-50**: 2,000 five-second clips, 50 classes in "
-         "5 categories, 5 folds. Explore the data by eye and ear.")
+         "5 categories, 5 folds. Explore the data by eye and ear, and hear what a YAMNet-based classifier makes of "
+         "any sound.")
 
 st.page_link("pages/1_Explore.py", label="Explore the dataset: filter, listen, waveform and mel spectrogram",
              icon=":material/search:")
+st.page_link("pages/2_Classify.py", label="Classify a sound: a clip, an upload, a recording or the live microphone",
+             icon=":material/hearing:")
 
 # ---- dataset ----------------------------------------------------------------------------------
 st.header("Dataset")

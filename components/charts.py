@@ -89,3 +89,58 @@ def spectrogram_image(S_db: np.ndarray, *, top_db: float = 80.0, size: tuple[int
     idx = np.clip((S_db + top_db) / top_db * 255, 0, 255).astype(np.uint8)
     rgb = _LUT[idx[::-1]]  # (n_mels, t, 3)
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+
+
+def probability_bars(probs: np.ndarray, class_names: list[str], *, top_k: int = 5, height: int | None = None,
+                     title: str = "Class probabilities", limit: int | None = None) -> go.Figure:
+    """Classes as horizontal bars (all, or the `limit` most probable), most probable on top; top k highlighted."""
+    order = np.argsort(-probs)[:limit]
+    names = [class_names[i] for i in order]
+    values = probs[order]
+    colors = ["#3b6ea8" if r < top_k else "#c9d6e6" for r in range(len(order))]
+    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=colors,
+                           text=[f"{v:.1%}" if r < top_k else "" for r, v in enumerate(values)], textposition="outside",
+                           hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", tickfont=dict(size=11))
+    fig.update_xaxes(range=[0, max(1.0, float(values.max()) * 1.15)], tickformat=".0%", title="probability")
+    fig.update_layout(title=title, height=height or max(260, 18 * len(order) + 80), showlegend=False, **_LAYOUT)
+    return fig
+
+
+def category_bars(totals: dict[str, float]) -> go.Figure:
+    names = list(totals)
+    values = [totals[n] for n in names]
+    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color="#5b8a3c",
+                           text=[f"{v:.1%}" for v in values], textposition="auto",
+                           hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    fig.update_layout(title="Categories (sum of their classes)", height=240, **_LAYOUT)
+    return fig
+
+
+def timeline_heatmap(times: np.ndarray, probs: np.ndarray, class_names: list[str], *, classes: list[int],
+                     title: str, span_s: float) -> go.Figure:
+    """(n_times, n_classes) probabilities over time for the listed class indices."""
+    z = probs[:, classes].T  # (len(classes), n_times)
+    fig = go.Figure(go.Heatmap(
+        z=z, x=times + span_s / 2, y=[class_names[c] for c in classes], zmin=0, zmax=1, colorscale="Blues",
+        colorbar=dict(title="p", thickness=12, tickformat=".0%"),
+        hovertemplate="%{y}<br>t=%{x:.2f} s<br>p=%{z:.1%}<extra></extra>",
+    ))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title="time (s, centre of each window)")
+    fig.update_layout(title=title, height=60 + 26 * len(classes), **_LAYOUT)
+    return fig
+
+
+def tag_bars(tags: list[tuple[str, float]], *, title: str = "YAMNet's AudioSet tags") -> go.Figure:
+    names = [t for t, _ in tags]
+    values = [v for _, v in tags]
+    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color="#8a5b3c",
+                           text=[f"{v:.2f}" for v in values], textposition="auto",
+                           hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(range=[0, 1], title="mean score over frames")
+    fig.update_layout(title=title, height=60 + 30 * len(tags), **_LAYOUT)
+    return fig

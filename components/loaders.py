@@ -96,3 +96,90 @@ def class_gallery(ds: dataset.Dataset, params: dsp.MelParams) -> list[tuple[int,
     items = tuple((int(r.target), r.class_name, r.filename, r.path) for r in first.itertuples())
     stamps = tuple(_stamp(Path(i[3])) for i in items)
     return _gallery(items, stamps, asdict(params))
+
+
+# ---- models -----------------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner="Loading YAMNet ...", max_entries=2)
+def _backbone(spec: str, artifacts_dir: str, stamp: tuple):
+    from soundlab.backbones import load_backbone
+
+    return load_backbone(spec, Path(artifacts_dir))
+
+
+def backbone():
+    """The YAMNet backbone named by SOUNDLAB_YAMNET (one shared, thread-safe object). Raises ModelError."""
+    s = get_settings()
+    return _backbone(s.yamnet, str(s.artifacts_dir), _stamp(s.artifacts_dir / "yamnet.tflite"))
+
+
+def _runs_stamp(artifacts_dir: Path) -> tuple:
+    root = artifacts_dir / "runs"
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError:
+        return ()
+    return tuple((e.name, _stamp(Path(e.path) / "run.json")) for e in entries if e.is_dir())
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _runs(artifacts_dir: str, stamp: tuple):
+    from soundlab import runs
+
+    return runs.list_runs(Path(artifacts_dir))
+
+
+def runs():
+    """(usable runs newest first, messages about unusable run folders), re-read when a run changes."""
+    s = get_settings()
+    return _runs(str(s.artifacts_dir), _runs_stamp(s.artifacts_dir))
+
+
+@st.cache_resource(show_spinner="Loading the classifier head ...", max_entries=8)
+def _classifier(run_path: str, kind: str, stamp: tuple, fingerprint: str, _run, _backbone):
+    from soundlab.classify import load_classifier
+
+    return load_classifier(_run, kind, _backbone)
+
+
+def classifier(run, kind: str, bb):
+    """Backbone + head `kind` of `run`, loaded once and shared. Raises ModelError."""
+    head_file = run.head_path(kind)
+    return _classifier(str(run.path), kind, (_stamp(run.path / "run.json"), _stamp(head_file)), bb.fingerprint,
+                       run, bb)
+
+
+@st.cache_data(show_spinner="Classifying ...", max_entries=64)
+def _classify_file(path: str, stamp: tuple, run_id: str, kind: str, fingerprint: str, _clf):
+    from soundlab.classify import classify_audio
+
+    return classify_audio(_clf, path, limits=get_settings().audio_limits)
+
+
+def classify_file(clf, path: str | Path):
+    """Result of classifying a file on disk (cached per file version, run, head and backbone)."""
+    return _classify_file(str(path), _stamp(Path(path)), clf.run.id, clf.kind, clf.backbone.fingerprint, clf)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _oof(run_path: str, kind: str, stamp: tuple, _run):
+    from soundlab import runs as runs_mod
+
+    return runs_mod.read_oof(_run, kind)
+
+
+def oof(run, kind: str):
+    """The stored out-of-fold predictions of a head (cached per file version). Raises RunError."""
+    return _oof(str(run.path), kind, _stamp(run.path / run.head(kind)["oof"]), run)
+
+
+def oof_row(run, kind: str, filename: str):
+    """The out-of-fold prediction of one clip, or None (not in the run, or the file is unusable)."""
+    from soundlab.runs import RunError
+
+    try:
+        table = oof(run, kind)
+    except RunError:
+        return None
+    rows = table[table["filename"] == filename]
+    return None if rows.empty else rows.iloc[0]

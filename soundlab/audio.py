@@ -228,6 +228,11 @@ def _header_warnings(source: Source, info: AudioInfo, label: str) -> list[str]:
     return out
 
 
+def too_short_message(name: str, n: int, sr: int, limits: AudioLimits) -> str:
+    return (f"{name}: the audio is too short: {n} sample{'s' if n != 1 else ''} "
+            f"({1000 * n / sr:.1f} ms at {sr} Hz); at least {1000 * limits.min_duration_s:.0f} ms is needed.")
+
+
 def validate(y: np.ndarray, sr: int, *, allow_silent: bool = False, name: str = "audio",
              limits: AudioLimits | None = None) -> None:
     """Check a decoded buffer.
@@ -261,10 +266,7 @@ def validate(y: np.ndarray, sr: int, *, allow_silent: bool = False, name: str = 
     if bad:
         raise AudioError(f"{name}: {bad} samples are NaN or infinite; the file is damaged.")
     if n / sr < limits.min_duration_s:
-        raise AudioError(
-            f"{name}: the audio is too short: {n} sample{'s' if n != 1 else ''} "
-            f"({1000 * n / sr:.1f} ms at {sr} Hz); at least {1000 * limits.min_duration_s:.0f} ms is needed."
-        )
+        raise AudioError(too_short_message(name, n, sr, limits))
     if not allow_silent and float(np.max(np.abs(y))) <= SILENCE_PEAK:
         raise AudioError(f"{name}: the audio is silent (every sample is at or below -90 dBFS).")
 
@@ -344,6 +346,55 @@ def load(source: Source, *, sr: int | None = None, mono: bool = True, name: str 
         y = resample(y, orig_sr=file_sr, target_sr=sr)
         file_sr = sr
     return Audio(y=y, sr=file_sr, info=info, name=label, warnings=tuple(warnings))
+
+
+def stream(source: Source, *, sr: int = MODEL_SR, block_s: float = 30.0, name: str | None = None,
+           limits: AudioLimits | None = None, max_duration_s: float = 7200.0):
+    """Probe `source`, then decode it block by block as mono float32 at `sr` (bounded memory).
+
+    Returns
+    -------
+    info : AudioInfo
+    blocks : iterator of np.ndarray [shape=(n,)]
+        Consecutive, gap-free blocks of about `block_s` seconds (resampled with one streaming
+        resampler, so block edges leave no artefacts). Raises AudioError on non-finite samples.
+
+    Raises
+    ------
+    AudioError
+        As :func:`probe`, with `max_duration_s` instead of ``limits.max_duration_s``.
+    """
+    from dataclasses import replace
+
+    limits = replace(limits or AudioLimits(), max_duration_s=max_duration_s)
+    label = _name_of(source, name)
+    info = probe(source, name=label, limits=limits)
+    if info.duration_s < limits.min_duration_s:
+        raise AudioError(too_short_message(label, info.frames, info.sr, limits))
+
+    def blocks():
+        import soxr
+
+        resampler = soxr.ResampleStream(info.sr, sr, 1, dtype="float32", quality="HQ") if info.sr != sr else None
+        frames = max(1, int(block_s * info.sr))
+        with sf.SoundFile(_as_readable(source)) as f:
+            while True:
+                try:
+                    data = f.read(frames, dtype="float32", always_2d=True)
+                except (sf.LibsndfileError, RuntimeError) as e:
+                    raise AudioError(f"{label}: decoding failed partway through the file ({e}).") from None
+                last = len(data) < frames
+                y = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+                if not np.isfinite(y).all():
+                    raise AudioError(f"{label}: the audio holds NaN or infinite samples; the file is damaged.")
+                if resampler is not None:
+                    y = resampler.resample_chunk(np.ascontiguousarray(y), last=last)
+                if len(y):
+                    yield y
+                if last:
+                    return
+
+    return info, blocks()
 
 
 def _no_duration_limit(limits: AudioLimits) -> AudioLimits:

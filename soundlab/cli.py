@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from pathlib import Path
@@ -45,6 +46,13 @@ class ProgressBar:
     def close(self) -> None:
         if self.stage is not None:
             self.stream.write("\n")
+            self.stage = None
+
+    def write(self, message: str) -> None:
+        """Print a log line, ending the bar's line first."""
+        self.close()
+        self.stream.write(message + "\n")
+        self.stream.flush()
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -100,6 +108,137 @@ def cmd_make_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dataset():
+    from soundlab.dataset import resolve_dataset
+
+    s = get_settings()
+    status = resolve_dataset(s.esc50_root, s.sample_root)
+    if status.dataset is None:
+        raise SystemExit(f"error: no dataset: {status.problem}")
+    if status.problem:
+        print(f"note: {status.problem}", file=sys.stderr)
+    return status.dataset
+
+
+def _backbone():
+    from soundlab.backbones import load_backbone
+
+    s = get_settings()
+    return load_backbone(s.yamnet, s.artifacts_dir)
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from soundlab import embeddings
+
+    ds = _dataset()
+    backbone = _backbone()
+    clips = list(zip(ds.present["filename"], ds.present["path"]))
+    print(f"{ds.describe()}; backbone {backbone.name} ({backbone.fingerprint})", file=sys.stderr)
+    bar = ProgressBar()
+    t0 = time.monotonic()
+    try:
+        es, failures = embeddings.embed_clips(clips, backbone, cache_dir=get_settings().cache_dir, view=args.view,
+                                              progress=lambda d, t: bar("embed", d, t))
+    finally:
+        bar.close()
+    dt = time.monotonic() - t0
+    for name, msg in failures:
+        print(f"skipped {name}: {msg}", file=sys.stderr)
+    print(f"{len(es)} clips embedded ({args.view} view) in {dt:.1f} s ({len(es) / max(dt, 1e-9):.0f} clips/s); "
+          f"cache: {embeddings.cache_path(get_settings().cache_dir, backbone.fingerprint, args.view)}")
+    return 1 if failures else 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from soundlab import train
+
+    ds = _dataset()
+    backbone = _backbone()
+    s = get_settings()
+    kinds = tuple(k.strip() for k in args.heads.split(",")) if args.heads else train.TrainConfig.heads
+    cfg = train.TrainConfig(heads=kinds, max_epochs=args.max_epochs, seed=args.seed)
+    tasks = ["esc50", "esc10"] if args.task == "both" else [args.task]
+    for task in tasks:
+        bar = ProgressBar()
+        try:
+            path = train.train_run(ds, task, backbone, cache_dir=s.cache_dir, runs_dir=s.artifacts_dir / "runs",
+                                   cfg=cfg, log=bar.write,
+                                   progress=functools.partial(bar, "embed"))
+        finally:
+            bar.close()
+        print(path)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from soundlab import metrics, runs
+
+    s = get_settings()
+    all_runs, problems = runs.list_runs(s.artifacts_dir)
+    for p in problems:
+        print(f"unusable run: {p}", file=sys.stderr)
+    chosen = [runs.find(all_runs, args.run)] if args.run else all_runs
+    if not chosen:
+        print("no runs found; train one with `python -m soundlab train`", file=sys.stderr)
+        return 1
+    out = []
+    for run in chosen:
+        print(f"{run.id}\n  protocol: {run.protocol['description']}")
+        for kind in ([args.head] if args.head else run.head_kinds):
+            oof = runs.read_oof(run, kind)
+            probs = oof[[f"p_{c}" for c in run.classes]].to_numpy()
+            m = metrics.summary(oof["true"].to_numpy(), probs, oof["fold"].to_numpy())
+            out.append({"run": run.id, "head": kind, **m})
+            print(f"  {kind:9s} accuracy {m['accuracy']:.4f}  top-3 {m['top3_accuracy']:.4f}  "
+                  f"macro-F1 {m['macro_f1']:.4f}  per fold {m['fold_mean']:.4f} +- {m['fold_std']:.4f}  (n={m['n']})")
+    if args.json:
+        print(json.dumps(out, indent=1))
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    import json
+
+    from soundlab import runs
+    from soundlab.classify import classify_audio, load_classifier
+    from soundlab.errors import AudioError
+
+    s = get_settings()
+    all_runs, problems = runs.list_runs(s.artifacts_dir)
+    run = runs.find(all_runs, args.run) if args.run else runs.preferred(all_runs)
+    if run is None:
+        print("error: no trained run found in " + str(s.artifacts_dir / "runs") +
+              "; train one with `python -m soundlab train`" + (f" ({'; '.join(problems)})" if problems else ""),
+              file=sys.stderr)
+        return 2
+    clf = load_classifier(run, args.head, _backbone())
+    for w in clf.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    failed = 0
+    results = []
+    for f in args.files:
+        try:
+            res = classify_audio(clf, f, limits=s.audio_limits, max_duration_s=s.max_classify_s)
+        except (AudioError, OSError) as e:
+            failed += 1
+            msg = str(e) if isinstance(e, AudioError) else f"{f}: {e.strerror or e}"
+            results.append({"file": f, "error": msg})
+            if not args.json:
+                print(f"{f}: error: {msg}")
+            continue
+        results.append({"file": f, **res.to_json(args.top)})
+        if not args.json:
+            verdict = "" if res.verdict is None or res.verdict.in_set else f"  [{res.verdict.message()}]"
+            print(f"{f}:{verdict}")
+            for c, p in res.top(args.top):
+                print(f"  {p:6.1%}  {c}")
+    if args.json:
+        print(json.dumps({"run": run.id, "head": clf.kind, "results": results}, indent=1))
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m soundlab", description="SoundLab command line.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -113,6 +252,31 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--archive", help="install from a local ESC-50-master.zip instead of downloading")
     sp.add_argument("--force", action="store_true", help="download even if a full dataset is present")
     sp.set_defaults(func=cmd_download)
+
+    sp = sub.add_parser("embed", help="YAMNet embeddings of every present clip, cached (reruns take seconds)")
+    sp.add_argument("--view", default="orig", help="orig (default) or shift (the clip delayed by 0.24 s)")
+    sp.set_defaults(func=cmd_embed)
+
+    sp = sub.add_parser("train", help="cross-validate and train the heads; writes a run folder")
+    sp.add_argument("--task", default="both", choices=["esc50", "esc10", "both"])
+    sp.add_argument("--heads", help="comma-separated subset of attention,mlp,linear,logreg,ensemble")
+    sp.add_argument("--max-epochs", type=int, default=200)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("evaluate", help="recompute the metrics of runs from their stored predictions")
+    sp.add_argument("--run", help="a run id (default: all runs)")
+    sp.add_argument("--head", help="one head (default: all heads of the run)")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser("classify", help="top classes of audio files with the deployed head")
+    sp.add_argument("files", nargs="+")
+    sp.add_argument("--run", help="run id (default: the preferred run)")
+    sp.add_argument("--head", help="head of the run (default: the run's best head)")
+    sp.add_argument("--top", type=int, default=5)
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.set_defaults(func=cmd_classify)
 
     sp = sub.add_parser("make-sample", help="rebuild the shipped sample (one FLAC clip per class)")
     sp.add_argument("source", help="an ESC-50 folder (meta/ and audio/) with at least one clip per class")

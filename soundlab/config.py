@@ -6,6 +6,7 @@ import time, so a test (or a user in a shell) can change them without reloading 
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,9 @@ class Settings:
     esc50_url: str
     download_timeout_s: float
     audio_limits: AudioLimits
+    yamnet: str  # "tflite" (shipped), a .tflite path, "hub", a TF Hub URL or a SavedModel folder
+    ice_servers: list  # WebRTC ICE servers for the live microphone; [] = none (same network only)
+    max_classify_s: float  # longest audio the Classify page and CLI accept (classified in windows)
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -58,6 +62,20 @@ def _env_float(name: str, default: float) -> float:
         raise ValueError(f"setting {name} must be a number, got {value!r}") from None
 
 
+def _env_json_list(name: str) -> list:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return []
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        raise ValueError(f"setting {name} must be a JSON list, e.g. "
+                         '[{"urls": ["stun:stun.l.google.com:19302"]}], got ' + repr(value)) from None
+    if not isinstance(parsed, list):
+        raise ValueError(f"setting {name} must be a JSON list, got {type(parsed).__name__}")
+    return parsed
+
+
 def get_settings() -> Settings:
     """Read the settings from the environment (see README, "Settings")."""
     return Settings(
@@ -70,4 +88,7 @@ def get_settings() -> Settings:
         audio_limits=AudioLimits(
             max_duration_s=_env_float("SOUNDLAB_MAX_AUDIO_SECONDS", AudioLimits.max_duration_s),
         ),
+        yamnet=os.environ.get("SOUNDLAB_YAMNET", "").strip() or "tflite",
+        ice_servers=_env_json_list("SOUNDLAB_ICE_SERVERS"),
+        max_classify_s=_env_float("SOUNDLAB_MAX_CLASSIFY_SECONDS", 7200.0),
     )

@@ -40,8 +40,16 @@ def dev_dataset() -> Path:
     return dest
 
 
+def yamnet_hub_stub() -> Path:
+    """A tiny SavedModel with YAMNet's TF Hub signature (see tests/yamnet_stub.py)."""
+    from tests import yamnet_stub
+
+    return yamnet_stub.build(ASSETS / "yamnet-hub-stub", ROOT / "model_artifacts" / "yamnet_class_map.csv")
+
+
 def prepare() -> None:
     print(f"dev dataset: {dev_dataset()}")
+    print(f"YAMNet SavedModel stub: {yamnet_hub_stub()}")
 
 
 if __name__ == "__main__":

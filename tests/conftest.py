@@ -1,8 +1,12 @@
 import os
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+
 import numpy as np
 import pytest
 import streamlit as st
+
+import components  # noqa: F401  (imports pylibsrtp before any test imports TensorFlow; see components/__init__.py)
 
 from tests import assets
 

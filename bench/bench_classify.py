@@ -1,0 +1,137 @@
+"""Classification benchmarks. Prints medians; run:
+
+    .venv/bin/python bench/bench_classify.py [--skip-app]
+
+Targets (2-core machine): warm end-to-end classification of a 5 s clip <= 25 ms; `embed` over the
+dev set >= 65 clips/s; live mode latency from audio frame to updated probabilities <= 1 s.
+Also reported: cold load of backbone + head, CPU use while streaming, peak memory of the app.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from common import ROOT, report, timeit  # noqa: E402,I001
+
+import numpy as np  # noqa: E402
+
+from soundlab import audio, backbones, embeddings, runs  # noqa: E402
+from soundlab.classify import classify_audio, load_classifier  # noqa: E402
+from soundlab.config import DEFAULT_ARTIFACTS_DIR  # noqa: E402
+from soundlab.live import LiveClassifier  # noqa: E402
+from tests.assets import dev_dataset  # noqa: E402
+
+
+def cold_load() -> None:
+    code = ("import time; t0 = time.perf_counter()\n"
+            "from soundlab import backbones, runs\nfrom soundlab.classify import load_classifier, classify_audio\n"
+            "from soundlab.config import DEFAULT_ARTIFACTS_DIR as A\n"
+            "t1 = time.perf_counter(); bb = backbones.load_backbone('tflite', A); t2 = time.perf_counter()\n"
+            "r = runs.preferred(runs.list_runs(A)[0]); clf = load_classifier(r, None, bb); t3 = time.perf_counter()\n"
+            f"classify_audio(clf, {str(CLIP)!r}); t4 = time.perf_counter()\n"
+            "print(f'{t1-t0:.3f} {t2-t1:.3f} {t3-t2:.3f} {t4-t3:.3f}')")
+    times = []
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+        times.append([float(x) for x in out.stdout.split()[-4:]])
+    med = np.median(np.array(times), axis=0)
+    print(f"{'cold start (fresh process), median of 3':55s} imports {med[0]:.2f} s, YAMNet {med[1]:.2f} s, "
+          f"head (load + trace) {med[2]:.2f} s, first classification {med[3] * 1000:.0f} ms")
+
+
+def live_latency(clf) -> None:
+    from soundlab.classify import classify_waveform
+
+    def classify(y16k):
+        probs, out = classify_waveform(clf, y16k)
+        return probs, out.scores, out.embeddings
+
+    a = audio.load(CLIP, sr=48_000)
+    stereo = (np.stack([a.y, a.y], axis=1) * 32767).astype(np.int16)
+    live = LiveClassifier(classify, window_s=1.92, smoothing=0.5)
+    frame = 960  # 20 ms at 48 kHz
+    latencies, steps = [], []
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    n_frames = 10 * 50  # 10 s of audio, fed in real time
+    for i in range(n_frames):
+        chunk = stereo[(i * frame) % (len(stereo) - frame):][:frame]
+        t_arrival = time.monotonic()
+        live.push(chunk, 48_000, t_arrival)
+        while live.ready():
+            t0 = time.perf_counter()
+            u = live.step()
+            steps.append((time.perf_counter() - t0) * 1000)
+            latencies.append(u.latency_s * 1000)
+        sleep = wall0 + (i + 1) * 0.02 - time.monotonic()
+        if sleep > 0:
+            time.sleep(sleep)
+    wall = time.monotonic() - wall0
+    cpu = time.process_time() - cpu0
+    report("live: one update (classify the last 1.92 s)", steps)
+    report("live: latency from newest frame to probabilities", latencies, target_ms=1000)
+    print(f"{'live: CPU while streaming 10 s in real time':55s} {100 * cpu / wall:.0f}% of one core "
+          f"(page redraws not included; {len(steps)} updates)")
+    print(f"{'live: worst case frame-to-update delay':55s} ~{480 + float(np.median(steps)):.0f} ms "
+          "(a frame can wait up to one 0.48 s hop before its window is classified)")
+
+
+def app_memory() -> None:
+    from tests.browser import launch_chromium, start_app, wait_for_app
+
+    with start_app({"SOUNDLAB_ESC50_ROOT": str(DEV)}) as url:
+        pid = None
+        out = subprocess.run(["pgrep", "-f", f"streamlit run Home.py --server.address 127.0.0.1 --server.port {url.rsplit(':', 1)[1]}"],
+                             capture_output=True, text=True)
+        pid = int(out.stdout.split()[0])
+        with launch_chromium() as browser:
+            page = browser.new_page()
+            page.goto(f"{url}/Classify")
+            wait_for_app(page, 120_000)
+            page.get_by_text("Top class").first.wait_for(timeout=120_000)
+        status = Path(f"/proc/{pid}/status").read_text()
+        hwm = int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]) / 1024
+        rss = int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
+    print(f"{'app process with the classifier loaded (Classify page)':55s} peak RSS {hwm:.0f} MB, now {rss:.0f} MB")
+
+
+def main() -> None:
+    global CLIP, DEV
+    DEV = dev_dataset()
+    CLIP = DEV / "audio" / "2-117271-A-0.wav"
+    bb = backbones.load_backbone("tflite", DEFAULT_ARTIFACTS_DIR)
+    shipped, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
+    run = runs.preferred(shipped)
+    print(f"run {run.id}; cpu cores {os.cpu_count()}")
+    for kind in (run.default_head, "logreg"):
+        clf = load_classifier(run, kind, bb)
+        report(f"warm classification, 5 s clip, end to end ({kind}, {len(clf.tta_views)} YAMNet passes)",
+               timeit(lambda c=clf: classify_audio(c, CLIP), repeat=40, warmup=3), target_ms=25)
+    y16 = audio.load(CLIP, sr=16_000).y
+    report("  of which YAMNet alone (one pass)", timeit(lambda: bb(y16), repeat=40))
+
+    clips = list(zip(*[(f, str(DEV / "audio" / f)) for f in sorted(os.listdir(DEV / "audio"))]))
+    with tempfile.TemporaryDirectory() as cache:
+        t0 = time.perf_counter()
+        es, _ = embeddings.embed_clips(list(zip(*clips)), bb, cache_dir=Path(cache))
+        dt = time.perf_counter() - t0
+        print(f"{'embed: dev set, cold cache':55s} {len(es)} clips in {dt:.1f} s = {len(es) / dt:.0f} clips/s"
+              f"  target >= 65 clips/s: {'met' if len(es) / dt >= 65 else 'NOT met'}")
+        t0 = time.perf_counter()
+        embeddings.embed_clips(list(zip(*clips)), bb, cache_dir=Path(cache))
+        print(f"{'embed: dev set, warm cache (rerun)':55s} {time.perf_counter() - t0:.2f} s")
+
+    cold_load()
+    live_latency(load_classifier(run, None, bb))
+    if "--skip-app" not in sys.argv:
+        app_memory()
+
+
+if __name__ == "__main__":
+    main()

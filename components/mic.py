@@ -1,0 +1,114 @@
+"""Live microphone: `webrtc_streamer` in, a rolling-window classification redrawn on the page.
+
+The WebRTC worker thread calls `_on_frame` for every 20 ms audio frame; it only puts the samples
+on a `queue.Queue` (no `st.*` call there). The page's script loop drains the queue, feeds
+`soundlab.live.LiveClassifier`, and redraws the bars and a short scrolling timeline.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+
+import numpy as np
+import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+from components import charts
+from soundlab import live
+from soundlab.classify import classify_waveform
+from soundlab.openset import nearest_distance
+
+AUDIO_CONSTRAINTS = {"echoCancellation": False, "noiseSuppression": False, "autoGainControl": False}
+
+
+def _queue(key: str) -> queue.Queue:
+    name = f"{key}-queue"
+    if name not in st.session_state:
+        st.session_state[name] = queue.Queue(maxsize=2000)  # 40 s of 20 ms frames
+    return st.session_state[name]
+
+
+def make_callback(q: queue.Queue):
+    """The audio frame callback: runs in the WebRTC worker thread, hands samples to `q`."""
+
+    def on_frame(frame):
+        arr = live.frame_samples(frame.to_ndarray(), planar=frame.format.is_planar,
+                                 channels=len(frame.layout.channels))
+        try:
+            q.put_nowait((arr, frame.sample_rate, time.monotonic()))
+        except queue.Full:  # the page is not draining (e.g. rerunning); drop rather than block audio
+            pass
+        return frame
+
+    return on_frame
+
+
+def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: float, top_k: int,
+               max_seconds: float | None = None) -> None:
+    """Start/stop control plus live bars and timeline, redrawn while the microphone streams."""
+    q = _queue(key)
+    ctx = webrtc_streamer(
+        key=key,
+        mode=WebRtcMode.SENDONLY,
+        audio_frame_callback=make_callback(q),
+        rtc_configuration={"iceServers": ice_servers},
+        media_stream_constraints={"video": False, "audio": AUDIO_CONSTRAINTS},
+        async_processing=True,
+        audio_receiver_size=64,
+    )
+    status = st.empty()
+    top_line = st.empty()
+    bars = st.empty()
+    timeline = st.empty()
+    if not ctx.state.playing:
+        status.info("Press START to stream the microphone. The page classifies the last "
+                    f"{window_s:.2f} s every 0.48 s. (Your browser asks for microphone access.)")
+        return
+
+    def classify(y16k):
+        probs, out = classify_waveform(clf, y16k)
+        return probs, out.scores, out.embeddings
+
+    stream = live.LiveClassifier(classify, window_s=window_s, smoothing=smoothing)
+    names = clf.class_names
+    status.caption("Listening ...")
+    started = time.monotonic()
+    redraws = 0
+    while ctx.state.playing:
+        while True:
+            try:
+                arr, sr, arrival = q.get_nowait()
+            except queue.Empty:
+                break
+            stream.push(arr, sr, arrival)
+        update = None
+        while stream.ready():
+            update = stream.step()
+        if update is not None:
+            redraws += 1
+            top = int(np.argmax(update.probs))
+            tag = int(np.argmax(update.audioset))
+            verdict = ""
+            if clf.openset is not None and clf.train_pooled is not None:
+                d = float(nearest_distance(update.embedding[None], clf.train_pooled)[0])
+                v = clf.openset.judge(d, update.audioset, clf.backbone.class_names)
+                verdict = "" if v.in_set else f" · **{v.message()}**"
+            top_line.markdown(
+                f"### {names[top]} — {update.probs[top]:.0%}\n"
+                f"YAMNet hears: {clf.backbone.class_names[tag]} · level {update.level_dbfs:.0f} dBFS · "
+                f"latency {update.latency_s * 1000:.0f} ms{verdict}"
+            )
+            bars.plotly_chart(charts.probability_bars(update.probs, names, top_k=top_k, height=340, limit=12,
+                                                      title="Live class probabilities (top 12)"),
+                              key=f"{key}-bars-{redraws}")
+            hist = list(stream.history)
+            probs = np.stack([h.probs for h in hist])
+            shown = list(np.argsort(-probs.mean(axis=0))[:8])
+            timeline.plotly_chart(
+                charts.timeline_heatmap(np.array([h.time_s for h in hist]) - window_s, probs, names, classes=shown,
+                                        title="Recent windows", span_s=window_s),
+                key=f"{key}-timeline-{redraws}")
+        if max_seconds is not None and time.monotonic() - started > max_seconds:
+            break
+        time.sleep(0.05)

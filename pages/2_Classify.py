@@ -1,0 +1,124 @@
+"""Classify a sound: a dataset clip, an upload, a recording, or the live microphone."""
+
+import streamlit as st
+
+from components import classify_view, clip_view, loaders
+from soundlab import runs as runs_mod
+from soundlab.backbones import ModelError
+from soundlab.config import get_settings
+from soundlab.errors import SoundLabError
+
+st.set_page_config(page_title="Classify · SoundLab", page_icon=":material/hearing:", layout="wide")
+settings = get_settings()
+st.title("Classify a sound")
+
+all_runs, problems = loaders.runs()
+for p in problems:
+    st.warning(f"Skipped an unusable run folder: {p}")
+if not all_runs:
+    st.warning(f"No trained classifier found in `{settings.artifacts_dir / 'runs'}`. Train one with "
+               "`python -m soundlab train` (it uses the clips on disk), or restore the shipped runs with "
+               "`git checkout model_artifacts/`.")
+    st.stop()
+
+# ---- model choice -----------------------------------------------------------------------------
+run_ids = [r.id for r in all_runs]
+with st.sidebar:
+    st.header("Model")
+    url_run = st.query_params.get("classify-run")
+    if url_run is not None and url_run not in run_ids:
+        st.error(f"The link names run {url_run!r}, which is not here; showing the default run.")
+    default_run = runs_mod.preferred(all_runs).id
+    run_id = st.selectbox("Run", run_ids, index=run_ids.index(default_run), key="classify-run",
+                          bind="query-params", help="A run is one training session: task, protocol, heads.")
+    run = runs_mod.find(all_runs, run_id)
+    head = st.selectbox("Head", run.head_kinds, index=run.head_kinds.index(run.default_head), key="classify-head",
+                        bind="query-params")
+    cv = run.head(head)["cv"]
+    st.caption(f"{run.task.upper()}, {len(run.classes)} classes. Cross-validated accuracy of this head: "
+               f"**{cv['accuracy']:.1%}** (top-3 {cv['top3_accuracy']:.1%}) — {run.protocol['description']}.")
+    top_k = st.slider("Highlight the top k", 1, 10, 5, key="classify-topk")
+
+try:
+    bb = loaders.backbone()
+    clf = loaders.classifier(run, head, bb)
+except ModelError as e:
+    st.error(str(e))
+    st.stop()
+
+source = st.segmented_control("Source", ["Dataset clip", "Upload", "Record", "Live microphone"],
+                              default="Dataset clip", required=True, key="classify-source", bind="query-params")
+limits = settings.audio_limits
+
+
+def classify_upload(upload, tag: str):
+    """Classify an uploaded or recorded file once per (file, run, head); errors become messages."""
+    cache_key = ("classify-result", tag, upload.file_id, run.id, head, bb.fingerprint)
+    store = st.session_state.setdefault("classify-results", {})
+    if cache_key not in store:
+        from soundlab.classify import classify_audio
+
+        try:
+            with st.spinner(f"Classifying {upload.name} ..."):
+                store.clear()  # keep one result: uploads can be large
+                store[cache_key] = classify_audio(clf, upload, name=upload.name, limits=limits,
+                                                  max_duration_s=settings.max_classify_s)
+        except SoundLabError as e:
+            store[cache_key] = e
+    return store[cache_key]
+
+
+if source == "Dataset clip":
+    status = loaders.dataset_status()
+    ds = status.dataset
+    if ds is None:
+        st.error(f"No dataset or sample available: {status.problem}")
+        st.stop()
+    st.caption(f"Clips from the {ds.describe()}.")
+    present = ds.present
+    names = dict(zip(present["filename"], present["class_name"]))
+    clip = st.selectbox("Clip", list(names), index=0, key="classify-clip", format_func=lambda f: f"{f} · {names[f]}")
+    row = ds.clip(clip)
+    st.audio(row["path"], format=clip_view.AUDIO_MIME.get(row["path"][row["path"].rfind("."):].lower(), "audio/wav"))
+    try:
+        res = loaders.classify_file(clf, row["path"])
+    except SoundLabError as e:
+        st.error(str(e))
+        st.stop()
+    oof = loaders.oof_row(run, head, clip)
+    if oof is not None:
+        st.info(f"Out of fold (this clip held out, fold {oof['fold']}): the {head} head predicted "
+                f"**{oof['pred_class'].replace('_', ' ')}** ({oof['confidence']:.0%}); the label is "
+                f"**{oof['true_class'].replace('_', ' ')}**.", icon=":material/science:")
+    classify_view.render_result(res, clf, top_k=top_k, key="classify-res",
+                                true_class=row["category"] if row["category"] in clf.classes else None)
+
+elif source in ("Upload", "Record"):
+    if source == "Upload":
+        upload = st.file_uploader("Audio file (wav, flac, ogg, mp3)", type=["wav", "flac", "ogg", "mp3"],
+                                  key="classify-upload",
+                                  help=f"Up to {settings.max_classify_s / 60:.0f} minutes; longer audio is classified "
+                                       "in 5 s windows.")
+    else:
+        upload = st.audio_input("Record a sound", key="classify-record")
+    if upload is None:
+        st.caption("Waiting for audio.")
+        st.stop()
+    if source == "Upload":
+        st.audio(upload)
+    result = classify_upload(upload, source)
+    if isinstance(result, SoundLabError):
+        st.error(str(result))
+        st.stop()
+    classify_view.render_result(result, clf, top_k=top_k, key="classify-res")
+
+else:
+    from components import mic
+
+    c1, c2 = st.columns(2)
+    smoothing = c1.slider("Smoothing", 0.0, 0.9, 0.5, 0.1, key="classify-smoothing",
+                          help="Exponential moving average over updates: 0 = each window on its own.")
+    window_s = c2.select_slider("Window", options=[0.96, 1.44, 1.92], value=1.92, key="classify-window",
+                                help="Seconds of audio classified at each update (every 0.48 s).")
+    mic.live_panel(clf, key="classify-live", ice_servers=settings.ice_servers, smoothing=smoothing,
+                   window_s=window_s, top_k=top_k)

@@ -1,0 +1,305 @@
+"""End-to-end classification: audio -> YAMNet frames -> head -> probabilities, timeline, tags, diagnostics.
+
+Audio of up to `WINDOW_S` seconds is one window (what the heads were trained on: a 5 s ESC-50 clip).
+Longer audio is classified in sliding windows of `WINDOW_S` every `HOP_S` seconds, decoded and
+resampled block by block, so a 1-hour file runs in bounded memory; the overall probabilities are
+the mean over windows and the timeline shows each window.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from soundlab import audio, embeddings
+from soundlab.backbones import SAMPLE_RATE, Backbone, BackboneOutput, ModelError, frame_starts
+from soundlab.errors import AudioError
+from soundlab.heads import Head
+from soundlab.openset import OpenSetModel, Verdict, nearest_distance
+from soundlab.runs import Run, read_embeddings
+
+WINDOW_S = 5.0
+HOP_S = 2.5
+CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped
+SILENT_DBFS = -60.0  # 50 ms frames quieter than this count as silence
+
+CATEGORY_OF_TARGET = [
+    "Animals", "Natural soundscapes & water sounds", "Human, non-speech sounds",
+    "Interior/domestic sounds", "Exterior/urban noises",
+]
+
+
+@dataclass
+class Classifier:
+    """A backbone plus one head of a run, with what the open-set check needs."""
+
+    backbone: Backbone
+    run: Run
+    kind: str
+    head: Head
+    tta_views: tuple[str, ...]
+    openset: OpenSetModel | None
+    train_pooled: np.ndarray | None  # (n, 1024) mean embeddings of the run's clips
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.run.class_names
+
+    @property
+    def classes(self) -> list[str]:
+        return self.run.classes
+
+
+def load_classifier(run: Run, kind: str | None, backbone: Backbone) -> Classifier:
+    """Load the head `kind` (default: the run's default head) of `run` for `backbone`.
+
+    A head trained on another backbone still loads, with a warning that says what to do.
+    """
+    from soundlab import heads
+
+    kind = kind or run.default_head
+    spec = run.head(kind)
+    model = heads.load(run.head_path(kind))
+    out_classes = int(model.output_shape[-1])
+    if out_classes != len(run.classes):
+        raise ModelError(f"head {kind} of run {run.id} outputs {out_classes} classes, the run lists "
+                         f"{len(run.classes)}; the file does not belong to this run. Retrain with `python -m soundlab train`.")
+    warnings = []
+    if run.fingerprint != backbone.fingerprint:
+        warnings.append(
+            f"Run {run.id} was trained on backbone {run.fingerprint}, but the loaded backbone is "
+            f"{backbone.fingerprint}. Its predictions may be off: set SOUNDLAB_YAMNET to the backbone it "
+            "was trained on (\"tflite\" for the shipped model), or retrain with `python -m soundlab train`."
+        )
+    try:
+        _, pooled, _ = read_embeddings(run)
+    except ModelError as e:
+        pooled = None
+        warnings.append(f"Open-set check unavailable: {e}")
+    osm = run.openset()
+    if osm is None:
+        warnings.append(f"Run {run.id} has no open-set calibration; sounds outside ESC-50 are not flagged.")
+    head = Head(model, kind)
+    # trace the shapes used at inference now, so the first classification is not 100s of ms slower
+    head.predict(np.zeros((1, 10, 1024), np.float32))
+    head.frame_probs(np.zeros((10, 1024), np.float32))
+    return Classifier(backbone=backbone, run=run, kind=kind, head=head,
+                      tta_views=tuple(spec.get("tta_views", ["orig"])), openset=osm, train_pooled=pooled,
+                      warnings=tuple(warnings))
+
+
+@dataclass
+class Diagnostics:
+    duration_s: float
+    sr: int
+    channels: int
+    format: str
+    peak_dbfs: float
+    rms_dbfs: float
+    clipped_share: float  # share of samples at full scale (of the 16 kHz mono signal)
+    silent_share: float  # share of 50 ms frames below SILENT_DBFS
+    distance: float | None  # to the nearest training clip (cosine), None if unavailable
+    distance_threshold: float | None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def out_of_distribution(self) -> bool:
+        return self.distance is not None and self.distance_threshold is not None and self.distance > self.distance_threshold
+
+
+@dataclass
+class Result:
+    probs: np.ndarray  # (n_classes,) overall
+    class_names: list[str]
+    classes: list[str]
+    window_starts: np.ndarray  # (n_windows,) seconds
+    window_probs: np.ndarray  # (n_windows, n_classes)
+    frame_starts: np.ndarray  # (n_frames,) seconds (first window only when there are several)
+    frame_probs: np.ndarray  # (n_frames, n_classes)
+    audioset: np.ndarray  # (521,) mean AudioSet scores over all frames
+    audioset_names: list[str]
+    verdict: Verdict | None
+    diagnostics: Diagnostics
+    timings_ms: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
+
+    def top(self, k: int = 5) -> list[tuple[str, float]]:
+        order = np.argsort(-self.probs)[:k]
+        return [(self.class_names[i], float(self.probs[i])) for i in order]
+
+    def top_tags(self, k: int = 5) -> list[tuple[str, float]]:
+        order = np.argsort(-self.audioset)[:k]
+        return [(self.audioset_names[i], float(self.audioset[i])) for i in order]
+
+    def category_totals(self, targets: list[int]) -> dict[str, float]:
+        totals = {c: 0.0 for c in CATEGORY_OF_TARGET}
+        for p, t in zip(self.probs, targets):
+            totals[CATEGORY_OF_TARGET[t // 10]] += float(p)
+        return totals
+
+    def to_json(self, k: int = 5) -> dict:
+        return {
+            "top": [{"class": c, "probability": round(p, 4)} for c, p in self.top(k)],
+            "in_set": None if self.verdict is None else self.verdict.in_set,
+            "verdict": None if self.verdict is None else self.verdict.message(),
+            "yamnet_tags": [{"label": c, "score": round(p, 4)} for c, p in self.top_tags(k)],
+            "duration_s": round(self.diagnostics.duration_s, 3),
+            "windows": int(len(self.window_starts)),
+            "timings_ms": {k_: round(v, 2) for k_, v in self.timings_ms.items()},
+            "warnings": self.warnings + self.diagnostics.warnings,
+        }
+
+
+def _window_views(clf: Classifier, y16k: np.ndarray) -> tuple[dict[str, BackboneOutput], float]:
+    t0 = time.perf_counter()
+    outs = {v: clf.backbone(embeddings.view_input(y16k, v)) for v in clf.tta_views}
+    if "orig" not in outs:
+        outs["orig"] = clf.backbone(y16k)
+    return outs, (time.perf_counter() - t0) * 1000
+
+
+def _head_probs(clf: Classifier, outs: dict[str, BackboneOutput]) -> np.ndarray:
+    return np.mean([clf.head.predict(outs[v].embeddings) for v in clf.tta_views], axis=0)
+
+
+class _Stats:
+    """Running level statistics of the 16 kHz mono signal: peak, RMS, clipping, silent frames."""
+
+    def __init__(self):
+        self.n = 0
+        self.sumsq = 0.0
+        self.peak = 0.0
+        self.clipped = 0
+        self.frames = 0
+        self.silent = 0
+        self.carry = np.zeros(0, np.float32)
+
+    def add(self, y: np.ndarray) -> None:
+        self.n += len(y)
+        self.sumsq += float(np.dot(y, y))
+        if len(y):
+            self.peak = max(self.peak, float(np.max(np.abs(y))))
+        self.clipped += int(np.count_nonzero(np.abs(y) >= CLIP_LEVEL))
+        buf = np.concatenate([self.carry, y])
+        hop = int(0.05 * SAMPLE_RATE)
+        k = len(buf) // hop
+        if k:
+            rms = np.sqrt(np.mean(buf[: k * hop].reshape(k, hop) ** 2, axis=1) + 1e-20)
+            self.frames += k
+            self.silent += int(np.count_nonzero(20 * np.log10(rms) < SILENT_DBFS))
+        self.carry = buf[k * hop :]
+
+
+def _db(x: float) -> float:
+    return float(20 * np.log10(max(x, 1e-10)))
+
+
+def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = None,
+                   limits=None, max_duration_s: float = 7200.0, progress=None) -> Result:
+    """Classify a file (path, bytes or upload) of any length up to `max_duration_s`.
+
+    Raises
+    ------
+    AudioError
+        Undecodable, empty, too long, non-finite or silent audio (the message names the problem).
+    """
+    t_start = time.perf_counter()
+    info, blocks = audio.stream(source, sr=SAMPLE_RATE, name=name, limits=limits, max_duration_s=max_duration_s)
+    label = name or audio._name_of(source, None)
+    win = int(WINDOW_S * SAMPLE_RATE)
+    hop = int(HOP_S * SAMPLE_RATE)
+    stats = _Stats()
+    buf = np.zeros(0, np.float32)
+    offset = 0  # sample index of buf[0]
+    starts, wprobs, frame_sum, frame_n = [], [], np.zeros(521, np.float64), 0
+    first_frames = None
+    pooled_sum = np.zeros(1024, np.float64)
+    t_backbone = 0.0
+    t_head = 0.0
+    t_decode = 0.0
+    total = max(1, int(info.duration_s * SAMPLE_RATE))
+
+    def run_window(y: np.ndarray, start: int) -> None:
+        nonlocal t_backbone, t_head, frame_sum, frame_n, first_frames, pooled_sum
+        outs, ms = _window_views(clf, y)
+        t_backbone += ms
+        t0 = time.perf_counter()
+        p = _head_probs(clf, outs)
+        if first_frames is None:
+            first_frames = (outs["orig"].embeddings, clf.head.frame_probs(outs["orig"].embeddings))
+        t_head += (time.perf_counter() - t0) * 1000
+        starts.append(start / SAMPLE_RATE)
+        wprobs.append(p)
+        frame_sum += outs["orig"].scores.sum(axis=0)
+        frame_n += len(outs["orig"].scores)
+        pooled_sum += outs["orig"].embeddings.mean(axis=0)
+
+    last_win = np.zeros(0, np.float32)  # the last `win` samples seen, for a final window at the end
+    covered = 0  # audio up to this sample index is inside some window
+    t0 = time.perf_counter()
+    for block in blocks:
+        t_decode += (time.perf_counter() - t0) * 1000
+        stats.add(block)
+        buf = np.concatenate([buf, block])
+        last_win = np.concatenate([last_win, block])[-win:]
+        while len(buf) >= win:  # every whole window in the buffer; the overlap stays for the next one
+            run_window(buf[:win], offset)
+            covered = offset + win
+            buf = buf[hop:]
+            offset += hop
+            if progress:
+                progress(min(covered, total), total)
+        t0 = time.perf_counter()
+    t_decode += (time.perf_counter() - t0) * 1000
+    end = offset + len(buf)
+    if stats.n and stats.peak <= audio.SILENCE_PEAK:
+        raise AudioError(f"{label}: the audio is silent (every sample is at or below -90 dBFS); nothing to classify.")
+    if stats.n / SAMPLE_RATE < 0.05:
+        raise AudioError(f"{label}: the audio is too short ({1000 * stats.n / SAMPLE_RATE:.0f} ms); "
+                         "at least 50 ms is needed.")
+    if not wprobs:  # shorter than one window: the whole audio is the window
+        run_window(last_win, 0)
+    elif end > covered:  # the end is not inside a window yet: one more, aligned to the end
+        run_window(last_win, end - len(last_win))
+    window_probs = np.asarray(wprobs, np.float32)
+    probs = window_probs.mean(axis=0)
+    audioset_mean = (frame_sum / max(frame_n, 1)).astype(np.float32)
+    pooled = (pooled_sum / len(wprobs)).astype(np.float32)
+    verdict = None
+    distance = None
+    if clf.train_pooled is not None:
+        distance = float(nearest_distance(pooled[None], clf.train_pooled)[0])
+    if clf.openset is not None and distance is not None:
+        verdict = clf.openset.judge(distance, audioset_mean, clf.backbone.class_names)
+    diag_warn = []
+    clipped_share = stats.clipped / max(stats.n, 1)
+    silent_share = stats.silent / max(stats.frames, 1)
+    if clipped_share > 0.001:
+        diag_warn.append(f"{clipped_share:.1%} of the samples are clipped (at full scale); the recording is distorted.")
+    if silent_share > 0.8:
+        diag_warn.append(f"{silent_share:.0%} of the audio is near-silent (below {SILENT_DBFS:.0f} dBFS).")
+    if info.sr < SAMPLE_RATE:
+        diag_warn.append(f"Low sample rate ({info.sr} Hz): nothing above {info.sr // 2} Hz was recorded.")
+    diag = Diagnostics(
+        duration_s=info.duration_s, sr=info.sr, channels=info.channels, format=f"{info.format} {info.subtype}",
+        peak_dbfs=_db(stats.peak), rms_dbfs=_db(np.sqrt(stats.sumsq / max(stats.n, 1))),
+        clipped_share=clipped_share, silent_share=silent_share, distance=distance,
+        distance_threshold=clf.openset.distance_threshold if clf.openset else None, warnings=diag_warn,
+    )
+    emb, fprobs = first_frames
+    timings = {"decode": t_decode, "backbone": t_backbone, "head": t_head,
+               "total": (time.perf_counter() - t_start) * 1000}
+    return Result(probs=probs, class_names=clf.class_names, classes=clf.classes,
+                  window_starts=np.asarray(starts, np.float32), window_probs=window_probs,
+                  frame_starts=frame_starts(len(fprobs)), frame_probs=fprobs, audioset=audioset_mean,
+                  audioset_names=clf.backbone.class_names, verdict=verdict, diagnostics=diag,
+                  timings_ms=timings, warnings=list(clf.warnings))
+
+
+def classify_waveform(clf: Classifier, y16k: np.ndarray) -> tuple[np.ndarray, BackboneOutput]:
+    """Probabilities (n_classes,) of one short 16 kHz window, and its backbone output (live mode)."""
+    outs, _ = _window_views(clf, y16k)
+    return _head_probs(clf, outs), outs["orig"]

@@ -1,0 +1,195 @@
+"""Frame embeddings and AudioSet scores of dataset clips, computed once and cached on disk.
+
+The cache lives in ``SOUNDLAB_CACHE_DIR/embeddings/<backbone fingerprint>/<view>.npz`` and is keyed
+by clip file name and the file's size and modification time, so a rerun only embeds new or changed
+clips. A *view* is the audio as given ("orig") or an augmentation of it ("shift": the clip delayed
+by half a YAMNet hop, 0.24 s, which puts the frames on a different grid).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from soundlab import audio
+from soundlab.backbones import EMBEDDING_DIM, N_AUDIOSET, Backbone
+from soundlab.errors import AudioError
+
+# view name -> leading silence in samples at 16 kHz
+VIEWS = {"orig": 0, "shift": 3840}
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class EmbeddingSet:
+    """Per-clip frame arrays, stored ragged: clip i owns rows offsets[i]:offsets[i+1]."""
+
+    filenames: np.ndarray  # (n,) str
+    offsets: np.ndarray  # (n + 1,) int64
+    embeddings: np.ndarray  # (total_frames, 1024) float32
+    scores: np.ndarray  # (total_frames, 521) float16
+    stamps: np.ndarray  # (n, 2) int64: file size, mtime_ns
+
+    def __len__(self) -> int:
+        return len(self.filenames)
+
+    def index(self) -> dict[str, int]:
+        return {f: i for i, f in enumerate(self.filenames)}
+
+    def frames(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        a, b = self.offsets[i], self.offsets[i + 1]
+        return self.embeddings[a:b], self.scores[a:b].astype(np.float32)
+
+    def subset(self, names: Iterable[str]) -> EmbeddingSet:
+        """The clips `names`, in that order (KeyError if one is missing)."""
+        idx = self.index()
+        order = [idx[n] for n in names]
+        parts_e = [self.embeddings[self.offsets[i] : self.offsets[i + 1]] for i in order]
+        parts_s = [self.scores[self.offsets[i] : self.offsets[i + 1]] for i in order]
+        lengths = [len(p) for p in parts_e]
+        return EmbeddingSet(
+            filenames=self.filenames[order],
+            offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            embeddings=np.concatenate(parts_e) if parts_e else np.zeros((0, EMBEDDING_DIM), np.float32),
+            scores=np.concatenate(parts_s) if parts_s else np.zeros((0, N_AUDIOSET), np.float16),
+            stamps=self.stamps[order],
+        )
+
+    def stacked(self, n_frames: int | None = None) -> np.ndarray:
+        """(n, T, 1024): every clip's frames, cut or zero-padded to T (default: the longest clip)."""
+        lengths = np.diff(self.offsets)
+        T = int(n_frames or (lengths.max() if len(lengths) else 0))
+        out = np.zeros((len(self), T, EMBEDDING_DIM), np.float32)
+        for i in range(len(self)):
+            e = self.embeddings[self.offsets[i] : self.offsets[i + 1]][:T]
+            out[i, : len(e)] = e
+        return out
+
+    def pooled(self) -> np.ndarray:
+        """(n, 1024) mean embedding of each clip."""
+        return np.stack([self.embeddings[self.offsets[i] : self.offsets[i + 1]].mean(axis=0)
+                         for i in range(len(self))]) if len(self) else np.zeros((0, EMBEDDING_DIM), np.float32)
+
+    def clip_scores(self) -> np.ndarray:
+        """(n, 521) mean AudioSet score of each clip over its frames."""
+        return np.stack([self.scores[self.offsets[i] : self.offsets[i + 1]].astype(np.float32).mean(axis=0)
+                         for i in range(len(self))]) if len(self) else np.zeros((0, N_AUDIOSET), np.float32)
+
+
+def empty_set() -> EmbeddingSet:
+    return EmbeddingSet(np.array([], dtype=object), np.zeros(1, np.int64), np.zeros((0, EMBEDDING_DIM), np.float32),
+                        np.zeros((0, N_AUDIOSET), np.float16), np.zeros((0, 2), np.int64))
+
+
+def cache_path(cache_dir: Path, fingerprint: str, view: str) -> Path:
+    return Path(cache_dir) / "embeddings" / fingerprint / f"{view}.npz"
+
+
+def load_cache(path: Path) -> EmbeddingSet:
+    if not path.is_file():
+        return empty_set()
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return EmbeddingSet(z["filenames"].astype(object), z["offsets"], z["embeddings"], z["scores"], z["stamps"])
+    except (OSError, KeyError, ValueError):
+        return empty_set()  # a damaged cache is rebuilt, never trusted
+
+
+def save_cache(path: Path, es: EmbeddingSet) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
+    os.close(fd)
+    np.savez(tmp, filenames=es.filenames.astype(str), offsets=es.offsets, embeddings=es.embeddings,
+             scores=es.scores, stamps=es.stamps)
+    os.replace(tmp, path)  # readers never see a half-written cache
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    s = os.stat(path)
+    return (s.st_size, s.st_mtime_ns)
+
+
+def view_input(y16k: np.ndarray, view: str) -> np.ndarray:
+    """The waveform a view feeds to the backbone (same length as the input)."""
+    shift = VIEWS[view]
+    if shift == 0:
+        return y16k
+    return np.concatenate([np.zeros(shift, np.float32), y16k[:-shift]])
+
+
+def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: Path, view: str = "orig",
+                progress: Progress | None = None, save_every: int = 200
+                ) -> tuple[EmbeddingSet, list[tuple[str, str]]]:
+    """Embeddings of `clips` ((filename, path) pairs), computing only what the cache lacks.
+
+    Decoding runs one clip ahead in a helper thread while YAMNet runs on the current one.
+
+    Returns
+    -------
+    embeddings : EmbeddingSet
+        In the order of `clips`, without the clips that failed.
+    failures : list of (filename, message)
+        Clips that could not be decoded (e.g. a damaged file); the others are unaffected.
+    """
+    if view not in VIEWS:
+        raise ValueError(f"unknown view {view!r}; known: {', '.join(VIEWS)}")
+    path = cache_path(cache_dir, backbone.fingerprint, view)
+    cached = load_cache(path)
+    index = cached.index()
+    todo = [(f, p) for f, p in clips if f not in index or tuple(cached.stamps[index[f]]) != _stamp(p)]
+    keep = [f for f in cached.filenames if f not in {t[0] for t in todo}]
+    new_e, new_s, new_names, new_stamps = [], [], [], []
+    done = len(clips) - len(todo)
+    if progress:
+        progress(done, len(clips))
+
+    failures: list[tuple[str, str]] = []
+
+    def decode(item):
+        name, p = item
+        try:
+            return name, p, audio.load(p, sr=audio.MODEL_SR, allow_silent=True).y
+        except AudioError as e:
+            return name, p, e
+
+    def merged() -> EmbeddingSet:
+        base = cached.subset(keep) if keep else empty_set()
+        lengths = [len(e) for e in new_e]
+        return EmbeddingSet(
+            filenames=np.concatenate([base.filenames, np.array(new_names, dtype=object)]),
+            offsets=np.concatenate([base.offsets, base.offsets[-1] + np.cumsum(lengths, dtype=np.int64)]),
+            embeddings=np.concatenate([base.embeddings] + new_e) if new_e else base.embeddings,
+            scores=np.concatenate([base.scores] + new_s) if new_s else base.scores,
+            stamps=np.concatenate([base.stamps, np.array(new_stamps, np.int64).reshape(-1, 2)]),
+        )
+
+    if todo:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(decode, todo[0])
+            for k in range(len(todo)):
+                name, p, y = pending.result()
+                if k + 1 < len(todo):
+                    pending = pool.submit(decode, todo[k + 1])
+                done += 1
+                if isinstance(y, AudioError):
+                    failures.append((name, str(y)))
+                    continue
+                out = backbone(view_input(y, view))
+                new_e.append(out.embeddings.astype(np.float32))
+                new_s.append(out.scores.astype(np.float16))
+                new_names.append(name)
+                new_stamps.append(_stamp(p))
+                if progress:
+                    progress(done, len(clips))
+                if save_every and (k + 1) % save_every == 0:
+                    save_cache(path, merged())  # an interrupted run keeps what it computed
+        save_cache(path, merged())
+        cached = load_cache(path)
+    failed = {f for f, _ in failures}
+    return cached.subset([f for f, _ in clips if f not in failed]), failures

@@ -1,0 +1,105 @@
+"""Live classification of a stream of short audio frames (the microphone), without Streamlit.
+
+Frames (e.g. WebRTC's 20 ms, 48 kHz, stereo, int16) are mixed to mono, resampled to 16 kHz with a
+streaming resampler and kept in a ring buffer. Every `hop_s` seconds of new audio the last
+`window_s` seconds are classified; an optional exponential moving average smooths the result.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from soundlab.backbones import SAMPLE_RATE
+
+# classify(y16k) -> (class probabilities, AudioSet scores per frame, embeddings per frame)
+ClassifyFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def frame_samples(arr: np.ndarray, *, planar: bool, channels: int) -> np.ndarray:
+    """An av.AudioFrame's ``to_ndarray()`` -> (n, channels): packed arrays are (1, n*channels)
+    interleaved, planar ones (channels, n)."""
+    arr = np.asarray(arr)
+    if planar:
+        return arr.T
+    return arr.reshape(-1, channels)
+
+
+def to_float_mono(samples: np.ndarray) -> np.ndarray:
+    """(n, channels) int16/int32/float -> (n,) float32 in [-1, 1]."""
+    x = np.asarray(samples)
+    if x.ndim == 1:
+        x = x[:, None]
+    if np.issubdtype(x.dtype, np.integer):
+        x = x.astype(np.float32) / float(np.iinfo(x.dtype).max + 1)
+    return x.mean(axis=1, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Update:
+    time_s: float  # stream time of the window's end
+    probs: np.ndarray  # (n_classes,) smoothed
+    raw_probs: np.ndarray  # (n_classes,) this window only
+    audioset: np.ndarray  # (521,) mean AudioSet scores of the window
+    embedding: np.ndarray  # (1024,) mean embedding of the window
+    latency_s: float  # wall time from the newest frame's arrival to these probabilities
+    level_dbfs: float
+
+
+class LiveClassifier:
+    def __init__(self, classify: ClassifyFn, *, window_s: float = 1.92, hop_s: float = 0.48,
+                 smoothing: float = 0.0, history: int = 40):
+        if not 0.0 <= smoothing < 1.0:
+            raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+        self.classify = classify
+        self.window = int(window_s * SAMPLE_RATE)
+        self.hop = int(hop_s * SAMPLE_RATE)
+        self.min_samples = int(0.975 * SAMPLE_RATE)  # one YAMNet frame
+        self.smoothing = smoothing
+        self.buffer = np.zeros(0, np.float32)
+        self.total = 0  # 16 kHz samples received
+        self.next_at = self.min_samples  # classify when total reaches this
+        self.newest_arrival = 0.0
+        self.smoothed: np.ndarray | None = None
+        self.history: collections.deque[Update] = collections.deque(maxlen=history)
+        self._resampler = None
+        self._in_sr = None
+
+    def push(self, samples: np.ndarray, sr: int, arrival: float | None = None) -> None:
+        """Add one frame: (n, channels) or (n,) samples at rate `sr`."""
+        import soxr
+
+        y = to_float_mono(samples)
+        if sr != SAMPLE_RATE:
+            if self._resampler is None or self._in_sr != sr:
+                self._resampler = soxr.ResampleStream(sr, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+                self._in_sr = sr
+            y = self._resampler.resample_chunk(y)
+        self.buffer = np.concatenate([self.buffer, y])[-self.window :]
+        self.total += len(y)
+        self.newest_arrival = arrival if arrival is not None else time.monotonic()
+
+    def ready(self) -> bool:
+        return self.total >= self.next_at
+
+    def step(self) -> Update | None:
+        """Classify the current window if enough new audio arrived; None otherwise."""
+        if not self.ready():
+            return None
+        self.next_at = self.total + self.hop
+        y = self.buffer
+        probs, scores, emb = self.classify(y)
+        if self.smoothed is None or self.smoothing == 0:
+            self.smoothed = probs
+        else:
+            self.smoothed = self.smoothing * self.smoothed + (1 - self.smoothing) * probs
+        level = float(20 * np.log10(max(float(np.sqrt(np.mean(y ** 2))) if len(y) else 0.0, 1e-10)))
+        update = Update(time_s=self.total / SAMPLE_RATE, probs=self.smoothed, raw_probs=probs,
+                        audioset=scores.mean(axis=0), embedding=emb.mean(axis=0),
+                        latency_s=time.monotonic() - self.newest_arrival, level_dbfs=level)
+        self.history.append(update)
+        return update

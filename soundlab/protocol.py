@@ -1,0 +1,101 @@
+"""Evaluation protocols: which clips, which classes, which folds. Never a random split.
+
+Chosen from the data and written beside every number:
+
+* ``esc50-official`` -- all 2000 clips present: the official 5 folds.
+* ``esc50-grouped``  -- otherwise: 5 folds over the present clips, grouped by source recording
+  (``src_file``, so takes of one recording never sit on both sides) and stratified by class
+  where the groups allow (scikit-learn's StratifiedGroupKFold, fixed seed).
+* ``esc10-official`` -- the ESC-10 subset (10 classes) on its official folds, when all 400 of its
+  clips are present; ``esc10-grouped`` otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from soundlab.dataset import N_CLIPS, N_FOLDS
+
+ESC10_CLIPS = 400
+SEED = 0
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """The clips of one task with their folds and the class list of the head."""
+
+    name: str  # esc50-official | esc50-grouped | esc10-official | esc10-grouped
+    task: str  # esc50 | esc10
+    description: str  # one sentence, shown beside every number
+    clips: pd.DataFrame  # present clips of the task: filename, target, label (0..n-1), fold, src_file, ...
+    classes: list[str]  # class keys (csv "category") in label order
+    class_names: list[str]  # readable names in label order
+    targets: list[int]  # ESC-50 target of each label
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def coverage(self, meta: pd.DataFrame) -> dict:
+        """How much of the task's data is present: clips, classes, per fold."""
+        listed = meta if self.task == "esc50" else meta[meta["esc10"]]
+        return {
+            "clips_present": int(len(self.clips)),
+            "clips_listed": int(len(listed)),
+            "classes_present": int(self.clips["target"].nunique()),
+            "classes_listed": int(listed["target"].nunique()),
+            "clips_per_fold": {int(k): int(v) for k, v in self.clips.groupby("fold").size().items()},
+        }
+
+
+def grouped_folds(targets: np.ndarray, groups: np.ndarray, *, n_splits: int = N_FOLDS, seed: int = SEED) -> np.ndarray:
+    """Fold number (1..n_splits) per clip: clips of one group share a fold; classes spread across folds."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    folds = np.zeros(len(targets), np.int64)
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    for i, (_, test) in enumerate(splitter.split(np.zeros(len(targets)), targets, groups)):
+        folds[test] = i + 1
+    return folds
+
+
+def sources_split_across_folds(clips: pd.DataFrame) -> list[str]:
+    """Source recordings whose clips sit in more than one fold (must be empty for grouped folds)."""
+    n = clips.groupby("src_file")["fold"].nunique()
+    return sorted(n[n > 1].index)
+
+
+def choose(meta: pd.DataFrame, task: str = "esc50", *, n_splits: int = N_FOLDS, seed: int = SEED) -> Protocol:
+    """The protocol for `task` ("esc50" or "esc10") on the clips present in `meta`."""
+    if task not in ("esc50", "esc10"):
+        raise ValueError(f"task must be esc50 or esc10, got {task!r}")
+    present = meta[meta["present"]] if "present" in meta else meta
+    clips = present if task == "esc50" else present[present["esc10"]]
+    clips = clips.sort_values("filename").reset_index(drop=True).copy()
+    if len(clips) == 0:
+        raise ValueError(f"no clips of task {task} are present")
+    classes_df = clips[["target", "category", "class_name"]].drop_duplicates("target").sort_values("target")
+    label_of = {t: i for i, t in enumerate(classes_df["target"])}
+    clips["label"] = clips["target"].map(label_of).astype(np.int64)
+    complete = len(clips) == (N_CLIPS if task == "esc50" else ESC10_CLIPS)
+    if complete:
+        name = f"{task}-official"
+        description = (f"{'ESC-50' if task == 'esc50' else 'ESC-10'} official 5-fold cross-validation "
+                       f"({len(clips)} clips, {len(classes_df)} classes)")
+    else:
+        if clips["src_file"].nunique() < n_splits:
+            raise ValueError(f"{task}: {clips['src_file'].nunique()} source recordings present; "
+                             f"{n_splits}-fold grouped cross-validation needs at least {n_splits}")
+        clips["fold"] = grouped_folds(clips["target"].to_numpy(), clips["src_file"].to_numpy(),
+                                      n_splits=n_splits, seed=seed)
+        name = f"{task}-grouped"
+        total = N_CLIPS if task == "esc50" else ESC10_CLIPS
+        description = (f"{n_splits}-fold cross-validation over the {len(clips)} of {total} "
+                       f"{'ESC-50' if task == 'esc50' else 'ESC-10'} clips present, {len(classes_df)} classes; "
+                       f"folds grouped by source recording, stratified by class (seed {seed})")
+    return Protocol(name=name, task=task, description=description, clips=clips,
+                    classes=list(classes_df["category"]), class_names=list(classes_df["class_name"]),
+                    targets=[int(t) for t in classes_df["target"]])

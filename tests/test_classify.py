@@ -1,0 +1,144 @@
+"""soundlab.classify with the shipped runs and the real YAMNet: clips, long audio, open set, CLI."""
+
+import json
+import subprocess
+import sys
+import threading
+import tracemalloc
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from soundlab import backbones, runs
+from soundlab.classify import classify_audio, load_classifier
+from soundlab.config import AudioLimits, DEFAULT_ARTIFACTS_DIR
+from soundlab.errors import AudioError
+from tests.assets import ROOT, shared, yamnet_hub_stub
+
+SR = 16_000
+
+
+@pytest.fixture(scope="module")
+def yamnet():
+    return backbones.load_backbone("tflite", DEFAULT_ARTIFACTS_DIR)
+
+
+@pytest.fixture(scope="module")
+def clf(yamnet):
+    shipped, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
+    return load_classifier(runs.preferred(shipped), None, yamnet)
+
+
+def test_a_dataset_clip(clf, dev_root):
+    res = classify_audio(clf, dev_root / "audio" / "2-104105-A-19.wav")
+    assert res.top(1)[0][0] == "Thunderstorm"
+    assert res.probs.shape == (50,) and res.probs.sum() == pytest.approx(1, abs=1e-4)
+    assert len(res.window_starts) == 1 and res.frame_probs.shape == (10, 50)
+    assert res.verdict.in_set
+    assert res.diagnostics.sr == 44_100 and res.diagnostics.duration_s == pytest.approx(5.0)
+    assert set(res.category_totals(clf.run.targets)) == {
+        "Animals", "Natural soundscapes & water sounds", "Human, non-speech sounds",
+        "Interior/domestic sounds", "Exterior/urban noises"}
+    assert sum(res.category_totals(clf.run.targets).values()) == pytest.approx(1, abs=1e-4)
+    assert res.top_tags(1)[0][0] in ("Thunderstorm", "Thunder", "Rain")
+    assert {"decode", "backbone", "head", "total"} <= set(res.timings_ms)
+
+
+@pytest.mark.parametrize("name", ["en-short", "en-long", "de-short", "fr-short"])
+def test_speech_is_not_an_esc50_sound(clf, name):
+    res = classify_audio(clf, shared("speech", f"{name}.wav"))
+    assert not res.verdict.in_set
+    assert "not an ESC-50 sound; YAMNet hears: Speech" in res.verdict.message()
+
+
+def _write(path, y, sr=SR):
+    sf.write(path, y, sr, subtype="PCM_16")
+    return path
+
+
+def test_long_audio_is_classified_in_windows(clf, dev_root, tmp_path):
+    clips = [sf.read(p, dtype="float32")[0] for p in sorted((dev_root / "audio").glob("4-*.wav"))[:24]]
+    path = _write(tmp_path / "two-minutes.wav", np.concatenate(clips), 44_100)
+    res = classify_audio(clf, path)
+    assert len(res.window_starts) == 47  # 120 s: windows of 5 s every 2.5 s
+    assert np.all(np.diff(res.window_starts) == pytest.approx(2.5))
+    assert res.window_probs.shape == (47, 50)
+    assert res.probs == pytest.approx(res.window_probs.mean(axis=0), abs=1e-6)
+
+
+def test_window_aligned_to_the_end(clf, tmp_path, rng):
+    path = _write(tmp_path / "7s.wav", (0.2 * rng.standard_normal(int(7.3 * SR))).astype(np.float32))
+    res = classify_audio(clf, path)
+    assert list(np.round(res.window_starts, 2)) == [0.0, 2.3]
+
+
+def test_short_audio_is_one_padded_window(clf, tmp_path, tone_440):
+    res = classify_audio(clf, _write(tmp_path / "short.wav", tone_440[:8000]))
+    assert len(res.window_starts) == 1 and len(res.frame_starts) == 1
+
+
+def test_silent_and_too_long_audio(clf, tmp_path):
+    with pytest.raises(AudioError, match="silent"):
+        classify_audio(clf, _write(tmp_path / "silence.wav", np.zeros(3 * SR, np.float32)))
+    long = _write(tmp_path / "long.wav", np.full(120 * SR, 0.1, np.float32))
+    with pytest.raises(AudioError, match="limit is 60 s"):
+        classify_audio(clf, long, max_duration_s=60)
+
+
+def test_one_hour_runs_in_bounded_memory(clf, tmp_path, rng):
+    path = tmp_path / "hour.wav"
+    with sf.SoundFile(path, "w", SR, 1, subtype="PCM_16") as f:  # 115 MB, written in blocks
+        for _ in range(60):
+            f.write((0.1 * rng.standard_normal(60 * SR)).astype(np.float32))
+    tracemalloc.start()
+    res = classify_audio(clf, path, limits=AudioLimits())
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert res.diagnostics.duration_s == pytest.approx(3600)
+    assert len(res.window_starts) == 1439
+    assert peak < 60 * 2**20, f"peak {peak / 2**20:.0f} MB"  # the whole file as float32 would be 230 MB
+
+
+def test_eight_threads_classify_like_one(clf, dev_root):
+    paths = sorted((dev_root / "audio").glob("4-1*.wav"))[:8]
+    expected = [classify_audio(clf, p).probs for p in paths]
+    got = [None] * 8
+    barrier = threading.Barrier(8)
+
+    def work(i):
+        barrier.wait()
+        got[i] = classify_audio(clf, paths[i]).probs
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    for e, g in zip(expected, got):
+        assert np.allclose(e, g, atol=1e-5)
+
+
+def test_backbone_mismatch_warns_but_works(clf, dev_root):
+    hub = backbones.load_backbone(str(yamnet_hub_stub()), DEFAULT_ARTIFACTS_DIR)
+    other = load_classifier(clf.run, clf.kind, hub)
+    assert any("SOUNDLAB_YAMNET" in w and "retrain" in w for w in other.warnings)
+    res = classify_audio(other, dev_root / "audio" / "2-104105-A-19.wav")
+    assert res.probs.shape == (50,)
+
+
+def test_cli_classify(dev_root, tmp_path):
+    bad = tmp_path / "notes.wav"
+    bad.write_text("not audio at all, just text\n" * 10)
+    env = {"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    good = str(dev_root / "audio" / "2-104105-A-19.wav")
+    out = subprocess.run([sys.executable, "-m", "soundlab", "classify", good, str(bad), "--json"], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 1  # one file failed
+    data = json.loads(out.stdout)
+    assert data["results"][0]["top"][0]["class"] == "Thunderstorm" and data["results"][0]["in_set"] is True
+    assert "looks like a text file" in data["results"][1]["error"]
+    text = subprocess.run([sys.executable, "-m", "soundlab", "classify", good, "--top", "3"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert text.returncode == 0 and "Thunderstorm" in text.stdout.splitlines()[1]
+    speech = subprocess.run([sys.executable, "-m", "soundlab", "classify", str(shared("speech", "en-short.wav"))],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert "not an ESC-50 sound; YAMNet hears: Speech" in speech.stdout

@@ -1,0 +1,178 @@
+"""AppTest: the Classify page with the shipped runs, uploads of malformed files, broken models, live mode."""
+
+import io
+import json
+import shutil
+from types import SimpleNamespace
+from unittest.mock import patch
+
+import numpy as np
+import pytest
+import soundfile as sf
+from streamlit.testing.v1 import AppTest
+
+from soundlab.config import DEFAULT_ARTIFACTS_DIR
+from tests.assets import ROOT, yamnet_hub_stub
+from tests.test_audio import MALFORMED
+
+CLASSIFY = str(ROOT / "pages" / "2_Classify.py")
+EXPLORE = str(ROOT / "pages" / "1_Explore.py")
+
+
+def run(path=CLASSIFY, query=None, timeout=180):
+    at = AppTest.from_file(path, default_timeout=timeout)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def texts(at, kind):
+    return " ".join(str(e.value) for e in getattr(at, kind))
+
+
+def metrics(at):
+    return {m.label: m.value for m in at.metric}
+
+
+def test_dataset_clip(dev_root, use_dataset):
+    use_dataset(dev_root)
+    at = run()
+    assert not at.exception and not at.error
+    at.selectbox(key="classify-clip").set_value("2-104105-A-19.wav").run()
+    assert not at.exception
+    assert metrics(at)["Top class"] == "Thunderstorm"
+    assert "Out of fold" in texts(at, "info")
+    assert len(at.get("plotly_chart")) == 4  # bars, categories, tags, timeline
+    assert "Dataset label: **thunderstorm**" in texts(at, "success")
+
+
+def test_sample_mode_clip():
+    at = run()
+    assert not at.exception
+    assert "shipped sample" in " ".join(c.value for c in at.caption)
+    assert "Top class" in metrics(at)
+
+
+@pytest.mark.parametrize("case", list(MALFORMED), ids=list(MALFORMED))
+def test_upload_of_malformed_files(tmp_path, case):
+    filename, build, (kind, expect) = MALFORMED[case]
+    at = run(query={"classify-source": "Upload"})
+    at.file_uploader(key="classify-upload").upload(filename, build(tmp_path), "application/octet-stream").run()
+    assert not at.exception
+    if kind == "error":
+        assert filename in texts(at, "error")
+        import re
+
+        assert re.search(expect, texts(at, "error")), texts(at, "error")
+    else:
+        assert "Top class" in metrics(at), texts(at, "error")
+    # the session goes on: a good upload afterwards works
+    good = io.BytesIO()
+    sf.write(good, (0.3 * np.sin(np.arange(16_000 * 2) * 0.1)).astype(np.float32), 16_000, format="WAV")
+    at.file_uploader(key="classify-upload").upload("tone.wav", good.getvalue(), "audio/wav").run()
+    assert not at.exception and "Top class" in metrics(at)
+
+
+def test_recording(dev_root):
+    y, sr = sf.read(dev_root / "audio" / "2-104105-A-19.wav", dtype="float32")
+    wav = io.BytesIO()
+    sf.write(wav, y, sr, format="WAV")
+    at = run(query={"classify-source": "Record"})
+    at.audio_input(key="classify-record").set_value(("rec.wav", wav.getvalue(), "audio/wav")).run()
+    assert not at.exception
+    assert metrics(at)["Top class"] == "Thunderstorm"
+
+
+def test_speech_upload_is_flagged(tmp_path):
+    from tests.assets import shared
+
+    at = run(query={"classify-source": "Upload"})
+    at.file_uploader(key="classify-upload").upload("speech.wav", shared("speech", "en-short.wav").read_bytes(),
+                                                   "audio/wav").run()
+    assert not at.exception
+    assert "Not an ESC-50 sound; YAMNet hears: Speech" in texts(at, "warning")
+
+
+def _artifacts(tmp_path, *, tflite=True, runs=True):
+    art = tmp_path / "artifacts"
+    art.mkdir()
+    shutil.copy(DEFAULT_ARTIFACTS_DIR / "yamnet_class_map.csv", art)
+    if tflite:
+        shutil.copy(DEFAULT_ARTIFACTS_DIR / "yamnet.tflite", art)
+    if runs:
+        shutil.copytree(DEFAULT_ARTIFACTS_DIR / "runs", art / "runs")
+    return art
+
+
+def test_no_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOUNDLAB_ARTIFACTS_DIR", str(_artifacts(tmp_path, runs=False)))
+    at = run()
+    assert not at.exception and "python -m soundlab train" in texts(at, "warning")
+
+
+def test_missing_tflite_is_explained_and_the_rest_works(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOUNDLAB_ARTIFACTS_DIR", str(_artifacts(tmp_path, tflite=False)))
+    at = run()
+    assert not at.exception
+    assert "YAMNet model file not found" in texts(at, "error") and "git checkout" in texts(at, "error")
+    explore = run(EXPLORE)
+    assert not explore.exception and not explore.error
+
+
+def test_damaged_head_and_another_head(tmp_path, monkeypatch):
+    art = _artifacts(tmp_path)
+    run_dir = next(p for p in (art / "runs").iterdir() if p.name.startswith("esc50"))
+    default = json.loads((run_dir / "run.json").read_text())["default_head"]
+    assert default != "linear"
+    (run_dir / "heads" / f"{default}.keras").write_bytes(b"garbage")
+    monkeypatch.setenv("SOUNDLAB_ARTIFACTS_DIR", str(art))
+    at = run()
+    assert not at.exception
+    assert "damaged" in texts(at, "error")
+    at.selectbox(key="classify-head").set_value("linear").run()
+    assert not at.exception and "Top class" in metrics(at)
+
+
+def test_unusable_run_folder_is_reported(tmp_path, monkeypatch):
+    art = _artifacts(tmp_path)
+    (art / "runs" / "broken-run").mkdir()
+    (art / "runs" / "broken-run" / "run.json").write_text("{")
+    monkeypatch.setenv("SOUNDLAB_ARTIFACTS_DIR", str(art))
+    at = run()
+    assert not at.exception and "broken-run" in texts(at, "warning") and "Top class" in metrics(at)
+
+
+def test_backbone_mismatch_warns(monkeypatch):
+    monkeypatch.setenv("SOUNDLAB_YAMNET", str(yamnet_hub_stub()))
+    at = run()
+    assert not at.exception
+    assert "was trained on backbone yamnet-tflite" in texts(at, "warning")
+
+
+def test_bad_run_in_link():
+    at = run(query={"classify-run": "../../etc"})
+    assert not at.exception
+    assert "not here" in texts(at, "error") and "Top class" in metrics(at)
+
+
+def test_live_mode_idle():
+    idle = SimpleNamespace(state=SimpleNamespace(playing=False))
+    with patch("components.mic.webrtc_streamer", return_value=idle) as streamer:
+        at = run(query={"classify-source": "Live microphone"})
+    assert not at.exception
+    assert "Press START" in texts(at, "info")
+    kwargs = streamer.call_args.kwargs
+    assert kwargs["rtc_configuration"] == {"iceServers": []}
+    assert kwargs["media_stream_constraints"]["audio"] == {
+        "echoCancellation": False, "noiseSuppression": False, "autoGainControl": False}
+
+
+def test_webrtc_after_tensorflow_does_not_crash():
+    """The app's import order keeps aiortc's pylibsrtp from crashing after TensorFlow is loaded."""
+    import subprocess
+    import sys
+
+    code = "import components, tensorflow, streamlit_webrtc, aiortc; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
