@@ -7,7 +7,6 @@ import pytest
 import streamlit as st
 
 import components  # noqa: F401  (imports pylibsrtp before any test imports TensorFlow; see components/__init__.py)
-
 from tests import assets
 
 SR = 16_000

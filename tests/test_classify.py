@@ -12,7 +12,7 @@ import soundfile as sf
 
 from soundlab import backbones, runs
 from soundlab.classify import classify_audio, load_classifier
-from soundlab.config import AudioLimits, DEFAULT_ARTIFACTS_DIR
+from soundlab.config import DEFAULT_ARTIFACTS_DIR, AudioLimits
 from soundlab.errors import AudioError
 from tests.assets import ROOT, shared, yamnet_hub_stub
 
