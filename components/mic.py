@@ -91,7 +91,7 @@ def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: 
             tag = int(np.argmax(update.audioset))
             verdict = ""
             if clf.openset is not None and clf.train_pooled is not None:
-                d = float(nearest_distance(update.embedding[None], clf.train_pooled)[0])
+                d = float(nearest_distance(update.embedding[None], clf.train_pooled, reference_normalized=True)[0])
                 v = clf.openset.judge(d, update.audioset, clf.backbone.class_names)
                 verdict = "" if v.in_set else f" · **{v.message()}**"
             top_line.markdown(

@@ -17,7 +17,7 @@ from soundlab import audio, embeddings
 from soundlab.backbones import SAMPLE_RATE, Backbone, BackboneOutput, ModelError, frame_starts
 from soundlab.errors import AudioError
 from soundlab.heads import Head
-from soundlab.openset import OpenSetModel, Verdict, nearest_distance
+from soundlab.openset import OpenSetModel, Verdict, nearest_distance, normalize
 from soundlab.runs import Run, read_embeddings
 
 WINDOW_S = 5.0
@@ -41,7 +41,7 @@ class Classifier:
     head: Head
     tta_views: tuple[str, ...]
     openset: OpenSetModel | None
-    train_pooled: np.ndarray | None  # (n, 1024) mean embeddings of the run's clips
+    train_pooled: np.ndarray | None  # (n, 1024) mean embeddings of the run's clips, unit length
     warnings: tuple[str, ...] = ()
 
     @property
@@ -76,6 +76,7 @@ def load_classifier(run: Run, kind: str | None, backbone: Backbone) -> Classifie
         )
     try:
         _, pooled, _ = read_embeddings(run)
+        pooled = normalize(pooled)
     except ModelError as e:
         pooled = None
         warnings.append(f"Open-set check unavailable: {e}")
@@ -86,9 +87,11 @@ def load_classifier(run: Run, kind: str | None, backbone: Backbone) -> Classifie
     # trace the shapes used at inference now, so the first classification is not 100s of ms slower
     head.predict(np.zeros((1, 10, 1024), np.float32))
     head.frame_probs(np.zeros((10, 1024), np.float32))
-    return Classifier(backbone=backbone, run=run, kind=kind, head=head,
-                      tta_views=tuple(spec.get("tta_views", ["orig"])), openset=osm, train_pooled=pooled,
-                      warnings=tuple(warnings))
+    clf = Classifier(backbone=backbone, run=run, kind=kind, head=head,
+                     tta_views=tuple(spec.get("tta_views", ["orig"])), openset=osm, train_pooled=pooled,
+                     warnings=tuple(warnings))
+    classify_waveform(clf, np.full(int(WINDOW_S * SAMPLE_RATE), 1e-3, np.float32))  # size YAMNet's tensors for 5 s
+    return clf
 
 
 @dataclass
@@ -162,7 +165,11 @@ def _window_views(clf: Classifier, y16k: np.ndarray) -> tuple[dict[str, Backbone
 
 
 def _head_probs(clf: Classifier, outs: dict[str, BackboneOutput]) -> np.ndarray:
-    return np.mean([clf.head.predict(outs[v].embeddings) for v in clf.tta_views], axis=0)
+    """Mean of the head's probabilities over the test-time views (one batched call)."""
+    frames = [outs[v].embeddings for v in clf.tta_views]
+    if len({len(f) for f in frames}) == 1:
+        return clf.head.predict(np.stack(frames)).mean(axis=0)
+    return np.mean([clf.head.predict(f) for f in frames], axis=0)
 
 
 class _Stats:
@@ -179,7 +186,7 @@ class _Stats:
 
     def add(self, y: np.ndarray) -> None:
         self.n += len(y)
-        self.sumsq += float(np.dot(y, y))
+        self.sumsq += float(np.sum(y * y))  # not np.dot: see openset.nearest_distance on BLAS threads
         if len(y):
             self.peak = max(self.peak, float(np.max(np.abs(y))))
         self.clipped += int(np.count_nonzero(np.abs(y) >= CLIP_LEVEL))
@@ -271,7 +278,7 @@ def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = 
     verdict = None
     distance = None
     if clf.train_pooled is not None:
-        distance = float(nearest_distance(pooled[None], clf.train_pooled)[0])
+        distance = float(nearest_distance(pooled[None], clf.train_pooled, reference_normalized=True)[0])
     if clf.openset is not None and distance is not None:
         verdict = clf.openset.judge(distance, audioset_mean, clf.backbone.class_names)
     diag_warn = []

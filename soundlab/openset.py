@@ -32,9 +32,16 @@ def normalize(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
-def nearest_distance(query: np.ndarray, reference: np.ndarray) -> np.ndarray:
+def nearest_distance(query: np.ndarray, reference: np.ndarray, *, reference_normalized: bool = False) -> np.ndarray:
     """Cosine distance from each row of `query` (m, d) to its nearest row of `reference` (n, d)."""
-    sims = normalize(query) @ normalize(reference).T
+    ref = reference if reference_normalized else normalize(reference)
+    q = normalize(query)
+    if len(q) <= 4:
+        # A few queries (one clip, one live window): multiply and sum instead of a BLAS matrix product.
+        # OpenBLAS threads keep spinning after a call and then slow down YAMNet's next invoke ~2x.
+        sims = np.stack([(ref * row).sum(axis=1) for row in q])
+    else:
+        sims = q @ ref.T
     return 1.0 - sims.max(axis=1)
 
 

@@ -1,0 +1,36 @@
+"""Browser: the Classify page in headless Chromium (dataset clip, upload, a bad upload)."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.assets import shared
+from tests.browser import no_exception, screenshot, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+def test_classify_dataset_clip_and_uploads(app_server, page, dev_root, tmp_path):
+    page.goto(f"{app_server}/Classify")
+    wait_for_app(page, 120_000)
+    page.get_by_text("Top class").first.wait_for(timeout=120_000)
+    expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(4, timeout=60_000)
+    screenshot(page, "classify-clip")
+    assert no_exception(page) == []
+
+    page.goto(f"{app_server}/Classify?classify-source=Upload")
+    wait_for_app(page)
+    page.locator('input[type="file"]').set_input_files(str(dev_root / "audio" / "2-117271-A-0.wav"))
+    expect(page.locator('[data-testid="stMetricValue"]').first).to_have_text("Dog", timeout=60_000)
+    screenshot(page, "classify-upload")
+    assert no_exception(page) == []
+
+    page.locator('input[type="file"]').set_input_files(str(shared("speech", "en-short.wav")))
+    page.get_by_text("YAMNet hears: Speech").first.wait_for(timeout=60_000)
+    screenshot(page, "classify-speech")
+
+    bad = tmp_path / "notes.wav"
+    bad.write_text("this is not audio\n" * 20)
+    page.locator('input[type="file"]').set_input_files(str(bad))
+    page.get_by_text("looks like a text file").wait_for(timeout=60_000)
+    screenshot(page, "classify-bad-upload")
+    assert no_exception(page) == []
