@@ -9,25 +9,16 @@ from unittest.mock import patch
 import numpy as np
 import pytest
 import soundfile as sf
-from streamlit.testing.v1 import AppTest
 
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
+from tests.apptest import CLASSIFY, EXPLORE, texts
+from tests.apptest import run as run_page
 from tests.assets import ROOT, yamnet_hub_stub
 from tests.test_audio import MALFORMED
 
-CLASSIFY = str(ROOT / "pages" / "2_Classify.py")
-EXPLORE = str(ROOT / "pages" / "1_Explore.py")
 
-
-def run(path=CLASSIFY, query=None, timeout=180):
-    at = AppTest.from_file(path, default_timeout=timeout)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    return at.run()
-
-
-def texts(at, kind):
-    return " ".join(str(e.value) for e in getattr(at, kind))
+def run(path=CLASSIFY, query=None):
+    return run_page(path, query)
 
 
 def metrics(at):

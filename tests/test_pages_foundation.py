@@ -1,24 +1,10 @@
 """AppTest: Home and Explore on the dev dataset and in sample mode."""
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from tests.assets import ROOT
+from tests.apptest import EXPLORE, HOME, run, texts
 
-HOME = str(ROOT / "Home.py")
-EXPLORE = str(ROOT / "pages" / "1_Explore.py")
 PRESENT_WITH_SIBLING = "2-104105-A-19.wav"  # thunderstorm, takes A and B both on disk
-
-
-def run(path, query=None, timeout=60):
-    at = AppTest.from_file(path, default_timeout=timeout)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    return at.run()
-
-
-def texts(at, kind):
-    return " ".join(str(e.value) for e in getattr(at, kind))
 
 
 def test_home_in_sample_mode():

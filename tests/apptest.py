@@ -1,0 +1,22 @@
+"""Helpers for the AppTest page tests."""
+
+from streamlit.testing.v1 import AppTest
+
+from tests.assets import ROOT
+
+HOME = str(ROOT / "Home.py")
+EXPLORE = str(ROOT / "pages" / "1_Explore.py")
+CLASSIFY = str(ROOT / "pages" / "2_Classify.py")
+
+
+def run(path: str, query: dict | None = None, timeout: float = 180) -> AppTest:
+    """Run a page once, with query parameters set as a deep link would."""
+    at = AppTest.from_file(path, default_timeout=timeout)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def texts(at: AppTest, kind: str) -> str:
+    """All texts of one element kind ("error", "warning", "info" ...) joined."""
+    return " ".join(str(e.value) for e in getattr(at, kind))
