@@ -15,7 +15,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 # Reinstall only when a requirements file changed.
-stamp="$VENV/.installed-$(cat "$ROOT/requirements.txt" "$ROOT/$REQS" | sha256sum | cut -c1-16)"
+stamp="$VENV/.installed-$(basename "$REQS")-$(cat "$ROOT/requirements.txt" "$ROOT/$REQS" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "Installing $REQS into $VENV (first run takes a few minutes) ..." >&2
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
@@ -25,7 +25,7 @@ if [ ! -f "$stamp" ]; then
       --extra-index-url https://download.pytorch.org/whl/cpu "torch==2.13.0"
   fi
   "$VENV/bin/python" -m pip install --quiet -r "$ROOT/$REQS"
-  rm -f "$VENV"/.installed-*
+  rm -f "$VENV/.installed-$(basename "$REQS")-"*
   touch "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
