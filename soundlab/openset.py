@@ -75,9 +75,9 @@ class OpenSetModel:
         if foreign:
             i, s = max(foreign, key=lambda x: x[1])
             hears = audioset_names[i]
-            reasons.append(f"YAMNet hears {hears} ({s:.2f}), which is not an ESC-50 class")
+            reasons.append(f"{hears} scores {s:.2f}, more than in {self.foreign_quantile:.0%} of ESC-50 clips")
         if distance > self.distance_threshold:
-            reasons.append(f"it is far from every training clip (distance {distance:.2f} > {self.distance_threshold:.2f})")
+            reasons.append(f"far from every training clip (distance {distance:.2f} > {self.distance_threshold:.2f})")
         return Verdict(in_set=not reasons, distance=float(distance), hears=hears, reasons=tuple(reasons))
 
 
