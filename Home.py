@@ -20,6 +20,8 @@ st.page_link("pages/1_Explore.py", label="Explore the dataset: filter, listen, w
              icon=":material/search:")
 st.page_link("pages/2_Classify.py", label="Classify a sound: a clip, an upload, a recording or the live microphone",
              icon=":material/hearing:")
+st.page_link("pages/3_Metrics.py", label="Metrics: cross-validated results, confusion matrix, the clips the model gets wrong",
+             icon=":material/analytics:")
 
 # ---- dataset ----------------------------------------------------------------------------------
 st.header("Dataset")

@@ -144,3 +144,104 @@ def tag_bars(tags: list[tuple[str, float]], *, title: str = "YAMNet's AudioSet t
     fig.update_xaxes(range=[0, 1], title="mean score over frames")
     fig.update_layout(title=title, height=60 + 30 * len(tags), **_LAYOUT)
     return fig
+
+
+def confusion_figure(cm: np.ndarray, labels: list[str], *, normalize: bool, title: str,
+                     height: int = 760, selected: tuple[int, int] | None = None) -> go.Figure:
+    """Confusion matrix heatmap (rows true, columns predicted) with a clickable marker on every non-empty
+    cell: plotly heatmaps send no selection events, scatter points do (customdata = [true, pred])."""
+    counts = np.asarray(cm)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rates = np.where(counts.sum(1, keepdims=True) > 0, counts / counts.sum(1, keepdims=True), 0.0)
+    z = rates if normalize else counts
+    idx = list(range(len(labels)))
+    fig = go.Figure(go.Heatmap(
+        z=z, x=idx, y=idx, colorscale="Blues", zmin=0, zmax=1 if normalize else max(1, int(counts.max())),
+        customdata=np.dstack([counts, rates]), hoverinfo="skip",
+        colorbar=dict(title="share of row" if normalize else "clips", thickness=12),
+    ))
+    ti, pi = np.nonzero(counts)
+    fig.add_trace(go.Scatter(
+        x=pi, y=ti, mode="markers", marker=dict(symbol="square", size=max(4, int(600 / len(labels))), opacity=0.01,
+                                                color="black"),
+        customdata=np.stack([ti, pi, counts[ti, pi]], axis=1),
+        text=[f"true {labels[t]} → predicted {labels[p]}: {counts[t, p]} clips ({rates[t, p]:.0%} of {labels[t]})"
+              for t, p in zip(ti, pi)],
+        hovertemplate="%{text}<extra>click to list the clips</extra>", showlegend=False, name="cells",
+    ))
+    if selected is not None:
+        t, p = selected
+        fig.add_shape(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5, line=dict(color="#d62728", width=2))
+    tick = dict(tickmode="array", tickvals=idx, ticktext=labels, tickfont=dict(size=9 if len(labels) > 12 else 11))
+    fig.update_xaxes(title="predicted", side="bottom", tickangle=-60, range=[-0.5, len(labels) - 0.5], **tick)
+    fig.update_yaxes(title="true", autorange="reversed", **tick)
+    fig.update_layout(title=title, height=height, clickmode="event+select", dragmode=False, **_LAYOUT)
+    return fig
+
+
+def fold_bars(per_fold: dict[int, float], mean: float, std: float) -> go.Figure:
+    folds = sorted(per_fold)
+    fig = go.Figure(go.Bar(x=[f"fold {f}" for f in folds], y=[per_fold[f] for f in folds], marker_color="#3b6ea8",
+                           text=[f"{per_fold[f]:.1%}" for f in folds], textposition="auto"))
+    fig.add_hline(y=mean, line_dash="dash", line_color="#d62728",
+                  annotation_text=f"mean {mean:.1%} ± {std:.1%}", annotation_position="top left")
+    fig.update_yaxes(range=[0, 1], tickformat=".0%", title="accuracy")
+    fig.update_layout(title="Accuracy per fold", height=300, **_LAYOUT)
+    return fig
+
+
+def reliability_figure(bins, ece: float) -> go.Figure:
+    """Accuracy against mean confidence per bin; the diagonal is perfect calibration."""
+    used = bins[bins["count"] > 0]
+    centers = (used["lower"] + used["upper"]) / 2
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=centers, y=used["accuracy"], width=(used["upper"] - used["lower"]) * 0.9,
+                         marker_color="#3b6ea8", name="accuracy",
+                         customdata=np.stack([used["count"], used["confidence"]], axis=1),
+                         hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.1%}<br>%{customdata[0]} clips<extra></extra>"))
+    fig.add_trace(go.Scatter(x=used["confidence"], y=used["accuracy"], mode="markers", marker=dict(color="#d62728"),
+                             name="mean confidence of the bin"))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", color="gray"),
+                             name="perfect calibration"))
+    fig.update_xaxes(range=[0, 1], title="confidence (top probability)")
+    fig.update_yaxes(range=[0, 1], title="accuracy", tickformat=".0%")
+    fig.update_layout(title=f"Reliability diagram · ECE {ece:.3f}", height=380, **_LAYOUT)
+    return fig
+
+
+def confidence_histogram(conf_right: np.ndarray, conf_wrong: np.ndarray) -> go.Figure:
+    fig = go.Figure()
+    fig.add_trace(go.Histogram(x=conf_right, name=f"right ({len(conf_right)})", xbins=dict(start=0, end=1, size=0.05),
+                               marker_color="#5b8a3c", opacity=0.75))
+    fig.add_trace(go.Histogram(x=conf_wrong, name=f"wrong ({len(conf_wrong)})", xbins=dict(start=0, end=1, size=0.05),
+                               marker_color="#d62728", opacity=0.75))
+    fig.update_layout(barmode="overlay", title="Confidence of right and wrong answers", height=320, **_LAYOUT)
+    fig.update_xaxes(range=[0, 1], title="confidence")
+    fig.update_yaxes(title="clips")
+    return fig
+
+
+def embedding_scatter(xy: np.ndarray, color: list[str], text: list[str], *, title: str, keys: list[str],
+                      height: int = 620) -> go.Figure:
+    """One point per clip; clicking a point selects it (customdata = its file name)."""
+    import plotly.express as px
+
+    fig = px.scatter(x=xy[:, 0], y=xy[:, 1], color=color, hover_name=text, custom_data=[keys], height=height)
+    fig.update_traces(marker=dict(size=7, opacity=0.8))
+    fig.update_layout(title=title, legend=dict(font=dict(size=9), itemsizing="constant"), clickmode="event+select",
+                      **_LAYOUT)
+    fig.update_xaxes(title="", showticklabels=False)
+    fig.update_yaxes(title="", showticklabels=False)
+    return fig
+
+
+def point_customdata(point: dict) -> list:
+    """A selected point's customdata as a list (Streamlit passes a list, or a dict keyed "0", "1", ...)."""
+    cd = point.get("customdata")
+    if cd is None:
+        return []
+    if isinstance(cd, dict):
+        return [cd[k] for k in sorted(cd, key=lambda k: int(k))]
+    if isinstance(cd, (list, tuple)):
+        return list(cd)
+    return [cd]

@@ -10,6 +10,7 @@ from soundlab import dsp
 from soundlab.errors import SoundLabError
 
 AUDIO_MIME = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg"}
+DEFAULT_PARAMS = dsp.MelParams()
 
 
 def mel_params_widgets(key: str, *, max_sr: int = 44_100) -> dsp.MelParams:

@@ -183,3 +183,44 @@ def oof_row(run, kind: str, filename: str):
         return None
     rows = table[table["filename"] == filename]
     return None if rows.empty else rows.iloc[0]
+
+
+# ---- metrics ----------------------------------------------------------------------------------
+
+@st.cache_data(show_spinner="Reading the stored predictions ...", max_entries=16)
+def _predictions(run_path: str, kind: str, stamp: tuple, _run, _meta):
+    from soundlab import evaluate
+
+    return evaluate.load_predictions(_run, kind, _meta)
+
+
+def predictions(run, kind: str, ds):
+    """A head's out-of-fold predictions joined with the dataset in use. Raises RunError."""
+    s = get_settings()
+    stamp = (_stamp(run.path / run.head(kind)["oof"]), _dataset_stamp(s.esc50_root), _dataset_stamp(s.sample_root),
+             ds.kind, str(ds.root))
+    return _predictions(str(run.path), kind, stamp, run, ds.meta if ds is not None else None)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _run_embeddings(run_path: str, stamp: tuple, _run):
+    from soundlab import evaluate
+
+    return evaluate.load_embeddings(_run)
+
+
+def run_embeddings(run):
+    """Mean YAMNet embedding of every clip of a run. Raises RunError."""
+    return _run_embeddings(str(run.path), _stamp(run.path / "embeddings.npz"), run)
+
+
+@st.cache_data(show_spinner="Computing the embedding map ...", max_entries=8)
+def _embedding_map(run_path: str, stamp: tuple, method: str, _pooled):
+    from soundlab import evaluate
+
+    return evaluate.embedding_map(_pooled, method)
+
+
+def embedding_map(run, method: str):
+    emb = run_embeddings(run)
+    return emb, _embedding_map(str(run.path), _stamp(run.path / "embeddings.npz"), method, emb.pooled)

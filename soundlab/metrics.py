@@ -70,3 +70,76 @@ def summary(y_true: np.ndarray, probs: np.ndarray, folds: np.ndarray | None = No
         out.update(per_fold_accuracy=per_fold, fold_mean=float(values.mean()),
                    fold_std=float(values.std(ddof=1)) if len(values) > 1 else 0.0)
     return out
+
+
+def category_confusion(cm: np.ndarray, targets: list[int]) -> np.ndarray:
+    """Fold a (C, C) class confusion matrix into the (5, 5) matrix of ESC-50's major categories.
+
+    `targets` gives the ESC-50 target (0-49) of each of the C labels; category = target // 10.
+    """
+    cats = np.asarray(targets) // 10
+    out = np.zeros((5, 5), np.int64)
+    np.add.at(out, (cats[:, None].repeat(len(cats), 1), cats[None, :].repeat(len(cats), 0)), cm)
+    return out
+
+
+def calibration_bins(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
+    """Reliability diagram data: equal-width confidence bins over [0, 1].
+
+    Returns one row per bin: lower, upper, count, confidence (mean), accuracy (NaN when empty).
+    """
+    confidence, correct = np.asarray(confidence, float), np.asarray(correct, bool)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    idx = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
+    rows = []
+    for b in range(n_bins):
+        m = idx == b
+        rows.append({"lower": edges[b], "upper": edges[b + 1], "count": int(m.sum()),
+                     "confidence": float(confidence[m].mean()) if m.any() else float("nan"),
+                     "accuracy": float(correct[m].mean()) if m.any() else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10) -> float:
+    """ECE: sum over bins of (share of samples) * |accuracy - mean confidence| (equal-width bins)."""
+    bins = calibration_bins(confidence, correct, n_bins)
+    n = bins["count"].sum()
+    if n == 0:
+        return float("nan")
+    used = bins[bins["count"] > 0]
+    return float((used["count"] / n * (used["accuracy"] - used["confidence"]).abs()).sum())
+
+
+def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> dict:
+    """McNemar's test on paired right/wrong outcomes of two classifiers on the same clips.
+
+    b = A right and B wrong, c = A wrong and B right. Exact two-sided binomial test when b + c < 25,
+    else the chi-square statistic with continuity correction, (|b - c| - 1)^2 / (b + c), 1 dof.
+    """
+    from scipy import stats
+
+    a, b_ = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    b = int(np.sum(a & ~b_))
+    c = int(np.sum(~a & b_))
+    n = b + c
+    if n == 0:
+        return {"b": b, "c": c, "statistic": 0.0, "p_value": 1.0, "method": "no discordant pairs"}
+    if n < 25:
+        p = float(stats.binomtest(b, n, 0.5, alternative="two-sided").pvalue)
+        return {"b": b, "c": c, "statistic": float(min(b, c)), "p_value": min(p, 1.0), "method": "exact binomial"}
+    stat = (abs(b - c) - 1) ** 2 / n
+    return {"b": b, "c": c, "statistic": float(stat), "p_value": float(stats.chi2.sf(stat, 1)),
+            "method": "chi-square with continuity correction"}
+
+
+def nearest_neighbors(query: np.ndarray, candidates: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and cosine distances of the k rows of `candidates` (n, d) closest to `query` (d,)."""
+    if len(candidates) == 0:
+        return np.zeros(0, int), np.zeros(0)
+    q = query / max(float(np.linalg.norm(query)), 1e-12)
+    c = candidates / np.maximum(np.linalg.norm(candidates, axis=1, keepdims=True), 1e-12)
+    d = 1.0 - (c * q).sum(axis=1)  # elementwise, no BLAS threads (see soundlab.openset)
+    k = min(k, len(d))
+    idx = np.argpartition(d, k - 1)[:k]
+    idx = idx[np.argsort(d[idx])]
+    return idx, d[idx]

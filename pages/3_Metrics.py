@@ -1,0 +1,345 @@
+"""Metrics: every number recomputed from a run's stored out-of-fold predictions, and its mistakes."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from components import charts, clip_view, loaders, urlstate
+from soundlab import evaluate, metrics
+from soundlab import runs as runs_mod
+from soundlab.config import get_settings
+from soundlab.dataset import check_clip_name
+from soundlab.errors import DatasetError
+from soundlab.runs import RunError
+
+st.set_page_config(page_title="Metrics · SoundLab", page_icon=":material/analytics:", layout="wide")
+settings = get_settings()
+st.title("Metrics and mistakes")
+
+all_runs, problems = loaders.runs()
+for problem in problems:
+    st.warning(f"Skipped an unusable run folder: {problem}")
+if not all_runs:
+    st.warning(f"No trained runs in `{settings.artifacts_dir / 'runs'}`. Train with `python -m soundlab train`, "
+               "or restore the shipped runs with `git checkout model_artifacts/`.")
+    st.stop()
+status = loaders.dataset_status()
+ds = status.dataset
+
+# ---- run and head ------------------------------------------------------------------------------
+run_ids = [r.id for r in all_runs]
+url_run = st.query_params.get("metrics-run")
+if url_run is not None and url_run not in run_ids:
+    st.error(f"The link names run {url_run!r}, which is not here; showing the default run instead.")
+with st.sidebar:
+    st.header("Run")
+    run_id = st.selectbox("Run", run_ids, index=run_ids.index(runs_mod.preferred(all_runs).id), key="metrics-run",
+                          bind="query-params")
+    run = runs_mod.find(all_runs, run_id)
+    head = st.selectbox("Head", run.head_kinds, index=run.head_kinds.index(run.default_head), key="metrics-head",
+                        bind="query-params")
+    class_filter = st.multiselect("Classes (filter for Mistakes and Map)", run.class_names, key="metrics-class",
+                                  bind="query-params")
+
+try:
+    p = loaders.predictions(run, head, ds)
+except RunError as e:
+    st.error(f"The predictions of this head cannot be used: {e}")
+    st.stop()
+for problem in p.problems:
+    st.warning(problem)
+table = p.table
+labels = run.class_names
+label_of = {n: i for i, n in enumerate(labels)}
+filter_ids = [label_of[c] for c in class_filter]
+
+# ---- summary ---------------------------------------------------------------------------------
+s = p.summary()
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Accuracy", f"{s['accuracy']:.1%}")
+c2.metric("Top-3 accuracy", f"{s['top3_accuracy']:.1%}")
+c3.metric("Macro-F1", f"{s['macro_f1']:.1%}")
+c4.metric("Per fold", f"{s['fold_mean']:.1%} ± {s['fold_std']:.1%}")
+cov = run.info["coverage"]
+on_disk = int(table["present"].sum())
+st.caption(f"**Protocol:** {run.protocol['description']}. **Coverage:** {cov['clips_present']} of "
+           f"{cov['clips_listed']} clips, {cov['classes_present']} of {cov['classes_listed']} classes. "
+           f"Out-of-fold predictions of the `{head}` head, recomputed from `{run.head(head)['oof']}`; "
+           f"{on_disk} of these {len(table)} clips are on disk here to listen to.")
+with st.expander("Published reference points, each with its protocol"):
+    refs = pd.DataFrame([r for r in evaluate.REFERENCES if r["task"] == run.task])
+    refs.loc[len(refs)] = {"what": f"This run ({head})", "task": run.task, "accuracy": s["accuracy"],
+                           "protocol": run.protocol["description"], "comparable": True}
+    st.dataframe(refs[["what", "accuracy", "protocol", "comparable"]], hide_index=True,
+                 column_config={"accuracy": st.column_config.NumberColumn(format="percent")})
+    st.caption("A random split puts takes of one source recording in both training and test, so a model is "
+               "tested on near-copies of what it learned: such numbers are higher and say little. All numbers here "
+               "keep a recording's takes in one fold.")
+
+
+def play(row: pd.Series, key: str, *, show_meta: bool = False) -> None:
+    """Player and charts of one clip of the table, or a note that it is not on disk."""
+    if not row.get("present", False) or ds is None:
+        st.caption(f"{row['filename']} is not on disk here (download the dataset to listen to it).")
+        return
+    clip_view.render_clip(ds.clip(row["filename"]), clip_view.DEFAULT_PARAMS, key=key, show_meta=show_meta,
+                          height=220)
+
+
+def clip_table(rows: pd.DataFrame, key: str, extra: list[str] | None = None) -> pd.Series | None:
+    """A clip list with row selection; returns the selected row."""
+    cols = ["filename", "true_name", "pred_name", "confidence", "fold", "present"] + (extra or [])
+    event = st.dataframe(rows[cols], hide_index=True, height=min(35 * (len(rows) + 1) + 3, 300), key=key,
+                         on_select="rerun", selection_mode="single-row",
+                         column_config={"true_name": "true", "pred_name": "predicted", "present": "on disk",
+                                        "confidence": st.column_config.NumberColumn(format="%.2f")})
+    sel = event.selection.rows if event is not None else []
+    return rows.iloc[sel[0]] if sel else None
+
+
+section = st.segmented_control(
+    "Section", ["Folds", "Classes", "Confusion", "Mistakes", "Calibration", "Map", "Compare", "Export"],
+    default="Confusion", required=True, key="metrics-section", bind="query-params", label_visibility="collapsed")
+
+# ---- per fold ----------------------------------------------------------------------------------
+if section == "Folds":
+    st.plotly_chart(charts.fold_bars(s["per_fold_accuracy"], s["fold_mean"], s["fold_std"]), key="metrics-folds")
+    st.subheader("Clips the heads of this run disagree on")
+    preds = {}
+    for k in run.head_kinds:
+        try:
+            preds[k] = loaders.predictions(run, k, ds).table.set_index("filename")["pred_name"]
+        except RunError as e:
+            st.warning(f"{k}: {e}")
+    if len(preds) > 1:
+        grid = pd.DataFrame(preds)
+        grid.insert(0, "true", table.set_index("filename")["true_name"])
+        flips = grid[grid.drop(columns="true").nunique(axis=1) > 1]
+        st.caption(f"{len(flips)} of {len(grid)} clips get different answers from different heads.")
+        st.dataframe(flips.reset_index(), hide_index=True, height=320)
+
+# ---- per class ---------------------------------------------------------------------------------
+elif section == "Classes":
+    per_class = evaluate.per_class_table(p)
+    st.subheader("Per class")
+    st.dataframe(per_class, hide_index=True, height=420,
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")})
+    st.subheader("Per category")
+    st.caption("A prediction counts as right for its category when it names any class of the clip's category.")
+    st.dataframe(evaluate.category_table(p), hide_index=True,
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")})
+
+# ---- confusion ---------------------------------------------------------------------------------
+elif section == "Confusion":
+
+    def on_cell_click() -> None:
+        event = st.session_state.get("metrics-cm")
+        points = event.selection.points if event is not None else []
+        data = charts.point_customdata(points[0]) if points else []
+        if len(data) >= 2:
+            true, pred = data[:2]
+            st.session_state["metrics-cell-true"] = labels[int(true)]
+            st.session_state["metrics-cell-pred"] = labels[int(pred)]
+
+    normalize = st.toggle("Normalise rows (share of each true class)", value=True, key="metrics-normalize")
+    cm = metrics.confusion(table["true"], table["pred"], p.n_classes)
+    st.session_state.setdefault("metrics-cell-true", None)
+    st.session_state.setdefault("metrics-cell-pred", None)
+    cur_true, cur_pred = st.session_state["metrics-cell-true"], st.session_state["metrics-cell-pred"]
+    selected = (label_of[cur_true], label_of[cur_pred]) if cur_true in label_of and cur_pred in label_of else None
+    st.plotly_chart(charts.confusion_figure(cm, labels, normalize=normalize, selected=selected,
+                                            title="Confusion matrix (click a cell to list its clips)",
+                                            height=900 if p.n_classes > 12 else 480),
+                    key="metrics-cm", on_select=on_cell_click, selection_mode="points")
+    left, right = st.columns(2)
+    with left:
+        cat_cm = metrics.category_confusion(cm, run.targets)
+        cats = ["Animals", "Natural", "Human", "Interior", "Exterior"]
+        st.plotly_chart(charts.confusion_figure(cat_cm, cats, normalize=normalize, title="Categories", height=380),
+                        key="metrics-cat-cm")
+    with right:
+        st.markdown("**Clips behind a cell** (click a cell above, or choose)")
+        true_name = st.selectbox("True class", labels, index=None, key="metrics-cell-true")
+        pred_name = st.selectbox("Predicted class", labels, index=None, key="metrics-cell-pred")
+    if true_name and pred_name:
+        cell = evaluate.cell_clips(p, label_of[true_name], label_of[pred_name])
+        st.subheader(f"{len(cell)} clip{'s' if len(cell) != 1 else ''}: true {true_name}, predicted {pred_name}")
+        if len(cell):
+            row = clip_table(cell, "metrics-cell-table")
+            if row is None and len(cell) == 1:
+                row = cell.iloc[0]
+            if row is not None:
+                play(row, "metrics-cell-clip")
+            else:
+                st.caption("Select a clip in the list to hear and see it.")
+
+# ---- misclassified clips -----------------------------------------------------------------------
+elif section == "Mistakes":
+    c1, c2, c3 = st.columns(3)
+    f_pred = c1.multiselect("Predicted class", labels, key="metrics-wrong-pred")
+    f_fold = c2.multiselect("Fold", sorted(table["fold"].unique()), key="metrics-wrong-fold")
+    f_conf = c3.slider("Wrong with at least this confidence", 0.0, 1.0, 0.0, 0.05, key="metrics-wrong-conf")
+    wrong = evaluate.mistakes(p, true=filter_ids, pred=[label_of[c] for c in f_pred], folds=f_fold,
+                              min_confidence=f_conf)
+    st.subheader(f"{len(wrong)} misclassified clips" + (" (filtered)" if filter_ids or f_pred or f_fold or f_conf else "")
+                 + f", {int(wrong['present'].sum())} on disk")
+
+    def check_in_run(name: str) -> None:
+        check_clip_name(name)
+        if name not in set(table["filename"]):
+            raise DatasetError(f"{name} is not one of this run's clips.")
+
+    refused = urlstate.seed_from_url("metrics-clip", "clip", check_in_run)
+    if refused:
+        st.error(f"The link's clip was rejected: {refused}")
+    picked = clip_table(wrong, "metrics-wrong-table")
+    if picked is not None and picked["filename"] != st.session_state.get("metrics-wrong-last"):
+        st.session_state["metrics-wrong-last"] = picked["filename"]
+        st.session_state["metrics-clip"] = picked["filename"]
+    options = list(wrong["filename"])
+    current = st.session_state.get("metrics-clip")
+    if current and current not in options and current in set(table["filename"]):
+        options.insert(0, current)
+    if not options:
+        st.info("No misclassified clip matches these filters.")
+        st.stop()
+    choice = st.selectbox("Clip", options, index=None, key="metrics-clip", placeholder="Pick a clip, or click a row")
+    urlstate.write_url("clip", choice)
+    if choice:
+        row = table.set_index("filename").loc[choice].copy()
+        row["filename"] = choice
+        st.markdown(f"### {choice}: **{row['true_name']}** heard as **{row['pred_name']}** ({row['confidence']:.0%})")
+        left, right = st.columns([3, 2])
+        with left:
+            play(row, "metrics-wrong-clip", show_meta=False)
+        with right:
+            top5 = evaluate.top_probs(p, choice, 5)
+            st.plotly_chart(charts.probability_bars(np.array([v for _, v in top5]), [n for n, _ in top5], top_k=1,
+                                                    title="Top-5 probabilities (out of fold)", height=260),
+                            key="metrics-wrong-top5")
+        try:
+            emb = loaders.run_embeddings(run)
+        except RunError as e:
+            st.warning(f"No neighbours: {e}")
+        else:
+            st.subheader("Nearest correctly classified clips")
+            st.caption("Closest in YAMNet embedding space (cosine). Listen to how the clip resembles the class it "
+                       "was mistaken for.")
+            n_true, n_pred = st.columns(2)
+            for col, label, what in ((n_true, int(row["true"]), "true"), (n_pred, int(row["pred"]), "predicted")):
+                with col:
+                    near = evaluate.correct_neighbours(p, emb, choice, label)
+                    st.markdown(f"**From the {what} class, {labels[label]}**")
+                    if near.empty:
+                        st.caption("No correctly classified clip of this class.")
+                    for _, nrow in near.iterrows():
+                        st.caption(f"{nrow['filename']} · distance {nrow['distance']:.3f}")
+                        if nrow["present"] and ds is not None:
+                            st.audio(nrow["path"], format=clip_view.AUDIO_MIME.get(
+                                nrow["path"][nrow["path"].rfind("."):].lower(), "audio/wav"))
+                        else:
+                            st.caption("(not on disk here)")
+
+# ---- calibration -------------------------------------------------------------------------------
+elif section == "Calibration":
+    n_bins = st.slider("Bins", 5, 20, 10, key="metrics-bins")
+    conf, correct = table["confidence"].to_numpy(), table["correct"].to_numpy()
+    bins = metrics.calibration_bins(conf, correct, n_bins)
+    ece = metrics.expected_calibration_error(conf, correct, n_bins)
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(charts.reliability_figure(bins, ece), key="metrics-reliability")
+    c2.plotly_chart(charts.confidence_histogram(conf[correct], conf[~correct]), key="metrics-confhist")
+    st.caption(f"Expected calibration error {ece:.3f}: the gap between confidence and accuracy, averaged over "
+               f"{n_bins} equal-width bins weighted by how many clips they hold. Mean confidence {conf.mean():.1%}, "
+               f"accuracy {correct.mean():.1%}.")
+
+# ---- embedding map -----------------------------------------------------------------------------
+elif section == "Map":
+    c1, c2 = st.columns(2)
+    method = c1.radio("Projection", ["pca", "tsne"], horizontal=True, key="metrics-map-method",
+                      format_func={"pca": "PCA", "tsne": "t-SNE"}.get)
+    color_by = c2.radio("Colour by", ["class", "right / wrong"], horizontal=True, key="metrics-map-color")
+    try:
+        emb, xy = loaders.embedding_map(run, method)
+    except RunError as e:
+        st.error(str(e))
+        st.stop()
+    t = table.set_index("filename")
+    keep = [i for i, f in enumerate(emb.filenames) if f in t.index]
+    files = [str(emb.filenames[i]) for i in keep]
+    rows = t.loc[files]
+    mask = rows["true"].isin(filter_ids).to_numpy() if filter_ids else np.ones(len(rows), bool)
+    color = (rows["true_name"] if color_by == "class" else np.where(rows["correct"], "right", "wrong"))
+    hover = [f"{f} · {a} → {b}" for f, a, b in zip(files, rows["true_name"], rows["pred_name"])]
+    event = st.plotly_chart(
+        charts.embedding_scatter(xy[keep][mask], list(np.asarray(color)[mask]), list(np.asarray(hover)[mask]),
+                                 keys=list(np.asarray(files)[mask]),
+                                 title=f"{int(mask.sum())} clips, mean YAMNet embedding ({method.upper()}); "
+                                       "click a point to listen"),
+        key="metrics-map", on_select="rerun", selection_mode="points")
+    points = event.selection.points if event is not None else []
+    data = charts.point_customdata(points[0]) if points else []
+    if data:
+        name = str(data[0])
+        row = t.loc[name].copy()
+        row["filename"] = name
+        st.markdown(f"**{name}**: {row['true_name']} → predicted {row['pred_name']} ({row['confidence']:.0%})")
+        play(row, "metrics-map-clip")
+
+# ---- compare ------------------------------------------------------------------------------------
+elif section == "Compare":
+    c1, c2 = st.columns(2)
+    same_task = [r.id for r in all_runs if r.task == run.task]
+    b_run_id = c1.selectbox("Compare with run", same_task, index=same_task.index(run.id), key="metrics-b-run")
+    b_run = runs_mod.find(all_runs, b_run_id)
+    b_heads = [k for k in b_run.head_kinds if not (b_run.id == run.id and k == head)] or b_run.head_kinds
+    b_head = c2.selectbox("and head", b_heads, key="metrics-b-head")
+    try:
+        q = loaders.predictions(b_run, b_head, ds)
+    except RunError as e:
+        st.error(str(e))
+        st.stop()
+    cmp = evaluate.compare(p, q)
+    name_a, name_b = f"A ({run.id} · {head})", f"B ({b_run.id} · {b_head})"
+    st.info(evaluate.verdict_line(cmp, f"{head}" if b_run.id == run.id else name_a,
+                                  f"{b_head}" if b_run.id == run.id else name_b), icon=":material/balance:")
+    if cmp.get("n") and "error" not in cmp:
+        m1, m2, m3, m4 = st.columns(4)
+        m1.metric("Accuracy A", f"{cmp['acc_a']:.1%}")
+        m2.metric("Accuracy B", f"{cmp['acc_b']:.1%}", delta=f"{cmp['acc_b'] - cmp['acc_a']:+.1%}")
+        m3.metric("McNemar p", f"{cmp['mcnemar']['p_value']:.3g}", help=cmp["mcnemar"]["method"])
+        m4.metric("Clips they disagree on", f"{cmp['disagree']} / {cmp['n']}")
+        st.dataframe(cmp["per_class"], hide_index=True, height=260,
+                     column_config={c: st.column_config.NumberColumn(format="%.2f")
+                                    for c in ("recall A", "recall B", "difference")})
+        l, r = st.columns(2)
+        with l:
+            st.markdown(f"**A right, B wrong ({len(cmp['only_a'])})**")
+            row = clip_table(cmp["only_a"], "metrics-only-a")
+            if row is not None:
+                play(row, "metrics-only-a-clip")
+        with r:
+            st.markdown(f"**B right, A wrong ({len(cmp['only_b'])})**")
+            row = clip_table(cmp["only_b"], "metrics-only-b")
+            if row is not None:
+                play(row, "metrics-only-b-clip")
+
+# ---- export -------------------------------------------------------------------------------------
+else:
+    oof_path = run.path / run.head(head)["oof"]
+    st.download_button("Out-of-fold predictions (CSV)", oof_path.read_bytes(), file_name=f"{run.id}-{head}-oof.csv",
+                       mime="text/csv", key="metrics-dl-oof")
+    st.download_button("Per-class table (CSV)", evaluate.per_class_table(p).to_csv(index=False).encode(),
+                       file_name=f"{run.id}-{head}-per-class.csv", mime="text/csv", key="metrics-dl-class")
+    cm = metrics.confusion(table["true"], table["pred"], p.n_classes)
+    st.download_button("Confusion matrix (interactive HTML)",
+                       charts.confusion_figure(cm, labels, normalize=True, title=f"{run.id} · {head}")
+                       .to_html(include_plotlyjs="cdn").encode(),
+                       file_name=f"{run.id}-{head}-confusion.html", mime="text/html", key="metrics-dl-cm")
+    conf, correct = table["confidence"].to_numpy(), table["correct"].to_numpy()
+    st.download_button("Reliability diagram (interactive HTML)",
+                       charts.reliability_figure(metrics.calibration_bins(conf, correct),
+                                                 metrics.expected_calibration_error(conf, correct))
+                       .to_html(include_plotlyjs="cdn").encode(),
+                       file_name=f"{run.id}-{head}-reliability.html", mime="text/html", key="metrics-dl-rel")
+    st.caption("Every chart also saves itself as PNG from its toolbar (the camera icon, top right of the chart).")

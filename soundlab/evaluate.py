@@ -1,0 +1,217 @@
+"""What the Metrics page shows, computed from a run's stored out-of-fold predictions (no model needed).
+
+Everything here is recomputed on every call from the CSV files in the run folder, so no number on
+the page is a stored claim. Rows that do not fit (a clip not in the ESC-50 metadata, a label outside
+the run's classes) are left out and reported in `Predictions.problems`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from soundlab import metrics
+from soundlab.dataset import SUPERCATEGORIES
+from soundlab.runs import Run, RunError, read_embeddings, read_oof
+
+# Published reference points, each with its protocol (shown beside the run's own numbers).
+REFERENCES = [
+    {"what": "Human listeners", "task": "esc50", "accuracy": 0.813,
+     "protocol": "ESC-50 paper (Piczak 2015): people labelling the clips", "comparable": True},
+    {"what": "Human listeners", "task": "esc10", "accuracy": 0.957,
+     "protocol": "ESC-50 paper (Piczak 2015): people labelling the ESC-10 clips", "comparable": True},
+    {"what": "YAMNet embeddings + MLP (HEAR benchmark)", "task": "esc50", "accuracy": 0.8375,
+     "protocol": "HEAR 2021, official 5 folds, all 2000 clips", "comparable": True},
+    {"what": "The seeds' published model", "task": "esc50", "accuracy": 0.913,
+     "protocol": "a random split of clips: takes of one recording land on both sides, so test clips have "
+                 "near-duplicates in training. Not comparable with fold-based numbers.", "comparable": False},
+]
+
+
+@dataclass
+class Predictions:
+    run: Run
+    head: str
+    table: pd.DataFrame  # one row per clip, see load_predictions
+    probs: np.ndarray  # (n, n_classes)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def n_classes(self) -> int:
+        return self.probs.shape[1]
+
+    def summary(self) -> dict:
+        return metrics.summary(self.table["true"].to_numpy(), self.probs, self.table["fold"].to_numpy())
+
+
+def load_predictions(run: Run, head: str, meta: pd.DataFrame | None = None) -> Predictions:
+    """The head's out-of-fold predictions joined with the dataset metadata (presence, paths).
+
+    Raises RunError if the file is missing or malformed (see `soundlab.runs.read_oof`).
+    """
+    oof = read_oof(run, head)
+    problems = []
+    prob_cols = [f"p_{c}" for c in run.classes]
+    table = oof[["filename", "fold", "true", "pred", "confidence"]].copy()
+    table["true"] = table["true"].astype(int)
+    table["pred"] = table["pred"].astype(int)
+    if not table["pred"].between(0, len(run.classes) - 1).all():
+        raise RunError(f"{run.id}: predicted labels outside the run's {len(run.classes)} classes in {head}")
+    names = np.asarray(run.class_names, dtype=object)
+    table["true_name"] = names[table["true"].to_numpy()]
+    table["pred_name"] = names[table["pred"].to_numpy()]
+    table["correct"] = table["true"] == table["pred"]
+    cats = np.asarray([SUPERCATEGORIES[t // 10] for t in run.targets], dtype=object)
+    table["true_category"] = cats[table["true"].to_numpy()]
+    table["pred_category"] = cats[table["pred"].to_numpy()]
+    probs = oof[prob_cols].to_numpy(dtype=np.float64)
+    if meta is not None:
+        known = table["filename"].isin(meta["filename"])
+        if not known.all():
+            problems.append(f"{int((~known).sum())} predictions are for clips that are not in the ESC-50 "
+                            f"metadata (e.g. {table.loc[~known, 'filename'].iloc[0]!r}); they are left out.")
+            table, probs = table[known].reset_index(drop=True), probs[known.to_numpy()]
+        info = meta.set_index("filename")
+        table["present"] = info.loc[table["filename"], "present"].to_numpy() if "present" in info else False
+        table["path"] = info.loc[table["filename"], "path"].to_numpy() if "path" in info else ""
+        table["src_file"] = info.loc[table["filename"], "src_file"].to_numpy()
+    else:
+        table["present"], table["path"] = False, ""
+    dup = table["filename"].duplicated()
+    if dup.any():
+        problems.append(f"{int(dup.sum())} clips appear more than once; only the first row of each is used.")
+        table, probs = table[~dup].reset_index(drop=True), probs[~dup.to_numpy()]
+    return Predictions(run=run, head=head, table=table, probs=probs, problems=problems)
+
+
+def per_class_table(p: Predictions) -> pd.DataFrame:
+    """precision, recall, F1, support per class, with class name and category."""
+    t = metrics.per_class(p.table["true"].to_numpy(), p.table["pred"].to_numpy(), p.n_classes)
+    t.insert(0, "class", p.run.class_names)
+    t.insert(1, "category", [SUPERCATEGORIES[x // 10] for x in p.run.targets])
+    return t
+
+
+def category_table(p: Predictions) -> pd.DataFrame:
+    """The same for the five major categories (a prediction is right if it names a class of the category)."""
+    cm = metrics.category_confusion(metrics.confusion(p.table["true"], p.table["pred"], p.n_classes), p.run.targets)
+    tp = np.diag(cm).astype(float)
+    support, predicted = cm.sum(axis=1), cm.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
+        recall = np.where(support > 0, tp / support, 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    t = pd.DataFrame({"category": list(SUPERCATEGORIES), "precision": precision, "recall": recall, "f1": f1,
+                      "support": support})
+    return t[t["support"] > 0].reset_index(drop=True)
+
+
+def cell_clips(p: Predictions, true: int, pred: int) -> pd.DataFrame:
+    """The clips behind one confusion-matrix cell, most confident first."""
+    t = p.table
+    return t[(t["true"] == true) & (t["pred"] == pred)].sort_values("confidence", ascending=False)
+
+
+def mistakes(p: Predictions, *, true: list[int] | None = None, pred: list[int] | None = None,
+             folds: list[int] | None = None, min_confidence: float = 0.0) -> pd.DataFrame:
+    """Misclassified clips matching the filters, the most confidently wrong first."""
+    t = p.table[~p.table["correct"]]
+    if true:
+        t = t[t["true"].isin(true)]
+    if pred:
+        t = t[t["pred"].isin(pred)]
+    if folds:
+        t = t[t["fold"].isin(folds)]
+    t = t[t["confidence"] >= min_confidence]
+    return t.sort_values("confidence", ascending=False)
+
+
+def top_probs(p: Predictions, filename: str, k: int = 5) -> list[tuple[str, float]]:
+    i = int(np.flatnonzero(p.table["filename"].to_numpy() == filename)[0])
+    order = np.argsort(-p.probs[i])[:k]
+    return [(p.run.class_names[j], float(p.probs[i, j])) for j in order]
+
+
+@dataclass
+class Embeddings:
+    filenames: np.ndarray
+    pooled: np.ndarray  # (n, 1024)
+    index: dict[str, int]
+
+
+def load_embeddings(run: Run) -> Embeddings:
+    names, pooled, _ = read_embeddings(run)
+    return Embeddings(names, pooled, {str(f): i for i, f in enumerate(names)})
+
+
+def correct_neighbours(p: Predictions, emb: Embeddings, filename: str, label: int, k: int = 3) -> pd.DataFrame:
+    """The k correctly classified clips of class `label` nearest to `filename` in embedding space."""
+    t = p.table
+    cand = t[(t["true"] == label) & t["correct"] & (t["filename"] != filename) & t["filename"].isin(emb.index)]
+    if filename not in emb.index or cand.empty:
+        return cand.head(0).assign(distance=[])
+    rows = [emb.index[f] for f in cand["filename"]]
+    idx, dist = metrics.nearest_neighbors(emb.pooled[emb.index[filename]], emb.pooled[rows], k)
+    return cand.iloc[idx].assign(distance=dist)
+
+
+def embedding_map(pooled: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """(n, 1024) -> (n, 2) coordinates: PCA (instant) or t-SNE (seconds)."""
+    from sklearn.decomposition import PCA
+
+    # unit length first: the map then shows the cosine geometry the neighbour search uses, and a few
+    # loud clips with large embeddings do not stretch the first component
+    x = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+    x = x - x.mean(axis=0)
+    if method == "pca":
+        return PCA(n_components=2, random_state=seed).fit_transform(x)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        x50 = PCA(n_components=min(50, x.shape[0], x.shape[1]), random_state=seed).fit_transform(x)
+        perplexity = float(min(30, max(5, (len(x) - 1) // 3)))
+        return TSNE(n_components=2, init="pca", random_state=seed, perplexity=perplexity).fit_transform(x50)
+    raise ValueError(f"unknown map method {method!r}; use pca or tsne")
+
+
+def compare(a: Predictions, b: Predictions) -> dict:
+    """Two heads or runs on the clips they share: accuracies, McNemar, per-class recall, disagreements."""
+    ta = a.table.set_index("filename")
+    tb = b.table.set_index("filename")
+    common = ta.index.intersection(tb.index)
+    if len(common) == 0:
+        return {"n": 0}
+    if list(a.run.classes) != list(b.run.classes):
+        return {"n": int(len(common)), "error": "the two runs have different class lists (e.g. ESC-50 and ESC-10); "
+                                                 "compare runs of the same task"}
+    ra, rb = ta.loc[common], tb.loc[common]
+    test = metrics.mcnemar(ra["correct"].to_numpy(), rb["correct"].to_numpy())
+    recall_a = ra.groupby("true")["correct"].mean()
+    recall_b = rb.groupby("true")["correct"].mean()
+    per_class = pd.DataFrame({"class": [a.run.class_names[i] for i in recall_a.index],
+                              "recall A": recall_a.to_numpy(), "recall B": recall_b.reindex(recall_a.index).to_numpy()})
+    per_class["difference"] = per_class["recall A"] - per_class["recall B"]
+    cols = ["true_name", "pred_name", "confidence", "fold", "present", "path"]
+    only_a = ra[ra["correct"] & ~rb["correct"]][cols].join(rb[["pred_name", "confidence"]], rsuffix=" B")
+    only_b = rb[rb["correct"] & ~ra["correct"]][cols].join(ra[["pred_name", "confidence"]], rsuffix=" A")
+    return {"n": int(len(common)), "acc_a": float(ra["correct"].mean()), "acc_b": float(rb["correct"].mean()),
+            "mcnemar": test, "per_class": per_class.sort_values("difference"),
+            "only_a": only_a.reset_index(), "only_b": only_b.reset_index(),
+            "disagree": int((ra["pred"] != rb["pred"]).sum())}
+
+
+def verdict_line(cmp: dict, name_a: str, name_b: str) -> str:
+    """One sentence: which wins, by how much, and how sure that is."""
+    if cmp.get("n", 0) == 0 or "error" in cmp:
+        return cmp.get("error", "The two have no clips in common.")
+    diff = cmp["acc_a"] - cmp["acc_b"]
+    p = cmp["mcnemar"]["p_value"]
+    if abs(diff) < 1e-12:
+        return f"{name_a} and {name_b} are equally accurate on these {cmp['n']} clips (McNemar p = {p:.2f})."
+    better, worse = (name_a, name_b) if diff > 0 else (name_b, name_a)
+    sure = ("a difference this large is unlikely to be chance" if p < 0.05 else
+            "but a difference this small could well be chance")
+    return (f"{better} is right on {abs(diff):.1%} more of the {cmp['n']} shared clips than {worse} "
+            f"(McNemar p = {p:.3g}): {sure}.")

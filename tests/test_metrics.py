@@ -1,0 +1,148 @@
+"""soundlab.metrics and soundlab.evaluate: hand-computed tables and scikit-learn as references."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+
+from soundlab import dataset, evaluate, metrics, runs
+from soundlab.config import DEFAULT_ARTIFACTS_DIR
+
+# 8 clips, 3 classes, by hand:
+Y = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+P = np.array([0, 0, 1, 1, 2, 2, 2, 0])
+PROBS = np.array([
+    [0.7, 0.2, 0.1], [0.6, 0.3, 0.1], [0.3, 0.6, 0.1], [0.2, 0.7, 0.1],
+    [0.2, 0.3, 0.5], [0.1, 0.1, 0.8], [0.3, 0.2, 0.5], [0.5, 0.1, 0.4],
+])
+
+
+def test_hand_computed_small_table():
+    assert metrics.accuracy(Y, P) == 5 / 8
+    cm = metrics.confusion(Y, P, 3)
+    assert cm.tolist() == [[2, 1, 0], [0, 1, 1], [1, 0, 2]]
+    t = metrics.per_class(Y, P, 3)
+    assert t["precision"].tolist() == pytest.approx([2 / 3, 1 / 2, 2 / 3])
+    assert t["recall"].tolist() == pytest.approx([2 / 3, 1 / 2, 2 / 3])
+    assert t["support"].tolist() == [3, 2, 3]
+    assert metrics.macro_f1(Y, P, 3) == pytest.approx((2 / 3 + 1 / 2 + 2 / 3) / 3)
+    # top-3 of 3 classes is always right; top-2 misses clip 7 (true 2: 0.4 is second) -> all in
+    assert metrics.top_k_accuracy(Y, PROBS, 2) == 1.0
+    s = metrics.summary(Y, PROBS, np.array([1, 1, 1, 1, 2, 2, 2, 2]))
+    assert s["per_fold_accuracy"] == {1: 0.75, 2: 0.5} and s["fold_mean"] == 0.625
+
+
+def test_against_scikit_learn(rng):
+    n, c = 500, 7
+    y = rng.integers(0, c, n)
+    probs = rng.dirichlet(np.ones(c), n)
+    pred = probs.argmax(1)
+    assert metrics.accuracy(y, pred) == pytest.approx(skm.accuracy_score(y, pred))
+    assert metrics.top_k_accuracy(y, probs, 3) == pytest.approx(skm.top_k_accuracy_score(y, probs, k=3))
+    assert metrics.macro_f1(y, pred, c) == pytest.approx(skm.f1_score(y, pred, average="macro"))
+    assert (metrics.confusion(y, pred, c) == skm.confusion_matrix(y, pred, labels=range(c))).all()
+    p, r, f, s = skm.precision_recall_fscore_support(y, pred, labels=range(c), zero_division=0)
+    t = metrics.per_class(y, pred, c)
+    assert np.allclose(t["precision"], p) and np.allclose(t["recall"], r) and np.allclose(t["f1"], f)
+
+
+def test_calibration_hand_computed():
+    conf = np.array([0.15, 0.15, 0.55, 0.95, 0.95, 0.95, 0.95])
+    correct = np.array([0, 1, 1, 1, 1, 1, 0], bool)
+    bins = metrics.calibration_bins(conf, correct, n_bins=10)
+    assert bins["count"].tolist() == [0, 2, 0, 0, 0, 1, 0, 0, 0, 4]
+    assert bins.loc[1, "accuracy"] == 0.5 and bins.loc[9, "accuracy"] == 0.75
+    # ECE = 2/7*|0.5-0.15| + 1/7*|1-0.55| + 4/7*|0.75-0.95|
+    assert metrics.expected_calibration_error(conf, correct) == pytest.approx(
+        2 / 7 * 0.35 + 1 / 7 * 0.45 + 4 / 7 * 0.2)
+    perfect = metrics.expected_calibration_error(np.ones(5), np.ones(5, bool))
+    assert perfect == 0
+
+
+def test_mcnemar():
+    a = np.array([1] * 10 + [0] * 2 + [1] * 5, bool)  # b = 10 (A right, B wrong), c = 2
+    b = np.array([0] * 10 + [1] * 2 + [1] * 5, bool)
+    r = metrics.mcnemar(a, b)
+    assert (r["b"], r["c"], r["method"]) == (10, 2, "exact binomial")
+    from scipy.stats import binomtest
+
+    assert r["p_value"] == pytest.approx(binomtest(2, 12, 0.5).pvalue)  # = 0.0386
+    assert r["p_value"] == pytest.approx(0.03857, abs=1e-4)
+    big_a = np.r_[np.ones(40, bool), np.zeros(20, bool)]
+    big_b = np.r_[np.zeros(40, bool), np.ones(20, bool)]
+    r = metrics.mcnemar(big_a, big_b)
+    assert r["method"].startswith("chi-square") and r["statistic"] == pytest.approx((20 - 1) ** 2 / 60)
+    assert metrics.mcnemar(a, a)["p_value"] == 1.0
+
+
+def test_category_confusion():
+    cm = np.zeros((50, 50), int)
+    cm[0, 0], cm[0, 5], cm[0, 12], cm[49, 40] = 3, 2, 1, 4
+    cat = metrics.category_confusion(cm, list(range(50)))
+    assert cat[0, 0] == 5 and cat[0, 1] == 1 and cat[4, 4] == 4 and cat.sum() == 10
+
+
+def test_nearest_neighbours(rng):
+    cand = rng.standard_normal((100, 16))
+    q = cand[42] * 3
+    idx, d = metrics.nearest_neighbors(q, cand, 3)
+    assert idx[0] == 42 and d[0] == pytest.approx(0, abs=1e-9) and np.all(np.diff(d) >= 0)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    all_runs, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
+    return {r.task: r for r in all_runs}
+
+
+def test_predictions_of_a_shipped_run(shipped, dev_root):
+    meta = dataset.load_dataset(dev_root).meta
+    run = shipped["esc50"]
+    p = evaluate.load_predictions(run, run.default_head, meta)
+    assert len(p.table) == 737 and p.problems == [] and p.table["present"].all()
+    s = p.summary()
+    assert s["accuracy"] == pytest.approx(run.head(run.default_head)["cv"]["accuracy"])
+    t = evaluate.per_class_table(p)
+    assert len(t) == 50 and t["support"].sum() == 737
+    cats = evaluate.category_table(p)
+    assert len(cats) == 5 and cats["support"].sum() == 737
+    wrong = evaluate.mistakes(p)
+    assert len(wrong) == int((~p.table["correct"]).sum()) and wrong["confidence"].is_monotonic_decreasing
+    row = wrong.iloc[0]
+    cell = evaluate.cell_clips(p, int(row["true"]), int(row["pred"]))
+    assert row["filename"] in set(cell["filename"])
+    emb = evaluate.load_embeddings(run)
+    near = evaluate.correct_neighbours(p, emb, row["filename"], int(row["true"]))
+    assert 1 <= len(near) <= 3 and near["correct"].all() and (near["true"] == row["true"]).all()
+    assert evaluate.embedding_map(emb.pooled, "pca").shape == (737, 2)
+
+
+def test_predictions_with_problems(shipped, dev_root, tmp_path):
+    import shutil
+
+    run = shipped["esc50"]
+    copy = tmp_path / run.path.name
+    shutil.copytree(run.path, copy)
+    oof = pd.read_csv(copy / "oof" / "linear.csv")
+    oof.loc[0, "filename"] = "9-999999-Z-0.wav"
+    oof = pd.concat([oof, oof.iloc[[1]]])
+    oof.to_csv(copy / "oof" / "linear.csv", index=False)
+    p = evaluate.load_predictions(runs.load_run(copy), "linear", dataset.load_dataset(dev_root).meta)
+    assert len(p.table) == 736
+    assert "not in the ESC-50" in p.problems[0] and "more than once" in p.problems[1]
+
+
+def test_compare_heads(shipped, dev_root):
+    meta = dataset.load_dataset(dev_root).meta
+    run = shipped["esc50"]
+    a = evaluate.load_predictions(run, "attention", meta)
+    b = evaluate.load_predictions(run, "logreg", meta)
+    cmp = evaluate.compare(a, b)
+    assert cmp["n"] == 737
+    assert cmp["acc_a"] - cmp["acc_b"] == pytest.approx(
+        (cmp["mcnemar"]["b"] - cmp["mcnemar"]["c"]) / 737)
+    assert len(cmp["only_a"]) == cmp["mcnemar"]["b"] and len(cmp["only_b"]) == cmp["mcnemar"]["c"]
+    line = evaluate.verdict_line(cmp, "attention", "logreg")
+    assert "McNemar p =" in line
+    other = evaluate.load_predictions(shipped["esc10"], "linear", meta)
+    assert "different class lists" in evaluate.compare(a, other)["error"]

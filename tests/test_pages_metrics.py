@@ -1,0 +1,130 @@
+"""AppTest: the Metrics page on the shipped runs."""
+
+import shutil
+
+import pytest
+
+from soundlab import runs
+from soundlab.config import DEFAULT_ARTIFACTS_DIR
+from tests.apptest import run as run_page
+from tests.apptest import texts
+from tests.assets import ROOT
+
+METRICS = str(ROOT / "pages" / "3_Metrics.py")
+SECTIONS = ["Folds", "Classes", "Confusion", "Mistakes", "Calibration", "Map", "Compare", "Export"]
+SHIPPED, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
+
+
+def run(query=None):
+    return run_page(METRICS, query)
+
+
+@pytest.mark.parametrize("run_id", [r.id for r in SHIPPED])
+@pytest.mark.parametrize("section", SECTIONS)
+def test_every_section_of_every_shipped_run(dev_root, use_dataset, run_id, section):
+    use_dataset(dev_root)
+    at = run({"metrics-run": run_id, "metrics-section": section})
+    assert not at.exception and not at.error, texts(at, "error")
+    info = runs.find(SHIPPED, run_id)
+    head = info.default_head
+    labels = {m.label: m.value for m in at.metric}
+    if section != "Compare":
+        assert labels["Accuracy"] == f"{info.head(head)['cv']['accuracy']:.1%}"
+    assert info.protocol["description"] in " ".join(c.value for c in at.caption)
+
+
+def test_selecting_a_confusion_cell_lists_its_clips(dev_root, use_dataset):
+    use_dataset(dev_root)
+    at = run({"metrics-section": "Confusion"})
+    esc50 = runs.preferred(SHIPPED)
+    from soundlab import dataset, evaluate
+
+    p = evaluate.load_predictions(esc50, esc50.default_head, dataset.load_dataset(dev_root).meta)
+    wrong = p.table[~p.table["correct"]].iloc[0]
+    at.selectbox(key="metrics-cell-true").set_value(wrong["true_name"])
+    at.selectbox(key="metrics-cell-pred").set_value(wrong["pred_name"]).run()
+    assert not at.exception
+    listed = at.dataframe[-1].value
+    expected = evaluate.cell_clips(p, int(wrong["true"]), int(wrong["pred"]))
+    assert list(listed["filename"]) == list(expected["filename"])
+    assert any(s.value.startswith(f"{len(expected)} clip") for s in at.subheader)
+    if len(expected) == 1:  # a single clip is shown at once
+        assert len(at.get("audio")) == 1
+
+
+def test_a_misclassified_clip_renders_player_charts_and_neighbours(dev_root, use_dataset):
+    use_dataset(dev_root)
+    at = run({"metrics-section": "Mistakes"})
+    options = at.selectbox(key="metrics-clip").options
+    assert options
+    name = options[0].split(" ")[0]
+    at.selectbox(key="metrics-clip").set_value(name).run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 3  # waveform, mel, top-5
+    assert len(at.get("audio")) >= 1 + 2  # the clip, and neighbours from the true and predicted classes
+    assert "Nearest correctly classified clips" in [s.value for s in at.subheader]
+    assert at.query_params["clip"] in (name, [name])
+
+
+def test_filters_of_the_mistakes_browser(dev_root, use_dataset):
+    use_dataset(dev_root)
+    at = run({"metrics-section": "Mistakes"})
+    n_all = len(at.selectbox(key="metrics-clip").options)
+    at.slider(key="metrics-wrong-conf").set_value(0.8).run()
+    n_confident = len(at.selectbox(key="metrics-clip").options)
+    assert 0 < n_confident < n_all
+    at.multiselect(key="metrics-wrong-fold").set_value([1]).run()
+    assert len(at.selectbox(key="metrics-clip").options) <= n_confident
+    assert not at.exception
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "1-100038-A-14.wav"])
+def test_bad_clip_in_link(dev_root, use_dataset, bad):
+    use_dataset(dev_root)
+    at = run({"metrics-section": "Mistakes", "clip": bad})
+    assert not at.exception and "rejected" in texts(at, "error")
+
+
+def test_bad_run_in_link_is_rejected():
+    at = run({"metrics-run": "../../../etc"})
+    assert not at.exception
+    assert "not here" in texts(at, "error") and "Accuracy" in {m.label for m in at.metric}
+
+
+def test_sample_mode_marks_absent_clips():
+    at = run({"metrics-section": "Mistakes"})
+    assert not at.exception
+    assert "of these 737 clips are on disk here" in " ".join(c.value for c in at.caption)
+
+
+def test_compare_two_heads(dev_root, use_dataset):
+    use_dataset(dev_root)
+    at = run({"metrics-section": "Compare"})
+    at.selectbox(key="metrics-b-head").set_value("logreg").run()
+    assert not at.exception
+    assert "McNemar p =" in texts(at, "info")
+    assert {m.label for m in at.metric} >= {"Accuracy A", "Accuracy B", "McNemar p"}
+
+
+def test_truncated_predictions_are_reported(tmp_path, monkeypatch):
+    art = tmp_path / "artifacts"
+    shutil.copytree(DEFAULT_ARTIFACTS_DIR, art)
+    esc50 = runs.preferred(runs.list_runs(art)[0])
+    oof = esc50.path / esc50.head(esc50.default_head)["oof"]
+    oof.write_text(oof.read_text()[:5000])
+    (art / "runs" / "empty-run").mkdir()
+    shutil.rmtree(esc50.path / "history")  # a run without its training history still shows its metrics
+    monkeypatch.setenv("SOUNDLAB_ARTIFACTS_DIR", str(art))
+    at = run()
+    assert not at.exception
+    assert "cannot be used" in texts(at, "error") and "truncated" in texts(at, "error")
+    assert "empty-run" in texts(at, "warning")
+    at.selectbox(key="metrics-head").set_value("logreg").run()
+    assert not at.exception and not at.error
+
+
+@pytest.mark.parametrize("customdata", [[3, 7, 2], {"0": 3, "1": 7, "2": 2}, {"1": 7, "0": 3}])
+def test_point_customdata_forms(customdata):
+    from components.charts import point_customdata
+
+    assert point_customdata({"customdata": customdata})[:2] == [3, 7]
