@@ -312,13 +312,13 @@ elif section == "Compare":
         st.dataframe(cmp["per_class"], hide_index=True, height=260,
                      column_config={c: st.column_config.NumberColumn(format="%.2f")
                                     for c in ("recall A", "recall B", "difference")})
-        l, r = st.columns(2)
-        with l:
+        col_a, col_b = st.columns(2)
+        with col_a:
             st.markdown(f"**A right, B wrong ({len(cmp['only_a'])})**")
             row = clip_table(cmp["only_a"], "metrics-only-a")
             if row is not None:
                 play(row, "metrics-only-a-clip")
-        with r:
+        with col_b:
             st.markdown(f"**B right, A wrong ({len(cmp['only_b'])})**")
             row = clip_table(cmp["only_b"], "metrics-only-b")
             if row is not None:
