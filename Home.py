@@ -3,7 +3,7 @@
 import streamlit as st
 
 from components import loaders
-from soundlab import artifacts
+from soundlab import artifacts, transcribe
 from soundlab.config import get_settings
 from soundlab.download import download_esc50
 from soundlab.errors import DownloadError
@@ -22,6 +22,8 @@ st.page_link("pages/2_Classify.py", label="Classify a sound: a clip, an upload, 
              icon=":material/hearing:")
 st.page_link("pages/3_Metrics.py", label="Metrics: cross-validated results, confusion matrix, the clips the model gets wrong",
              icon=":material/analytics:")
+st.page_link("pages/4_Transcribe.py", label="Transcribe speech with Whisper: segments, language, subtitles",
+             icon=":material/record_voice_over:")
 
 # ---- dataset ----------------------------------------------------------------------------------
 st.header("Dataset")
@@ -90,3 +92,6 @@ if found:
 missing = inv.missing()
 if missing:
     st.markdown("\n".join(f"- :red[:material/cancel:] not present: {m}" for m in missing))
+where = transcribe.model_source(settings.whisper_model, settings.whisper_engine)
+st.markdown(f"- Whisper (Transcribe page): `{settings.whisper_model}` with {settings.whisper_engine}: {where}. "
+            "Set `SOUNDLAB_WHISPER_MODEL` to another hub id or a local folder.")

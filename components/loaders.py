@@ -224,3 +224,18 @@ def _embedding_map(run_path: str, stamp: tuple, method: str, _pooled):
 def embedding_map(run, method: str):
     emb = run_embeddings(run)
     return emb, _embedding_map(str(run.path), _stamp(run.path / "embeddings.npz"), method, emb.pooled)
+
+
+# ---- transcription -------------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _whisper(engine: str, model: str, threads: int):
+    from soundlab.transcribe import load_engine
+
+    return load_engine(engine, model, threads=threads)
+
+
+def whisper(engine: str, model: str):
+    """A Whisper engine, loaded once per (engine, model) and shared. Raises ModelError."""
+    with st.spinner(f"Loading the Whisper model {model} ({engine}) ..."):
+        return _whisper(engine, model, get_settings().whisper_threads)

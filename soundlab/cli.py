@@ -239,6 +239,50 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from soundlab import audio, transcribe
+    from soundlab.errors import AudioError
+
+    s = get_settings()
+    model = args.model or s.whisper_model
+    engine_name = args.engine or s.whisper_engine
+    limits = replace(s.audio_limits, max_duration_s=s.max_transcribe_s)
+    try:
+        clip = audio.load(args.file, sr=audio.MODEL_SR, limits=limits)
+    except (AudioError, OSError) as e:
+        print(f"error: {e if isinstance(e, AudioError) else f'{args.file}: {e.strerror or e}'}", file=sys.stderr)
+        return 1
+    if not args.no_speech_gate:
+        gate = transcribe.speech_gate(clip.y, _backbone())
+        print(gate.message(), file=sys.stderr)
+        if not gate.passed:
+            print("no transcript: pass --no-speech-gate to transcribe anyway", file=sys.stderr)
+            return 3
+    print(f"loading {model} ({engine_name}) ...", file=sys.stderr)
+    engine = transcribe.load_engine(engine_name, model, threads=s.whisper_threads)
+    bar = ProgressBar()
+    try:
+        result = transcribe.transcribe(engine, clip.y, language=args.language, task=args.task,
+                                       chunk_length_s=args.chunk_s or s.whisper_chunk_s,
+                                       stride_s=s.whisper_stride_s if args.stride_s is None else args.stride_s,
+                                       progress=functools.partial(bar, "chunks"))
+    finally:
+        bar.close()
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    lang = result.language or "?"
+    if result.language_probability is not None:
+        lang += f" ({result.language_probability:.0%})"
+    print(f"language {lang}; {result.duration_s:.1f} s of audio in {result.seconds:.1f} s "
+          f"(real-time factor {result.real_time_factor:.3f})", file=sys.stderr)
+    sys.stdout.write(transcribe.export(result, args.format))
+    if args.format in ("json",):
+        sys.stdout.write("\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m soundlab", description="SoundLab command line.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -277,6 +321,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--top", type=int, default=5)
     sp.add_argument("--json", action="store_true", help="machine-readable output")
     sp.set_defaults(func=cmd_classify)
+
+    sp = sub.add_parser("transcribe", help="speech to text with Whisper (prints the transcript)")
+    sp.add_argument("file")
+    sp.add_argument("--model", help="hub id or local Whisper folder (default: SOUNDLAB_WHISPER_MODEL)")
+    sp.add_argument("--engine", choices=["transformers", "faster-whisper"], help="default: SOUNDLAB_WHISPER_ENGINE")
+    sp.add_argument("--language", help="ISO code such as en, de (default: detect)")
+    sp.add_argument("--task", choices=["transcribe", "translate"], default="transcribe")
+    sp.add_argument("--format", choices=["txt", "srt", "vtt", "json"], default="txt")
+    sp.add_argument("--chunk-s", type=float, help="chunk length in seconds (5-30)")
+    sp.add_argument("--stride-s", type=float, help="where to look for a pause before each cut, in seconds")
+    sp.add_argument("--no-speech-gate", action="store_true", help="transcribe even when YAMNet hears no speech")
+    sp.set_defaults(func=cmd_transcribe)
 
     sp = sub.add_parser("make-sample", help="rebuild the shipped sample (one FLAC clip per class)")
     sp.add_argument("source", help="an ESC-50 folder (meta/ and audio/) with at least one clip per class")

@@ -45,6 +45,12 @@ class Settings:
     yamnet: str  # "tflite" (shipped), a .tflite path, "hub", a TF Hub URL or a SavedModel folder
     ice_servers: list  # WebRTC ICE servers for the live microphone; [] = none (same network only)
     max_classify_s: float  # longest audio the Classify page and CLI accept (classified in windows)
+    whisper_model: str  # hub id or local folder
+    whisper_engine: str  # "transformers" or "faster-whisper"
+    whisper_chunk_s: float
+    whisper_stride_s: float
+    whisper_threads: int
+    max_transcribe_s: float
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -91,4 +97,10 @@ def get_settings() -> Settings:
         yamnet=os.environ.get("SOUNDLAB_YAMNET", "").strip() or "tflite",
         ice_servers=_env_json_list("SOUNDLAB_ICE_SERVERS"),
         max_classify_s=_env_float("SOUNDLAB_MAX_CLASSIFY_SECONDS", 7200.0),
+        whisper_model=os.environ.get("SOUNDLAB_WHISPER_MODEL", "").strip() or "distil-whisper/distil-large-v3",
+        whisper_engine=os.environ.get("SOUNDLAB_WHISPER_ENGINE", "").strip() or "transformers",
+        whisper_chunk_s=_env_float("SOUNDLAB_WHISPER_CHUNK_S", 30.0),
+        whisper_stride_s=_env_float("SOUNDLAB_WHISPER_STRIDE_S", 5.0),
+        whisper_threads=int(_env_float("SOUNDLAB_WHISPER_THREADS", float(os.cpu_count() or 2))),
+        max_transcribe_s=_env_float("SOUNDLAB_MAX_TRANSCRIBE_SECONDS", 3600.0),
     )

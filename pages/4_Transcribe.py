@@ -1,0 +1,135 @@
+"""Transcribe speech with Whisper: upload, recording or dataset clip; segments, language, exports."""
+
+import os
+from dataclasses import replace
+
+import pandas as pd
+import streamlit as st
+
+from components import clip_view, loaders
+from soundlab import audio, transcribe
+from soundlab.backbones import ModelError
+from soundlab.config import get_settings
+from soundlab.errors import SoundLabError
+
+st.set_page_config(page_title="Transcribe · SoundLab", page_icon=":material/record_voice_over:", layout="wide")
+settings = get_settings()
+st.title("Transcribe speech")
+
+LANGUAGES = {"auto": "detect", "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
+             "nl": "Dutch", "pt": "Portuguese", "pl": "Polish", "ru": "Russian", "zh": "Chinese", "ja": "Japanese"}
+
+with st.sidebar:
+    st.header("Model")
+    engine_name = st.selectbox("Engine", list(transcribe.ENGINES), key="transcribe-engine", bind="query-params",
+                               index=list(transcribe.ENGINES).index(settings.whisper_engine)
+                               if settings.whisper_engine in transcribe.ENGINES else 0,
+                               help="transformers runs any Whisper checkpoint; faster-whisper (CTranslate2, int8) "
+                                    "is about 5x faster on a CPU and needs a CTranslate2 model.")
+    model = st.text_input("Model (hub id or local folder)", value=settings.whisper_model, key="transcribe-model",
+                          help="e.g. distil-whisper/distil-large-v3, openai/whisper-base, or /path/to/whisper-folder")
+    language = st.selectbox("Language", list(LANGUAGES), format_func=LANGUAGES.get, key="transcribe-language")
+    task = st.radio("Task", ["transcribe", "translate"], horizontal=True, key="transcribe-task",
+                    help="translate: speech in any language to English text (multilingual models only)")
+    chunk_s = st.slider("Chunk length (s)", 10, 30, int(min(max(settings.whisper_chunk_s, 10), 30)),
+                        key="transcribe-chunk")
+    stride_s = st.slider("Cut at the quietest moment of each chunk's last ... s", 0, 10,
+                         int(min(max(settings.whisper_stride_s, 0), 10)), key="transcribe-stride",
+                         help="Chunks do not overlap; each cut is placed in a pause near the chunk's end.")
+    stride_s = min(stride_s, chunk_s / 2 - 0.5)
+
+source = st.segmented_control("Source", ["Upload", "Record", "Dataset clip"], default="Upload", required=True,
+                              key="transcribe-source", bind="query-params")
+limits = replace(settings.audio_limits, max_duration_s=settings.max_transcribe_s)
+if source == "Upload":
+    upload = st.file_uploader("Audio with speech (wav, flac, ogg, mp3)", type=["wav", "flac", "ogg", "mp3"],
+                              key="transcribe-upload")
+    data, name, audio_id = (upload, upload.name, upload.file_id) if upload is not None else (None, None, None)
+elif source == "Record":
+    rec = st.audio_input("Record speech", key="transcribe-record")
+    data, name, audio_id = (rec, "recording.wav", rec.file_id) if rec is not None else (None, None, None)
+else:
+    ds = loaders.dataset_status().dataset
+    if ds is None:
+        st.error("No dataset or sample available.")
+        st.stop()
+    names = dict(zip(ds.present["filename"], ds.present["class_name"]))
+    clip = st.selectbox("Clip", list(names), key="transcribe-clip", format_func=lambda f: f"{f} · {names[f]}")
+    path = ds.clip(clip)["path"]
+    data, name, audio_id = path, clip, f"{path}:{os.stat(path).st_mtime_ns}"
+if data is None:
+    st.caption("Waiting for audio.")
+    st.stop()
+
+try:
+    clip_audio = audio.load(data, sr=audio.MODEL_SR, name=name, limits=limits)
+except SoundLabError as e:
+    st.error(str(e))
+    st.stop()
+
+# speech gate: YAMNet's Speech score, so a dog bark is not "transcribed" into made-up words
+gate = None
+try:
+    gate = transcribe.speech_gate(clip_audio.y, loaders.backbone())
+except ModelError as e:
+    st.warning(f"Speech check unavailable ({e}); transcribing without it.")
+if gate is not None and not gate.passed:
+    st.warning(gate.message(), icon=":material/hearing_disabled:")
+    if not st.checkbox("Transcribe anyway", key="transcribe-force"):
+        st.stop()
+
+try:
+    engine = loaders.whisper(engine_name, model.strip())
+except (ModelError, SoundLabError) as e:
+    st.error(str(e))
+    st.stop()
+
+key = (audio_id, engine_name, model, language, task, chunk_s, stride_s)
+store = st.session_state.setdefault("transcribe-results", {})
+if key not in store:
+    bar = st.progress(0.0, text=f"Transcribing {name} with {model} ...")
+    try:
+        result = transcribe.transcribe(engine, clip_audio.y, language=None if language == "auto" else language,
+                                       task=task, chunk_length_s=float(chunk_s), stride_s=float(stride_s),
+                                       progress=lambda i, n: bar.progress(i / n, text=f"Chunk {i} of {n} done"))
+    except SoundLabError as e:
+        bar.empty()
+        st.error(str(e))
+        st.stop()
+    bar.empty()
+    store.clear()  # keep one result per session
+    store[key] = result
+result = store[key]
+
+c1, c2, c3, c4 = st.columns(4)
+lang = result.language or "?"
+c1.metric("Language", LANGUAGES.get(lang, lang), help="detected by the model" if result.language_probability else None,
+          delta=f"{result.language_probability:.0%} sure" if result.language_probability is not None else None,
+          delta_color="off")
+c2.metric("Speech", f"{gate.share:.0%}" if gate else "n/a", help="share of YAMNet frames that are speech")
+c3.metric("Time taken", f"{result.seconds:.1f} s", help=f"for {result.duration_s:.1f} s of audio in {result.chunks} chunks")
+c4.metric("Real-time factor", f"{result.real_time_factor:.3f}", help="processing time / audio duration")
+for note in result.notes:
+    st.info(note)
+st.text_area("Transcript", result.text or "(no words recognised)", height=160, key=f"transcribe-text-{hash(key)}")
+
+table = pd.DataFrame([{"start": s.start_s, "end": s.end_s, "text": s.text} for s in result.segments])
+start_at = 0.0
+if len(table):
+    st.markdown("**Segments** — select one to play from its start")
+    event = st.dataframe(table, hide_index=True, key="transcribe-segments", on_select="rerun",
+                         selection_mode="single-row", height=min(35 * (len(table) + 1) + 3, 320),
+                         column_config={"start": st.column_config.NumberColumn(format="%.2f s"),
+                                        "end": st.column_config.NumberColumn(format="%.2f s")})
+    rows = event.selection.rows if event is not None else []
+    if rows:
+        start_at = float(table.iloc[rows[0]]["start"])
+fmt = clip_view.AUDIO_MIME.get(name[name.rfind("."):].lower(), "audio/wav") if "." in name else "audio/wav"
+st.audio(data, format=fmt, start_time=start_at, autoplay=start_at > 0)
+
+stem = name.rsplit(".", 1)[0]
+d1, d2, d3, d4 = st.columns(4)
+for col, fmt_name, mime in ((d1, "txt", "text/plain"), (d2, "srt", "application/x-subrip"), (d3, "vtt", "text/vtt"),
+                            (d4, "json", "application/json")):
+    col.download_button(f"Download .{fmt_name}", transcribe.export(result, fmt_name).encode("utf-8"),
+                        file_name=f"{stem}.{fmt_name}", mime=mime, key=f"transcribe-dl-{fmt_name}")

@@ -1,0 +1,519 @@
+"""Speech to text with Whisper: two engines behind one interface, chunked long-form decoding.
+
+Engines
+-------
+* :class:`TransformersEngine` -- Hugging Face `transformers` (torch), any Whisper checkpoint: a hub id
+  (default ``distil-whisper/distil-large-v3``, downloaded once into the Hugging Face cache) or a local
+  folder. CPU by default, the GPU when torch sees one.
+* :class:`FasterWhisperEngine` -- `faster-whisper` (CTranslate2, int8 on CPU): a CTranslate2 model
+  folder, a size name ("base", "tiny.en", "distil-large-v3") or a hub id. About 5x faster on CPU.
+
+Long audio is cut into chunks of at most `chunk_length_s` (<= 30 s, Whisper's window). Each cut is
+placed at the quietest 100 ms within the last `stride_s` seconds of the chunk, so a cut falls in a
+pause rather than through a word; chunks do not overlap, so nothing has to be merged and no text can
+be lost or repeated at a seam. Each chunk is decoded with timestamps, which are shifted by the
+chunk's start.
+
+The language is detected with the model itself (multilingual models only). English-only models
+(``*.en``, distil-large-v3) are always run in English; when they are unsure of what they heard (mean
+token log-probability below -1), the transcript carries a note that the speech may not be English.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from soundlab.backbones import ModelError
+from soundlab.errors import ParameterError
+
+SAMPLE_RATE = 16_000
+WHISPER_WINDOW_S = 30.0
+DEFAULT_MODEL = "distil-whisper/distil-large-v3"
+ENGINES = ("transformers", "faster-whisper")
+LOW_CONFIDENCE_LOGPROB = -1.0
+MAX_COMPRESSION_RATIO = 2.4  # OpenAI's threshold for a decoding that got stuck repeating itself
+Progress = Callable[[int, int], None]
+
+# Models that only transcribe English even if their tokenizer knows other languages.
+ENGLISH_ONLY_HINTS = (".en", "distil-large-v3", "distil-large-v2", "distil-medium.en", "distil-small.en")
+
+
+@dataclass(frozen=True)
+class Segment:
+    start_s: float
+    end_s: float
+    text: str
+    avg_logprob: float | None = None
+
+
+@dataclass
+class Transcript:
+    text: str
+    segments: list[Segment]
+    language: str | None  # ISO code, e.g. "en"
+    language_probability: float | None  # None when not detected (given, or English-only model)
+    task: str
+    engine: str
+    model: str
+    duration_s: float
+    seconds: float  # processing time
+    chunks: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def real_time_factor(self) -> float:
+        return self.seconds / self.duration_s if self.duration_s else float("nan")
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["segments"] = [asdict(s) for s in self.segments]
+        d["real_time_factor"] = self.real_time_factor
+        return d
+
+
+class Engine(Protocol):
+    name: str
+    model: str
+    multilingual: bool
+
+    def detect_language(self, y16k: np.ndarray) -> tuple[str, float] | None: ...
+
+    def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str) -> list[Segment]: ...
+
+
+def is_english_only(model: str, multilingual_flag: bool | None) -> bool:
+    name = model.rstrip("/").lower()
+    if any(h in name for h in ENGLISH_ONLY_HINTS):
+        return True
+    return multilingual_flag is False
+
+
+def _hf_offline_error(model: str, reason: object) -> ModelError:
+    return ModelError(
+        f"Cannot download the Whisper model {model!r} ({reason}); this machine looks offline. Set "
+        "SOUNDLAB_WHISPER_MODEL to a local Whisper folder instead (e.g. one made with "
+        f"`huggingface-cli download {model} --local-dir ./whisper-model` on a machine with internet), "
+        "or pick a local model path on the page."
+    )
+
+
+def _check_hub(model: str, timeout_s: float = 2.0) -> None:
+    """Fail within seconds when a hub model is not cached and the hub cannot be reached."""
+    try:
+        with socket.create_connection(("huggingface.co", 443), timeout=timeout_s):
+            return
+    except OSError as e:
+        raise _hf_offline_error(model, e) from None
+
+
+def _hub_cached(repo_id: str, filename: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo_id, filename)
+        return isinstance(found, str) and os.path.isfile(found)
+    except Exception:  # noqa: BLE001 - an odd id is simply "not cached"
+        return False
+
+
+def _looks_like_path(model: str) -> bool:
+    return model.startswith((".", "/", "~")) or os.path.sep in model and Path(model).expanduser().exists()
+
+
+class TransformersEngine:
+    name = "transformers"
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, device: str | None = None, threads: int | None = None):
+        import torch  # deferred: heavy
+
+        self.model = model
+        local = Path(model).expanduser()
+        if local.exists() or _looks_like_path(model):
+            if not local.is_dir():
+                raise ModelError(f"Whisper model folder not found: {model}")
+            if (local / "model.bin").is_file():
+                raise ModelError(f"{model} is a CTranslate2 (faster-whisper) folder: use the faster-whisper engine, "
+                                 "or a Hugging Face Whisper folder (config.json, model.safetensors, tokenizer files).")
+            if not (local / "config.json").is_file():
+                raise ModelError(f"{model} has no config.json: it is not a Whisper model folder. The transformers "
+                                 "engine needs a Hugging Face Whisper folder (config.json, model.safetensors, "
+                                 "tokenizer files).")
+            source, offline = str(local), True
+        else:
+            source = model
+            offline = _hub_cached(model, "config.json")
+            if not offline:
+                _check_hub(model)
+        if threads:
+            torch.set_num_threads(threads)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = torch.float16 if self.device == "cuda" else torch.float32
+        from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+        try:
+            self.processor = WhisperProcessor.from_pretrained(source, local_files_only=offline)
+            self._model = WhisperForConditionalGeneration.from_pretrained(source, dtype=dtype, local_files_only=offline)
+        except OSError as e:
+            raise ModelError(f"could not load the Whisper model {model}: {e}. If it is a folder, it is incomplete "
+                             "or damaged; if it is a hub id, check the spelling.") from None
+        except Exception as e:  # noqa: BLE001 - corrupt weights raise many types
+            raise ModelError(f"could not load the Whisper model {model} ({type(e).__name__}: {e}); "
+                             "the files look damaged.") from None
+        self._model.to(self.device).eval()
+        self._dtype = dtype
+        gc = self._model.generation_config
+        self.multilingual = bool(getattr(gc, "is_multilingual", True)) and bool(getattr(gc, "lang_to_id", None))
+        self.english_only = is_english_only(model, self.multilingual)
+        if not self.multilingual:
+            # An English-only model must not run language detection: with an empty `lang_to_id`, transformers
+            # "detects" token 0 and puts it in the prompt, and the model then skips most of the first window.
+            for attr in ("lang_to_id", "task_to_id"):
+                if hasattr(gc, attr):
+                    delattr(gc, attr)
+        gc.max_initial_timestamp_index = 50  # the first timestamp within 1 s, as OpenAI's decoder
+        self._lock = threading.Lock()
+
+    def _features(self, y16k: np.ndarray):
+        feats = self.processor(y16k, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features
+        return feats.to(self.device, dtype=self._dtype)
+
+    def detect_language(self, y16k: np.ndarray) -> tuple[str, float] | None:
+        if not self.multilingual:
+            return None
+        import torch
+
+        gc = self._model.generation_config
+        codes = list(gc.lang_to_id)
+        ids = [gc.lang_to_id[c] for c in codes]
+        with self._lock, torch.no_grad():
+            feats = self._features(y16k[: int(WHISPER_WINDOW_S * SAMPLE_RATE)])
+            enc = self._model.get_encoder()(feats)
+            start = torch.tensor([[gc.decoder_start_token_id]], device=self.device)
+            logits = self._model(encoder_outputs=enc, decoder_input_ids=start).logits[0, -1].float()
+        probs = torch.softmax(logits[ids], dim=-1)
+        best = int(torch.argmax(probs))
+        return codes[best].strip("<|>"), float(probs[best])
+
+    def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str) -> list[Segment]:
+        import torch
+
+        kwargs = {"return_timestamps": True, "return_dict_in_generate": True}
+        if self.multilingual:
+            kwargs.update(task=task, language=language)
+        with self._lock, torch.no_grad():
+            feats = self._features(y16k)
+            out = self._model.generate(feats, **kwargs)
+            sequences = out["sequences"] if isinstance(out, dict) else out.sequences
+            logprob = self._mean_logprob(feats, sequences, language, task)
+        segments = []
+        for seg in (out.get("segments") or [[]])[0]:
+            tokens = seg["tokens"].tolist() if hasattr(seg["tokens"], "tolist") else list(seg["tokens"])
+            text = self.processor.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+            if text:
+                segments.append(Segment(float(seg["start"]), float(seg["end"]), text, logprob))
+        if not segments:  # no timestamp pairs: fall back to the whole sequence as one segment
+            text = self.processor.batch_decode(sequences, skip_special_tokens=True)[0].strip()
+            if text:
+                segments.append(Segment(0.0, len(y16k) / SAMPLE_RATE, text, logprob))
+        return segments
+
+    def _mean_logprob(self, feats, sequences, language: str | None, task: str) -> float | None:
+        """Mean log-probability of the generated text tokens (teacher-forced, one decoder pass)."""
+        import torch
+
+        gc = self._model.generation_config
+        init = [gc.decoder_start_token_id]  # the prompt generate() used; `sequences` starts after it
+        if self.multilingual:
+            if language and f"<|{language}|>" in gc.lang_to_id:
+                init.append(gc.lang_to_id[f"<|{language}|>"])
+            init.append(gc.task_to_id[task])
+        full = torch.cat([torch.tensor([init], device=sequences.device, dtype=sequences.dtype), sequences], dim=1)
+        logits = self._model(input_features=feats, decoder_input_ids=full[:, :-1]).logits.float()
+        logp = torch.log_softmax(logits, dim=-1).gather(-1, full[:, 1:, None])[..., 0]
+        generated = logp[:, len(init) - 1 :]
+        text = sequences < gc.eos_token_id  # ordinary tokens, not timestamps or specials
+        return float(generated[text].mean()) if bool(text.any()) else None
+
+
+class FasterWhisperEngine:
+    name = "faster-whisper"
+    SIZE_ALIASES = {"distil-whisper/distil-large-v3": "distil-large-v3", "openai/whisper-base": "base",
+                    "openai/whisper-tiny.en": "tiny.en", "openai/whisper-small": "small"}
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "auto", threads: int | None = None,
+                 compute_type: str = "int8"):
+        self.model = model
+        local = Path(model).expanduser()
+        source = self.SIZE_ALIASES.get(model, model)
+        if local.exists() or _looks_like_path(model):
+            if not (local / "model.bin").is_file():
+                kind = "a transformers folder" if (local / "config.json").is_file() and not (local / "model.bin").exists() else "not a model folder"
+                raise ModelError(f"{model} has no model.bin: it is {kind}. faster-whisper needs a CTranslate2 "
+                                 "folder (convert with `ct2-transformers-converter --model ... --output_dir ...`), "
+                                 "or use the transformers engine.")
+            source = str(local)
+        else:
+            from faster_whisper.utils import _MODELS
+
+            repo = _MODELS.get(source, source)
+            if not _hub_cached(repo, "model.bin"):
+                _check_hub(model)
+        from faster_whisper import WhisperModel
+
+        try:
+            self._model = WhisperModel(source, device=device, compute_type=compute_type,
+                                       cpu_threads=threads or os.cpu_count() or 2)
+        except Exception as e:  # noqa: BLE001 - ctranslate2 raises RuntimeError/ValueError for bad files
+            raise ModelError(f"could not load the Whisper model {model} with faster-whisper "
+                             f"({type(e).__name__}: {e}); the folder looks incomplete or damaged.") from None
+        self.multilingual = bool(self._model.model.is_multilingual)
+        self.english_only = is_english_only(model, self.multilingual)
+        self._lock = threading.Lock()
+
+    def detect_language(self, y16k: np.ndarray) -> tuple[str, float] | None:
+        if not self.multilingual:
+            return None
+        import ctranslate2
+
+        # Pad the *audio* to 30 s before the log-mel, as OpenAI's Whisper and transformers do. faster-whisper's
+        # own detect_language pads the normalised features with zeros instead, which is not silence, and
+        # misses short non-English clips (a 3 s German sentence came out as "en").
+        n = int(WHISPER_WINDOW_S * SAMPLE_RATE)
+        y = np.pad(y16k[:n], (0, max(0, n - len(y16k))))
+        feats = self._model.feature_extractor(y)[:, : self._model.feature_extractor.nb_max_frames]
+        with self._lock:
+            found = self._model.model.detect_language(
+                ctranslate2.StorageView.from_array(np.ascontiguousarray(feats[None], dtype=np.float32)))
+        token, prob = found[0][0]
+        return token.strip("<|>"), float(prob)
+
+    def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str) -> list[Segment]:
+        with self._lock:
+            segs, _ = self._model.transcribe(y16k, language=language if self.multilingual else None,
+                                             task=task if self.multilingual else "transcribe", beam_size=1,
+                                             condition_on_previous_text=False, vad_filter=False)
+            return [Segment(float(s.start), float(s.end), s.text.strip(), float(s.avg_logprob))
+                    for s in segs if s.text.strip()]
+
+
+def model_source(model: str, engine: str) -> str:
+    """Where a Whisper model would come from, in words (cheap: no loading, no network)."""
+    local = Path(model).expanduser()
+    if local.exists():
+        return "a local folder" if local.is_dir() else "a file (a folder is needed)"
+    repo = model
+    if engine == "faster-whisper":
+        from faster_whisper.utils import _MODELS
+
+        repo = _MODELS.get(FasterWhisperEngine.SIZE_ALIASES.get(model, model), model)
+    if _hub_cached(repo, "model.bin" if engine == "faster-whisper" else "config.json"):
+        return "downloaded (in the Hugging Face cache)"
+    return "not downloaded yet: it is fetched from the Hugging Face hub on first use (needs internet)"
+
+
+def load_engine(engine: str, model: str, *, threads: int | None = None) -> Engine:
+    """Build an engine by name ("transformers" or "faster-whisper"). Raises ModelError."""
+    if engine == "transformers":
+        return TransformersEngine(model, threads=threads)
+    if engine == "faster-whisper":
+        return FasterWhisperEngine(model, threads=threads)
+    raise ParameterError(f"unknown transcription engine {engine!r}; use one of {', '.join(ENGINES)}")
+
+
+def plan_chunks(y16k: np.ndarray, *, chunk_length_s: float = 30.0, stride_s: float = 5.0) -> list[tuple[int, int]]:
+    """Non-overlapping (start, end) sample ranges of at most `chunk_length_s`, each cut at the quietest
+    100 ms within the last `stride_s` seconds of its chunk."""
+    if not 5.0 <= chunk_length_s <= WHISPER_WINDOW_S:
+        raise ParameterError(f"chunk_length_s must be between 5 and {WHISPER_WINDOW_S:.0f} s, got {chunk_length_s}")
+    if not 0.0 <= stride_s < chunk_length_s / 2:
+        raise ParameterError(f"stride_s must be >= 0 and below half the chunk length, got {stride_s}")
+    n = len(y16k)
+    size = int(chunk_length_s * SAMPLE_RATE)
+    search = int(stride_s * SAMPLE_RATE)
+    hop = int(0.02 * SAMPLE_RATE)
+    win = int(0.1 * SAMPLE_RATE)
+    chunks, start = [], 0
+    while n - start > size:
+        lo, hi = start + size - search, start + size
+        if search >= win:
+            region = y16k[lo:hi].astype(np.float64) ** 2
+            # energy of each 100 ms window starting every 20 ms; cut in the middle of the quietest
+            csum = np.concatenate([[0.0], np.cumsum(region)])
+            starts = np.arange(0, len(region) - win + 1, hop)
+            energy = csum[starts + win] - csum[starts]
+            cut = lo + int(starts[int(np.argmin(energy))]) + win // 2
+        else:
+            cut = hi
+        chunks.append((start, cut))
+        start = cut
+    chunks.append((start, n))
+    return chunks
+
+
+def transcribe(engine: Engine, y16k: np.ndarray, *, language: str | None = None, task: str = "transcribe",
+               chunk_length_s: float = 30.0, stride_s: float = 5.0, progress: Progress | None = None) -> Transcript:
+    """Transcribe (or translate to English) 16 kHz mono audio of any length.
+
+    Parameters
+    ----------
+    language : str, optional
+        ISO code ("en", "de"); None detects it (multilingual models).
+    task : "transcribe" or "translate"
+        Translation to English needs a multilingual model.
+    """
+    if task not in ("transcribe", "translate"):
+        raise ParameterError(f"task must be transcribe or translate, got {task!r}")
+    t0 = time.perf_counter()
+    notes = []
+    english_only = getattr(engine, "english_only", not engine.multilingual)
+    prob = None
+    if not engine.multilingual:
+        if task == "translate":
+            notes.append("This model is English-only: it cannot translate; it transcribes.")
+            task = "transcribe"
+        if language not in (None, "en"):
+            notes.append(f"This model is English-only: language {language!r} was ignored.")
+        language = "en"
+    elif language is None:
+        detected = engine.detect_language(y16k)
+        if detected:
+            language, prob = detected
+    chunks = plan_chunks(y16k, chunk_length_s=chunk_length_s, stride_s=stride_s)
+    segments: list[Segment] = []
+    for i, (a, b) in enumerate(chunks):
+        for s in engine.transcribe_chunk(y16k[a:b], language=language, task=task):
+            off = a / SAMPLE_RATE
+            end = min(s.end_s + off, b / SAMPLE_RATE)
+            segments.append(Segment(round(s.start_s + off, 3), round(max(end, s.start_s + off), 3), s.text,
+                                    s.avg_logprob))
+        if progress:
+            progress(i + 1, len(chunks))
+    text = " ".join(s.text for s in segments).strip()
+    logprobs = [s.avg_logprob for s in segments if s.avg_logprob is not None]
+    mean_logprob = float(np.mean(logprobs)) if logprobs else None
+    ratio = compression_ratio(text)
+    doubtful = (mean_logprob is not None and mean_logprob < LOW_CONFIDENCE_LOGPROB) or ratio > MAX_COMPRESSION_RATIO
+    why = (f"mean log-probability {mean_logprob:.2f}" if mean_logprob is not None else "") + \
+          (f"{', ' if mean_logprob is not None else ''}the text repeats itself (compression ratio {ratio:.1f})"
+           if ratio > MAX_COMPRESSION_RATIO else "")
+    if english_only and doubtful:
+        notes.append(f"This English-only model is unsure of what it heard ({why}). If the speech is not English, "
+                     "the transcript is wrong: use a multilingual model (e.g. whisper-base) to transcribe or "
+                     "translate it.")
+    elif english_only:
+        notes.append("English-only model: speech in other languages cannot be transcribed with it.")
+    elif doubtful:
+        notes.append(f"The model is unsure of this transcript ({why}); treat it with care.")
+    return Transcript(text=text, segments=segments, language=language,
+                      language_probability=prob, task=task, engine=engine.name, model=engine.model,
+                      duration_s=len(y16k) / SAMPLE_RATE, seconds=time.perf_counter() - t0, chunks=len(chunks),
+                      notes=notes)
+
+
+def compression_ratio(text: str) -> float:
+    """len(text) / len(zlib(text)): high for text that repeats itself (a failed decoding)."""
+    import zlib
+
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def word_error_rate(reference: str, hypothesis: str, *, english: bool = True) -> float:
+    """WER after Whisper's text normalisation (English: numbers and spellings standardised)."""
+    from transformers.models.whisper.english_normalizer import BasicTextNormalizer, EnglishTextNormalizer
+
+    norm = EnglishTextNormalizer({}) if english else BasicTextNormalizer()
+    ref, hyp = norm(reference).split(), norm(hypothesis).split()
+    if not ref:
+        return float(len(hyp) > 0)
+    # Levenshtein distance over words
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return prev[-1] / len(ref)
+
+
+# ---- speech gate --------------------------------------------------------------------------------
+
+SPEECH_INDEX = 0  # "Speech" in YAMNet's AudioSet class map
+SPEECH_FRAME_SCORE = 0.5
+MIN_SPEECH_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class SpeechGate:
+    share: float  # of YAMNet frames whose Speech score is >= SPEECH_FRAME_SCORE
+    frames: int
+    passed: bool
+
+    def message(self) -> str:
+        if self.passed:
+            return f"YAMNet hears speech in {self.share:.0%} of the audio."
+        return (f"YAMNet hears almost no speech ({self.share:.0%} of the audio); Whisper would transcribe noise as "
+                "words, so the transcript is withheld.")
+
+
+def speech_gate(y16k: np.ndarray, backbone, *, block_s: float = 60.0) -> SpeechGate:
+    """Share of YAMNet frames that are speech, computed block by block (0.48 s frames)."""
+    block = int(block_s * SAMPLE_RATE)
+    speech = frames = 0
+    for a in range(0, max(len(y16k), 1), block):
+        part = y16k[a : a + block + int(0.48 * SAMPLE_RATE)]  # a frame's overlap into the next block
+        if len(part) == 0:
+            break
+        scores = backbone(part).scores[:, SPEECH_INDEX]
+        keep = scores[: max(1, int(np.ceil(min(block, len(y16k) - a) / (0.48 * SAMPLE_RATE))))]
+        speech += int(np.sum(keep >= SPEECH_FRAME_SCORE))
+        frames += len(keep)
+    share = speech / frames if frames else 0.0
+    return SpeechGate(share=share, frames=frames, passed=share >= MIN_SPEECH_SHARE)
+
+
+# ---- exports ------------------------------------------------------------------------------------
+
+def _clock(t: float, sep: str) -> str:
+    ms = int(round(t * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def to_srt(segments: list[Segment]) -> str:
+    blocks = [f"{i}\n{_clock(s.start_s, ',')} --> {_clock(s.end_s, ',')}\n{s.text}\n" for i, s in
+              enumerate(segments, 1)]
+    return "\n".join(blocks)
+
+
+def to_vtt(segments: list[Segment]) -> str:
+    blocks = [f"{_clock(s.start_s, '.')} --> {_clock(s.end_s, '.')}\n{s.text}\n" for s in segments]
+    return "WEBVTT\n\n" + "\n".join(blocks)
+
+
+def to_txt(t: Transcript) -> str:
+    return t.text + "\n"
+
+
+def export(t: Transcript, fmt: str) -> str:
+    if fmt == "txt":
+        return to_txt(t)
+    if fmt == "srt":
+        return to_srt(t.segments)
+    if fmt == "vtt":
+        return to_vtt(t.segments)
+    if fmt == "json":
+        return json.dumps(t.to_json(), indent=1, ensure_ascii=False)
+    raise ParameterError(f"unknown format {fmt!r}; use txt, srt, vtt or json")

@@ -1,0 +1,254 @@
+"""soundlab.transcribe with real Whisper models (base, tiny.en) on both engines, and the spoken test clips."""
+
+import json
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from soundlab import backbones, transcribe
+from soundlab.backbones import ModelError
+from soundlab.config import DEFAULT_ARTIFACTS_DIR
+from soundlab.errors import ParameterError
+from tests.assets import ROOT, shared, whisper_models
+
+SR = 16_000
+COMBOS = [("transformers", "whisper-base-hf"), ("transformers", "whisper-tiny.en-hf"),
+          ("faster-whisper", "whisper-base-ct2"), ("faster-whisper", "whisper-tiny.en-ct2")]
+_ENGINES = {}
+
+
+def engine(kind, name):
+    if (kind, name) not in _ENGINES:
+        _ENGINES[(kind, name)] = transcribe.load_engine(kind, str(whisper_models() / name), threads=2)
+    return _ENGINES[(kind, name)]
+
+
+def speech(name):
+    y, sr = sf.read(shared("speech", f"{name}.wav"), dtype="float32")
+    assert sr == SR
+    return y, shared("speech", f"{name}.txt").read_text().strip()
+
+
+def words(text):
+    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
+
+    return EnglishTextNormalizer({})(text).split()
+
+
+@pytest.mark.parametrize("kind", ["transformers", "faster-whisper"])
+@pytest.mark.parametrize("clip", ["en-short", "en-long"])
+def test_whisper_base_english_wer(kind, clip):
+    name = "whisper-base-hf" if kind == "transformers" else "whisper-base-ct2"
+    y, ref = speech(clip)
+    t = transcribe.transcribe(engine(kind, name), y)
+    assert t.language == "en" and t.language_probability > 0.8
+    assert transcribe.word_error_rate(ref, t.text) <= 0.15, t.text
+
+
+@pytest.mark.parametrize("kind, name", COMBOS)
+def test_long_clip_is_covered_without_loss_or_repetition(kind, name):
+    """The 58 s clip needs two chunks; its first and last words must be there, nothing said twice."""
+    y, ref = speech("en-long")
+    t = transcribe.transcribe(engine(kind, name), y, chunk_length_s=30)
+    assert t.chunks == 2
+    hyp, ref_words = words(t.text), words(ref)
+    assert hyp[:3] == ref_words[:3], f"the start is lost: {t.text[:120]!r}"  # "environmental sound classification"
+    tail = " ".join(hyp[-12:])
+    assert "without losing or repeating words" in tail, f"the end is lost: {t.text[-120:]!r}"
+    grams = [" ".join(hyp[i : i + 5]) for i in range(len(hyp) - 4)]
+    ref_text = " ".join(ref_words)
+    repeated = {g for g in grams if grams.count(g) > 1 and ref_text.count(g) < 2}
+    assert not repeated, repeated
+    assert transcribe.word_error_rate(ref, t.text) <= 0.3
+    assert 0.9 < len(hyp) / len(ref_words) < 1.1
+
+
+@pytest.mark.parametrize("kind, name", COMBOS)
+def test_timestamps_increase_and_stay_inside(kind, name):
+    y, _ = speech("en-long")
+    t = transcribe.transcribe(engine(kind, name), y)
+    starts = [s.start_s for s in t.segments]
+    assert len(t.segments) >= 4
+    assert all(s.start_s < s.end_s for s in t.segments)
+    assert starts == sorted(starts) and all(b.start_s >= a.end_s - 0.05 for a, b in zip(t.segments, t.segments[1:]))
+    assert t.segments[-1].end_s <= len(y) / SR + 0.01 and t.segments[0].start_s >= 0
+
+
+@pytest.mark.parametrize("kind", ["transformers", "faster-whisper"])
+@pytest.mark.parametrize("clip, lang", [("de-short", "de"), ("fr-short", "fr"), ("en-short", "en")])
+def test_language_detection(kind, clip, lang):
+    name = "whisper-base-hf" if kind == "transformers" else "whisper-base-ct2"
+    y, _ = speech(clip)
+    code, prob = engine(kind, name).detect_language(y)
+    assert code == lang and 0 < prob <= 1
+
+
+@pytest.mark.parametrize("kind, name", [c for c in COMBOS if "tiny.en" in c[1]])
+def test_english_only_model_notes_other_speech(kind, name):
+    y, _ = speech("de-short")
+    t = transcribe.transcribe(engine(kind, name), y, task="translate", language="de")
+    assert t.language == "en" and t.task == "transcribe"
+    joined = " ".join(t.notes)
+    assert "English-only" in joined and "cannot translate" in joined and "multilingual model" in joined
+    y, _ = speech("en-short")
+    assert not any("unsure" in n for n in transcribe.transcribe(engine(kind, name), y).notes)
+
+
+def test_translation_to_english(tmp_path):
+    y, _ = speech("de-short")
+    t = transcribe.transcribe(engine("transformers", "whisper-base-hf"), y, task="translate")
+    assert t.task == "translate" and t.language == "de" and t.text
+
+
+def test_ten_minute_file(tmp_path):
+    y, _ = speech("en-long")
+    ten = np.concatenate([y] * 10 + [y[: 23 * SR]])
+    assert len(ten) / SR == pytest.approx(600, abs=2)  # ten minutes
+    t = transcribe.transcribe(engine("faster-whisper", "whisper-tiny.en-ct2"), ten)
+    assert t.chunks >= 20 and t.segments[-1].end_s > 580
+    assert " ".join(words(t.text)).count("sound classification") >= 9  # once per repeat of the clip
+
+
+def _parse_srt(text):
+    blocks = [b for b in text.strip().split("\n\n") if b.strip()]
+    cues = []
+    for i, b in enumerate(blocks, 1):
+        lines = b.split("\n")
+        assert lines[0] == str(i)
+        m = re.fullmatch(r"(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})", lines[1])
+        assert m, lines[1]
+        g = [int(x) for x in m.groups()]
+        cues.append((g[0] * 3600 + g[1] * 60 + g[2] + g[3] / 1000, g[4] * 3600 + g[5] * 60 + g[6] + g[7] / 1000,
+                     " ".join(lines[2:])))
+    return cues
+
+
+def _parse_vtt(text):
+    assert text.startswith("WEBVTT\n\n")
+    cues = []
+    for b in text[8:].strip().split("\n\n"):
+        lines = b.split("\n")
+        m = re.fullmatch(r"(\d\d):(\d\d):(\d\d)\.(\d{3}) --> (\d\d):(\d\d):(\d\d)\.(\d{3})", lines[0])
+        assert m, lines[0]
+        cues.append(" ".join(lines[1:]))
+    return cues
+
+
+def test_exports_parse():
+    y, _ = speech("en-long")
+    t = transcribe.transcribe(engine("faster-whisper", "whisper-base-ct2"), y)
+    cues = _parse_srt(transcribe.export(t, "srt"))
+    assert len(cues) == len(t.segments)
+    assert [c[2] for c in cues] == [s.text for s in t.segments]
+    assert cues[0][0] == pytest.approx(t.segments[0].start_s, abs=0.001)
+    assert _parse_vtt(transcribe.export(t, "vtt")) == [s.text for s in t.segments]
+    data = json.loads(transcribe.export(t, "json"))
+    assert data["text"] == t.text and len(data["segments"]) == len(t.segments) and data["real_time_factor"] > 0
+    assert transcribe.export(t, "txt") == t.text + "\n"
+    with pytest.raises(ParameterError):
+        transcribe.export(t, "docx")
+
+
+def test_srt_clock_format():
+    segs = [transcribe.Segment(3661.5, 3662.25, "hello")]
+    assert transcribe.to_srt(segs) == "1\n01:01:01,500 --> 01:01:02,250\nhello\n"
+
+
+@pytest.fixture(scope="module")
+def yamnet():
+    return backbones.load_backbone("tflite", DEFAULT_ARTIFACTS_DIR)
+
+
+def test_speech_gate(yamnet, rng, dev_root):
+    y, _ = speech("en-long")
+    assert transcribe.speech_gate(y, yamnet).passed
+    assert not transcribe.speech_gate(np.zeros(5 * SR, np.float32), yamnet).passed
+    noise = (0.3 * rng.standard_normal(10 * SR)).astype(np.float32)
+    assert not transcribe.speech_gate(noise, yamnet).passed
+    from soundlab import audio
+
+    dog = audio.load(dev_root / "audio" / "2-117271-A-0.wav", sr=SR).y
+    gate = transcribe.speech_gate(dog, yamnet)
+    assert not gate.passed and "almost no speech" in gate.message()
+
+
+def test_chunk_plan_cuts_in_pauses(rng):
+    speechy = (0.3 * rng.standard_normal(70 * SR)).astype(np.float32)
+    speechy[27 * SR : int(27.4 * SR)] = 0  # a pause within the last 5 s of the first chunk
+    chunks = transcribe.plan_chunks(speechy, chunk_length_s=30, stride_s=5)
+    assert chunks[0][0] == 0 and chunks[-1][1] == len(speechy)
+    assert all(b == c for (_, b), (c, _) in zip(chunks, chunks[1:]))  # contiguous, no overlap
+    assert all(b - a <= 30 * SR for a, b in chunks)
+    assert 27 * SR < chunks[0][1] < 27.4 * SR
+    assert transcribe.plan_chunks(speechy[: 10 * SR]) == [(0, 10 * SR)]
+    with pytest.raises(ParameterError):
+        transcribe.plan_chunks(speechy, chunk_length_s=45)
+    with pytest.raises(ParameterError):
+        transcribe.plan_chunks(speechy, chunk_length_s=20, stride_s=15)
+
+
+def test_missing_and_broken_model_folders(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        transcribe.load_engine("transformers", str(tmp_path / "nothing-here"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match="no config.json"):
+        transcribe.load_engine("transformers", str(tmp_path / "empty"))
+    with pytest.raises(ModelError, match="is a CTranslate2 .faster-whisper. folder"):
+        transcribe.load_engine("transformers", str(whisper_models() / "whisper-base-ct2"))
+    with pytest.raises(ModelError, match="no model.bin"):
+        transcribe.load_engine("faster-whisper", str(whisper_models() / "whisper-base-hf"))
+    import shutil
+
+    broken = tmp_path / "broken-hf"
+    shutil.copytree(whisper_models() / "whisper-tiny.en-hf", broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ModelError, match="damaged|incomplete"):
+        transcribe.load_engine("transformers", str(broken))
+    broken_ct2 = tmp_path / "broken-ct2"
+    shutil.copytree(whisper_models() / "whisper-tiny.en-ct2", broken_ct2)
+    (broken_ct2 / "model.bin").write_bytes(b"\x00" * 100)
+    with pytest.raises(ModelError, match="damaged|incomplete"):
+        transcribe.load_engine("faster-whisper", str(broken_ct2))
+    with pytest.raises(ParameterError, match="unknown transcription engine"):
+        transcribe.load_engine("whisper.cpp", "x")
+
+
+@pytest.mark.parametrize("kind", ["transformers", "faster-whisper"])
+def test_hub_id_offline_fails_within_a_second(kind, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    import socket
+
+    def unreachable(*a, **k):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)  # offline everywhere, not only here
+    t0 = time.monotonic()
+    with pytest.raises(ModelError) as info:
+        transcribe.load_engine(kind, "distil-whisper/distil-large-v3")
+    assert time.monotonic() - t0 < 1.0
+    assert "offline" in str(info.value) and "SOUNDLAB_WHISPER_MODEL" in str(info.value)
+
+
+def test_cli(dev_root, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "SOUNDLAB_WHISPER_MODEL": str(whisper_models() / "whisper-base-ct2"), "SOUNDLAB_WHISPER_ENGINE": "faster-whisper"}
+    out = subprocess.run([sys.executable, "-m", "soundlab", "transcribe", str(shared("speech", "en-short.wav")),
+                          "--format", "srt"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "quick brown fox" in " ".join(c[2] for c in _parse_srt(out.stdout)).lower()
+    assert "language en" in out.stderr and "real-time factor" in out.stderr and "100.0%" in out.stderr
+    dog = subprocess.run([sys.executable, "-m", "soundlab", "transcribe", str(dev_root / "audio" / "2-117271-A-0.wav")],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert dog.returncode == 3 and "almost no speech" in dog.stderr and dog.stdout == ""
+    bad = tmp_path / "x.wav"
+    bad.write_bytes(b"")
+    err = subprocess.run([sys.executable, "-m", "soundlab", "transcribe", str(bad)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert err.returncode == 1 and "empty" in err.stderr
