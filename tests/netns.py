@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import time
 
 
 class NetnsUnavailable(RuntimeError):
@@ -34,13 +35,19 @@ def private_namespace(prefix: str = "slab"):
     if made.returncode != 0:
         raise NetnsUnavailable(f"`ip netns add` failed: {made.stderr.strip()} (needs root or CAP_SYS_ADMIN)")
     try:
+        # No IPv6 inside: its address configuration (DAD) finishes a second or two after the link comes up,
+        # and Chromium then aborts page loads with net::ERR_NETWORK_CHANGED.
+        subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1",
+                        "net.ipv6.conf.default.disable_ipv6=1"], capture_output=True)
         _ip("link", "add", host_if, "type", "veth", "peer", "name", ns_if)
+        subprocess.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{host_if}.disable_ipv6=1"], capture_output=True)
         _ip("link", "set", ns_if, "netns", ns)
         _ip("addr", "add", f"{host_addr}/24", "dev", host_if)
         _ip("link", "set", host_if, "up")
         _ip("netns", "exec", ns, "ip", "addr", "add", f"{ns_addr}/24", "dev", ns_if)
         _ip("netns", "exec", ns, "ip", "link", "set", ns_if, "up")
         _ip("netns", "exec", ns, "ip", "link", "set", "lo", "up")
+        time.sleep(1.0)  # let the links settle before anything watches them
         yield ns, ns_addr
     except subprocess.CalledProcessError as e:
         raise NetnsUnavailable(f"setting up the namespace failed: {e.stderr}") from None

@@ -53,7 +53,7 @@ def test_live_microphone_hears_a_dog(dev_root, tmp_path):
         ctx.__exit__(None, None, None)
     print(f"\nlive mode: first update after {result['first_update_s']} s, Dog on top after "
           f"{result['expected_on_top_s']} s; tops {result['tops']}; latencies (ms) {result['latencies_ms'][:20]}")
-    assert result["error"] is None, result
+    assert result["error"] is None, (result["error"], result["console"][-15:])
     assert result["exceptions"] == [], result["exceptions"]
     assert result["expected_on_top_s"] is not None, f"Dog never on top: {result['tops']}\n{result['console'][-20:]}"
     assert result["expected_on_top_s"] < 20

@@ -27,8 +27,15 @@ def main(url: str, wav: str, expected: str, out_json: str, shot: str, seconds: f
         page = browser.new_page(viewport={"width": 1400, "height": 2000})
         page.on("console", lambda m: result["console"].append(f"{m.type}: {m.text}"[:300]))
         try:
-            page.goto(f"{url}/Classify?classify-source=Live+microphone")
-            wait_for_app(page)
+            for attempt in range(3):  # a page load can be aborted while the test network settles
+                try:
+                    page.goto(f"{url}/Classify?classify-source=Live+microphone")
+                    wait_for_app(page, 20_000)
+                    break
+                except Exception:  # noqa: BLE001
+                    if attempt == 2:
+                        raise
+                    page.wait_for_timeout(1000)
             frame = page.frame_locator('iframe[title*="webrtc"]').first
             start = frame.get_by_role("button", name=re.compile("start", re.I))
             start.wait_for(timeout=30_000)
