@@ -324,6 +324,28 @@ elif section == "Compare":
             if row is not None:
                 play(row, "metrics-only-b-clip")
 
+    st.subheader("Every model of this task on the same clips")
+    pool = []
+    for r in all_runs:
+        if r.task != run.task:
+            continue
+        for k in r.head_kinds:
+            try:
+                pool.append(loaders.predictions(r, k, ds))
+            except RunError as e:
+                st.caption(f"{r.id} · {k}: {e}")
+    verdict = evaluate.family_verdict(pool)
+    if verdict:
+        st.info(verdict, icon=":material/lightbulb:")
+    board = evaluate.leaderboard(p, pool)
+    if len(board):
+        st.dataframe(board, hide_index=True, column_config={
+            "accuracy": st.column_config.NumberColumn(format="percent"),
+            "vs selected": st.column_config.NumberColumn(format="%+.3f"),
+            "McNemar p": st.column_config.NumberColumn(format="%.2g")})
+        st.caption(f"Each row is compared with the selected head ({run.id} · {head}) on the clips both have "
+                   "predictions for; McNemar's test asks whether their disagreements lean one way by more than chance.")
+
 # ---- export -------------------------------------------------------------------------------------
 else:
     oof_path = run.path / run.head(head)["oof"]

@@ -153,11 +153,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     from soundlab import train
 
     ds = _dataset()
-    backbone = _backbone()
     s = get_settings()
-    kinds = tuple(k.strip() for k in args.heads.split(",")) if args.heads else train.TrainConfig.heads
-    cfg = train.TrainConfig(heads=kinds, max_epochs=args.max_epochs, seed=args.seed)
     tasks = ["esc50", "esc10"] if args.task == "both" else [args.task]
+    if args.model != "yamnet":
+        from soundlab import scratch
+
+        models = list(scratch.SCRATCH_MODELS) if args.model == "scratch" else [args.model]
+        cfg = scratch.ScratchConfig(seed=args.seed, **({"epochs": args.max_epochs} if args.max_epochs else {}))
+        for task in tasks:
+            for model in models:
+                bar = ProgressBar()
+                try:
+                    path = scratch.train_scratch_run(ds, task, model, cache_dir=s.cache_dir,
+                                                     runs_dir=s.artifacts_dir / "runs", cfg=cfg, log=bar.write,
+                                                     progress=functools.partial(bar, "features"))
+                finally:
+                    bar.close()
+                print(path)
+        return 0
+    backbone = _backbone()
+    kinds = tuple(k.strip() for k in args.heads.split(",")) if args.heads else train.TrainConfig.heads
+    cfg = train.TrainConfig(heads=kinds, seed=args.seed, **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
     for task in tasks:
         bar = ProgressBar()
         try:
@@ -207,6 +223,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     s = get_settings()
     all_runs, problems = runs.list_runs(s.artifacts_dir)
+    all_runs = [r for r in all_runs if r.family == "yamnet"]  # from-scratch runs classify features, not audio here
     run = runs.find(all_runs, args.run) if args.run else runs.preferred(all_runs)
     if run is None:
         print("error: no trained run found in " + str(s.artifacts_dir / "runs") +
@@ -303,8 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("train", help="cross-validate and train the heads; writes a run folder")
     sp.add_argument("--task", default="both", choices=["esc50", "esc10", "both"])
+    sp.add_argument("--model", default="yamnet",
+                    choices=["yamnet", "cnn", "crnn", "wavecnn", "mfcc-svm", "scratch"],
+                    help="yamnet: heads on YAMNet embeddings (default); cnn, crnn, wavecnn, mfcc-svm: a model trained "
+                         "from scratch on the same folds; scratch: all four")
     sp.add_argument("--heads", help="comma-separated subset of attention,mlp,linear,logreg,ensemble")
-    sp.add_argument("--max-epochs", type=int, default=200)
+    sp.add_argument("--max-epochs", type=int, help="epoch cap of the YAMNet heads (default 200); the epochs of a from-scratch model (default 60)")
     sp.add_argument("--seed", type=int, default=0)
     sp.set_defaults(func=cmd_train)
 

@@ -215,3 +215,33 @@ def verdict_line(cmp: dict, name_a: str, name_b: str) -> str:
             "but a difference this small could well be chance")
     return (f"{better} is right on {abs(diff):.1%} more of the {cmp['n']} shared clips than {worse} "
             f"(McNemar p = {p:.3g}): {sure}.")
+
+
+def leaderboard(a: Predictions, others: list[Predictions]) -> pd.DataFrame:
+    """Every model against `a` on the clips each shares with it: accuracy, difference, McNemar p."""
+    rows = []
+    for q in others:
+        cmp = compare(a, q)
+        if not cmp.get("n") or "error" in cmp:
+            continue
+        rows.append({"run": q.run.id, "family": q.run.family, "head": q.head, "clips": cmp["n"],
+                     "accuracy": cmp["acc_b"], "vs selected": cmp["acc_b"] - cmp["acc_a"],
+                     "McNemar p": cmp["mcnemar"]["p_value"]})
+    return pd.DataFrame(rows).sort_values("accuracy", ascending=False, ignore_index=True) if rows else pd.DataFrame()
+
+
+def family_verdict(preds: list[Predictions]) -> str | None:
+    """Best YAMNet head against the best from-scratch model on their shared clips, in one sentence."""
+    def best(family):
+        pool = [p for p in preds if p.run.family == family]
+        return max(pool, key=lambda p: p.table["correct"].mean()) if pool else None
+
+    y, s = best("yamnet"), best("scratch")
+    if y is None or s is None:
+        return None
+    cmp = compare(y, s)
+    if not cmp.get("n") or "error" in cmp:
+        return None
+    return ("What this tells you: " +
+            verdict_line(cmp, f"the best YAMNet head ({y.head}, {cmp['acc_a']:.1%})",
+                         f"the best model trained from scratch ({s.head}, {cmp['acc_b']:.1%})"))

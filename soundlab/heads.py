@@ -146,6 +146,9 @@ def load(path: Path):
     import keras
 
     _layers()
+    from soundlab import scratch
+
+    scratch._layers()  # the from-scratch models' augmentation layers
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as e:  # zip errors, bad config, missing weights: all mean "unusable file"

@@ -41,6 +41,11 @@ class Run:
         return self.info["protocol"]
 
     @property
+    def family(self) -> str:
+        """"yamnet" (heads on YAMNet embeddings, usable by Classify) or "scratch" (trained from scratch)."""
+        return self.info.get("family", "yamnet")
+
+    @property
     def official(self) -> bool:
         return self.protocol["name"].endswith("official")
 
@@ -134,7 +139,7 @@ def preferred(runs: list[Run], task: str | None = None) -> Run | None:
     pool = [r for r in runs if task is None or r.task == task]
     if not pool:
         return None
-    return max(pool, key=lambda r: (r.task == "esc50", r.official, r.info["created"]))
+    return max(pool, key=lambda r: (r.family == "yamnet", r.task == "esc50", r.official, r.info["created"]))
 
 
 def find(runs: list[Run], run_id: str) -> Run:

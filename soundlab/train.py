@@ -214,8 +214,37 @@ def oof_table(proto: protocol.Protocol, probs: np.ndarray) -> pd.DataFrame:
     return pd.concat([table, probs_df], axis=1)
 
 
-def run_id(proto: protocol.Protocol, now: datetime) -> str:
-    return f"{proto.name}-{len(proto.clips)}clips-{now.strftime('%Y%m%d-%H%M%S')}"
+def run_id(proto: protocol.Protocol, now: datetime, tag: str = "") -> str:
+    return f"{proto.name}-{len(proto.clips)}clips{'-' + tag if tag else ''}-{now.strftime('%Y%m%d-%H%M%S')}"
+
+
+def new_run_dir(runs_dir: Path, rid: str) -> Path:
+    """A fresh staging folder for a run; published atomically by :func:`publish_run`."""
+    tmp = Path(runs_dir) / f".tmp-{rid}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    for sub in ("heads", "oof", "history"):
+        (tmp / sub).mkdir(parents=True)
+    return tmp
+
+
+def store_predictions(tmp: Path, kind: str, proto: protocol.Protocol, probs: np.ndarray, histories: list[dict],
+                      final_history: dict) -> dict:
+    """Write a head's out-of-fold predictions and history; return its record for run.json."""
+    oof_table(proto, probs).to_csv(tmp / "oof" / f"{kind}.csv", index=False, float_format="%.6g")
+    (tmp / "history" / f"{kind}.json").write_text(json.dumps({"folds": histories, "deployed": final_history}))
+    cv = metrics.summary(proto.clips["label"].to_numpy(), probs, proto.clips["fold"].to_numpy())
+    return {"oof": f"oof/{kind}.csv", "history": f"history/{kind}.json", "cv": cv}
+
+
+def publish_run(tmp: Path, runs_dir: Path, info: dict) -> Path:
+    """Write run.json and move the staged folder into place (readers never see half a run)."""
+    (tmp / "run.json").write_text(json.dumps(info, indent=1))
+    final = Path(runs_dir) / info["id"]
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    return final
 
 
 def train_run(ds: Dataset, task: str, backbone: Backbone, *, cache_dir: Path, runs_dir: Path,
@@ -245,11 +274,7 @@ def train_run(ds: Dataset, task: str, backbone: Backbone, *, cache_dir: Path, ru
 
     now = datetime.now(UTC)
     rid = run_name or run_id(proto, now)
-    tmp = Path(runs_dir) / f".tmp-{rid}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    for sub in ("heads", "oof", "history"):
-        (tmp / sub).mkdir(parents=True)
+    tmp = new_run_dir(runs_dir, rid)
 
     y = proto.clips["label"].to_numpy()
     folds = proto.clips["fold"].to_numpy()
@@ -276,15 +301,14 @@ def train_run(ds: Dataset, task: str, backbone: Backbone, *, cache_dir: Path, ru
     for kind in cfg.heads:
         model, final_hist, epochs, seconds = deployed[kind]
         r = results[kind]
-        cv = metrics.summary(y, r.oof_probs, folds)
         heads.save(model, tmp / "heads" / f"{kind}.keras")
-        oof_table(proto, r.oof_probs).to_csv(tmp / "oof" / f"{kind}.csv", index=False, float_format="%.6g")
-        (tmp / "history" / f"{kind}.json").write_text(json.dumps({"folds": r.histories, "deployed": final_hist}))
+        record = store_predictions(tmp, kind, proto, r.oof_probs, r.histories, final_hist)
+        cv = record["cv"]
         head_info[kind] = {
-            "file": f"heads/{kind}.keras", "oof": f"oof/{kind}.csv", "history": f"history/{kind}.json",
+            "file": f"heads/{kind}.keras", **record,
             "tta_views": list(TTA_VIEWS[kind]), "train_views": list(TRAIN_VIEWS.get(kind, ())),
             "members": list(heads.ENSEMBLE_MEMBERS) if kind == "ensemble" else [],
-            "cv": cv, "best_epochs": r.best_epochs, "deployed_epochs": epochs,
+            "best_epochs": r.best_epochs, "deployed_epochs": epochs,
             "cv_train_seconds": round(r.seconds, 1), "deployed_seconds": round(seconds, 1),
             "params": int(model.count_params()),
         }
@@ -318,11 +342,8 @@ def train_run(ds: Dataset, task: str, backbone: Backbone, *, cache_dir: Path, ru
         "default_head": best,
         "openset": osm.to_json(),
         "failures": [{"filename": f, "error": m} for f, m in failures],
+        "family": "yamnet",
     }
-    (tmp / "run.json").write_text(json.dumps(info, indent=1))
-    final = Path(runs_dir) / rid
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    final = publish_run(tmp, runs_dir, info)
     log(f"run written to {final} (default head: {best})")
     return final

@@ -1,0 +1,147 @@
+"""Hand-made input features for the from-scratch models, computed once per clip and cached.
+
+* ``logmel``   -- log-mel spectrograms with the seeds' settings: 22.05 kHz input, n_fft 1024, hop 320,
+                 window 320, 128 mel bands up to `fmax_hz` (default 11025 Hz); shape (128, 345) for 5 s.
+* ``mfcc``     -- summary statistics of 40 MFCCs and their deltas (mean and standard deviation over
+                 time), the classic ESC-50 baseline features; shape (160,).
+* ``wave``     -- the waveform at 8 kHz for the 1-D CNN; shape (40000,) for 5 s.
+
+The cache is ``SOUNDLAB_CACHE_DIR/features/<kind>-<settings hash>.npz``, keyed like the embedding cache by
+clip name and file size and modification time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from soundlab import audio
+from soundlab.errors import AudioError, ParameterError
+
+CLIP_SECONDS = 5.0
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    kind: str  # logmel | mfcc | wave
+    sr: int = 22_050
+    n_fft: int = 1024
+    hop_length: int = 320
+    win_length: int = 320
+    n_mels: int = 128
+    fmax_hz: float = 11_025.0
+    n_mfcc: int = 40
+    seconds: float = CLIP_SECONDS
+
+    def key(self) -> str:
+        digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+        return f"{self.kind}-{digest}"
+
+    @property
+    def samples(self) -> int:
+        return int(round(self.seconds * self.sr))
+
+
+SPECS = {
+    "logmel": FeatureSpec("logmel"),
+    "mfcc": FeatureSpec("mfcc"),
+    "wave": FeatureSpec("wave", sr=8_000),
+}
+
+
+def fit_length(y: np.ndarray, n: int) -> np.ndarray:
+    """Cut or zero-pad to exactly n samples (ESC-50 clips are 5 s; other audio is made to fit)."""
+    return y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)))
+
+
+def log_mel(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """(n,) at spec.sr -> (n_mels, t) float32 log power (dB re 1.0, floored at -100 dB)."""
+    import librosa
+
+    S = librosa.feature.melspectrogram(y=y, sr=spec.sr, n_fft=spec.n_fft, hop_length=spec.hop_length,
+                                       win_length=spec.win_length, n_mels=spec.n_mels, fmax=spec.fmax_hz)
+    return (10.0 * np.log10(np.maximum(S, 1e-10))).astype(np.float32)
+
+
+def compute(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """Features of one clip already at spec.sr."""
+    y = fit_length(y.astype(np.float32, copy=False), spec.samples)
+    if spec.kind == "wave":
+        return y
+    S_db = log_mel(y, spec)
+    if spec.kind == "logmel":
+        return S_db
+    if spec.kind == "mfcc":
+        import librosa
+
+        mfcc = librosa.feature.mfcc(S=S_db, n_mfcc=spec.n_mfcc)  # (n_mfcc, t)
+        delta = librosa.feature.delta(mfcc)
+        return np.concatenate([mfcc.mean(1), mfcc.std(1), delta.mean(1), delta.std(1)]).astype(np.float32)
+    raise ParameterError(f"unknown feature kind {spec.kind!r}; known: {', '.join(SPECS)}")
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    s = os.stat(path)
+    return (s.st_size, s.st_mtime_ns)
+
+
+def feature_set(clips: list[tuple[str, str]], spec: FeatureSpec, *, cache_dir: Path,
+                progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
+    """Features of (filename, path) clips, computing only what the cache lacks.
+
+    Returns
+    -------
+    names : np.ndarray [shape=(m,)]
+    X : np.ndarray [shape=(m, ...)], float32 (stored as float16)
+    failures : list of (filename, message)
+    """
+    path = Path(cache_dir) / "features" / f"{spec.key()}.npz"
+    cached: dict[str, tuple[tuple[int, int], np.ndarray]] = {}
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                for name, stamp, x in zip(z["names"], z["stamps"], z["X"]):
+                    cached[str(name)] = (tuple(int(v) for v in stamp), x)
+        except (OSError, KeyError, ValueError):
+            cached = {}
+    todo = [(f, p) for f, p in clips if f not in cached or cached[f][0] != _stamp(p)]
+    failures: list[tuple[str, str]] = []
+
+    def work(item):
+        name, p = item
+        try:
+            return name, p, compute(audio.load(p, sr=spec.sr, allow_silent=True).y, spec)
+        except AudioError as e:
+            return name, p, e
+
+    done = len(clips) - len(todo)
+    if todo:
+        with ThreadPoolExecutor(max_workers=2) as pool:  # decoding and librosa release the GIL often enough
+            for name, p, x in pool.map(work, todo):
+                done += 1
+                if isinstance(x, AudioError):
+                    failures.append((name, str(x)))
+                else:
+                    cached[name] = (_stamp(p), x.astype(np.float16))
+                if progress:
+                    progress(done, len(clips))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        names = sorted(cached)
+        tmp = path.with_name(f".tmp-{path.name}")
+        np.savez(tmp, names=np.array(names), stamps=np.array([cached[n][0] for n in names], np.int64),
+                 X=np.stack([cached[n][1] for n in names]))
+        os.replace(tmp, path)
+    elif progress:
+        progress(done, len(clips))
+    failed = {f for f, _ in failures}
+    names = [f for f, _ in clips if f not in failed]
+    X = np.stack([cached[n][1] for n in names]).astype(np.float32) if names else np.zeros((0,))
+    return np.array(names), X, failures

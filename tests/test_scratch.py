@@ -1,0 +1,126 @@
+"""From-scratch models: features, tiny training runs on a handful of real clips, run folders, shipped runs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from soundlab import dataset, evaluate, features, heads, metrics, runs, scratch
+from soundlab.config import DEFAULT_ARTIFACTS_DIR
+from tests.test_training import small
+
+TINY = scratch.ScratchConfig(epochs=2, batch_size=8)
+
+
+@pytest.fixture(scope="module")
+def dev(dev_root):
+    return dataset.load_dataset(dev_root)
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(dev, tmp_path_factory):
+    """Each model trained on 30 clips of 5 classes, two epochs: seconds, not minutes."""
+    runs_dir = tmp_path_factory.mktemp("scratch-runs")
+    cache = tmp_path_factory.mktemp("scratch-cache")
+    ds = small(dev)
+    return {kind: runs.load_run(scratch.train_scratch_run(ds, "esc50", kind, cache_dir=cache, runs_dir=runs_dir,
+                                                            cfg=TINY, log=lambda m: None))
+            for kind in scratch.SCRATCH_MODELS}
+
+
+def test_feature_shapes_match_the_seeds_settings(dev):
+    y = np.random.default_rng(0).standard_normal(22_050 * 5).astype(np.float32) * 0.1
+    assert features.compute(y, features.SPECS["logmel"]).shape == (128, 345)
+    assert features.compute(y, features.SPECS["mfcc"]).shape == (160,)
+    assert features.compute(y[:8_000 * 3], features.SPECS["wave"]).shape == (40_000,)  # short input: zero-padded
+    spec = features.SPECS["logmel"]
+    assert (spec.n_fft, spec.hop_length, spec.win_length, spec.n_mels, spec.fmax_hz) == (1024, 320, 320, 128, 11025)
+
+
+def test_feature_cache_computes_once_and_notices_changed_files(dev, tmp_path):
+    clips = list(zip(dev.present["filename"][:4], dev.present["path"][:4]))
+    calls = []
+    names, X, failures = features.feature_set(clips, features.SPECS["mfcc"], cache_dir=tmp_path,
+                                              progress=lambda d, n: calls.append(d))
+    assert X.shape == (4, 160) and failures == [] and list(names) == [f for f, _ in clips]
+    assert len(list((tmp_path / "features").glob("mfcc-*.npz"))) == 1
+    again = features.feature_set(clips, features.SPECS["mfcc"], cache_dir=tmp_path)[1]
+    assert np.allclose(X, again)
+    bad = tmp_path / "1-100038-A-14.wav"
+    bad.write_bytes(b"RIFF not audio")
+    names, X, failures = features.feature_set([*clips, (bad.name, str(bad))], features.SPECS["mfcc"],
+                                              cache_dir=tmp_path)
+    assert len(names) == 4 and [f for f, _ in failures] == [bad.name]
+
+
+@pytest.mark.parametrize("kind", scratch.SCRATCH_MODELS)
+def test_tiny_scratch_run_folder_is_complete(tiny_runs, kind):
+    run = tiny_runs[kind]
+    info = run.info
+    assert run.family == "scratch" and run.head_kinds == [kind] and run.default_head == kind
+    assert info["protocol"]["name"] == "esc50-grouped"
+    assert info["coverage"]["clips_present"] == 30 and info["coverage"]["classes_present"] == 5
+    assert info["features"]["kind"] == scratch.FEATURE_OF[kind]
+    h = run.head(kind)
+    for key in ("file", "oof", "history"):
+        assert (run.path / h[key]).is_file(), key
+    assert h["params"] > 0 and h["inference_ms_per_clip"] > 0 and h["wall_seconds"] > 0
+    oof = runs.read_oof(run, kind)
+    assert len(oof) == 30 and set(oof["fold"]) == {1, 2, 3, 4, 5}
+    assert oof.groupby("src_file")["fold"].nunique().max() == 1  # folds never share a source recording
+    probs = oof[[f"p_{c}" for c in run.classes]].to_numpy()
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-3)
+    recomputed = metrics.summary(oof["true"].to_numpy(), probs, oof["fold"].to_numpy())
+    assert recomputed["accuracy"] == pytest.approx(h["cv"]["accuracy"], abs=1e-6)
+    history = json.loads((run.path / h["history"]).read_text())
+    assert len(history["folds"]) == 5
+    names, pooled, audioset = runs.read_embeddings(run)
+    assert len(names) == 30 and pooled.shape[0] == 30 and pooled.shape[1] > 0 and audioset.shape == (30, 0)
+    assert not list(run.path.parent.glob(".tmp-*"))  # published atomically
+
+
+@pytest.mark.parametrize("kind", ["cnn", "crnn", "wavecnn"])
+def test_scratch_models_reload_in_safe_mode_and_agree(tiny_runs, dev, kind):
+    run = tiny_runs[kind]
+    model = heads.load(run.head_path(kind))
+    spec = features.SPECS[run.info["features"]["kind"]]
+    clips = list(zip(dev.present["filename"][:3], dev.present["path"][:3]))
+    _, X, _ = features.feature_set(clips, spec, cache_dir=run.path.parent / "cache")
+    p = model.predict(X, verbose=0)
+    assert p.shape == (3, 5) and np.allclose(p.sum(axis=1), 1, atol=1e-4)
+    assert np.allclose(p, model.predict(X, verbose=0), atol=1e-5)  # augmentations are off at inference
+
+
+def test_scratch_runs_join_the_comparison(tiny_runs, dev, tmp_path):
+    from soundlab.evaluate import load_predictions
+
+    preds = [load_predictions(r, r.default_head, dev.meta) for r in tiny_runs.values()]
+    board = evaluate.leaderboard(preds[0], preds[1:])
+    assert len(board) == 3 and set(board["family"]) == {"scratch"} and (board["clips"] == 30).all()
+    assert board["McNemar p"].between(0, 1).all()
+
+
+def test_grouped_folds_hold_for_the_esc10_task_too(dev, tmp_path):
+    ds = small(dev, classes=("dog", "rooster", "rain", "sea_waves", "crackling_fire"), per_class=5)
+    path = scratch.train_scratch_run(ds, "esc10", "mfcc-svm", cache_dir=tmp_path, runs_dir=tmp_path / "runs",
+                                     cfg=TINY, log=lambda m: None)
+    run = runs.load_run(path)
+    assert run.task == "esc10" and run.protocol["name"] == "esc10-grouped"
+    assert runs.read_oof(run, "mfcc-svm").groupby("src_file")["fold"].nunique().max() == 1
+
+
+def test_shipped_scratch_runs(dev):
+    shipped, problems = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
+    assert problems == []
+    scratch_runs = [r for r in shipped if r.family == "scratch"]
+    found = {(r.task, r.default_head) for r in scratch_runs}
+    assert found == {(t, k) for t in ("esc50", "esc10") for k in scratch.SCRATCH_MODELS}
+    yamnet_clips = {r.task: set(runs.read_oof(r, r.default_head)["filename"])
+                    for r in shipped if r.family == "yamnet"}
+    for run in scratch_runs:
+        oof = runs.read_oof(run, run.default_head)
+        assert set(oof["filename"]) == yamnet_clips[run.task]  # the same clips as the YAMNet heads
+        if run.protocol["name"].endswith("grouped"):
+            assert oof.groupby("src_file")["fold"].nunique().max() == 1
+        assert run.head(run.default_head)["cv"]["accuracy"] > 0.2
+    assert runs.preferred(shipped).family == "yamnet"
