@@ -28,7 +28,7 @@ def main() -> None:
     shipped, problems = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
     for p in problems:
         print("unusable run:", p)
-    for run in shipped:
+    for run in [r for r in shipped if r.family == "yamnet"]:  # from-scratch runs: bench/bench_scratch.py
         target, floor = TARGETS[run.task]
         print(f"\n{run.id}\n  {run.protocol['description']}\n  target {target:.1%}, floor {floor:.1%}")
         print(f"  {'head':10s} {'accuracy':>9s} {'top-3':>7s} {'macro-F1':>9s} {'fold mean +- std':>18s}  "

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from components import charts, clip_view, loaders, urlstate
-from soundlab import evaluate, metrics
+from soundlab import evaluate, features, metrics
 from soundlab import runs as runs_mod
 from soundlab.config import get_settings
 from soundlab.dataset import check_clip_name
@@ -34,7 +34,8 @@ if url_run is not None and url_run not in run_ids:
 with st.sidebar:
     st.header("Run")
     run_id = st.selectbox("Run", run_ids, index=run_ids.index(runs_mod.preferred(all_runs).id), key="metrics-run",
-                          bind="query-params")
+                          bind="query-params", help="Runs of YAMNet heads, and of models trained from scratch (the "
+                          "model's name is in the run's name: cnn, crnn, wavecnn, mfcc-svm).")
     run = runs_mod.find(all_runs, run_id)
     head = st.selectbox("Head", run.head_kinds, index=run.head_kinds.index(run.default_head), key="metrics-head",
                         bind="query-params")
@@ -66,6 +67,13 @@ st.caption(f"**Protocol:** {run.protocol['description']}. **Coverage:** {cov['cl
            f"{cov['clips_listed']} clips, {cov['classes_present']} of {cov['classes_listed']} classes. "
            f"Out-of-fold predictions of the `{head}` head, recomputed from `{run.head(head)['oof']}`; "
            f"{on_disk} of these {len(table)} clips are on disk here to listen to.")
+if run.family == "scratch":
+    h = run.head(head)
+    st.caption(f"**Model:** `{head}`, trained from scratch on {features.DESCRIPTIONS.get(run.info['features']['kind'], '?')}; "
+               f"{h['params']:,d} parameters"
+               + (f", {h['epochs']} epochs per fold" if h.get("epochs") else "")
+               + f"; {h['wall_seconds'] / 60:.1f} min to train (five folds and the deployed model). "
+               "It is compared with the YAMNet heads in the Compare section.")
 with st.expander("Published reference points, each with its protocol"):
     refs = pd.DataFrame([r for r in evaluate.REFERENCES if r["task"] == run.task])
     refs.loc[len(refs)] = {"what": f"This run ({head})", "task": run.task, "accuracy": s["accuracy"],

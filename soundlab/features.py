@@ -50,6 +50,12 @@ class FeatureSpec:
         return int(round(self.seconds * self.sr))
 
 
+DESCRIPTIONS = {
+    "logmel": "log-mel spectrograms (22.05 kHz, n_fft 1024, hop 320, 128 mels)",
+    "mfcc": "MFCC statistics (mean and std of 40 MFCCs and their deltas)",
+    "wave": "the raw waveform at 8 kHz",
+}
+
 SPECS = {
     "logmel": FeatureSpec("logmel"),
     "mfcc": FeatureSpec("mfcc"),

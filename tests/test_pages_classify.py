@@ -167,3 +167,14 @@ def test_webrtc_after_tensorflow_does_not_crash():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                          env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_from_scratch_runs_are_not_offered_for_classification():
+    from soundlab import runs
+
+    shipped, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
+    at = run()
+    assert not at.exception
+    offered = set(at.selectbox(key="classify-run").options)
+    assert offered == {r.id for r in shipped if r.family == "yamnet"}
+    assert any(r.family == "scratch" for r in shipped)

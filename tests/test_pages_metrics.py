@@ -128,3 +128,22 @@ def test_point_customdata_forms(customdata):
     from components.charts import point_customdata
 
     assert point_customdata({"customdata": customdata})[:2] == [3, 7]
+
+
+def test_compare_puts_every_model_side_by_side_with_a_verdict(dev_root, use_dataset):
+    use_dataset(dev_root)
+    esc50 = runs.preferred(SHIPPED)
+    at = run({"metrics-run": esc50.id, "metrics-section": "Compare"})
+    assert not at.exception and not at.error, texts(at, "error")
+    verdict = texts(at, "info")
+    assert "What this tells you" in verdict and "McNemar p" in verdict
+    board = at.dataframe[-1].value
+    scratch_runs = [r for r in SHIPPED if r.family == "scratch" and r.task == "esc50"]
+    assert {r.default_head for r in scratch_runs} <= set(board["head"])
+    assert set(board["family"]) == {"yamnet", "scratch"} and (board["clips"] == 737).all()
+    assert board["McNemar p"].between(0, 1).all()
+    # a from-scratch run as the selected run: its own figures, the same comparison
+    cnn = next(r for r in scratch_runs if r.default_head == "cnn")
+    at = run({"metrics-run": cnn.id, "metrics-section": "Compare"})
+    assert not at.exception and not at.error
+    assert "What this tells you" in texts(at, "info")

@@ -182,6 +182,7 @@ def test_cli_evaluate_recomputes_from_the_stored_predictions(tiny_run, tmp_path)
 def test_shipped_runs(dev):
     shipped, problems = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
     assert problems == []
+    shipped = [r for r in shipped if r.family == "yamnet"]  # the from-scratch runs: tests/test_scratch.py
     by_task = {r.task: r for r in shipped}
     assert set(by_task) == {"esc50", "esc10"}
     assert by_task["esc50"].protocol["name"] == "esc50-grouped" and by_task["esc50"].info["coverage"]["clips_present"] == 737
@@ -200,5 +201,5 @@ def test_shipped_runs(dev):
 def test_table_of_shipped_results_is_consistent():
     shipped, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
     table = pd.DataFrame([{"run": r.id, "head": k, "acc": r.head(k)["cv"]["accuracy"]}
-                          for r in shipped for k in r.head_kinds])
+                          for r in shipped if r.family == "yamnet" for k in r.head_kinds])
     assert (table["acc"] > 0.7).all()
