@@ -156,16 +156,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     s = get_settings()
     tasks = ["esc50", "esc10"] if args.task == "both" else [args.task]
     if args.model != "yamnet":
-        from soundlab import scratch
+        from soundlab import features, scratch
+        from soundlab.errors import ParameterError
 
         models = list(scratch.SCRATCH_MODELS) if args.model == "scratch" else [args.model]
         cfg = scratch.ScratchConfig(seed=args.seed, **({"epochs": args.max_epochs} if args.max_epochs else {}))
+        try:
+            specs = features.specs_for(s.logmel_sr, s.logmel_fmax_hz)
+        except ParameterError as e:
+            raise SystemExit(f"error: {e} (settings SOUNDLAB_LOGMEL_SR, SOUNDLAB_LOGMEL_FMAX_HZ)") from e
         for task in tasks:
             for model in models:
                 bar = ProgressBar()
                 try:
                     path = scratch.train_scratch_run(ds, task, model, cache_dir=s.cache_dir,
-                                                     runs_dir=s.artifacts_dir / "runs", cfg=cfg, log=bar.write,
+                                                     runs_dir=s.artifacts_dir / "runs", cfg=cfg, specs=specs,
+                                                     log=bar.write,
                                                      progress=functools.partial(bar, "features"))
                 finally:
                     bar.close()

@@ -51,6 +51,8 @@ class Settings:
     whisper_stride_s: float
     whisper_threads: int
     max_transcribe_s: float
+    logmel_sr: int  # input rate of the from-scratch models' log-mels (the seeds used 22050 or 32000)
+    logmel_fmax_hz: float  # highest mel band edge; 0 = half the rate
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -103,4 +105,6 @@ def get_settings() -> Settings:
         whisper_stride_s=_env_float("SOUNDLAB_WHISPER_STRIDE_S", 5.0),
         whisper_threads=int(_env_float("SOUNDLAB_WHISPER_THREADS", float(os.cpu_count() or 2))),
         max_transcribe_s=_env_float("SOUNDLAB_MAX_TRANSCRIBE_SECONDS", 3600.0),
+        logmel_sr=int(_env_float("SOUNDLAB_LOGMEL_SR", 22_050.0)),
+        logmel_fmax_hz=_env_float("SOUNDLAB_LOGMEL_FMAX_HZ", 0.0),
     )

@@ -63,6 +63,23 @@ SPECS = {
 }
 
 
+def specs_for(sr: int = 22_050, fmax_hz: float = 0.0) -> dict[str, FeatureSpec]:
+    """The feature specs with the log-mel input rate and top band edge set (`fmax_hz` 0: half the rate).
+
+    Raises
+    ------
+    ParameterError
+        A rate outside 8-48 kHz or an fmax above half the rate.
+    """
+    if not 8_000 <= sr <= 48_000:
+        raise ParameterError(f"log-mel input rate {sr} Hz is out of range (8000-48000; the seeds used 22050 or 32000)")
+    fmax = float(fmax_hz) or sr / 2
+    if not 0 < fmax <= sr / 2:
+        raise ParameterError(f"log-mel fmax {fmax_hz:g} Hz must be above 0 and at most half the rate ({sr / 2:g} Hz)")
+    return {"logmel": FeatureSpec("logmel", sr=sr, fmax_hz=fmax), "mfcc": FeatureSpec("mfcc", sr=sr, fmax_hz=fmax),
+            "wave": SPECS["wave"]}
+
+
 def fit_length(y: np.ndarray, n: int) -> np.ndarray:
     """Cut or zero-pad to exactly n samples (ESC-50 clips are 5 s; other audio is made to fit)."""
     return y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)))

@@ -228,14 +228,15 @@ def embed(model, kind: str, X: np.ndarray) -> np.ndarray:
 
 
 def train_scratch_run(ds: Dataset, task: str, kind: str, *, cache_dir: Path, runs_dir: Path,
-                      cfg: ScratchConfig = ScratchConfig(), log: Log = print, progress=None) -> Path:
+                      cfg: ScratchConfig = ScratchConfig(), specs: dict[str, features.FeatureSpec] | None = None,
+                      log: Log = print, progress=None) -> Path:
     """Cross-validate one from-scratch model on the protocol's folds, train it on everything, write a run."""
     import joblib
 
     t_start = time.monotonic()
     proto = protocol.choose(ds.meta, task, n_splits=cfg.n_splits, seed=cfg.seed)
     log(f"{kind}: {proto.description}")
-    spec = features.SPECS[FEATURE_OF[kind]]
+    spec = (specs or features.SPECS)[FEATURE_OF[kind]]
     clips = list(zip(proto.clips["filename"], proto.clips["path"]))
     log(f"computing {spec.kind} features of {len(clips)} clips ...")
     names, X, failures = features.feature_set(clips, spec, cache_dir=cache_dir, progress=progress)
@@ -292,7 +293,7 @@ def train_scratch_run(ds: Dataset, task: str, kind: str, *, cache_dir: Path, run
         "family": "scratch",
         "protocol": {"name": proto.name, "description": proto.description, "seed": cfg.seed, "n_splits": cfg.n_splits},
         "coverage": proto.coverage(ds.meta), "dataset": {"root": str(ds.root), "kind": ds.kind},
-        "backbone": {"name": f"none: {spec.kind} features, trained from scratch",
+        "backbone": {"name": f"none: trained from scratch on {features.DESCRIPTIONS[spec.kind]}",
                      "fingerprint": f"features-{spec.key()}", "runtime": "keras" if kind != "mfcc-svm" else "sklearn"},
         "features": asdict(spec),
         "classes": proto.classes, "class_names": proto.class_names, "targets": proto.targets,

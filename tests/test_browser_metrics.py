@@ -63,6 +63,25 @@ def test_metrics_sections_render(app_server, page):
         page.wait_for_timeout(800)
         screenshot(page, f"metrics-{section.lower()}")
         assert no_exception(page) == [], section
+    # the comparison of every model, YAMNet heads and from-scratch models, with its verdict
+    page.get_by_text("What this tells you").first.scroll_into_view_if_needed(timeout=60_000)
+    page.wait_for_timeout(800)
+    screenshot(page, "metrics-compare-all-models")
+
+
+def test_a_from_scratch_run_renders(app_server, page):
+    from soundlab import runs
+    from soundlab.config import DEFAULT_ARTIFACTS_DIR
+
+    shipped, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
+    cnn = next(r for r in shipped if r.family == "scratch" and r.task == "esc50" and r.default_head == "cnn")
+    page.goto(f"{app_server}/Metrics?metrics-run={cnn.id}&metrics-section=Mistakes")
+    wait_for_app(page, 120_000)
+    page.locator('[data-testid="stMetric"]').first.wait_for(timeout=60_000)
+    page.get_by_text("trained from scratch").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(800)
+    screenshot(page, "metrics-scratch-cnn")
+    assert no_exception(page) == []
 
 
 def test_click_a_point_of_the_embedding_map(app_server, page):

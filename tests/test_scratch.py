@@ -1,12 +1,16 @@
 """From-scratch models: features, tiny training runs on a handful of real clips, run folders, shipped runs."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from soundlab import dataset, evaluate, features, heads, metrics, runs, scratch
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
+from soundlab.errors import ParameterError
+from tests.assets import ROOT
 from tests.test_training import small
 
 TINY = scratch.ScratchConfig(epochs=2, batch_size=8)
@@ -35,6 +39,24 @@ def test_feature_shapes_match_the_seeds_settings(dev):
     assert features.compute(y[:8_000 * 3], features.SPECS["wave"]).shape == (40_000,)  # short input: zero-padded
     spec = features.SPECS["logmel"]
     assert (spec.n_fft, spec.hop_length, spec.win_length, spec.n_mels, spec.fmax_hz) == (1024, 320, 320, 128, 11025)
+
+
+def test_log_mel_rate_and_fmax_are_settings(tmp_path):
+    specs = features.specs_for(32_000, 14_000)
+    assert specs["logmel"].sr == 32_000 and specs["logmel"].fmax_hz == 14_000 and specs["mfcc"].sr == 32_000
+    y = np.zeros(32_000 * 5, np.float32)
+    assert features.compute(y, specs["logmel"]).shape == (128, 501)
+    assert features.specs_for()["logmel"] == features.SPECS["logmel"]  # the default: 22.05 kHz, fmax 11025
+    assert specs["logmel"].key() != features.SPECS["logmel"].key()  # cached apart
+    with pytest.raises(ParameterError, match="at most half the rate"):
+        features.specs_for(22_050, 16_000)
+    with pytest.raises(ParameterError, match="out of range"):
+        features.specs_for(4_000)
+    env = {"PATH": "/usr/bin:/bin", "SOUNDLAB_LOGMEL_FMAX_HZ": "16000", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "SOUNDLAB_ARTIFACTS_DIR": str(tmp_path), "SOUNDLAB_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "soundlab", "train", "--model", "cnn"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "SOUNDLAB_LOGMEL_FMAX_HZ" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_feature_cache_computes_once_and_notices_changed_files(dev, tmp_path):
