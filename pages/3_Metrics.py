@@ -349,7 +349,7 @@ elif section == "Compare":
     if len(board):
         st.dataframe(board, hide_index=True, column_config={
             "accuracy": st.column_config.NumberColumn(format="percent"),
-            "vs selected": st.column_config.NumberColumn(format="%+.3f"),
+            "vs selected (points)": st.column_config.NumberColumn(format="%+.1f"),
             "McNemar p": st.column_config.NumberColumn(format="%.2g")})
         st.caption(f"Each row is compared with the selected head ({run.id} · {head}) on the clips both have "
                    "predictions for; McNemar's test asks whether their disagreements lean one way by more than chance.")

@@ -225,7 +225,7 @@ def leaderboard(a: Predictions, others: list[Predictions]) -> pd.DataFrame:
         if not cmp.get("n") or "error" in cmp:
             continue
         rows.append({"run": q.run.id, "family": q.run.family, "head": q.head, "clips": cmp["n"],
-                     "accuracy": cmp["acc_b"], "vs selected": cmp["acc_b"] - cmp["acc_a"],
+                     "accuracy": cmp["acc_b"], "vs selected (points)": 100 * (cmp["acc_b"] - cmp["acc_a"]),
                      "McNemar p": cmp["mcnemar"]["p_value"]})
     return pd.DataFrame(rows).sort_values("accuracy", ascending=False, ignore_index=True) if rows else pd.DataFrame()
 
