@@ -6,7 +6,7 @@ Per shipped run and model: 5-fold accuracy recomputed from the stored out-of-fol
 its official folds, 50 classes on the source-grouped folds of the 737 dev clips), training wall time as
 recorded by `train` (five folds plus the deployed model, on this machine's 2 cores), inference time per
 5 s clip measured here (decode + features + model, batch of one, median of 30), parameter count (for the
-SVM: support-vector coefficients). Also McNemar's test of each model against the best YAMNet head.
+SVM: support-vector coefficients; for the forest: tree nodes). Also McNemar's test of each model against the best YAMNet head.
 Ends with the table as Markdown, for the README.
 """
 
@@ -20,7 +20,7 @@ from common import ROOT, timeit  # noqa: E402,F401,I001
 import statistics  # noqa: E402
 
 
-from soundlab import audio, backbones, evaluate, features, metrics, runs  # noqa: E402
+from soundlab import audio, backbones, evaluate, features, metrics, runs, scratch  # noqa: E402
 from soundlab.classify import classify_audio, load_classifier  # noqa: E402
 from soundlab.config import DEFAULT_ARTIFACTS_DIR  # noqa: E402
 from tests.assets import dev_dataset  # noqa: E402
@@ -31,7 +31,7 @@ def scratch_inference_ms(run: runs.Run, clip: str) -> float:
 
     kind = run.default_head
     spec = features.FeatureSpec(**run.info["features"])
-    if kind == "mfcc-svm":
+    if kind in scratch.SKLEARN_MODELS:
         model = joblib.load(run.head_path(kind))
         predict = model.predict_proba
     else:

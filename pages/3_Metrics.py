@@ -35,7 +35,7 @@ with st.sidebar:
     st.header("Run")
     run_id = st.selectbox("Run", run_ids, index=run_ids.index(runs_mod.preferred(all_runs).id), key="metrics-run",
                           bind="query-params", help="Runs of YAMNet heads, and of models trained from scratch (the "
-                          "model's name is in the run's name: cnn, crnn, wavecnn, mfcc-svm).")
+                          "model's name is in the run's name: cnn, crnn, wavecnn, mfcc-svm, mfcc-rf).")
     run = runs_mod.find(all_runs, run_id)
     head = st.selectbox("Head", run.head_kinds, index=run.head_kinds.index(run.default_head), key="metrics-head",
                         bind="query-params")

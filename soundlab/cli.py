@@ -327,9 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("train", help="cross-validate and train the heads; writes a run folder")
     sp.add_argument("--task", default="both", choices=["esc50", "esc10", "both"])
     sp.add_argument("--model", default="yamnet",
-                    choices=["yamnet", "cnn", "crnn", "wavecnn", "mfcc-svm", "scratch"],
-                    help="yamnet: heads on YAMNet embeddings (default); cnn, crnn, wavecnn, mfcc-svm: a model trained "
-                         "from scratch on the same folds; scratch: all four")
+                    choices=["yamnet", "cnn", "crnn", "wavecnn", "mfcc-svm", "mfcc-rf", "scratch"],
+                    help="yamnet: heads on YAMNet embeddings (default); cnn, crnn, wavecnn, mfcc-svm, mfcc-rf: a model trained "
+                         "from scratch on the same folds; scratch: all five")
     sp.add_argument("--heads", help="comma-separated subset of attention,mlp,linear,logreg,ensemble")
     sp.add_argument("--max-epochs", type=int, help="epoch cap of the YAMNet heads (default 200); the epochs of a from-scratch model (default 60)")
     sp.add_argument("--seed", type=int, default=0)

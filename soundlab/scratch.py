@@ -1,6 +1,6 @@
 """The seeds' from-scratch approaches, trained on exactly the folds the YAMNet heads use.
 
-Models (each a run of its own, `python -m soundlab train --model cnn|crnn|wavecnn|mfcc-svm`):
+Models (each a run of its own, `python -m soundlab train --model cnn|crnn|wavecnn|mfcc-svm|mfcc-rf`):
 
 * ``cnn``      -- a compact CNN on log-mel spectrograms: four conv blocks (batch norm, ReLU, pooling) and
                   global average pooling; trained with random circular time shifts and SpecAugment masks.
@@ -8,7 +8,8 @@ Models (each a run of its own, `python -m soundlab train --model cnn|crnn|wavecn
                   augmentations.
 * ``wavecnn``  -- a 1-D CNN on the 8 kHz waveform (a wide strided first layer, then small kernels), with
                   random time shifts and gains.
-* ``mfcc-svm`` -- the classic baseline: an RBF support vector machine on MFCC statistics (scikit-learn).
+* ``mfcc-svm`` -- a classic baseline: an RBF support vector machine on MFCC statistics (scikit-learn).
+* ``mfcc-rf``  -- the other classic baseline of the ESC-50 paper: a random forest on the same MFCC statistics.
 
 The protocol (the same folds on the same clips) and the run folder are the same as for the YAMNet heads
 (`soundlab.train`), so the Metrics page compares them clip by clip. Training differs: a fixed schedule
@@ -30,8 +31,9 @@ import numpy as np
 from soundlab import __version__, features, protocol, train
 from soundlab.dataset import Dataset
 
-SCRATCH_MODELS = ("cnn", "crnn", "wavecnn", "mfcc-svm")
-FEATURE_OF = {"cnn": "logmel", "crnn": "logmel", "wavecnn": "wave", "mfcc-svm": "mfcc"}
+SCRATCH_MODELS = ("cnn", "crnn", "wavecnn", "mfcc-svm", "mfcc-rf")
+SKLEARN_MODELS = ("mfcc-svm", "mfcc-rf")
+FEATURE_OF = {"cnn": "logmel", "crnn": "logmel", "wavecnn": "wave", "mfcc-svm": "mfcc", "mfcc-rf": "mfcc"}
 Log = Callable[[str], None]
 
 
@@ -49,6 +51,7 @@ class ScratchConfig:
     n_splits: int = 5
     width: int = 1  # channel multiplier of the networks
     svm_c: float = 10.0
+    rf_trees: int = 500
 
 
 @functools.cache
@@ -194,6 +197,11 @@ def fit(kind: str, X: np.ndarray, y: np.ndarray, n_classes: int, cfg: ScratchCon
             warnings.filterwarnings("ignore", message=".*probability.*", category=FutureWarning)
             clf.fit(X, y)
         return clf, {}
+    if kind == "mfcc-rf":
+        from sklearn.ensemble import RandomForestClassifier
+
+        forest = RandomForestClassifier(cfg.rf_trees, random_state=seed, n_jobs=2).fit(X, y)
+        return forest.set_params(n_jobs=1), {}  # one clip at a time is faster without the thread pool
     import keras
     import tensorflow as tf
 
@@ -210,7 +218,7 @@ def fit(kind: str, X: np.ndarray, y: np.ndarray, n_classes: int, cfg: ScratchCon
 
 
 def predict(model, kind: str, X: np.ndarray, n_classes: int) -> np.ndarray:
-    if kind == "mfcc-svm":
+    if kind in SKLEARN_MODELS:
         out = np.zeros((len(X), n_classes))
         out[:, model.classes_] = model.predict_proba(X)
         return out
@@ -219,8 +227,8 @@ def predict(model, kind: str, X: np.ndarray, n_classes: int) -> np.ndarray:
 
 def embed(model, kind: str, X: np.ndarray) -> np.ndarray:
     """The model's own representation of each clip (its penultimate layer), for the Metrics map."""
-    if kind == "mfcc-svm":
-        return model.named_steps["standardscaler"].transform(X)
+    if kind in SKLEARN_MODELS:  # no learned representation: the standardised MFCC statistics
+        return (X - X.mean(0)) / (X.std(0) + 1e-6)
     import keras
 
     inner = keras.Model(model.input, model.get_layer("embedding").output)
@@ -270,11 +278,14 @@ def train_scratch_run(ds: Dataset, task: str, kind: str, *, cache_dir: Path, run
     now = datetime.now(UTC)
     rid = train.run_id(proto, now, tag=kind)
     tmp = train.new_run_dir(runs_dir, rid)
-    if kind == "mfcc-svm":
+    if kind in SKLEARN_MODELS:
         head_file = f"heads/{kind}.joblib"
-        joblib.dump(model, tmp / head_file)
-        params = int(sum(np.size(a) for a in (model.named_steps["svc"].support_vectors_,
-                                                model.named_steps["svc"].dual_coef_)))
+        joblib.dump(model, tmp / head_file, compress=3)  # a 500-tree forest is 108 MB raw, 7 MB compressed
+        if kind == "mfcc-svm":  # support vectors and their coefficients
+            params = int(sum(np.size(a) for a in (model.named_steps["svc"].support_vectors_,
+                                                    model.named_steps["svc"].dual_coef_)))
+        else:  # tree nodes
+            params = int(sum(t.tree_.node_count for t in model.estimators_))
     else:
         head_file = f"heads/{kind}.keras"
         from soundlab import heads
@@ -294,11 +305,11 @@ def train_scratch_run(ds: Dataset, task: str, kind: str, *, cache_dir: Path, run
         "protocol": {"name": proto.name, "description": proto.description, "seed": cfg.seed, "n_splits": cfg.n_splits},
         "coverage": proto.coverage(ds.meta), "dataset": {"root": str(ds.root), "kind": ds.kind},
         "backbone": {"name": f"none: trained from scratch on {features.DESCRIPTIONS[spec.kind]}",
-                     "fingerprint": f"features-{spec.key()}", "runtime": "keras" if kind != "mfcc-svm" else "sklearn"},
+                     "fingerprint": f"features-{spec.key()}", "runtime": "sklearn" if kind in SKLEARN_MODELS else "keras"},
         "features": asdict(spec),
         "classes": proto.classes, "class_names": proto.class_names, "targets": proto.targets,
         "config": asdict(cfg), "cv_seconds": round(cv_seconds, 1),
-        "heads": {kind: {"file": head_file, **record, "epochs": 0 if kind == "mfcc-svm" else cfg.epochs,
+        "heads": {kind: {"file": head_file, **record, "epochs": 0 if kind in SKLEARN_MODELS else cfg.epochs,
                          "cv_train_seconds": round(cv_seconds, 1), "deployed_seconds": round(deployed_seconds, 1),
                          "params": params, "inference_ms_per_clip": round(infer_ms, 3),
                          "wall_seconds": round(time.monotonic() - t_start, 1)}},
