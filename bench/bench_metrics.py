@@ -56,6 +56,17 @@ def synthetic_run(artifacts: Path, meta: pd.DataFrame, seed: int = 0) -> Path:
     return path
 
 
+def metrics_page(section: str | None = None):
+    """The Metrics page on the synthetic run, run once (AppTest)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "pages" / "3_Metrics.py"), default_timeout=120)
+    at.query_params["metrics-run"] = "synthetic-2000"
+    if section:
+        at.query_params["metrics-section"] = section
+    return at.run()
+
+
 def main() -> None:
     dev = dev_dataset()
     meta = dataset.load_dataset(dev).meta
@@ -77,29 +88,19 @@ def main() -> None:
 
         os.environ["SOUNDLAB_ARTIFACTS_DIR"] = str(art)
         os.environ["SOUNDLAB_ESC50_ROOT"] = str(dev)
-        from streamlit.testing.v1 import AppTest
-
-        at = AppTest.from_file(str(ROOT / "pages" / "3_Metrics.py"), default_timeout=120)
-        at.query_params["metrics-run"] = "synthetic-2000"
-        at.run()
+        at = metrics_page()
         assert not at.exception, at.exception
         at.selectbox(key="metrics-cell-true").set_value(wrong["true_name"])
         at.selectbox(key="metrics-cell-pred").set_value(wrong["pred_name"]).run()
         assert not at.exception
         report("Confusion: rerun after selecting a cell (warm)", timeit(at.run, repeat=20, warmup=2), target_ms=300)
 
-        at = AppTest.from_file(str(ROOT / "pages" / "3_Metrics.py"), default_timeout=120)
-        at.query_params["metrics-run"] = "synthetic-2000"
-        at.query_params["metrics-section"] = "Mistakes"
-        at.run()
+        at = metrics_page("Mistakes")
         name = next(f for f in p.table[~p.table["correct"]]["filename"] if p.table.set_index("filename").loc[f, "present"])
         at.selectbox(key="metrics-clip").set_value(name).run()
         assert not at.exception
         report("Mistakes: rerun with a clip selected (warm)", timeit(at.run, repeat=20, warmup=2), target_ms=300)
-        at = AppTest.from_file(str(ROOT / "pages" / "3_Metrics.py"), default_timeout=120)
-        at.query_params["metrics-run"] = "synthetic-2000"
-        at.query_params["metrics-section"] = "Map"
-        at.run()
+        at = metrics_page("Map")
         report("Map (PCA of 2000 clips): rerun (warm)", timeit(at.run, repeat=10, warmup=1), target_ms=300)
 
 

@@ -135,6 +135,14 @@ def runs():
     return _runs(str(s.artifacts_dir), _runs_stamp(s.artifacts_dir))
 
 
+def runs_with_warnings(family: str | None = None):
+    """The usable runs (of one family, if given); a warning on the page for each unusable run folder."""
+    all_runs, problems = runs()
+    for problem in problems:
+        st.warning(f"Skipped an unusable run folder: {problem}")
+    return [r for r in all_runs if family is None or r.family == family]
+
+
 @st.cache_resource(show_spinner="Loading the classifier head ...", max_entries=8)
 def _classifier(run_path: str, kind: str, stamp: tuple, fingerprint: str, _run, _backbone):
     from soundlab.classify import load_classifier

@@ -12,10 +12,7 @@ st.set_page_config(page_title="Classify · SoundLab", page_icon=":material/heari
 settings = get_settings()
 st.title("Classify a sound")
 
-all_runs, problems = loaders.runs()
-for p in problems:
-    st.warning(f"Skipped an unusable run folder: {p}")
-all_runs = [r for r in all_runs if r.family == "yamnet"]  # from-scratch runs are compared on the Metrics page
+all_runs = loaders.runs_with_warnings("yamnet")  # from-scratch runs are compared on the Metrics page
 if not all_runs:
     st.warning(f"No trained classifier found in `{settings.artifacts_dir / 'runs'}`. Train one with "
                "`python -m soundlab train` (it uses the clips on disk), or restore the shipped runs with "

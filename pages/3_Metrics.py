@@ -16,9 +16,7 @@ st.set_page_config(page_title="Metrics · SoundLab", page_icon=":material/analyt
 settings = get_settings()
 st.title("Metrics and mistakes")
 
-all_runs, problems = loaders.runs()
-for problem in problems:
-    st.warning(f"Skipped an unusable run folder: {problem}")
+all_runs = loaders.runs_with_warnings()
 if not all_runs:
     st.warning(f"No trained runs in `{settings.artifacts_dir / 'runs'}`. Train with `python -m soundlab train`, "
                "or restore the shipped runs with `git checkout model_artifacts/`.")

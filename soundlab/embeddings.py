@@ -101,16 +101,22 @@ def load_cache(path: Path) -> EmbeddingSet:
         return empty_set()  # a damaged cache is rebuilt, never trusted
 
 
-def save_cache(path: Path, es: EmbeddingSet) -> None:
+def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
+    """np.savez to `path` through a temporary file: readers never see a half-written cache."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
     os.close(fd)
-    np.savez(tmp, filenames=es.filenames.astype(str), offsets=es.offsets, embeddings=es.embeddings,
-             scores=es.scores, stamps=es.stamps)
-    os.replace(tmp, path)  # readers never see a half-written cache
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
 
 
-def _stamp(path: str) -> tuple[int, int]:
+def save_cache(path: Path, es: EmbeddingSet) -> None:
+    save_npz_atomic(path, filenames=es.filenames.astype(str), offsets=es.offsets, embeddings=es.embeddings,
+                    scores=es.scores, stamps=es.stamps)
+
+
+def file_stamp(path: str) -> tuple[int, int]:
+    """(size, mtime_ns): what the caches compare to notice a changed file."""
     s = os.stat(path)
     return (s.st_size, s.st_mtime_ns)
 
@@ -142,7 +148,7 @@ def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: 
     path = cache_path(cache_dir, backbone.fingerprint, view)
     cached = load_cache(path)
     index = cached.index()
-    todo = [(f, p) for f, p in clips if f not in index or tuple(cached.stamps[index[f]]) != _stamp(p)]
+    todo = [(f, p) for f, p in clips if f not in index or tuple(cached.stamps[index[f]]) != file_stamp(p)]
     keep = [f for f in cached.filenames if f not in {t[0] for t in todo}]
     new_e, new_s, new_names, new_stamps = [], [], [], []
     done = len(clips) - len(todo)
@@ -184,7 +190,7 @@ def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: 
                 new_e.append(out.embeddings.astype(np.float32))
                 new_s.append(out.scores.astype(np.float16))
                 new_names.append(name)
-                new_stamps.append(_stamp(p))
+                new_stamps.append(file_stamp(p))
                 if progress:
                     progress(done, len(clips))
                 if save_every and (k + 1) % save_every == 0:

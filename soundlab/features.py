@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from soundlab import audio
+from soundlab.embeddings import file_stamp, save_npz_atomic
 from soundlab.errors import AudioError, ParameterError
 
 CLIP_SECONDS = 5.0
@@ -111,11 +111,6 @@ def compute(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     raise ParameterError(f"unknown feature kind {spec.kind!r}; known: {', '.join(SPECS)}")
 
 
-def _stamp(path: str) -> tuple[int, int]:
-    s = os.stat(path)
-    return (s.st_size, s.st_mtime_ns)
-
-
 def feature_set(clips: list[tuple[str, str]], spec: FeatureSpec, *, cache_dir: Path,
                 progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
     """Features of (filename, path) clips, computing only what the cache lacks.
@@ -135,7 +130,7 @@ def feature_set(clips: list[tuple[str, str]], spec: FeatureSpec, *, cache_dir: P
                     cached[str(name)] = (tuple(int(v) for v in stamp), x)
         except (OSError, KeyError, ValueError):
             cached = {}
-    todo = [(f, p) for f, p in clips if f not in cached or cached[f][0] != _stamp(p)]
+    todo = [(f, p) for f, p in clips if f not in cached or cached[f][0] != file_stamp(p)]
     failures: list[tuple[str, str]] = []
 
     def work(item):
@@ -153,15 +148,12 @@ def feature_set(clips: list[tuple[str, str]], spec: FeatureSpec, *, cache_dir: P
                 if isinstance(x, AudioError):
                     failures.append((name, str(x)))
                 else:
-                    cached[name] = (_stamp(p), x.astype(np.float16))
+                    cached[name] = (file_stamp(p), x.astype(np.float16))
                 if progress:
                     progress(done, len(clips))
-        path.parent.mkdir(parents=True, exist_ok=True)
         names = sorted(cached)
-        tmp = path.with_name(f".tmp-{path.name}")
-        np.savez(tmp, names=np.array(names), stamps=np.array([cached[n][0] for n in names], np.int64),
-                 X=np.stack([cached[n][1] for n in names]))
-        os.replace(tmp, path)
+        save_npz_atomic(path, names=np.array(names), stamps=np.array([cached[n][0] for n in names], np.int64),
+                        X=np.stack([cached[n][1] for n in names]))
     elif progress:
         progress(done, len(clips))
     failed = {f for f, _ in failures}

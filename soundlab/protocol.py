@@ -92,6 +92,8 @@ def choose(meta: pd.DataFrame, task: str = "esc50", *, n_splits: int = N_FOLDS, 
         clips["fold"] = grouped_folds(clips["target"].to_numpy(), clips["src_file"].to_numpy(),
                                       n_splits=n_splits, seed=seed)
         name = f"{task}-grouped"
+        if sources_split_across_folds(clips):  # StratifiedGroupKFold guarantees this; a run must never rely on luck
+            raise AssertionError("grouped folds leak a source recording")
         total = N_CLIPS if task == "esc50" else ESC10_CLIPS
         description = (f"{n_splits}-fold cross-validation over the {len(clips)} of {total} "
                        f"{'ESC-50' if task == 'esc50' else 'ESC-10'} clips present, {len(classes_df)} classes; "

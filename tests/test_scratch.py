@@ -1,17 +1,16 @@
 """From-scratch models: features, tiny training runs on a handful of real clips, run folders, shipped runs."""
 
-import json
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from soundlab import dataset, evaluate, features, heads, metrics, runs, scratch
+from soundlab import dataset, evaluate, features, heads, runs, scratch
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
 from soundlab.errors import ParameterError
 from tests.assets import ROOT
-from tests.test_training import small
+from tests.test_training import check_head_files, small
 
 TINY = scratch.ScratchConfig(epochs=2, batch_size=8)
 
@@ -84,18 +83,8 @@ def test_tiny_scratch_run_folder_is_complete(tiny_runs, kind):
     assert info["coverage"]["clips_present"] == 30 and info["coverage"]["classes_present"] == 5
     assert info["features"]["kind"] == scratch.FEATURE_OF[kind]
     h = run.head(kind)
-    for key in ("file", "oof", "history"):
-        assert (run.path / h[key]).is_file(), key
     assert h["params"] > 0 and h["inference_ms_per_clip"] > 0 and h["wall_seconds"] > 0
-    oof = runs.read_oof(run, kind)
-    assert len(oof) == 30 and set(oof["fold"]) == {1, 2, 3, 4, 5}
-    assert oof.groupby("src_file")["fold"].nunique().max() == 1  # folds never share a source recording
-    probs = oof[[f"p_{c}" for c in run.classes]].to_numpy()
-    assert np.allclose(probs.sum(axis=1), 1, atol=1e-3)
-    recomputed = metrics.summary(oof["true"].to_numpy(), probs, oof["fold"].to_numpy())
-    assert recomputed["accuracy"] == pytest.approx(h["cv"]["accuracy"], abs=1e-6)
-    history = json.loads((run.path / h["history"]).read_text())
-    assert len(history["folds"]) == 5
+    check_head_files(run, kind, 30)  # includes: folds never share a source recording
     names, pooled, audioset = runs.read_embeddings(run)
     assert len(names) == 30 and pooled.shape[0] == 30 and pooled.shape[1] > 0 and audioset.shape == (30, 0)
     assert not list(run.path.parent.glob(".tmp-*"))  # published atomically

@@ -31,6 +31,23 @@ def small(ds, classes=("dog", "rooster", "rain", "sea_waves", "crackling_fire"),
     return dataset.Dataset(ds.root, "partial", meta)
 
 
+def check_head_files(run, kind, n_clips, n_history_folds=5):
+    """A head's files exist; its out-of-fold predictions cover every clip once, keep each source recording in
+    one fold, sum to 1, and recompute to the stored metrics."""
+    h = run.head(kind)
+    for key in ("file", "oof", "history"):
+        assert (run.path / h[key]).is_file(), (kind, key)
+    oof = runs.read_oof(run, kind)
+    assert len(oof) == n_clips and set(oof["fold"]) == {1, 2, 3, 4, 5}
+    assert oof.groupby("src_file")["fold"].nunique().max() == 1  # folds never share a source recording
+    probs = oof[[f"p_{c}" for c in run.classes]].to_numpy()
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-3)
+    recomputed = metrics.summary(oof["true"].to_numpy(), probs, oof["fold"].to_numpy())
+    assert recomputed["accuracy"] == pytest.approx(h["cv"]["accuracy"], abs=1e-6)
+    history = json.loads((run.path / h["history"]).read_text())
+    assert len(history["folds"]) == n_history_folds
+
+
 def test_protocol_grouped_on_partial_data(dev):
     p = protocol.choose(dev.meta, "esc50")
     assert p.name == "esc50-grouped" and len(p.clips) == 737 and p.n_classes == 50
@@ -114,17 +131,7 @@ def test_tiny_run_folder_is_complete(tiny_run):
     assert set(tiny_run.head_kinds) == set(heads.HEAD_KINDS)
     assert tiny_run.default_head in heads.HEAD_KINDS
     for kind in tiny_run.head_kinds:
-        for key in ("file", "oof", "history"):
-            assert (tiny_run.path / tiny_run.head(kind)[key]).is_file(), (kind, key)
-        oof = runs.read_oof(tiny_run, kind)
-        assert len(oof) == 30 and set(oof["fold"]) == {1, 2, 3, 4, 5}
-        assert oof.groupby("src_file")["fold"].nunique().max() == 1  # folds never share a source recording
-        probs = oof[[f"p_{c}" for c in tiny_run.classes]].to_numpy()
-        assert np.allclose(probs.sum(axis=1), 1, atol=1e-3)
-        recomputed = metrics.summary(oof["true"].to_numpy(), probs, oof["fold"].to_numpy())
-        assert recomputed["accuracy"] == pytest.approx(tiny_run.head(kind)["cv"]["accuracy"], abs=1e-6)
-        history = json.loads((tiny_run.path / tiny_run.head(kind)["history"]).read_text())
-        assert len(history["folds"]) == (0 if kind == "ensemble" else 5)
+        check_head_files(tiny_run, kind, 30, n_history_folds=0 if kind == "ensemble" else 5)
     names, pooled, audioset = runs.read_embeddings(tiny_run)
     assert pooled.shape == (30, 1024) and audioset.shape == (30, 521)
     assert 0 < tiny_run.openset().oof_in_set_share <= 1
