@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from soundlab.dataset import N_CLIPS, N_FOLDS
+from soundlab.errors import DatasetError
 
 ESC10_CLIPS = 400
 SEED = 0
@@ -76,7 +77,7 @@ def choose(meta: pd.DataFrame, task: str = "esc50", *, n_splits: int = N_FOLDS, 
     clips = present if task == "esc50" else present[present["esc10"]]
     clips = clips.sort_values("filename").reset_index(drop=True).copy()
     if len(clips) == 0:
-        raise ValueError(f"no clips of task {task} are present")
+        raise DatasetError(f"no clips of task {task} are present")
     classes_df = clips[["target", "category", "class_name"]].drop_duplicates("target").sort_values("target")
     label_of = {t: i for i, t in enumerate(classes_df["target"])}
     clips["label"] = clips["target"].map(label_of).astype(np.int64)
@@ -87,7 +88,7 @@ def choose(meta: pd.DataFrame, task: str = "esc50", *, n_splits: int = N_FOLDS, 
                        f"({len(clips)} clips, {len(classes_df)} classes)")
     else:
         if clips["src_file"].nunique() < n_splits:
-            raise ValueError(f"{task}: {clips['src_file'].nunique()} source recordings present; "
+            raise DatasetError(f"{task}: {clips['src_file'].nunique()} source recordings present; "
                              f"{n_splits}-fold grouped cross-validation needs at least {n_splits}")
         clips["fold"] = grouped_folds(clips["target"].to_numpy(), clips["src_file"].to_numpy(),
                                       n_splits=n_splits, seed=seed)

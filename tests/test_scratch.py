@@ -135,3 +135,13 @@ def test_shipped_scratch_runs(dev):
             assert oof.groupby("src_file")["fold"].nunique().max() == 1
         assert run.head(run.default_head)["cv"]["accuracy"] > 0.2
     assert runs.preferred(shipped).family == "yamnet"
+
+
+def test_too_few_recordings_is_a_clear_error(dev, tmp_path):
+    from soundlab.errors import DatasetError
+
+    ds = small(dev, classes=("dog", "rooster", "rain"), per_class=1)
+    with pytest.raises(DatasetError, match="3 source recordings present; 5-fold grouped cross-validation needs at least 5"):
+        scratch.train_scratch_run(ds, "esc50", "mfcc-svm", cache_dir=tmp_path, runs_dir=tmp_path / "runs", cfg=TINY,
+                                  log=lambda m: None)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing half-written
