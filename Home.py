@@ -2,14 +2,13 @@
 
 import streamlit as st
 
-from components import loaders
-from soundlab import artifacts, transcribe
-from soundlab.config import get_settings
-from soundlab.download import download_esc50
+from components import loaders, page
+from soundlab.asr import engines
+from soundlab.data.download import download_esc50
 from soundlab.errors import DownloadError
+from soundlab.models import backbone
 
-st.set_page_config(page_title="SoundLab", page_icon="🔊", layout="wide")
-settings = get_settings()
+settings = page.start("SoundLab", "🔊")
 
 st.title(":material/graphic_eq: SoundLab")
 st.write("Environmental sound classification on **ESC-50**: 2,000 five-second clips, 50 classes in "
@@ -79,19 +78,24 @@ if ds is None or ds.kind != "full":
 
 # ---- models -----------------------------------------------------------------------------------
 st.header("Models")
-inv = artifacts.inventory(settings.artifacts_dir)
-st.caption(f"Folder: `{inv.folder}` (setting `SOUNDLAB_ARTIFACTS_DIR`)")
-found = []
-if inv.yamnet_tflite:
-    found.append(f"YAMNet TFLite backbone ({inv.yamnet_tflite.stat().st_size / 2**20:.1f} MB)")
-if inv.yamnet_class_map:
-    found.append("YAMNet AudioSet class map")
-found += [f"trained run `{p.name}`" for p in inv.runs]
-if found:
-    st.markdown("\n".join(f"- :green[:material/check_circle:] {f}" for f in found))
-missing = inv.missing()
-if missing:
-    st.markdown("\n".join(f"- :red[:material/cancel:] not present: {m}" for m in missing))
-where = transcribe.model_source(settings.whisper_model, settings.whisper_engine)
+st.caption(f"Folder: `{settings.artifacts_dir}` (setting `SOUNDLAB_ARTIFACTS_DIR`)")
+lines = []
+for key in backbone.REGISTRY:
+    bb = backbone.status(key, settings)
+    for what, where, present in bb.files:
+        size = f" ({where.stat().st_size / 2**20:.1f} MB)" if present and where.stat().st_size > 2**20 else ""
+        lines.append(f"- :green[:material/check_circle:] {what}{size}" if present else
+                     f"- :red[:material/cancel:] not present: {what} (`{where}`). {bb.note}")
+    if bb.ready and not bb.files:
+        lines.append(f"- {bb.name}: {bb.note}")
+all_runs, problems = loaders.runs()
+lines += [f"- :green[:material/check_circle:] trained run `{r.id}` ({r.family}, {len(r.model_names)} "
+          f"model{'s' if len(r.model_names) != 1 else ''})" for r in all_runs]
+if not all_runs:
+    lines.append("- :red[:material/cancel:] not present: trained runs. Train with `python -m soundlab train`, or "
+                 "restore the shipped ones with `git checkout model_artifacts/`.")
+lines += [f"- :orange[:material/warning:] unusable run folder: {p}" for p in problems]
+st.markdown("\n".join(lines))
+where = engines.model_source(settings.whisper_model, settings.whisper_engine)
 st.markdown(f"- Whisper (Transcribe page): `{settings.whisper_model}` with {settings.whisper_engine}: {where}. "
             "Set `SOUNDLAB_WHISPER_MODEL` to another hub id or a local folder.")

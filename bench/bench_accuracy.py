@@ -16,7 +16,8 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from common import ROOT  # noqa: E402,F401,I001
 
-from soundlab import backbones, metrics, runs  # noqa: E402
+from soundlab import metrics, runs
+from soundlab.models import yamnet as yamnet_model
 from soundlab.classify import classify_audio, load_classifier  # noqa: E402
 from soundlab.config import DEFAULT_ARTIFACTS_DIR  # noqa: E402
 from tests.assets import shared  # noqa: E402
@@ -33,16 +34,16 @@ def main() -> None:
         print(f"\n{run.id}\n  {run.protocol['description']}\n  target {target:.1%}, floor {floor:.1%}")
         print(f"  {'head':10s} {'accuracy':>9s} {'top-3':>7s} {'macro-F1':>9s} {'fold mean +- std':>18s}  "
               f"{'params':>8s}  target")
-        for kind in run.head_kinds:
+        for kind in run.model_names:
             oof = runs.read_oof(run, kind)
             probs = oof[[f"p_{c}" for c in run.classes]].to_numpy()
             m = metrics.summary(oof["true"].to_numpy(), probs, oof["fold"].to_numpy())
             ok = "met" if m["accuracy"] >= target else "NOT met"
             print(f"  {kind:10s} {m['accuracy']:9.2%} {m['top3_accuracy']:7.2%} {m['macro_f1']:9.2%} "
-                  f"{m['fold_mean']:10.2%} +- {m['fold_std']:5.2%}  {run.head(kind)['params']:8d}  {ok}")
+                  f"{m['fold_mean']:10.2%} +- {m['fold_std']:5.2%}  {run.model(kind)['params']:8d}  {ok}")
         osm = run.openset()
         print(f"  open set: {osm.oof_in_set_share:.1%} of the run's clips judged ESC-50 out of fold (target >= 95%)")
-    bb = backbones.load_backbone("tflite", DEFAULT_ARTIFACTS_DIR)
+    bb = yamnet_model.load_yamnet("tflite", DEFAULT_ARTIFACTS_DIR)
     clf = load_classifier(runs.preferred(shipped), None, bb)
     speech = sorted(shared("speech").glob("*.wav"))
     out = 0

@@ -21,18 +21,21 @@ from common import ROOT, report, timeit  # noqa: E402,I001
 
 import numpy as np  # noqa: E402
 
-from soundlab import audio, backbones, embeddings, runs  # noqa: E402
+from soundlab import audio, runs
+from soundlab.models import yamnet as yamnet_model
+from soundlab.models import embeddings
 from soundlab.classify import classify_audio, load_classifier  # noqa: E402
 from soundlab.config import DEFAULT_ARTIFACTS_DIR  # noqa: E402
-from soundlab.live import LiveClassifier  # noqa: E402
+from soundlab.live import for_classifier  # noqa: E402
 from tests.assets import dev_dataset  # noqa: E402
 
 
 def cold_load() -> None:
     code = ("import time; t0 = time.perf_counter()\n"
-            "from soundlab import backbones, runs\nfrom soundlab.classify import load_classifier, classify_audio\n"
+            "from soundlab import runs\nfrom soundlab.models import yamnet as yamnet_model\n"
+            "from soundlab.classify import load_classifier, classify_audio\n"
             "from soundlab.config import DEFAULT_ARTIFACTS_DIR as A\n"
-            "t1 = time.perf_counter(); bb = backbones.load_backbone('tflite', A); t2 = time.perf_counter()\n"
+            "t1 = time.perf_counter(); bb = yamnet_model.load_yamnet('tflite', A); t2 = time.perf_counter()\n"
             "r = runs.preferred(runs.list_runs(A)[0]); clf = load_classifier(r, None, bb); t3 = time.perf_counter()\n"
             f"classify_audio(clf, {str(CLIP)!r}); t4 = time.perf_counter()\n"
             "print(f'{t1-t0:.3f} {t2-t1:.3f} {t3-t2:.3f} {t4-t3:.3f}')")
@@ -47,15 +50,9 @@ def cold_load() -> None:
 
 
 def live_latency(clf) -> None:
-    from soundlab.classify import classify_waveform
-
-    def classify(y16k):
-        probs, out = classify_waveform(clf, y16k)
-        return probs, out.scores, out.embeddings
-
     a = audio.load(CLIP, sr=48_000)
     stereo = (np.stack([a.y, a.y], axis=1) * 32767).astype(np.int16)
-    live = LiveClassifier(classify, window_s=1.92, smoothing=0.5)
+    live = for_classifier(clf, window_s=1.92, smoothing=0.5)
     frame = 960  # 20 ms at 48 kHz
     latencies, steps = [], []
     cpu0, wall0 = time.process_time(), time.monotonic()
@@ -105,11 +102,11 @@ def main() -> None:
     global CLIP, DEV
     DEV = dev_dataset()
     CLIP = DEV / "audio" / "2-117271-A-0.wav"
-    bb = backbones.load_backbone("tflite", DEFAULT_ARTIFACTS_DIR)
+    bb = yamnet_model.load_yamnet("tflite", DEFAULT_ARTIFACTS_DIR)
     shipped, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
     run = runs.preferred(shipped)
     print(f"run {run.id}; cpu cores {os.cpu_count()}")
-    for kind in (run.default_head, "logreg"):
+    for kind in (run.default_model, "logreg"):
         clf = load_classifier(run, kind, bb)
         report(f"warm classification, 5 s clip, end to end ({kind}, {len(clf.tta_views)} YAMNet passes)",
                timeit(lambda c=clf: classify_audio(c, CLIP), repeat=40, warmup=3), target_ms=25)

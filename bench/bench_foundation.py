@@ -14,7 +14,8 @@ from pathlib import Path
 
 from common import ROOT, report, timeit  # noqa: I001  (sets sys.path)
 
-from soundlab import audio, dataset, dsp
+from soundlab import audio, dsp
+from soundlab.data import esc50
 from tests.assets import dev_dataset
 
 
@@ -24,7 +25,7 @@ def full_folder(tmp: Path, dev: Path) -> Path:
     (tmp / "audio").mkdir()
     os.link(dev / "meta" / "esc50.csv", tmp / "meta" / "esc50.csv")
     present = sorted((dev / "audio").glob("*.wav"))
-    meta = dataset.read_metadata(dev / "meta" / "esc50.csv")
+    meta = esc50.read_metadata(dev / "meta" / "esc50.csv")
     for i, name in enumerate(meta["filename"]):
         src = dev / "audio" / name
         os.link(src if src.exists() else present[i % len(present)], tmp / "audio" / name)
@@ -37,8 +38,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as d:
         full = full_folder(Path(d), dev)
-        report("csv load + presence scan, 2000 clips on disk", timeit(lambda: dataset.load_dataset(full), repeat=20))
-    report("csv load + presence scan, dev set (737 of 2000)", timeit(lambda: dataset.load_dataset(dev), repeat=20))
+        report("csv load + presence scan, 2000 clips on disk", timeit(lambda: esc50.load_dataset(full), repeat=20))
+    report("csv load + presence scan, dev set (737 of 2000)", timeit(lambda: esc50.load_dataset(dev), repeat=20))
 
     clip = dev / "audio" / "4-181286-A-10.wav" if (dev / "audio" / "4-181286-A-10.wav").exists() else \
         sorted((dev / "audio").glob("4-*.wav"))[0]

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import ROOT, report, timeit  # noqa: I001
+from common import ROOT, timeit  # noqa: I001
+from common import report as print_figure
 
-from soundlab import dataset, evaluate, metrics, runs
+from soundlab import metrics, report, runs
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
+from soundlab.data import esc50
 from tests.assets import dev_dataset
 
 
@@ -69,21 +71,21 @@ def metrics_page(section: str | None = None):
 
 def main() -> None:
     dev = dev_dataset()
-    meta = dataset.load_dataset(dev).meta
+    meta = esc50.load_dataset(dev).meta
     with tempfile.TemporaryDirectory() as d:
         art = Path(d)
         for f in ("yamnet.tflite", "yamnet_class_map.csv"):
             shutil.copy(DEFAULT_ARTIFACTS_DIR / f, art / f)
         path = synthetic_run(art, meta)
         run = runs.load_run(path)
-        p = evaluate.load_predictions(run, "attention", meta)
-        emb = evaluate.load_embeddings(run)
+        p = report.load_predictions(run, "attention", meta)
+        emb = report.load_embeddings(run)
         wrong = p.table[~p.table["correct"]].iloc[0]
         print(f"synthetic run: {len(p.table)} clips, accuracy {p.summary()['accuracy']:.1%}")
-        report("nearest correct neighbours of one clip (2000 clips)",
-               timeit(lambda: evaluate.correct_neighbours(p, emb, wrong["filename"], int(wrong["true"])), repeat=50),
+        print_figure("nearest correct neighbours of one clip (2000 clips)",
+               timeit(lambda: report.correct_neighbours(p, emb, wrong["filename"], int(wrong["true"])), repeat=50),
                target_ms=20)
-        report("  of which the cosine search alone (1 x 2000 x 1024)",
+        print_figure("  of which the cosine search alone (1 x 2000 x 1024)",
                timeit(lambda: metrics.nearest_neighbors(emb.pooled[0], emb.pooled, 3), repeat=50))
 
         os.environ["SOUNDLAB_ARTIFACTS_DIR"] = str(art)
@@ -93,15 +95,15 @@ def main() -> None:
         at.selectbox(key="metrics-cell-true").set_value(wrong["true_name"])
         at.selectbox(key="metrics-cell-pred").set_value(wrong["pred_name"]).run()
         assert not at.exception
-        report("Confusion: rerun after selecting a cell (warm)", timeit(at.run, repeat=20, warmup=2), target_ms=300)
+        print_figure("Confusion: rerun after selecting a cell (warm)", timeit(at.run, repeat=20, warmup=2), target_ms=300)
 
         at = metrics_page("Mistakes")
         name = next(f for f in p.table[~p.table["correct"]]["filename"] if p.table.set_index("filename").loc[f, "present"])
         at.selectbox(key="metrics-clip").set_value(name).run()
         assert not at.exception
-        report("Mistakes: rerun with a clip selected (warm)", timeit(at.run, repeat=20, warmup=2), target_ms=300)
+        print_figure("Mistakes: rerun with a clip selected (warm)", timeit(at.run, repeat=20, warmup=2), target_ms=300)
         at = metrics_page("Map")
-        report("Map (PCA of 2000 clips): rerun (warm)", timeit(at.run, repeat=10, warmup=1), target_ms=300)
+        print_figure("Map (PCA of 2000 clips): rerun (warm)", timeit(at.run, repeat=10, warmup=1), target_ms=300)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,10 @@ from common import ROOT, timeit  # noqa: E402,F401,I001
 import statistics  # noqa: E402
 
 
-from soundlab import audio, backbones, evaluate, features, metrics, runs, scratch  # noqa: E402
+from soundlab import audio, metrics, report, runs
+from soundlab.models import yamnet as yamnet_model
+from soundlab.models import features
+from soundlab.models import scratch
 from soundlab.classify import classify_audio, load_classifier  # noqa: E402
 from soundlab.config import DEFAULT_ARTIFACTS_DIR  # noqa: E402
 from tests.assets import dev_dataset  # noqa: E402
@@ -29,15 +32,15 @@ from tests.assets import dev_dataset  # noqa: E402
 def scratch_inference_ms(run: runs.Run, clip: str) -> float:
     import joblib
 
-    kind = run.default_head
+    kind = run.default_model
     spec = features.FeatureSpec(**run.info["features"])
     if kind in scratch.SKLEARN_MODELS:
-        model = joblib.load(run.head_path(kind))
+        model = joblib.load(run.model_path(kind))
         predict = model.predict_proba
     else:
-        from soundlab import heads
+        from soundlab.models import heads
 
-        model = heads.load(run.head_path(kind))
+        model = heads.load(run.model_path(kind))
         predict = model.predict_on_batch if hasattr(model, "predict_on_batch") else model.predict
 
     def once():
@@ -52,7 +55,7 @@ def main() -> None:
     for p in problems:
         print("unusable run:", p)
     ds_root = dev_dataset()
-    from soundlab.dataset import load_dataset
+    from soundlab.data.esc50 import load_dataset
 
     ds = load_dataset(ds_root)
     clip = ds.present["path"].iloc[0]
@@ -65,26 +68,26 @@ def main() -> None:
             print(f"{task}: no YAMNet run shipped")
             continue
         yrun = yam[0]
-        preds = {(r.id, k): evaluate.load_predictions(r, k, ds.meta) for r in task_runs for k in r.head_kinds}
-        best_y = max(((r, k) for r in yam for k in r.head_kinds), key=lambda rk: preds[(rk[0].id, rk[1])].table["correct"].mean())
+        preds = {(r.id, k): report.load_predictions(r, k, ds.meta) for r in task_runs for k in r.model_names}
+        best_y = max(((r, k) for r in yam for k in r.model_names), key=lambda rk: preds[(rk[0].id, rk[1])].table["correct"].mean())
         print(f"\n{task}: {yrun.protocol['description']}")
         for r in task_runs:
-            kinds = [r.default_head] if r.family == "scratch" else [best_y[1], "logreg"]
+            kinds = [r.default_model] if r.family == "scratch" else [best_y[1], "logreg"]
             for k in kinds:
                 oof = runs.read_oof(r, k)
                 probs = oof[[f"p_{c}" for c in r.classes]].to_numpy()
                 m = metrics.summary(oof["true"].to_numpy(), probs, oof["fold"].to_numpy())
-                h = r.head(k)
+                h = r.model(k)
                 if r.family == "scratch":
                     infer = scratch_inference_ms(r, clip)
-                    wall = h["wall_seconds"]
+                    wall = r.info["wall_seconds"]
                 else:
                     if backbone is None:
-                        backbone = backbones.load_backbone("tflite", DEFAULT_ARTIFACTS_DIR)
+                        backbone = yamnet_model.load_yamnet("tflite", DEFAULT_ARTIFACTS_DIR)
                     clf = load_classifier(r, k, backbone)
                     infer = statistics.median(timeit(lambda c=clf: classify_audio(c, clip), repeat=30, warmup=3))
                     wall = r.info.get("cv_seconds", float("nan"))
-                cmp = evaluate.compare(preds[(best_y[0].id, best_y[1])], preds[(r.id, k)])
+                cmp = report.compare(preds[(best_y[0].id, best_y[1])], preds[(r.id, k)])
                 p = cmp["mcnemar"]["p_value"] if (r.id, k) != (best_y[0].id, best_y[1]) else float("nan")
                 name = k if r.family == "scratch" else ("YAMNet + logreg" if k == "logreg" and k != best_y[1]
                                                         else "YAMNet + best head")

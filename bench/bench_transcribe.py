@@ -20,18 +20,18 @@ from tests.assets import shared, whisper_models
 CHILD = r"""
 import json, resource, sys, time
 import soundfile as sf
-from soundlab import transcribe as T
+from soundlab.asr import engines, gate, longform, subtitles
 engine, model, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
-t0 = time.perf_counter(); e = T.load_engine(engine, model, threads=threads); load = time.perf_counter() - t0
+t0 = time.perf_counter(); e = engines.load_engine(engine, model, threads=threads); load = time.perf_counter() - t0
 out = {"load_s": load, "runs": {}}
 for clip in sys.argv[4:]:
     y, _ = sf.read(f"{clip}.wav", dtype="float32")
     ref = open(f"{clip}.txt").read()
     rtfs = []
     for _ in range(3 if "long" in clip else 1):
-        t = T.transcribe(e, y)
+        t = longform.transcribe(e, y)
         rtfs.append(t.real_time_factor)
-    out["runs"][clip.rsplit("/", 1)[-1]] = {"rtf": sorted(rtfs)[len(rtfs) // 2], "wer": T.word_error_rate(ref, t.text),
+    out["runs"][clip.rsplit("/", 1)[-1]] = {"rtf": sorted(rtfs)[len(rtfs) // 2], "wer": word_error_rate(ref, t.text),
                                            "chunks": t.chunks, "seconds": t.seconds}
 out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(out))

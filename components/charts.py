@@ -134,7 +134,7 @@ def timeline_heatmap(times: np.ndarray, probs: np.ndarray, class_names: list[str
     return fig
 
 
-def tag_bars(tags: list[tuple[str, float]], *, title: str = "YAMNet's AudioSet tags") -> go.Figure:
+def tag_bars(tags: list[tuple[str, float]], *, title: str = "AudioSet tags") -> go.Figure:
     names = [t for t, _ in tags]
     values = [v for _, v in tags]
     fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color="#8a5b3c",

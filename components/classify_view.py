@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from components import charts
+from soundlab.classify import HOP_S, WINDOW_S
 
 
 def render_result(res, clf, *, top_k: int, key: str, true_class: str | None = None) -> None:
@@ -20,9 +21,9 @@ def render_result(res, clf, *, top_k: int, key: str, true_class: str | None = No
     c1.metric("Top class", name)
     c2.metric("Probability", f"{res.probs[top]:.1%}")
     c3.metric("Inference time", f"{res.timings_ms['total']:.0f} ms",
-              help=f"decode {res.timings_ms['decode']:.1f} ms · YAMNet {res.timings_ms['backbone']:.1f} ms · "
+              help=f"decode {res.timings_ms['decode']:.1f} ms · {res.tagger} {res.timings_ms['backbone']:.1f} ms · "
                    f"head {res.timings_ms['head']:.1f} ms")
-    c4.metric("YAMNet hears", res.top_tags(1)[0][0])
+    c4.metric(f"{res.tagger} hears", res.top_tags(1)[0][0])
     if true_class is not None:
         ok = true_class == res.classes[top]
         (st.success if ok else st.error)(
@@ -36,20 +37,21 @@ def render_result(res, clf, *, top_k: int, key: str, true_class: str | None = No
         st.plotly_chart(charts.probability_bars(res.probs, res.class_names, top_k=top_k), key=f"{key}-bars")
     with right:
         st.plotly_chart(charts.category_bars(res.category_totals(clf.run.targets)), key=f"{key}-cats")
-        st.plotly_chart(charts.tag_bars(res.top_tags(5)), key=f"{key}-tags")
-        diagnostics(res)
+        st.plotly_chart(charts.tag_bars(res.top_tags(5), title=f"{res.tagger}'s AudioSet tags"), key=f"{key}-tags")
+        diagnostics(res, clf)
     shown = list(np.argsort(-res.probs)[: max(top_k, 5)])
     if len(res.window_starts) > 1:
         st.plotly_chart(charts.timeline_heatmap(res.window_starts, res.window_probs, res.class_names, classes=shown,
-                                                title=f"Timeline: {len(res.window_starts)} windows of 5 s, every 2.5 s",
-                                                span_s=5.0), key=f"{key}-timeline")
+                                                title=f"Timeline: {len(res.window_starts)} windows of {WINDOW_S:g} s, "
+                                                      f"every {HOP_S:g} s", span_s=WINDOW_S), key=f"{key}-timeline")
     else:
+        frame_s = clf.backbone.params.frame_window_s
         st.plotly_chart(charts.timeline_heatmap(res.frame_starts, res.frame_probs, res.class_names, classes=shown,
-                                                title="Timeline: each 0.96 s YAMNet frame classified on its own",
-                                                span_s=0.96), key=f"{key}-timeline")
+                                                title=f"Timeline: each {frame_s:g} s {res.tagger} frame classified on its own",
+                                                span_s=frame_s), key=f"{key}-timeline")
 
 
-def diagnostics(res) -> None:
+def diagnostics(res, clf) -> None:
     d = res.diagnostics
     rows = [
         ("duration", f"{d.duration_s:.2f} s"),
@@ -64,8 +66,8 @@ def diagnostics(res) -> None:
                      f"{d.distance:.3f} (in-set up to {d.distance_threshold:.3f})" if d.distance_threshold else f"{d.distance:.3f}"))
     st.markdown("**Input diagnostics**")
     st.dataframe(pd.DataFrame(rows, columns=["check", "value"]), hide_index=True)
-    if d.out_of_distribution:
-        st.warning("Out of distribution: this audio is farther from every training clip than 97% of ESC-50 clips "
-                   "are from theirs.", icon=":material/warning:")
+    if d.out_of_distribution and clf.openset is not None:
+        st.warning(f"Out of distribution: this audio is farther from every training clip than "
+                   f"{clf.openset.distance_quantile:.0%} of ESC-50 clips are from theirs.", icon=":material/warning:")
     for w in d.warnings:
         st.warning(w, icon=":material/warning:")

@@ -6,10 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from components import charts, loaders
-from soundlab import dsp
+from soundlab import audio, dsp
 from soundlab.errors import SoundLabError
 
-AUDIO_MIME = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg"}
 DEFAULT_PARAMS = dsp.MelParams()
 
 
@@ -42,9 +41,25 @@ def metadata_table(row: pd.Series) -> None:
     )
 
 
-def render_clip(row: pd.Series, params: dsp.MelParams, *, key: str, title: str | None = None,
+def player(ds, filename: str) -> bool:
+    """Just the audio player of a dataset clip (or a message if its file is gone). Returns False if not shown."""
+    try:
+        path = ds.clip_path(filename)
+    except SoundLabError as e:
+        st.caption(f":orange[:material/warning:] {e}")
+        return False
+    st.audio(str(path), format=audio.mime_type(path))
+    return True
+
+
+def render_clip(ds, filename: str, params: dsp.MelParams, *, key: str, title: str | None = None,
                 show_meta: bool = True, height: int = 300) -> bool:
-    """Player, waveform and mel spectrogram of a metadata row. Returns False if it could not be shown."""
+    """Player, waveform and mel spectrogram of a dataset clip. Returns False if it could not be shown.
+
+    The file is opened through `Dataset.clip_path` (never leaves the dataset folder); a clip removed since the
+    folder was scanned gives a message, not a traceback.
+    """
+    row = ds.clip(filename)
     st.markdown(f"**{title or row['filename']}** — {row['class_name']} · {row['supercategory']}")
     if not row["present"]:
         st.warning(f"{row['filename']} is listed in the metadata but its audio is not on disk. "
@@ -52,8 +67,8 @@ def render_clip(row: pd.Series, params: dsp.MelParams, *, key: str, title: str |
         if show_meta:
             metadata_table(row)
         return False
-    path = row["path"]
     try:
+        path = str(ds.clip_path(filename))
         clip = loaders.load_clip(path)
         t, lo, hi = loaders.clip_envelope(path)
         fmax = min(params.fmax_hz or clip.sr / 2, clip.sr / 2)
@@ -62,8 +77,7 @@ def render_clip(row: pd.Series, params: dsp.MelParams, *, key: str, title: str |
     except SoundLabError as e:
         st.error(str(e))
         return False
-    suffix = path[path.rfind("."):].lower()
-    st.audio(path, format=AUDIO_MIME.get(suffix, "audio/wav"))
+    st.audio(path, format=audio.mime_type(path))
     st.caption(f"{clip.duration_s:.2f} s · {clip.info.sr} Hz · {clip.info.channels} ch · "
                f"{clip.info.format} {clip.info.subtype}")
     for w in clip.warnings:

@@ -13,30 +13,24 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from soundlab import audio, dataset, dsp
+from soundlab import audio, dsp
 from soundlab.config import get_settings
-
-
-def _stamp(path: Path) -> tuple:
-    """Cheap change detector for a file or folder: (mtime_ns, size), or None if absent."""
-    try:
-        s = os.stat(path)
-        return (s.st_mtime_ns, s.st_size)
-    except OSError:
-        return ()
+from soundlab.data import esc50
+from soundlab.errors import RunError
+from soundlab.storage import file_stamp
 
 
 def _dataset_stamp(root: Path) -> tuple:
     # the audio folder's mtime changes when files are added or removed
-    return (_stamp(root / "meta" / "esc50.csv"), _stamp(root / "audio"), _stamp(root))
+    return (file_stamp(root / "meta" / "esc50.csv"), file_stamp(root / "audio"), file_stamp(root))
 
 
 @st.cache_data(show_spinner="Reading the ESC-50 metadata ...", max_entries=8)
-def _dataset_status(esc50_root: str, sample_root: str, stamps: tuple) -> dataset.DatasetStatus:
-    return dataset.resolve_dataset(Path(esc50_root), Path(sample_root))
+def _dataset_status(esc50_root: str, sample_root: str, stamps: tuple) -> esc50.DatasetStatus:
+    return esc50.resolve_dataset(Path(esc50_root), Path(sample_root))
 
 
-def dataset_status() -> dataset.DatasetStatus:
+def dataset_status() -> esc50.DatasetStatus:
     """The dataset the app uses (full/partial ESC-50, else the shipped sample), re-read when it changes."""
     s = get_settings()
     stamps = (_dataset_stamp(s.esc50_root), _dataset_stamp(s.sample_root))
@@ -50,7 +44,7 @@ def clip_audio(path: str, stamp: tuple) -> audio.Audio:
 
 
 def load_clip(path: str | Path) -> audio.Audio:
-    return clip_audio(str(path), _stamp(Path(path)))
+    return clip_audio(str(path), file_stamp(path))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -64,7 +58,7 @@ def _mel(path: str, stamp: tuple, params: dict) -> tuple[np.ndarray, np.ndarray,
 
 def clip_mel(path: str | Path, params: dsp.MelParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(S_db [n_mels, t], frame times [t], band centre Hz [n_mels]) of a clip."""
-    return _mel(str(path), _stamp(Path(path)), asdict(params))
+    return _mel(str(path), file_stamp(path), asdict(params))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -75,7 +69,7 @@ def _envelope(path: str, stamp: tuple, max_points: int):
 
 def clip_envelope(path: str | Path, max_points: int = 2000):
     """(t, lo, hi) min/max envelope of a clip for the waveform chart."""
-    return _envelope(str(path), _stamp(Path(path)), max_points)
+    return _envelope(str(path), file_stamp(path), max_points)
 
 
 @st.cache_data(show_spinner="Drawing one spectrogram per class ...", max_entries=8)
@@ -90,27 +84,29 @@ def _gallery(items: tuple[tuple[int, str, str, str], ...], stamps: tuple, params
     return out
 
 
-def class_gallery(ds: dataset.Dataset, params: dsp.MelParams) -> list[tuple[int, str, str, np.ndarray]]:
+def class_gallery(ds: esc50.Dataset, params: dsp.MelParams) -> list[tuple[int, str, str, np.ndarray]]:
     """One spectrogram thumbnail per class, from the first present clip of each class."""
     first = ds.present.sort_values(["target", "filename"]).drop_duplicates("target")
     items = tuple((int(r.target), r.class_name, r.filename, r.path) for r in first.itertuples())
-    stamps = tuple(_stamp(Path(i[3])) for i in items)
+    stamps = tuple(file_stamp(i[3]) for i in items)
     return _gallery(items, stamps, asdict(params))
 
 
 # ---- models -----------------------------------------------------------------------------------
 
-@st.cache_resource(show_spinner="Loading YAMNet ...", max_entries=2)
-def _backbone(spec: str, artifacts_dir: str, stamp: tuple):
-    from soundlab.backbones import load_backbone
+@st.cache_resource(show_spinner="Loading the backbone ...", max_entries=4)
+def _backbone(key: str, spec: str, artifacts_dir: str, stamp: tuple):
+    from soundlab.models.backbone import load_backbone
 
-    return load_backbone(spec, Path(artifacts_dir))
+    return load_backbone(key, get_settings())
 
 
-def backbone():
-    """The YAMNet backbone named by SOUNDLAB_YAMNET (one shared, thread-safe object). Raises ModelError."""
+def backbone(key: str = "yamnet"):
+    """The backbone registered as `key` (one shared, thread-safe object), reloaded when its files change.
+    Raises ModelError."""
     s = get_settings()
-    return _backbone(s.yamnet, str(s.artifacts_dir), _stamp(s.artifacts_dir / "yamnet.tflite"))
+    stamp = tuple(file_stamp(p) for p in sorted(Path(s.artifacts_dir).glob(f"{key}*")))
+    return _backbone(key, s.yamnet, str(s.artifacts_dir), stamp)
 
 
 def _runs_stamp(artifacts_dir: Path) -> tuple:
@@ -119,7 +115,7 @@ def _runs_stamp(artifacts_dir: Path) -> tuple:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError:
         return ()
-    return tuple((e.name, _stamp(Path(e.path) / "run.json")) for e in entries if e.is_dir())
+    return tuple((e.name, file_stamp(Path(e.path) / "run.json")) for e in entries if e.is_dir())
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -135,12 +131,13 @@ def runs():
     return _runs(str(s.artifacts_dir), _runs_stamp(s.artifacts_dir))
 
 
-def runs_with_warnings(family: str | None = None):
-    """The usable runs (of one family, if given); a warning on the page for each unusable run folder."""
+def runs_with_warnings(*, classifies_audio: bool | None = None):
+    """The usable runs (only those Classify can serve, or only the others, if asked); a warning on the page
+    for each unusable run folder."""
     all_runs, problems = runs()
     for problem in problems:
         st.warning(f"Skipped an unusable run folder: {problem}")
-    return [r for r in all_runs if family is None or r.family == family]
+    return [r for r in all_runs if classifies_audio is None or r.classifies_audio == classifies_audio]
 
 
 @st.cache_resource(show_spinner="Loading the classifier head ...", max_entries=8)
@@ -152,9 +149,8 @@ def _classifier(run_path: str, kind: str, stamp: tuple, fingerprint: str, _run, 
 
 def classifier(run, kind: str, bb):
     """Backbone + head `kind` of `run`, loaded once and shared. Raises ModelError."""
-    head_file = run.head_path(kind)
-    return _classifier(str(run.path), kind, (_stamp(run.path / "run.json"), _stamp(head_file)), bb.fingerprint,
-                       run, bb)
+    return _classifier(str(run.path), kind, (file_stamp(run.path / "run.json"), file_stamp(run.model_path(kind))),
+                       bb.fingerprint, run, bb)
 
 
 @st.cache_data(show_spinner="Classifying ...", max_entries=64)
@@ -166,27 +162,25 @@ def _classify_file(path: str, stamp: tuple, run_id: str, kind: str, fingerprint:
 
 def classify_file(clf, path: str | Path):
     """Result of classifying a file on disk (cached per file version, run, head and backbone)."""
-    return _classify_file(str(path), _stamp(Path(path)), clf.run.id, clf.kind, clf.backbone.fingerprint, clf)
+    return _classify_file(str(path), file_stamp(path), clf.run.id, clf.kind, clf.backbone.fingerprint, clf)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _oof(run_path: str, kind: str, stamp: tuple, _run):
+def _oof(run_path: str, name: str, stamp: tuple, _run):
     from soundlab import runs as runs_mod
 
-    return runs_mod.read_oof(_run, kind)
+    return runs_mod.read_oof(_run, name)
 
 
-def oof(run, kind: str):
-    """The stored out-of-fold predictions of a head (cached per file version). Raises RunError."""
-    return _oof(str(run.path), kind, _stamp(run.path / run.head(kind)["oof"]), run)
+def oof(run, name: str):
+    """The stored out-of-fold predictions of a model (cached per file version). Raises RunError."""
+    return _oof(str(run.path), name, file_stamp(run.path / run.model(name)["oof"]), run)
 
 
-def oof_row(run, kind: str, filename: str):
+def oof_row(run, name: str, filename: str):
     """The out-of-fold prediction of one clip, or None (not in the run, or the file is unusable)."""
-    from soundlab.runs import RunError
-
     try:
-        table = oof(run, kind)
+        table = oof(run, name)
     except RunError:
         return None
     rows = table[table["filename"] == filename]
@@ -195,50 +189,64 @@ def oof_row(run, kind: str, filename: str):
 
 # ---- metrics ----------------------------------------------------------------------------------
 
-@st.cache_data(show_spinner="Reading the stored predictions ...", max_entries=16)
-def _predictions(run_path: str, kind: str, stamp: tuple, _run, _meta):
-    from soundlab import evaluate
+@st.cache_data(show_spinner="Reading the stored predictions ...", max_entries=32)
+def _predictions(run_path: str, name: str, stamp: tuple, _run, _meta):
+    from soundlab import report
 
-    return evaluate.load_predictions(_run, kind, _meta)
+    return report.load_predictions(_run, name, _meta)
 
 
-def predictions(run, kind: str, ds):
-    """A head's out-of-fold predictions joined with the dataset in use. Raises RunError."""
+def predictions(run, name: str, ds):
+    """A model's out-of-fold predictions joined with the dataset in use. Raises RunError."""
     s = get_settings()
-    stamp = (_stamp(run.path / run.head(kind)["oof"]), _dataset_stamp(s.esc50_root), _dataset_stamp(s.sample_root),
-             ds.kind, str(ds.root))
-    return _predictions(str(run.path), kind, stamp, run, ds.meta if ds is not None else None)
+    stamp = (file_stamp(run.path / run.model(name)["oof"]), _dataset_stamp(s.esc50_root),
+             _dataset_stamp(s.sample_root), ds.kind if ds is not None else None, str(ds.root) if ds is not None else "")
+    return _predictions(str(run.path), name, stamp, run, ds.meta if ds is not None else None)
+
+
+def task_predictions(all_runs, task: str, ds) -> tuple[list, list[str]]:
+    """The predictions of every model of every run of `task`, and a message per model that cannot be used."""
+    pool, problems = [], []
+    for r in all_runs:
+        if r.task != task:
+            continue
+        for name in r.model_names:
+            try:
+                pool.append(predictions(r, name, ds))
+            except RunError as e:
+                problems.append(f"{r.id} · {name}: {e}")
+    return pool, problems
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _run_embeddings(run_path: str, stamp: tuple, _run):
-    from soundlab import evaluate
+    from soundlab import report
 
-    return evaluate.load_embeddings(_run)
+    return report.load_embeddings(_run)
 
 
 def run_embeddings(run):
-    """Mean YAMNet embedding of every clip of a run. Raises RunError."""
-    return _run_embeddings(str(run.path), _stamp(run.path / "embeddings.npz"), run)
+    """The pooled embedding of every clip of a run. Raises RunError."""
+    return _run_embeddings(str(run.path), file_stamp(run.path / "embeddings.npz"), run)
 
 
 @st.cache_data(show_spinner="Computing the embedding map ...", max_entries=8)
 def _embedding_map(run_path: str, stamp: tuple, method: str, _pooled):
-    from soundlab import evaluate
+    from soundlab import report
 
-    return evaluate.embedding_map(_pooled, method)
+    return report.embedding_map(_pooled, method)
 
 
 def embedding_map(run, method: str):
     emb = run_embeddings(run)
-    return emb, _embedding_map(str(run.path), _stamp(run.path / "embeddings.npz"), method, emb.pooled)
+    return emb, _embedding_map(str(run.path), file_stamp(run.path / "embeddings.npz"), method, emb.pooled)
 
 
 # ---- transcription -------------------------------------------------------------------------------
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _whisper(engine: str, model: str, threads: int):
-    from soundlab.transcribe import load_engine
+    from soundlab.asr.engines import load_engine
 
     return load_engine(engine, model, threads=threads)
 

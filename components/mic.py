@@ -16,8 +16,6 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from components import charts
 from soundlab import live
-from soundlab.classify import classify_waveform
-from soundlab.openset import nearest_distance
 
 AUDIO_CONSTRAINTS = {"echoCancellation": False, "noiseSuppression": False, "autoGainControl": False}
 
@@ -63,15 +61,13 @@ def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: 
     timeline = st.empty()
     if not ctx.state.playing:
         status.info("Press START to stream the microphone. The page classifies the last "
-                    f"{window_s:.2f} s every 0.48 s. (Your browser asks for microphone access.)")
+                    f"{window_s:.2f} s every {clf.backbone.params.frame_hop_s:g} s. "
+                    "(Your browser asks for microphone access.)")
         return
 
-    def classify(y16k):
-        probs, out = classify_waveform(clf, y16k)
-        return probs, out.scores, out.embeddings
-
-    stream = live.LiveClassifier(classify, window_s=window_s, smoothing=smoothing)
+    stream = live.for_classifier(clf, window_s=window_s, smoothing=smoothing)
     names = clf.class_names
+    tags = clf.backbone.tag_names
     status.caption("Listening ...")
     started = time.monotonic()
     redraws = 0
@@ -89,14 +85,11 @@ def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: 
             redraws += 1
             top = int(np.argmax(update.probs))
             tag = int(np.argmax(update.audioset))
-            verdict = ""
-            if clf.openset is not None and clf.train_pooled is not None:
-                d = float(nearest_distance(update.embedding[None], clf.train_pooled, reference_normalized=True)[0])
-                v = clf.openset.judge(d, update.audioset, clf.backbone.class_names)
-                verdict = "" if v.in_set else f" · **{v.message()}**"
+            v = update.verdict
+            verdict = "" if v is None or v.in_set else f" · **{v.message()}**"
             top_line.markdown(
                 f"### {names[top]} — {update.probs[top]:.0%}\n"
-                f"YAMNet hears: {clf.backbone.class_names[tag]} · level {update.level_dbfs:.0f} dBFS · "
+                f"{clf.backbone.short_name} hears: {tags[tag]} · level {update.level_dbfs:.0f} dBFS · "
                 f"latency {update.latency_s * 1000:.0f} ms{verdict}"
             )
             bars.plotly_chart(charts.probability_bars(update.probs, names, top_k=top_k, height=340, limit=12,

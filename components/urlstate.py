@@ -11,12 +11,14 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from soundlab.errors import SoundLabError
+
 
 def seed_from_url(key: str, param: str, check: Callable[[str], None]) -> str | None:
     """Seed widget `key` from ``?param=`` when the widget has no state yet.
 
-    `check` raises a `SoundLabError` for a value that must be refused. Returns the
-    refusal message (the parameter is then removed from the URL), or None.
+    `check` raises a `SoundLabError` (e.g. `DatasetError` for an unknown clip) for a value that must be
+    refused. Returns the refusal message (the parameter is then removed from the URL), or None.
     """
     if key in st.session_state:
         return None
@@ -25,7 +27,7 @@ def seed_from_url(key: str, param: str, check: Callable[[str], None]) -> str | N
         return None
     try:
         check(value)
-    except ValueError as e:
+    except SoundLabError as e:
         del st.query_params[param]
         return str(e)
     st.session_state[key] = value

@@ -6,11 +6,11 @@ Every filter, the view, the selected clip and the spectrogram settings are bound
 
 import streamlit as st
 
-from components import charts, clip_view, loaders, urlstate
-from soundlab import dataset as ds_mod
+from components import charts, clip_view, loaders, page, urlstate
+from soundlab.data import esc50 as ds_mod
 from soundlab.errors import DatasetError
 
-st.set_page_config(page_title="Explore · SoundLab", page_icon="🔎", layout="wide")
+page.start("Explore · SoundLab", "🔎")
 
 status = loaders.dataset_status()
 if status.dataset is None:
@@ -116,7 +116,7 @@ if view == "Clips":
         row = ds.clip(choice)
         left, right = st.columns([3, 2])
         with left:
-            clip_view.render_clip(row, params, key="explore-clipview", show_meta=False)
+            clip_view.render_clip(ds, choice, params, key="explore-clipview", show_meta=False)
         with right:
             st.markdown("**Metadata**")
             clip_view.metadata_table(row)
@@ -182,6 +182,6 @@ else:
     urlstate.write_url("a", a)
     urlstate.write_url("b", b)
     with c1:
-        clip_view.render_clip(ds.clip(a), params, key="explore-cmp-a", show_meta=False)
+        clip_view.render_clip(ds, a, params, key="explore-cmp-a", show_meta=False)
     with c2:
-        clip_view.render_clip(ds.clip(b), params, key="explore-cmp-b", show_meta=False)
+        clip_view.render_clip(ds, b, params, key="explore-cmp-b", show_meta=False)

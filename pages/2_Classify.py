@@ -2,17 +2,14 @@
 
 import streamlit as st
 
-from components import classify_view, clip_view, loaders
-from soundlab import runs as runs_mod
-from soundlab.backbones import ModelError
-from soundlab.config import get_settings
-from soundlab.errors import SoundLabError
+from components import classify_view, loaders, page, run_picker
+from soundlab import audio
+from soundlab.errors import ModelError, SoundLabError
 
-st.set_page_config(page_title="Classify · SoundLab", page_icon=":material/hearing:", layout="wide")
-settings = get_settings()
+settings = page.start("Classify · SoundLab", ":material/hearing:")
 st.title("Classify a sound")
 
-all_runs = loaders.runs_with_warnings("yamnet")  # from-scratch runs are compared on the Metrics page
+all_runs = loaders.runs_with_warnings(classifies_audio=True)  # from-scratch runs are compared on the Metrics page
 if not all_runs:
     st.warning(f"No trained classifier found in `{settings.artifacts_dir / 'runs'}`. Train one with "
                "`python -m soundlab train` (it uses the clips on disk), or restore the shipped runs with "
@@ -20,25 +17,15 @@ if not all_runs:
     st.stop()
 
 # ---- model choice -----------------------------------------------------------------------------
-run_ids = [r.id for r in all_runs]
+run, head = run_picker.pick(all_runs, prefix="classify", header="Model")
 with st.sidebar:
-    st.header("Model")
-    url_run = st.query_params.get("classify-run")
-    if url_run is not None and url_run not in run_ids:
-        st.error(f"The link names run {url_run!r}, which is not here; showing the default run.")
-    default_run = runs_mod.preferred(all_runs).id
-    run_id = st.selectbox("Run", run_ids, index=run_ids.index(default_run), key="classify-run",
-                          bind="query-params", help="A run is one training session: task, protocol, heads.")
-    run = runs_mod.find(all_runs, run_id)
-    head = st.selectbox("Head", run.head_kinds, index=run.head_kinds.index(run.default_head), key="classify-head",
-                        bind="query-params")
-    cv = run.head(head)["cv"]
+    cv = run.model(head)["cv"]
     st.caption(f"{run.task.upper()}, {len(run.classes)} classes. Cross-validated accuracy of this head: "
                f"**{cv['accuracy']:.1%}** (top-3 {cv['top3_accuracy']:.1%}) — {run.protocol['description']}.")
     top_k = st.slider("Highlight the top k", 1, 10, 5, key="classify-topk")
 
 try:
-    bb = loaders.backbone()
+    bb = loaders.backbone(run.backbone_key)
     clf = loaders.classifier(run, head, bb)
 except ModelError as e:
     st.error(str(e))
@@ -77,9 +64,10 @@ if source == "Dataset clip":
     names = dict(zip(present["filename"], present["class_name"]))
     clip = st.selectbox("Clip", list(names), index=0, key="classify-clip", format_func=lambda f: f"{f} · {names[f]}")
     row = ds.clip(clip)
-    st.audio(row["path"], format=clip_view.AUDIO_MIME.get(row["path"][row["path"].rfind("."):].lower(), "audio/wav"))
     try:
-        res = loaders.classify_file(clf, row["path"])
+        path = ds.clip_path(clip)
+        st.audio(str(path), format=audio.mime_type(path))
+        res = loaders.classify_file(clf, path)
     except SoundLabError as e:
         st.error(str(e))
         st.stop()
@@ -113,10 +101,12 @@ elif source in ("Upload", "Record"):
 else:
     from components import mic
 
+    hop = bb.params.frame_hop_s
+    windows = [round(k * hop, 2) for k in (2, 3, 4)]
     c1, c2 = st.columns(2)
     smoothing = c1.slider("Smoothing", 0.0, 0.9, 0.5, 0.1, key="classify-smoothing",
                           help="Exponential moving average over updates: 0 = each window on its own.")
-    window_s = c2.select_slider("Window", options=[0.96, 1.44, 1.92], value=1.92, key="classify-window",
-                                help="Seconds of audio classified at each update (every 0.48 s).")
+    window_s = c2.select_slider("Window", options=windows, value=windows[-1], key="classify-window",
+                                help=f"Seconds of audio classified at each update (every {hop:g} s).")
     mic.live_panel(clf, key="classify-live", ice_servers=settings.ice_servers, smoothing=smoothing,
                    window_s=window_s, top_k=top_k)

@@ -4,16 +4,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from components import charts, clip_view, loaders, urlstate
-from soundlab import evaluate, features, metrics
-from soundlab import runs as runs_mod
-from soundlab.config import get_settings
-from soundlab.dataset import check_clip_name
-from soundlab.errors import DatasetError
-from soundlab.runs import RunError
+from components import charts, clip_view, loaders, page, run_picker, urlstate
+from soundlab import metrics, report, runs
+from soundlab.data.esc50 import check_clip_name
+from soundlab.errors import DatasetError, RunError
 
-st.set_page_config(page_title="Metrics · SoundLab", page_icon=":material/analytics:", layout="wide")
-settings = get_settings()
+settings = page.start("Metrics · SoundLab", ":material/analytics:")
 st.title("Metrics and mistakes")
 
 all_runs = loaders.runs_with_warnings()
@@ -24,26 +20,18 @@ if not all_runs:
 status = loaders.dataset_status()
 ds = status.dataset
 
-# ---- run and head ------------------------------------------------------------------------------
-run_ids = [r.id for r in all_runs]
-url_run = st.query_params.get("metrics-run")
-if url_run is not None and url_run not in run_ids:
-    st.error(f"The link names run {url_run!r}, which is not here; showing the default run instead.")
+# ---- run and model -----------------------------------------------------------------------------
+run, head = run_picker.pick(all_runs, prefix="metrics", header="Run", model_label="Model",
+                            run_help="Runs of heads on backbone embeddings, and of models trained from scratch "
+                                     "(the model's name is in the run's name: cnn, crnn, wavecnn, mfcc-svm, mfcc-rf).")
 with st.sidebar:
-    st.header("Run")
-    run_id = st.selectbox("Run", run_ids, index=run_ids.index(runs_mod.preferred(all_runs).id), key="metrics-run",
-                          bind="query-params", help="Runs of YAMNet heads, and of models trained from scratch (the "
-                          "model's name is in the run's name: cnn, crnn, wavecnn, mfcc-svm, mfcc-rf).")
-    run = runs_mod.find(all_runs, run_id)
-    head = st.selectbox("Head", run.head_kinds, index=run.head_kinds.index(run.default_head), key="metrics-head",
-                        bind="query-params")
     class_filter = st.multiselect("Classes (filter for Mistakes and Map)", run.class_names, key="metrics-class",
                                   bind="query-params")
 
 try:
     p = loaders.predictions(run, head, ds)
 except RunError as e:
-    st.error(f"The predictions of this head cannot be used: {e}")
+    st.error(f"The predictions of this model cannot be used: {e}")
     st.stop()
 for problem in p.problems:
     st.warning(problem)
@@ -63,20 +51,13 @@ cov = run.info["coverage"]
 on_disk = int(table["present"].sum())
 st.caption(f"**Protocol:** {run.protocol['description']}. **Coverage:** {cov['clips_present']} of "
            f"{cov['clips_listed']} clips, {cov['classes_present']} of {cov['classes_listed']} classes. "
-           f"Out-of-fold predictions of the `{head}` head, recomputed from `{run.head(head)['oof']}`; "
+           f"Out-of-fold predictions of `{head}`, recomputed from `{run.model(head)['oof']}`; "
            f"{on_disk} of these {len(table)} clips are on disk here to listen to.")
-if run.family == "scratch":
-    h = run.head(head)
-    st.caption(f"**Model:** `{head}`, trained from scratch on {features.DESCRIPTIONS.get(run.info['features']['kind'], '?')}; "
-               f"{h['params']:,d} parameters"
-               + (f", {h['epochs']} epochs per fold" if h.get("epochs") else "")
-               + f"; {h['wall_seconds'] / 60:.1f} min to train (five folds and the deployed model). "
-               "It is compared with the YAMNet heads in the Compare section.")
+caption = report.model_caption(run, head)
+if caption:
+    st.caption(caption)
 with st.expander("Published reference points, each with its protocol"):
-    refs = pd.DataFrame([r for r in evaluate.REFERENCES if r["task"] == run.task])
-    refs.loc[len(refs)] = {"what": f"This run ({head})", "task": run.task, "accuracy": s["accuracy"],
-                           "protocol": run.protocol["description"], "comparable": True}
-    st.dataframe(refs[["what", "accuracy", "protocol", "comparable"]], hide_index=True,
+    st.dataframe(report.reference_table(p), hide_index=True,
                  column_config={"accuracy": st.column_config.NumberColumn(format="percent")})
     st.caption("A random split puts takes of one source recording in both training and test, so a model is "
                "tested on near-copies of what it learned: such numbers are higher and say little. All numbers here "
@@ -88,8 +69,7 @@ def play(row: pd.Series, key: str, *, show_meta: bool = False) -> None:
     if not row.get("present", False) or ds is None:
         st.caption(f"{row['filename']} is not on disk here (download the dataset to listen to it).")
         return
-    clip_view.render_clip(ds.clip(row["filename"]), clip_view.DEFAULT_PARAMS, key=key, show_meta=show_meta,
-                          height=220)
+    clip_view.render_clip(ds, row["filename"], clip_view.DEFAULT_PARAMS, key=key, show_meta=show_meta, height=220)
 
 
 def clip_table(rows: pd.DataFrame, key: str, extra: list[str] | None = None) -> pd.Series | None:
@@ -110,29 +90,24 @@ section = st.segmented_control(
 # ---- per fold ----------------------------------------------------------------------------------
 if section == "Folds":
     st.plotly_chart(charts.fold_bars(s["per_fold_accuracy"], s["fold_mean"], s["fold_std"]), key="metrics-folds")
-    st.subheader("Clips the heads of this run disagree on")
-    preds = {}
-    for k in run.head_kinds:
-        try:
-            preds[k] = loaders.predictions(run, k, ds).table.set_index("filename")["pred_name"]
-        except RunError as e:
-            st.warning(f"{k}: {e}")
-    if len(preds) > 1:
-        grid = pd.DataFrame(preds)
-        grid.insert(0, "true", table.set_index("filename")["true_name"])
-        flips = grid[grid.drop(columns="true").nunique(axis=1) > 1]
-        st.caption(f"{len(flips)} of {len(grid)} clips get different answers from different heads.")
-        st.dataframe(flips.reset_index(), hide_index=True, height=320)
+    st.subheader("Clips the models of this run disagree on")
+    own, problems = loaders.task_predictions([run], run.task, ds)
+    for problem in problems:
+        st.warning(problem)
+    flips = report.disagreements(own)
+    if len(own) > 1:
+        st.caption(f"{len(flips)} of {len(table)} clips get different answers from different models.")
+        st.dataframe(flips, hide_index=True, height=320)
 
 # ---- per class ---------------------------------------------------------------------------------
 elif section == "Classes":
-    per_class = evaluate.per_class_table(p)
+    per_class = report.per_class_table(p)
     st.subheader("Per class")
     st.dataframe(per_class, hide_index=True, height=420,
                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")})
     st.subheader("Per category")
     st.caption("A prediction counts as right for its category when it names any class of the clip's category.")
-    st.dataframe(evaluate.category_table(p), hide_index=True,
+    st.dataframe(report.category_table(p), hide_index=True,
                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")})
 
 # ---- confusion ---------------------------------------------------------------------------------
@@ -168,7 +143,7 @@ elif section == "Confusion":
         true_name = st.selectbox("True class", labels, index=None, key="metrics-cell-true")
         pred_name = st.selectbox("Predicted class", labels, index=None, key="metrics-cell-pred")
     if true_name and pred_name:
-        cell = evaluate.cell_clips(p, label_of[true_name], label_of[pred_name])
+        cell = report.cell_clips(p, label_of[true_name], label_of[pred_name])
         st.subheader(f"{len(cell)} clip{'s' if len(cell) != 1 else ''}: true {true_name}, predicted {pred_name}")
         if len(cell):
             row = clip_table(cell, "metrics-cell-table")
@@ -185,7 +160,7 @@ elif section == "Mistakes":
     f_pred = c1.multiselect("Predicted class", labels, key="metrics-wrong-pred")
     f_fold = c2.multiselect("Fold", sorted(table["fold"].unique()), key="metrics-wrong-fold")
     f_conf = c3.slider("Wrong with at least this confidence", 0.0, 1.0, 0.0, 0.05, key="metrics-wrong-conf")
-    wrong = evaluate.mistakes(p, true=filter_ids, pred=[label_of[c] for c in f_pred], folds=f_fold,
+    wrong = report.mistakes(p, true=filter_ids, pred=[label_of[c] for c in f_pred], folds=f_fold,
                               min_confidence=f_conf)
     st.subheader(f"{len(wrong)} misclassified clips" + (" (filtered)" if filter_ids or f_pred or f_fold or f_conf else "")
                  + f", {int(wrong['present'].sum())} on disk")
@@ -212,14 +187,13 @@ elif section == "Mistakes":
     choice = st.selectbox("Clip", options, index=None, key="metrics-clip", placeholder="Pick a clip, or click a row")
     urlstate.write_url("clip", choice)
     if choice:
-        row = table.set_index("filename").loc[choice].copy()
-        row["filename"] = choice
+        row = report.clip_row(p, choice)
         st.markdown(f"### {choice}: **{row['true_name']}** heard as **{row['pred_name']}** ({row['confidence']:.0%})")
         left, right = st.columns([3, 2])
         with left:
             play(row, "metrics-wrong-clip", show_meta=False)
         with right:
-            top5 = evaluate.top_probs(p, choice, 5)
+            top5 = report.top_probs(p, choice, 5)
             st.plotly_chart(charts.probability_bars(np.array([v for _, v in top5]), [n for n, _ in top5], top_k=1,
                                                     title="Top-5 probabilities (out of fold)", height=260),
                             key="metrics-wrong-top5")
@@ -229,21 +203,18 @@ elif section == "Mistakes":
             st.warning(f"No neighbours: {e}")
         else:
             st.subheader("Nearest correctly classified clips")
-            st.caption("Closest in YAMNet embedding space (cosine). Listen to how the clip resembles the class it "
+            st.caption("Closest in the run's embedding space (cosine). Listen to how the clip resembles the class it "
                        "was mistaken for.")
             n_true, n_pred = st.columns(2)
             for col, label, what in ((n_true, int(row["true"]), "true"), (n_pred, int(row["pred"]), "predicted")):
                 with col:
-                    near = evaluate.correct_neighbours(p, emb, choice, label)
+                    near = report.correct_neighbours(p, emb, choice, label)
                     st.markdown(f"**From the {what} class, {labels[label]}**")
                     if near.empty:
                         st.caption("No correctly classified clip of this class.")
                     for _, nrow in near.iterrows():
                         st.caption(f"{nrow['filename']} · distance {nrow['distance']:.3f}")
-                        if nrow["present"] and ds is not None:
-                            st.audio(nrow["path"], format=clip_view.AUDIO_MIME.get(
-                                nrow["path"][nrow["path"].rfind("."):].lower(), "audio/wav"))
-                        else:
+                        if not (nrow["present"] and ds is not None and clip_view.player(ds, nrow["filename"])):
                             st.caption("(not on disk here)")
 
 # ---- calibration -------------------------------------------------------------------------------
@@ -270,25 +241,17 @@ elif section == "Map":
     except RunError as e:
         st.error(str(e))
         st.stop()
-    t = table.set_index("filename")
-    keep = [i for i, f in enumerate(emb.filenames) if f in t.index]
-    files = [str(emb.filenames[i]) for i in keep]
-    rows = t.loc[files]
-    mask = rows["true"].isin(filter_ids).to_numpy() if filter_ids else np.ones(len(rows), bool)
-    color = (rows["true_name"] if color_by == "class" else np.where(rows["correct"], "right", "wrong"))
-    hover = [f"{f} · {a} → {b}" for f, a, b in zip(files, rows["true_name"], rows["pred_name"])]
+    pts = report.map_points(p, emb, xy, classes=filter_ids, color_by=color_by)
     event = st.plotly_chart(
-        charts.embedding_scatter(xy[keep][mask], list(np.asarray(color)[mask]), list(np.asarray(hover)[mask]),
-                                 keys=list(np.asarray(files)[mask]),
-                                 title=f"{int(mask.sum())} clips, mean YAMNet embedding ({method.upper()}); "
-                                       "click a point to listen"),
+        charts.embedding_scatter(pts[["x", "y"]].to_numpy(), list(pts["color"]), list(pts["hover"]),
+                                 keys=list(pts["filename"]),
+                                 title=f"{len(pts)} clips, mean embedding ({method.upper()}); click a point to listen"),
         key="metrics-map", on_select="rerun", selection_mode="points")
     points = event.selection.points if event is not None else []
     data = charts.point_customdata(points[0]) if points else []
     if data:
         name = str(data[0])
-        row = t.loc[name].copy()
-        row["filename"] = name
+        row = report.clip_row(p, name)
         st.markdown(f"**{name}**: {row['true_name']} → predicted {row['pred_name']} ({row['confidence']:.0%})")
         play(row, "metrics-map-clip")
 
@@ -297,17 +260,17 @@ elif section == "Compare":
     c1, c2 = st.columns(2)
     same_task = [r.id for r in all_runs if r.task == run.task]
     b_run_id = c1.selectbox("Compare with run", same_task, index=same_task.index(run.id), key="metrics-b-run")
-    b_run = runs_mod.find(all_runs, b_run_id)
-    b_heads = [k for k in b_run.head_kinds if not (b_run.id == run.id and k == head)] or b_run.head_kinds
-    b_head = c2.selectbox("and head", b_heads, key="metrics-b-head")
+    b_run = runs.find(all_runs, b_run_id)
+    b_heads = [k for k in b_run.model_names if not (b_run.id == run.id and k == head)] or b_run.model_names
+    b_head = c2.selectbox("and model", b_heads, key="metrics-b-head")
     try:
         q = loaders.predictions(b_run, b_head, ds)
     except RunError as e:
         st.error(str(e))
         st.stop()
-    cmp = evaluate.compare(p, q)
+    cmp = report.compare(p, q)
     name_a, name_b = f"A ({run.id} · {head})", f"B ({b_run.id} · {b_head})"
-    st.info(evaluate.verdict_line(cmp, f"{head}" if b_run.id == run.id else name_a,
+    st.info(report.verdict_line(cmp, f"{head}" if b_run.id == run.id else name_a,
                                   f"{b_head}" if b_run.id == run.id else name_b), icon=":material/balance:")
     if cmp.get("n") and "error" not in cmp:
         m1, m2, m3, m4 = st.columns(4)
@@ -331,19 +294,13 @@ elif section == "Compare":
                 play(row, "metrics-only-b-clip")
 
     st.subheader("Every model of this task on the same clips")
-    pool = []
-    for r in all_runs:
-        if r.task != run.task:
-            continue
-        for k in r.head_kinds:
-            try:
-                pool.append(loaders.predictions(r, k, ds))
-            except RunError as e:
-                st.caption(f"{r.id} · {k}: {e}")
-    verdict = evaluate.family_verdict(pool)
+    pool, problems = loaders.task_predictions(all_runs, run.task, ds)
+    for problem in problems:
+        st.caption(problem)
+    verdict = report.family_verdict(pool)
     if verdict:
         st.info(verdict, icon=":material/lightbulb:")
-    board = evaluate.leaderboard(p, pool)
+    board = report.leaderboard(p, pool)
     if len(board):
         st.dataframe(board, hide_index=True, column_config={
             "accuracy": st.column_config.NumberColumn(format="percent"),
@@ -354,10 +311,10 @@ elif section == "Compare":
 
 # ---- export -------------------------------------------------------------------------------------
 else:
-    oof_path = run.path / run.head(head)["oof"]
+    oof_path = run.path / run.model(head)["oof"]
     st.download_button("Out-of-fold predictions (CSV)", oof_path.read_bytes(), file_name=f"{run.id}-{head}-oof.csv",
                        mime="text/csv", key="metrics-dl-oof")
-    st.download_button("Per-class table (CSV)", evaluate.per_class_table(p).to_csv(index=False).encode(),
+    st.download_button("Per-class table (CSV)", report.per_class_table(p).to_csv(index=False).encode(),
                        file_name=f"{run.id}-{head}-per-class.csv", mime="text/csv", key="metrics-dl-class")
     cm = metrics.confusion(table["true"], table["pred"], p.n_classes)
     st.download_button("Confusion matrix (interactive HTML)",

@@ -6,24 +6,21 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from components import clip_view, loaders
-from soundlab import audio, transcribe
-from soundlab.backbones import ModelError
-from soundlab.config import get_settings
-from soundlab.errors import SoundLabError
+from components import loaders, page
+from soundlab import audio
+from soundlab.asr import engines, gate, longform, subtitles
+from soundlab.errors import ModelError, SoundLabError
 
-st.set_page_config(page_title="Transcribe · SoundLab", page_icon=":material/record_voice_over:", layout="wide")
-settings = get_settings()
+settings = page.start("Transcribe · SoundLab", ":material/record_voice_over:")
 st.title("Transcribe speech")
 
-LANGUAGES = {"auto": "detect", "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
-             "nl": "Dutch", "pt": "Portuguese", "pl": "Polish", "ru": "Russian", "zh": "Chinese", "ja": "Japanese"}
+LANGUAGES = {"auto": "detect", **engines.languages()}
 
 with st.sidebar:
     st.header("Model")
-    engine_name = st.selectbox("Engine", list(transcribe.ENGINES), key="transcribe-engine", bind="query-params",
-                               index=list(transcribe.ENGINES).index(settings.whisper_engine)
-                               if settings.whisper_engine in transcribe.ENGINES else 0,
+    engine_name = st.selectbox("Engine", list(engines.ENGINES), key="transcribe-engine", bind="query-params",
+                               index=list(engines.ENGINES).index(settings.whisper_engine)
+                               if settings.whisper_engine in engines.ENGINES else 0,
                                help="transformers runs any Whisper checkpoint; faster-whisper (CTranslate2, int8) "
                                     "is about 5x faster on a CPU and needs a CTranslate2 model.")
     model = st.text_input("Model (hub id or local folder)", value=settings.whisper_model, key="transcribe-model",
@@ -55,26 +52,30 @@ else:
         st.stop()
     names = dict(zip(ds.present["filename"], ds.present["class_name"]))
     clip = st.selectbox("Clip", list(names), key="transcribe-clip", format_func=lambda f: f"{f} · {names[f]}")
-    path = ds.clip(clip)["path"]
+    try:
+        path = str(ds.clip_path(clip))
+    except SoundLabError as e:
+        st.error(str(e))
+        st.stop()
     data, name, audio_id = path, clip, f"{path}:{os.stat(path).st_mtime_ns}"
 if data is None:
     st.caption("Waiting for audio.")
     st.stop()
 
 try:
-    clip_audio = audio.load(data, sr=audio.MODEL_SR, name=name, limits=limits)
+    clip_audio = audio.load(data, sr=longform.SAMPLE_RATE, name=name, limits=limits)
 except SoundLabError as e:
     st.error(str(e))
     st.stop()
 
 # speech gate: YAMNet's Speech score, so a dog bark is not "transcribed" into made-up words
-gate = None
+checked = None
 try:
-    gate = transcribe.speech_gate(clip_audio.y, loaders.backbone())
+    checked = gate.speech_gate(clip_audio.y, loaders.backbone())
 except ModelError as e:
     st.warning(f"Speech check unavailable ({e}); transcribing without it.")
-if gate is not None and not gate.passed:
-    st.warning(gate.message(), icon=":material/hearing_disabled:")
+if checked is not None and not checked.passed:
+    st.warning(checked.message(), icon=":material/hearing_disabled:")
     if not st.checkbox("Transcribe anyway", key="transcribe-force"):
         st.stop()
 
@@ -89,7 +90,7 @@ store = st.session_state.setdefault("transcribe-results", {})
 if key not in store:
     bar = st.progress(0.0, text=f"Transcribing {name} with {model} ...")
     try:
-        result = transcribe.transcribe(engine, clip_audio.y, language=None if language == "auto" else language,
+        result = longform.transcribe(engine, clip_audio.y, language=None if language == "auto" else language,
                                        task=task, chunk_length_s=float(chunk_s), stride_s=float(stride_s),
                                        progress=lambda i, n: bar.progress(i / n, text=f"Chunk {i} of {n} done"))
     except SoundLabError as e:
@@ -106,7 +107,7 @@ lang = result.language or "?"
 c1.metric("Language", LANGUAGES.get(lang, lang), help="detected by the model" if result.language_probability else None,
           delta=f"{result.language_probability:.0%} sure" if result.language_probability is not None else None,
           delta_color="off")
-c2.metric("Speech", f"{gate.share:.0%}" if gate else "n/a", help="share of YAMNet frames that are speech")
+c2.metric("Speech", f"{checked.share:.0%}" if checked else "n/a", help="share of YAMNet frames that are speech")
 c3.metric("Time taken", f"{result.seconds:.1f} s", help=f"for {result.duration_s:.1f} s of audio in {result.chunks} chunks")
 c4.metric("Real-time factor", f"{result.real_time_factor:.3f}", help="processing time / audio duration")
 for note in result.notes:
@@ -124,12 +125,11 @@ if len(table):
     rows = event.selection.rows if event is not None else []
     if rows:
         start_at = float(table.iloc[rows[0]]["start"])
-fmt = clip_view.AUDIO_MIME.get(name[name.rfind("."):].lower(), "audio/wav") if "." in name else "audio/wav"
-st.audio(data, format=fmt, start_time=start_at, autoplay=start_at > 0)
+st.audio(data, format=audio.mime_type(name), start_time=start_at, autoplay=start_at > 0)
 
 stem = name.rsplit(".", 1)[0]
 d1, d2, d3, d4 = st.columns(4)
 for col, fmt_name, mime in ((d1, "txt", "text/plain"), (d2, "srt", "application/x-subrip"), (d3, "vtt", "text/vtt"),
                             (d4, "json", "application/json")):
-    col.download_button(f"Download .{fmt_name}", transcribe.export(result, fmt_name).encode("utf-8"),
+    col.download_button(f"Download .{fmt_name}", subtitles.export(result, fmt_name).encode("utf-8"),
                         file_name=f"{stem}.{fmt_name}", mime=mime, key=f"transcribe-dl-{fmt_name}")

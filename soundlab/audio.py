@@ -27,6 +27,7 @@ from soundlab.errors import AudioError
 MODEL_SR = 16_000
 SILENCE_PEAK = 1.0 / 32768  # at or below one 16-bit LSB everywhere counts as silence
 SUPPORTED_FORMATS = "wav, flac, ogg, mp3"
+MIME_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".mp3": "audio/mpeg"}
 
 Source = str | os.PathLike | bytes | BinaryIO
 
@@ -62,12 +63,18 @@ class Audio:
         return self.y.shape[-1] / self.sr
 
 
-def _name_of(source: Source, name: str | None) -> str:
+def name_of(source: Source, name: str | None = None) -> str:
+    """What messages call `source`: the given name, a path's file name, an upload's name, or \"audio\"."""
     if name:
         return name
     if isinstance(source, (str, os.PathLike)):
         return Path(source).name
     return getattr(source, "name", None) or "audio"
+
+
+def mime_type(name: str | os.PathLike) -> str:
+    """The MIME type a browser player needs for an audio file name ("audio/wav" when the suffix is unknown)."""
+    return MIME_TYPES.get(Path(str(name)).suffix.lower(), "audio/wav")
 
 
 def _size_of(source: Source) -> int | None:
@@ -96,7 +103,7 @@ def _as_readable(source: Source):
     return source
 
 
-def _head(source: Source, n: int) -> bytes:
+def _first_bytes(source: Source, n: int) -> bytes:
     if isinstance(source, (bytes, bytearray)):
         return bytes(source[:n])
     if isinstance(source, (str, os.PathLike)):
@@ -108,16 +115,17 @@ def _head(source: Source, n: int) -> bytes:
     return data
 
 
-def _looks_like_text(head: bytes) -> bool:
-    if not head:
+def _looks_like_text(first: bytes) -> bool:
+    if not first:
         return False
-    sample = head[:512]
+    sample = first[:512]
     printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in sample)
     return printable / len(sample) > 0.95
 
 
-def _wav_data_bytes(head: bytes) -> tuple[int, int] | None:
-    """(declared size, offset) of the 'data' chunk of a RIFF/WAVE header, if found in `head`."""
+def _wav_data_bytes(first: bytes) -> tuple[int, int] | None:
+    """(declared size, offset) of the 'data' chunk of a RIFF/WAVE header, if found in the file's `first` bytes."""
+    head = first
     if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
         return None
     fmt = "<I" if head[:4] == b"RIFF" else ">I"
@@ -152,8 +160,13 @@ def probe(source: Source, *, name: str | None = None, limits: AudioLimits | None
         or longer than ``limits.max_duration_s``.
     """
     limits = limits or AudioLimits()
-    label = _name_of(source, name)
-    size = _size_of(source)
+    label = name_of(source, name)
+    try:
+        size = _size_of(source)
+    except FileNotFoundError:
+        raise AudioError(f"{label}: the file is not there (deleted or moved since it was listed).") from None
+    except OSError as e:
+        raise AudioError(f"{label}: the file cannot be read ({e.strerror or e}).") from None
     if size == 0:
         raise AudioError(f"{label}: the file is empty (0 bytes).")
     if size is not None and size > limits.max_file_bytes:
@@ -163,12 +176,14 @@ def probe(source: Source, *, name: str | None = None, limits: AudioLimits | None
         )
     try:
         raw = sf.info(_as_readable(source))
+    except OSError as e:  # removed or unreadable between the size check and here
+        raise AudioError(f"{label}: the file cannot be read ({e.strerror or e}).") from None
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        head = _head(source, 512)
-        if _looks_like_text(head):
+        first = _first_bytes(source, 512)
+        if _looks_like_text(first):
             what = "it looks like a text file, not audio"
-        elif len(head) < 64:
-            what = f"it is only {len(head)} bytes, too short to hold an audio header"
+        elif len(first) < 64:
+            what = f"it is only {len(first)} bytes, too short to hold an audio header"
         else:
             what = f"the decoder says: {getattr(e, 'error_string', None) or e}"
         raise AudioError(
@@ -206,7 +221,7 @@ def probe(source: Source, *, name: str | None = None, limits: AudioLimits | None
 def _header_warnings(source: Source, info: AudioInfo, label: str) -> list[str]:
     out = []
     if info.format == "WAV" and info.size_bytes:
-        found = _wav_data_bytes(_head(source, 4096))
+        found = _wav_data_bytes(_first_bytes(source, 4096))
         if found:
             declared, offset = found
             available = info.size_bytes - offset
@@ -322,7 +337,7 @@ def load(source: Source, *, sr: int | None = None, mono: bool = True, name: str 
     ((80000,), 16000)
     """
     limits = limits or AudioLimits()
-    label = _name_of(source, name)
+    label = name_of(source, name)
     window = duration_s is not None or offset_s > 0
     info = probe(source, name=label, limits=limits if not window else _no_duration_limit(limits))
     warnings = _header_warnings(source, info, label)
@@ -367,7 +382,7 @@ def stream(source: Source, *, sr: int = MODEL_SR, block_s: float = 30.0, name: s
     from dataclasses import replace
 
     limits = replace(limits or AudioLimits(), max_duration_s=max_duration_s)
-    label = _name_of(source, name)
+    label = name_of(source, name)
     info = probe(source, name=label, limits=limits)
     if info.duration_s < limits.min_duration_s:
         raise AudioError(too_short_message(label, info.frames, info.sr, limits))

@@ -1,4 +1,4 @@
-"""End-to-end classification: audio -> YAMNet frames -> head -> probabilities, timeline, tags, diagnostics.
+"""End-to-end classification: audio -> backbone frames -> head -> probabilities, timeline, tags, diagnostics.
 
 Audio of up to `WINDOW_S` seconds is one window (what the heads were trained on: a 5 s ESC-50 clip).
 Longer audio is classified in sliding windows of `WINDOW_S` every `HOP_S` seconds, decoded and
@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from soundlab import audio, embeddings
-from soundlab.backbones import SAMPLE_RATE, Backbone, BackboneOutput, ModelError, frame_starts
-from soundlab.errors import AudioError
-from soundlab.heads import Head
+from soundlab import audio
+from soundlab.data.esc50 import SUPERCATEGORIES
+from soundlab.errors import AudioError, ModelError
+from soundlab.models import embeddings
+from soundlab.models.backbone import Backbone, BackboneOutput
+from soundlab.models.heads import HeadPredictor
 from soundlab.openset import OpenSetModel, Verdict, nearest_distance, normalize
 from soundlab.runs import Run, read_embeddings
 
@@ -25,11 +27,6 @@ HOP_S = 2.5
 CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped
 SILENT_DBFS = -60.0  # 50 ms frames quieter than this count as silence
 
-CATEGORY_OF_TARGET = [
-    "Animals", "Natural soundscapes & water sounds", "Human, non-speech sounds",
-    "Interior/domestic sounds", "Exterior/urban noises",
-]
-
 
 @dataclass
 class Classifier:
@@ -37,11 +34,11 @@ class Classifier:
 
     backbone: Backbone
     run: Run
-    kind: str
-    head: Head
+    kind: str  # the head kind, e.g. "attention"
+    predictor: HeadPredictor
     tta_views: tuple[str, ...]
     openset: OpenSetModel | None
-    train_pooled: np.ndarray | None  # (n, 1024) mean embeddings of the run's clips, unit length
+    train_pooled: np.ndarray | None  # (n, d) mean embeddings of the run's clips, unit length
     warnings: tuple[str, ...] = ()
 
     @property
@@ -52,21 +49,42 @@ class Classifier:
     def classes(self) -> list[str]:
         return self.run.classes
 
+    def distance(self, pooled: np.ndarray) -> float | None:
+        """Cosine distance from a mean embedding (d,) to the nearest training clip; None without the run's embeddings."""
+        if self.train_pooled is None:
+            return None
+        return float(nearest_distance(pooled[None], self.train_pooled, reference_normalized=True)[0])
+
+    def verdict(self, pooled: np.ndarray, audioset: np.ndarray) -> Verdict | None:
+        """Is it one of the classes? From a mean embedding (d,) and mean AudioSet scores (n_tags,); None if the
+        run has no open-set calibration."""
+        distance = self.distance(pooled)
+        if self.openset is None or distance is None:
+            return None
+        return self.openset.judge(distance, audioset, self.backbone.tag_names, tagger=self.backbone.short_name)
+
 
 def load_classifier(run: Run, kind: str | None, backbone: Backbone) -> Classifier:
-    """Load the head `kind` (default: the run's default head) of `run` for `backbone`.
+    """Load the head `kind` (default: the run's default model) of `run` for `backbone`.
 
-    A head trained on another backbone still loads, with a warning that says what to do.
+    A head trained on another version of the backbone still loads, with a warning that says what to do.
     """
-    from soundlab import heads
+    from soundlab.models import heads
 
-    kind = kind or run.default_head
-    spec = run.head(kind)
-    model = heads.load(run.head_path(kind))
+    if not run.classifies_audio:
+        raise ModelError(f"run {run.id} holds models trained from scratch on features; classify with a run of "
+                         "heads on a backbone")
+    kind = kind or run.default_model
+    spec = run.model(kind)
+    model = heads.load(run.model_path(kind))
     out_classes = int(model.output_shape[-1])
     if out_classes != len(run.classes):
         raise ModelError(f"head {kind} of run {run.id} outputs {out_classes} classes, the run lists "
                          f"{len(run.classes)}; the file does not belong to this run. Retrain with `python -m soundlab train`.")
+    params = backbone.params
+    if int(model.input_shape[-1]) != params.embedding_dim:
+        raise ModelError(f"head {kind} of run {run.id} takes {int(model.input_shape[-1])}-d embeddings, but "
+                         f"{backbone.name} gives {params.embedding_dim}-d ones; pick the backbone the run was trained on.")
     warnings = []
     if run.fingerprint != backbone.fingerprint:
         warnings.append(
@@ -83,14 +101,14 @@ def load_classifier(run: Run, kind: str | None, backbone: Backbone) -> Classifie
     osm = run.openset()
     if osm is None:
         warnings.append(f"Run {run.id} has no open-set calibration; sounds outside ESC-50 are not flagged.")
-    head = Head(model, kind)
-    # trace the shapes used at inference now, so the first classification is not 100s of ms slower
-    head.predict(np.zeros((1, 10, 1024), np.float32))
-    head.frame_probs(np.zeros((10, 1024), np.float32))
-    clf = Classifier(backbone=backbone, run=run, kind=kind, head=head,
+    predictor = HeadPredictor(model, kind)
+    clf = Classifier(backbone=backbone, run=run, kind=kind, predictor=predictor,
                      tta_views=tuple(spec.get("tta_views", ["orig"])), openset=osm, train_pooled=pooled,
                      warnings=tuple(warnings))
-    classify_waveform(clf, np.full(int(WINDOW_S * SAMPLE_RATE), 1e-3, np.float32))  # size YAMNet's tensors for 5 s
+    # Warm up at the shapes used at inference (a 5 s window): the head's traced functions and the backbone's
+    # tensors are sized now, so the first classification is not 100s of ms slower.
+    _, out = classify_waveform(clf, np.full(int(WINDOW_S * params.sample_rate_hz), 1e-3, np.float32))
+    predictor.frame_probs(out.embeddings)
     return clf
 
 
@@ -122,8 +140,9 @@ class Result:
     window_probs: np.ndarray  # (n_windows, n_classes)
     frame_starts: np.ndarray  # (n_frames,) seconds (first window only when there are several)
     frame_probs: np.ndarray  # (n_frames, n_classes)
-    audioset: np.ndarray  # (521,) mean AudioSet scores over all frames
+    audioset: np.ndarray  # (n_tags,) mean AudioSet scores over all frames
     audioset_names: list[str]
+    tagger: str  # the backbone whose AudioSet tags these are, e.g. "YAMNet"
     verdict: Verdict | None
     diagnostics: Diagnostics
     timings_ms: dict[str, float]
@@ -138,9 +157,9 @@ class Result:
         return [(self.audioset_names[i], float(self.audioset[i])) for i in order]
 
     def category_totals(self, targets: list[int]) -> dict[str, float]:
-        totals = {c: 0.0 for c in CATEGORY_OF_TARGET}
+        totals = {c: 0.0 for c in SUPERCATEGORIES}
         for p, t in zip(self.probs, targets):
-            totals[CATEGORY_OF_TARGET[t // 10]] += float(p)
+            totals[SUPERCATEGORIES[t // 10]] += float(p)
         return totals
 
     def to_json(self, k: int = 5) -> dict:
@@ -148,7 +167,8 @@ class Result:
             "top": [{"class": c, "probability": round(p, 4)} for c, p in self.top(k)],
             "in_set": None if self.verdict is None else self.verdict.in_set,
             "verdict": None if self.verdict is None else self.verdict.message(),
-            "yamnet_tags": [{"label": c, "score": round(p, 4)} for c, p in self.top_tags(k)],
+            "tagger": self.tagger,
+            "tags": [{"label": c, "score": round(p, 4)} for c, p in self.top_tags(k)],
             "duration_s": round(self.diagnostics.duration_s, 3),
             "windows": int(len(self.window_starts)),
             "timings_ms": {k_: round(v, 2) for k_, v in self.timings_ms.items()},
@@ -156,11 +176,12 @@ class Result:
         }
 
 
-def _window_views(clf: Classifier, y16k: np.ndarray) -> tuple[dict[str, BackboneOutput], float]:
+def _window_views(clf: Classifier, y: np.ndarray) -> tuple[dict[str, BackboneOutput], float]:
     t0 = time.perf_counter()
-    outs = {v: clf.backbone(embeddings.view_input(y16k, v)) for v in clf.tta_views}
+    params = clf.backbone.params
+    outs = {v: clf.backbone(embeddings.view_input(y, v, params)) for v in clf.tta_views}
     if "orig" not in outs:
-        outs["orig"] = clf.backbone(y16k)
+        outs["orig"] = clf.backbone(y)
     return outs, (time.perf_counter() - t0) * 1000
 
 
@@ -168,14 +189,15 @@ def _head_probs(clf: Classifier, outs: dict[str, BackboneOutput]) -> np.ndarray:
     """Mean of the head's probabilities over the test-time views (one batched call)."""
     frames = [outs[v].embeddings for v in clf.tta_views]
     if len({len(f) for f in frames}) == 1:
-        return clf.head.predict(np.stack(frames)).mean(axis=0)
-    return np.mean([clf.head.predict(f) for f in frames], axis=0)
+        return clf.predictor.predict(np.stack(frames)).mean(axis=0)
+    return np.mean([clf.predictor.predict(f) for f in frames], axis=0)
 
 
 class _Stats:
-    """Running level statistics of the 16 kHz mono signal: peak, RMS, clipping, silent frames."""
+    """Running level statistics of the mono signal at the backbone's rate: peak, RMS, clipping, silent frames."""
 
-    def __init__(self):
+    def __init__(self, sr: int):
+        self.sr = sr
         self.n = 0
         self.sumsq = 0.0
         self.peak = 0.0
@@ -191,7 +213,7 @@ class _Stats:
             self.peak = max(self.peak, float(np.max(np.abs(y))))
         self.clipped += int(np.count_nonzero(np.abs(y) >= CLIP_LEVEL))
         buf = np.concatenate([self.carry, y])
-        hop = int(0.05 * SAMPLE_RATE)
+        hop = int(0.05 * self.sr)
         k = len(buf) // hop
         if k:
             rms = np.sqrt(np.mean(buf[: k * hop].reshape(k, hop) ** 2, axis=1) + 1e-20)
@@ -214,20 +236,22 @@ def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = 
         Undecodable, empty, too long, non-finite or silent audio (the message names the problem).
     """
     t_start = time.perf_counter()
-    info, blocks = audio.stream(source, sr=SAMPLE_RATE, name=name, limits=limits, max_duration_s=max_duration_s)
-    label = name or audio._name_of(source, None)
-    win = int(WINDOW_S * SAMPLE_RATE)
-    hop = int(HOP_S * SAMPLE_RATE)
-    stats = _Stats()
+    params = clf.backbone.params
+    sr = params.sample_rate_hz
+    info, blocks = audio.stream(source, sr=sr, name=name, limits=limits, max_duration_s=max_duration_s)
+    label = name or audio.name_of(source, None)
+    win = int(WINDOW_S * sr)
+    hop = int(HOP_S * sr)
+    stats = _Stats(sr)
     buf = np.zeros(0, np.float32)
     offset = 0  # sample index of buf[0]
-    starts, wprobs, frame_sum, frame_n = [], [], np.zeros(521, np.float64), 0
+    starts, wprobs, frame_sum, frame_n = [], [], np.zeros(params.n_tags, np.float64), 0
     first_frames = None
-    pooled_sum = np.zeros(1024, np.float64)
+    pooled_sum = np.zeros(params.embedding_dim, np.float64)
     t_backbone = 0.0
     t_head = 0.0
     t_decode = 0.0
-    total = max(1, int(info.duration_s * SAMPLE_RATE))
+    total = max(1, int(info.duration_s * sr))
 
     def run_window(y: np.ndarray, start: int) -> None:
         nonlocal t_backbone, t_head, frame_sum, frame_n, first_frames, pooled_sum
@@ -236,9 +260,9 @@ def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = 
         t0 = time.perf_counter()
         p = _head_probs(clf, outs)
         if first_frames is None:
-            first_frames = (outs["orig"].embeddings, clf.head.frame_probs(outs["orig"].embeddings))
+            first_frames = (outs["orig"].embeddings, clf.predictor.frame_probs(outs["orig"].embeddings))
         t_head += (time.perf_counter() - t0) * 1000
-        starts.append(start / SAMPLE_RATE)
+        starts.append(start / sr)
         wprobs.append(p)
         frame_sum += outs["orig"].scores.sum(axis=0)
         frame_n += len(outs["orig"].scores)
@@ -264,8 +288,8 @@ def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = 
     end = offset + len(buf)
     if stats.n and stats.peak <= audio.SILENCE_PEAK:
         raise AudioError(f"{label}: the audio is silent (every sample is at or below -90 dBFS); nothing to classify.")
-    if stats.n / SAMPLE_RATE < 0.05:
-        raise AudioError(f"{label}: the audio is too short ({1000 * stats.n / SAMPLE_RATE:.0f} ms); "
+    if stats.n / sr < 0.05:
+        raise AudioError(f"{label}: the audio is too short ({1000 * stats.n / sr:.0f} ms); "
                          "at least 50 ms is needed.")
     if not wprobs:  # shorter than one window: the whole audio is the window
         run_window(last_win, 0)
@@ -275,12 +299,8 @@ def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = 
     probs = window_probs.mean(axis=0)
     audioset_mean = (frame_sum / max(frame_n, 1)).astype(np.float32)
     pooled = (pooled_sum / len(wprobs)).astype(np.float32)
-    verdict = None
-    distance = None
-    if clf.train_pooled is not None:
-        distance = float(nearest_distance(pooled[None], clf.train_pooled, reference_normalized=True)[0])
-    if clf.openset is not None and distance is not None:
-        verdict = clf.openset.judge(distance, audioset_mean, clf.backbone.class_names)
+    distance = clf.distance(pooled)
+    verdict = clf.verdict(pooled, audioset_mean)
     diag_warn = []
     clipped_share = stats.clipped / max(stats.n, 1)
     silent_share = stats.silent / max(stats.frames, 1)
@@ -288,7 +308,7 @@ def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = 
         diag_warn.append(f"{clipped_share:.1%} of the samples are clipped (at full scale); the recording is distorted.")
     if silent_share > 0.8:
         diag_warn.append(f"{silent_share:.0%} of the audio is near-silent (below {SILENT_DBFS:.0f} dBFS).")
-    if info.sr < SAMPLE_RATE:
+    if info.sr < sr:
         diag_warn.append(f"Low sample rate ({info.sr} Hz): nothing above {info.sr // 2} Hz was recorded.")
     diag = Diagnostics(
         duration_s=info.duration_s, sr=info.sr, channels=info.channels, format=f"{info.format} {info.subtype}",
@@ -301,12 +321,12 @@ def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = 
                "total": (time.perf_counter() - t_start) * 1000}
     return Result(probs=probs, class_names=clf.class_names, classes=clf.classes,
                   window_starts=np.asarray(starts, np.float32), window_probs=window_probs,
-                  frame_starts=frame_starts(len(fprobs)), frame_probs=fprobs, audioset=audioset_mean,
-                  audioset_names=clf.backbone.class_names, verdict=verdict, diagnostics=diag,
-                  timings_ms=timings, warnings=list(clf.warnings))
+                  frame_starts=clf.backbone.frame_starts(len(fprobs)), frame_probs=fprobs, audioset=audioset_mean,
+                  audioset_names=clf.backbone.tag_names, tagger=clf.backbone.short_name, verdict=verdict,
+                  diagnostics=diag, timings_ms=timings, warnings=list(clf.warnings))
 
 
-def classify_waveform(clf: Classifier, y16k: np.ndarray) -> tuple[np.ndarray, BackboneOutput]:
-    """Probabilities (n_classes,) of one short 16 kHz window, and its backbone output (live mode)."""
-    outs, _ = _window_views(clf, y16k)
+def classify_waveform(clf: Classifier, y: np.ndarray) -> tuple[np.ndarray, BackboneOutput]:
+    """Probabilities (n_classes,) of one short window at the backbone's rate, and its backbone output (live mode)."""
+    outs, _ = _window_views(clf, y)
     return _head_probs(clf, outs), outs["orig"]

@@ -9,54 +9,51 @@ import time
 from pathlib import Path
 
 from soundlab.config import get_settings
-from soundlab.errors import SoundLabError
+from soundlab.errors import AudioError, ParameterError, SoundLabError
 
 
 class ProgressBar:
-    """A one-line progress bar on standard error (no dependency, works in any terminal)."""
+    """Progress on standard error with tqdm: one bar per stage ("download", "embed", "chunks" ...).
 
-    def __init__(self, stream=sys.stderr, width: int = 30):
-        self.stream, self.width = stream, width
-        self.stage = None
-        self.t0 = time.monotonic()
-        self.last = 0.0
+    Called as ``bar(stage, done, total)``, the signature the core's progress callbacks use; a new stage closes the
+    previous bar. `write` prints a log line without breaking the bar.
+    """
+
+    FORMAT = "{desc:9s} {percentage:5.1f}%|{bar:30}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.stage: str | None = None
+        self._bar = None
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
-        now = time.monotonic()
-        if stage != self.stage:
-            if self.stage is not None:
-                self.stream.write("\n")
-            self.stage, self.t0 = stage, now
-        elif now - self.last < 0.1 and not (total and done >= total):
-            return
-        self.last = now
-        if stage == "download":
-            rate = done / max(now - self.t0, 1e-6) / 2**20
-            amount = f"{done / 2**20:.1f}" + (f"/{total / 2**20:.1f}" if total else "") + f" MB {rate:.1f} MB/s"
-        else:
-            amount = f"{done}/{total}" if total else ""
-        if total:
-            filled = int(self.width * done / total)
-            bar = "#" * filled + "-" * (self.width - filled)
-            self.stream.write(f"\r{stage:9s} [{bar}] {100 * done / total:5.1f}% {amount}")
-        else:
-            self.stream.write(f"\r{stage:9s} {amount}")
-        self.stream.flush()
+        from tqdm import tqdm
+
+        if stage != self.stage or self._bar is None:
+            self.close()
+            self.stage = stage
+            unit = {"download": dict(unit="B", unit_scale=True, unit_divisor=1024)}.get(stage, {})
+            self._bar = tqdm(total=total, desc=stage, file=self.stream, bar_format=self.FORMAT if total else None,
+                             mininterval=0.1, leave=True, dynamic_ncols=False, **unit)
+        if total and self._bar.total != total:
+            self._bar.total = total
+        self._bar.update(done - self._bar.n)
 
     def close(self) -> None:
-        if self.stage is not None:
-            self.stream.write("\n")
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
             self.stage = None
 
     def write(self, message: str) -> None:
-        """Print a log line, ending the bar's line first."""
-        self.close()
-        self.stream.write(message + "\n")
-        self.stream.flush()
+        """Print a log line above the bar."""
+        from tqdm import tqdm
+
+        tqdm.write(message, file=self.stream)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from soundlab.dataset import resolve_dataset
+    from soundlab.data.esc50 import resolve_dataset
 
     s = get_settings()
     status = resolve_dataset(s.esc50_root, s.sample_root)
@@ -74,8 +71,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from soundlab.dataset import DatasetError, load_dataset
-    from soundlab.download import download_esc50
+    from soundlab.data.download import download_esc50
+    from soundlab.data.esc50 import load_dataset
+    from soundlab.errors import DatasetError
 
     s = get_settings()
     dest = Path(args.dest).resolve() if args.dest else s.esc50_root
@@ -100,7 +98,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_make_sample(args: argparse.Namespace) -> int:
-    from soundlab.sample import build_sample
+    from soundlab.data.sample import build_sample
 
     src = Path(args.source)
     out = build_sample(src, Path(args.dest) if args.dest else get_settings().sample_root)
@@ -109,7 +107,7 @@ def cmd_make_sample(args: argparse.Namespace) -> int:
 
 
 def _dataset():
-    from soundlab.dataset import resolve_dataset
+    from soundlab.data.esc50 import resolve_dataset
 
     s = get_settings()
     status = resolve_dataset(s.esc50_root, s.sample_root)
@@ -120,25 +118,24 @@ def _dataset():
     return status.dataset
 
 
-def _backbone():
-    from soundlab.backbones import load_backbone
+def _backbone(key: str = "yamnet"):
+    from soundlab.models.backbone import load_backbone
 
-    s = get_settings()
-    return load_backbone(s.yamnet, s.artifacts_dir)
+    return load_backbone(key, get_settings())
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from soundlab import embeddings
+    from soundlab.models import embeddings
 
     ds = _dataset()
-    backbone = _backbone()
+    backbone = _backbone(args.backbone)
     clips = list(zip(ds.present["filename"], ds.present["path"]))
     print(f"{ds.describe()}; backbone {backbone.name} ({backbone.fingerprint})", file=sys.stderr)
     bar = ProgressBar()
     t0 = time.monotonic()
     try:
         es, failures = embeddings.embed_clips(clips, backbone, cache_dir=get_settings().cache_dir, view=args.view,
-                                              progress=lambda d, t: bar("embed", d, t))
+                                              progress=functools.partial(bar, "embed"))
     finally:
         bar.close()
     dt = time.monotonic() - t0
@@ -149,46 +146,51 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _trainers(args: argparse.Namespace) -> list:
+    """The trainers `train` runs for --model and --heads (one per run)."""
+    from soundlab.models import scratch
+
+    s = get_settings()
+    if args.model in ("heads", "yamnet"):
+        from soundlab.train.heads import HeadsConfig, HeadsTrainer
+
+        kinds = tuple(k.strip() for k in args.heads.split(",")) if args.heads else HeadsConfig.heads
+        cfg = HeadsConfig(heads=kinds, seed=args.seed, **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
+        return [HeadsTrainer(_backbone(args.backbone), cfg)]
+    from soundlab.models import features
+    from soundlab.train.scratch import ScratchConfig, ScratchTrainer
+
+    cfg = ScratchConfig(seed=args.seed, **({"epochs": args.max_epochs} if args.max_epochs else {}))
+    try:
+        specs = features.specs_for(s.logmel_sr, s.logmel_fmax_hz)
+    except ParameterError as e:
+        raise SystemExit(f"error: {e} (settings SOUNDLAB_LOGMEL_SR, SOUNDLAB_LOGMEL_FMAX_HZ)") from e
+    kinds = scratch.SCRATCH_MODELS if args.model == "scratch" else (args.model,)
+    return [ScratchTrainer(kind, cfg, specs) for kind in kinds]
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from soundlab import train
+    from soundlab.train import train_run
 
     ds = _dataset()
     s = get_settings()
-    tasks = ["esc50", "esc10"] if args.task == "both" else [args.task]
-    if args.model != "yamnet":
-        from soundlab import features, scratch
-        from soundlab.errors import ParameterError
+    if args.heads:
+        from soundlab.models.heads import HEAD_KINDS
 
-        models = list(scratch.SCRATCH_MODELS) if args.model == "scratch" else [args.model]
-        cfg = scratch.ScratchConfig(seed=args.seed, **({"epochs": args.max_epochs} if args.max_epochs else {}))
-        try:
-            specs = features.specs_for(s.logmel_sr, s.logmel_fmax_hz)
-        except ParameterError as e:
-            raise SystemExit(f"error: {e} (settings SOUNDLAB_LOGMEL_SR, SOUNDLAB_LOGMEL_FMAX_HZ)") from e
-        for task in tasks:
-            for model in models:
-                bar = ProgressBar()
-                try:
-                    path = scratch.train_scratch_run(ds, task, model, cache_dir=s.cache_dir,
-                                                     runs_dir=s.artifacts_dir / "runs", cfg=cfg, specs=specs,
-                                                     log=bar.write,
-                                                     progress=functools.partial(bar, "features"))
-                finally:
-                    bar.close()
-                print(path)
-        return 0
-    backbone = _backbone()
-    kinds = tuple(k.strip() for k in args.heads.split(",")) if args.heads else train.TrainConfig.heads
-    cfg = train.TrainConfig(heads=kinds, seed=args.seed, **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
+        unknown = [k for k in args.heads.split(",") if k.strip() not in HEAD_KINDS]
+        if unknown:
+            raise SystemExit(f"error: unknown head kind(s) {', '.join(unknown)}; known: {', '.join(HEAD_KINDS)}")
+    tasks = ["esc50", "esc10"] if args.task == "both" else [args.task]
+    trainers = _trainers(args)
     for task in tasks:
-        bar = ProgressBar()
-        try:
-            path = train.train_run(ds, task, backbone, cache_dir=s.cache_dir, runs_dir=s.artifacts_dir / "runs",
-                                   cfg=cfg, log=bar.write,
-                                   progress=functools.partial(bar, "embed"))
-        finally:
-            bar.close()
-        print(path)
+        for trainer in trainers:
+            bar = ProgressBar()
+            try:
+                path = train_run(ds, task, trainer, cache_dir=s.cache_dir, runs_dir=s.artifacts_dir / "runs",
+                                 log=bar.write, progress=functools.partial(bar, "inputs"))
+            finally:
+                bar.close()
+            print(path)
     return 0
 
 
@@ -208,13 +210,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out = []
     for run in chosen:
         print(f"{run.id}\n  protocol: {run.protocol['description']}")
-        for kind in ([args.head] if args.head else run.head_kinds):
-            oof = runs.read_oof(run, kind)
-            probs = oof[[f"p_{c}" for c in run.classes]].to_numpy()
-            m = metrics.summary(oof["true"].to_numpy(), probs, oof["fold"].to_numpy())
-            out.append({"run": run.id, "head": kind, **m})
-            print(f"  {kind:9s} accuracy {m['accuracy']:.4f}  top-3 {m['top3_accuracy']:.4f}  "
-                  f"macro-F1 {m['macro_f1']:.4f}  per fold {m['fold_mean']:.4f} +- {m['fold_std']:.4f}  (n={m['n']})")
+        for name in ([args.model] if args.model else run.model_names):
+            oof = runs.read_oof(run, name)
+            m = metrics.summary(oof["true"].to_numpy(), runs.oof_probs(run, oof), oof["fold"].to_numpy())
+            out.append({"run": run.id, "model": name, **m})
+            print(f"  {name:9s} accuracy {m['accuracy']:.4f}  balanced {m['balanced_accuracy']:.4f}  "
+                  f"top-3 {m['top3_accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
+                  f"per fold {m['fold_mean']:.4f} +- {m['fold_std']:.4f}  (n={m['n']})")
     if args.json:
         print(json.dumps(out, indent=1))
     return 0
@@ -225,18 +227,17 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     from soundlab import runs
     from soundlab.classify import classify_audio, load_classifier
-    from soundlab.errors import AudioError
 
     s = get_settings()
     all_runs, problems = runs.list_runs(s.artifacts_dir)
-    all_runs = [r for r in all_runs if r.family == "yamnet"]  # from-scratch runs classify features, not audio here
+    all_runs = [r for r in all_runs if r.classifies_audio]  # from-scratch runs classify features, not audio here
     run = runs.find(all_runs, args.run) if args.run else runs.preferred(all_runs)
     if run is None:
         print("error: no trained run found in " + str(s.artifacts_dir / "runs") +
               "; train one with `python -m soundlab train`" + (f" ({'; '.join(problems)})" if problems else ""),
               file=sys.stderr)
         return 2
-    clf = load_classifier(run, args.head, _backbone())
+    clf = load_classifier(run, args.head, _backbone(run.backbone_key))
     for w in clf.warnings:
         print(f"warning: {w}", file=sys.stderr)
     failed = 0
@@ -244,12 +245,11 @@ def cmd_classify(args: argparse.Namespace) -> int:
     for f in args.files:
         try:
             res = classify_audio(clf, f, limits=s.audio_limits, max_duration_s=s.max_classify_s)
-        except (AudioError, OSError) as e:
+        except AudioError as e:
             failed += 1
-            msg = str(e) if isinstance(e, AudioError) else f"{f}: {e.strerror or e}"
-            results.append({"file": f, "error": msg})
+            results.append({"file": f, "error": str(e)})
             if not args.json:
-                print(f"{f}: error: {msg}")
+                print(f"{f}: error: {e}")
             continue
         results.append({"file": f, **res.to_json(args.top)})
         if not args.json:
@@ -265,32 +265,32 @@ def cmd_classify(args: argparse.Namespace) -> int:
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from soundlab import audio, transcribe
-    from soundlab.errors import AudioError
+    from soundlab import audio
+    from soundlab.asr import engines, gate, longform, subtitles
 
     s = get_settings()
     model = args.model or s.whisper_model
     engine_name = args.engine or s.whisper_engine
     limits = replace(s.audio_limits, max_duration_s=s.max_transcribe_s)
     try:
-        clip = audio.load(args.file, sr=audio.MODEL_SR, limits=limits)
-    except (AudioError, OSError) as e:
-        print(f"error: {e if isinstance(e, AudioError) else f'{args.file}: {e.strerror or e}'}", file=sys.stderr)
+        clip = audio.load(args.file, sr=longform.SAMPLE_RATE, limits=limits)
+    except AudioError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 1
     if not args.no_speech_gate:
-        gate = transcribe.speech_gate(clip.y, _backbone())
-        print(gate.message(), file=sys.stderr)
-        if not gate.passed:
+        checked = gate.speech_gate(clip.y, _backbone())
+        print(checked.message(), file=sys.stderr)
+        if not checked.passed:
             print("no transcript: pass --no-speech-gate to transcribe anyway", file=sys.stderr)
             return 3
     print(f"loading {model} ({engine_name}) ...", file=sys.stderr)
-    engine = transcribe.load_engine(engine_name, model, threads=s.whisper_threads)
+    engine = engines.load_engine(engine_name, model, threads=s.whisper_threads)
     bar = ProgressBar()
     try:
-        result = transcribe.transcribe(engine, clip.y, language=args.language, task=args.task,
-                                       chunk_length_s=args.chunk_s or s.whisper_chunk_s,
-                                       stride_s=s.whisper_stride_s if args.stride_s is None else args.stride_s,
-                                       progress=functools.partial(bar, "chunks"))
+        result = longform.transcribe(engine, clip.y, language=args.language, task=args.task,
+                                     chunk_length_s=args.chunk_s or s.whisper_chunk_s,
+                                     stride_s=s.whisper_stride_s if args.stride_s is None else args.stride_s,
+                                     progress=functools.partial(bar, "chunks"))
     finally:
         bar.close()
     for note in result.notes:
@@ -300,13 +300,16 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         lang += f" ({result.language_probability:.0%})"
     print(f"language {lang}; {result.duration_s:.1f} s of audio in {result.seconds:.1f} s "
           f"(real-time factor {result.real_time_factor:.3f})", file=sys.stderr)
-    sys.stdout.write(transcribe.export(result, args.format))
+    sys.stdout.write(subtitles.export(result, args.format))
     if args.format in ("json",):
         sys.stdout.write("\n")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from soundlab.models.backbone import REGISTRY
+
+    BACKBONES = list(REGISTRY)  # noqa: N806 - a constant of this function
     p = argparse.ArgumentParser(prog="python -m soundlab", description="SoundLab command line.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -320,16 +323,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--force", action="store_true", help="download even if a full dataset is present")
     sp.set_defaults(func=cmd_download)
 
-    sp = sub.add_parser("embed", help="YAMNet embeddings of every present clip, cached (reruns take seconds)")
-    sp.add_argument("--view", default="orig", help="orig (default) or shift (the clip delayed by 0.24 s)")
+    sp = sub.add_parser("embed", help="backbone embeddings of every present clip, cached (reruns take seconds)")
+    sp.add_argument("--backbone", default="yamnet", choices=BACKBONES, help="default: yamnet")
+    sp.add_argument("--view", default="orig", help="orig (default) or shift (the clip delayed by half a frame hop)")
     sp.set_defaults(func=cmd_embed)
 
     sp = sub.add_parser("train", help="cross-validate and train the heads; writes a run folder")
     sp.add_argument("--task", default="both", choices=["esc50", "esc10", "both"])
-    sp.add_argument("--model", default="yamnet",
-                    choices=["yamnet", "cnn", "crnn", "wavecnn", "mfcc-svm", "mfcc-rf", "scratch"],
-                    help="yamnet: heads on YAMNet embeddings (default); cnn, crnn, wavecnn, mfcc-svm, mfcc-rf: a model trained "
-                         "from scratch on the same folds; scratch: all five")
+    sp.add_argument("--model", default="heads",
+                    choices=["heads", "yamnet", "cnn", "crnn", "wavecnn", "mfcc-svm", "mfcc-rf", "scratch"],
+                    help="heads: heads on the backbone's embeddings (default); cnn, crnn, wavecnn, mfcc-svm, mfcc-rf: a "
+                         "model trained from scratch on the same folds; scratch: all five (yamnet: heads, as before 0.2)")
+    sp.add_argument("--backbone", default="yamnet", choices=BACKBONES, help="the backbone of --model heads")
     sp.add_argument("--heads", help="comma-separated subset of attention,mlp,linear,logreg,ensemble")
     sp.add_argument("--max-epochs", type=int, help="epoch cap of the YAMNet heads (default 200); the epochs of a from-scratch model (default 60)")
     sp.add_argument("--seed", type=int, default=0)
@@ -337,14 +342,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("evaluate", help="recompute the metrics of runs from their stored predictions")
     sp.add_argument("--run", help="a run id (default: all runs)")
-    sp.add_argument("--head", help="one head (default: all heads of the run)")
+    sp.add_argument("--model", help="one model of the run (default: all of them)")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_evaluate)
 
     sp = sub.add_parser("classify", help="top classes of audio files with the deployed head")
     sp.add_argument("files", nargs="+")
     sp.add_argument("--run", help="run id (default: the preferred run)")
-    sp.add_argument("--head", help="head of the run (default: the run's best head)")
+    sp.add_argument("--head", help="head of the run (default: the run's best)")
     sp.add_argument("--top", type=int, default=5)
     sp.add_argument("--json", action="store_true", help="machine-readable output")
     sp.set_defaults(func=cmd_classify)

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from soundlab.errors import SettingsError
+
 PROJ_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_ROOT = PROJ_ROOT / "sample"
 DEFAULT_ESC50_ROOT = PROJ_ROOT / "data" / "ESC-50"
@@ -65,9 +67,21 @@ def _env_float(name: str, default: float) -> float:
     if not value:
         return default
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
-        raise ValueError(f"setting {name} must be a number, got {value!r}") from None
+        raise SettingsError(f"setting {name} must be a number, got {value!r}") from None
+    if not (number == number and abs(number) != float("inf")):  # NaN or infinite
+        raise SettingsError(f"setting {name} must be a finite number, got {value!r}")
+    if number <= 0:
+        raise SettingsError(f"setting {name} must be above 0, got {value!r}")
+    return number
+
+
+def _env_int(name: str, default: int) -> int:
+    number = _env_float(name, float(default))
+    if number != int(number):
+        raise SettingsError(f"setting {name} must be a whole number, got {os.environ.get(name)!r}")
+    return int(number)
 
 
 def _env_json_list(name: str) -> list:
@@ -77,15 +91,21 @@ def _env_json_list(name: str) -> list:
     try:
         parsed = json.loads(value)
     except ValueError:
-        raise ValueError(f"setting {name} must be a JSON list, e.g. "
+        raise SettingsError(f"setting {name} must be a JSON list, e.g. "
                          '[{"urls": ["stun:stun.l.google.com:19302"]}], got ' + repr(value)) from None
     if not isinstance(parsed, list):
-        raise ValueError(f"setting {name} must be a JSON list, got {type(parsed).__name__}")
+        raise SettingsError(f"setting {name} must be a JSON list, got {type(parsed).__name__}")
     return parsed
 
 
 def get_settings() -> Settings:
-    """Read the settings from the environment (see README, "Settings")."""
+    """Read the settings from the environment (see README, "Settings").
+
+    Raises
+    ------
+    SettingsError
+        A variable that cannot be used (not a number, not above 0, not a JSON list); the message names it.
+    """
     return Settings(
         esc50_root=_env_path("SOUNDLAB_ESC50_ROOT", DEFAULT_ESC50_ROOT),
         sample_root=_env_path("SOUNDLAB_SAMPLE_ROOT", SAMPLE_ROOT),
@@ -103,8 +123,8 @@ def get_settings() -> Settings:
         whisper_engine=os.environ.get("SOUNDLAB_WHISPER_ENGINE", "").strip() or "transformers",
         whisper_chunk_s=_env_float("SOUNDLAB_WHISPER_CHUNK_S", 30.0),
         whisper_stride_s=_env_float("SOUNDLAB_WHISPER_STRIDE_S", 5.0),
-        whisper_threads=int(_env_float("SOUNDLAB_WHISPER_THREADS", float(os.cpu_count() or 2))),
+        whisper_threads=_env_int("SOUNDLAB_WHISPER_THREADS", os.cpu_count() or 2),
         max_transcribe_s=_env_float("SOUNDLAB_MAX_TRANSCRIBE_SECONDS", 3600.0),
-        logmel_sr=int(_env_float("SOUNDLAB_LOGMEL_SR", 22_050.0)),
+        logmel_sr=_env_int("SOUNDLAB_LOGMEL_SR", 22_050),
         logmel_fmax_hz=_env_float("SOUNDLAB_LOGMEL_FMAX_HZ", 0.0),
     )

@@ -1,4 +1,8 @@
-"""Typed errors of the core. Pages catch these (and only these) and show their message."""
+"""Typed errors of the core. Every error a user can cause is one of these, with a one-line message for them.
+
+Pages and the CLI catch `SoundLabError` (and only that) and show its message; anything else is a bug and
+propagates. Each class also derives from the built-in it refines, so plain callers can catch `ValueError`.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,12 @@ class SoundLabError(Exception):
     """Base class of every error the core raises on purpose; the message is for the user."""
 
 
+class SettingsError(SoundLabError, ValueError):
+    """An environment setting (SOUNDLAB_*) that cannot be used; the message names the variable."""
+
+
 class AudioError(SoundLabError, ValueError):
-    """Audio that cannot be used: undecodable, empty, silent, non-finite, too long, odd rate."""
+    """Audio that cannot be used: missing, undecodable, empty, silent, non-finite, too long, odd rate."""
 
 
 class DatasetError(SoundLabError, ValueError):
@@ -20,4 +28,12 @@ class DownloadError(SoundLabError, RuntimeError):
 
 
 class ParameterError(SoundLabError, ValueError):
-    """A setting or argument outside its valid range (e.g. win_length > n_fft)."""
+    """An argument outside its valid range (e.g. win_length > n_fft)."""
+
+
+class ModelError(SoundLabError, RuntimeError):
+    """A model that cannot be loaded or used (missing, corrupt, offline, mismatched, unknown); says what to do."""
+
+
+class RunError(ModelError):
+    """A run folder that cannot be used as it is; the message says which file and why."""

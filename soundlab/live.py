@@ -1,8 +1,9 @@
 """Live classification of a stream of short audio frames (the microphone), without Streamlit.
 
-Frames (e.g. WebRTC's 20 ms, 48 kHz, stereo, int16) are mixed to mono, resampled to 16 kHz with a
-streaming resampler and kept in a ring buffer. Every `hop_s` seconds of new audio the last
-`window_s` seconds are classified; an optional exponential moving average smooths the result.
+Frames (e.g. WebRTC's 20 ms, 48 kHz, stereo, int16) are mixed to mono, resampled to the backbone's rate with a
+streaming resampler and kept in a ring buffer. Every `hop_s` seconds of new audio the last `window_s` seconds
+are classified; an optional exponential moving average smooths the result, and each update carries the
+open-set verdict of its window.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from soundlab.backbones import SAMPLE_RATE
+from soundlab.openset import Verdict
 
-# classify(y16k) -> (class probabilities, AudioSet scores per frame, embeddings per frame)
+# classify(y) -> (class probabilities, AudioSet scores per frame, embeddings per frame)
 ClassifyFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+# verdict(mean embedding, mean AudioSet scores) -> Verdict or None
+VerdictFn = Callable[[np.ndarray, np.ndarray], Verdict | None]
 
 
 def frame_samples(arr: np.ndarray, *, planar: bool, channels: int) -> np.ndarray:
@@ -44,24 +47,26 @@ class Update:
     time_s: float  # stream time of the window's end
     probs: np.ndarray  # (n_classes,) smoothed
     raw_probs: np.ndarray  # (n_classes,) this window only
-    audioset: np.ndarray  # (521,) mean AudioSet scores of the window
-    embedding: np.ndarray  # (1024,) mean embedding of the window
+    audioset: np.ndarray  # (n_tags,) mean AudioSet scores of the window
+    embedding: np.ndarray  # (d,) mean embedding of the window
+    verdict: Verdict | None  # is this window one of the classes? (None: no open-set calibration)
     latency_s: float  # wall time from the newest frame's arrival to these probabilities
     level_dbfs: float
 
 
 class LiveClassifier:
-    def __init__(self, classify: ClassifyFn, *, window_s: float = 1.92, hop_s: float = 0.48,
-                 smoothing: float = 0.0, history: int = 40):
+    def __init__(self, classify: ClassifyFn, *, sample_rate_hz: int, min_samples: int, window_s: float = 1.92,
+                 hop_s: float = 0.48, smoothing: float = 0.0, history: int = 40, verdict: VerdictFn | None = None):
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
-        self.classify = classify
-        self.window = int(window_s * SAMPLE_RATE)
-        self.hop = int(hop_s * SAMPLE_RATE)
-        self.min_samples = int(0.975 * SAMPLE_RATE)  # one YAMNet frame
+        self.classify, self.judge = classify, verdict
+        self.sr = sample_rate_hz
+        self.window = int(window_s * sample_rate_hz)
+        self.hop = int(hop_s * sample_rate_hz)
+        self.min_samples = min_samples  # one backbone frame
         self.smoothing = smoothing
         self.buffer = np.zeros(0, np.float32)
-        self.total = 0  # 16 kHz samples received
+        self.total = 0  # samples received, at the backbone's rate
         self.next_at = self.min_samples  # classify when total reaches this
         self.newest_arrival = 0.0
         self.smoothed: np.ndarray | None = None
@@ -74,9 +79,9 @@ class LiveClassifier:
         import soxr
 
         y = to_float_mono(samples)
-        if sr != SAMPLE_RATE:
+        if sr != self.sr:
             if self._resampler is None or self._in_sr != sr:
-                self._resampler = soxr.ResampleStream(sr, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+                self._resampler = soxr.ResampleStream(sr, self.sr, 1, dtype="float32", quality="HQ")
                 self._in_sr = sr
             y = self._resampler.resample_chunk(y)
         self.buffer = np.concatenate([self.buffer, y])[-self.window :]
@@ -98,8 +103,23 @@ class LiveClassifier:
         else:
             self.smoothed = self.smoothing * self.smoothed + (1 - self.smoothing) * probs
         level = float(20 * np.log10(max(float(np.sqrt(np.mean(y ** 2))) if len(y) else 0.0, 1e-10)))
-        update = Update(time_s=self.total / SAMPLE_RATE, probs=self.smoothed, raw_probs=probs,
-                        audioset=scores.mean(axis=0), embedding=emb.mean(axis=0),
+        audioset, embedding = scores.mean(axis=0), emb.mean(axis=0)
+        update = Update(time_s=self.total / self.sr, probs=self.smoothed, raw_probs=probs,
+                        audioset=audioset, embedding=embedding,
+                        verdict=self.judge(embedding, audioset) if self.judge is not None else None,
                         latency_s=time.monotonic() - self.newest_arrival, level_dbfs=level)
         self.history.append(update)
         return update
+
+
+def for_classifier(clf, *, window_s: float = 1.92, smoothing: float = 0.0) -> LiveClassifier:
+    """A live stream classified by `clf` (a `soundlab.classify.Classifier`), one update every frame hop."""
+    from soundlab.classify import classify_waveform
+
+    def classify(y: np.ndarray):
+        probs, out = classify_waveform(clf, y)
+        return probs, out.scores, out.embeddings
+
+    params = clf.backbone.params
+    return LiveClassifier(classify, sample_rate_hz=params.sample_rate_hz, min_samples=params.min_samples,
+                          window_s=window_s, hop_s=params.frame_hop_s, smoothing=smoothing, verdict=clf.verdict)

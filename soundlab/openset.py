@@ -3,10 +3,10 @@
 A closed 50-class head always names one of its classes, even for speech or a camera shutter. Two
 signals say when a sound is not an ESC-50 sound:
 
-1. **Distance**: the cosine distance from the clip's mean YAMNet embedding to the nearest training
+1. **Distance**: the cosine distance from the clip's mean backbone embedding to the nearest training
    clip. The threshold is a high quantile of the same distance measured out of fold (each clip
    against the clips of the other folds), so ~`distance_quantile` of real ESC-50 clips pass.
-2. **YAMNet's own verdict**: AudioSet classes with no ESC-50 counterpart (speech, conversation,
+2. **The backbone's own AudioSet tags**: AudioSet classes with no ESC-50 counterpart (speech, conversation,
    narration, speech synthesizer, singing, music). A clip is foreign if one of them scores above
    the `foreign_quantile` of that class's scores over the ESC-50 clips.
 
@@ -19,9 +19,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-# AudioSet classes with no ESC-50 counterpart (index: name in the YAMNet class map)
-FOREIGN_AUDIOSET = {0: "Speech", 2: "Conversation", 3: "Narration, monologue", 5: "Speech synthesizer",
-                    24: "Singing", 132: "Music"}
+# AudioSet classes with no ESC-50 counterpart (display names, as in every AudioSet class map)
+FOREIGN_AUDIOSET = ("Speech", "Conversation", "Narration, monologue", "Speech synthesizer", "Singing", "Music")
 DISTANCE_QUANTILE = 0.97
 FOREIGN_QUANTILE = 0.99
 MIN_FOREIGN_SCORE = 0.2  # never call a sound foreign on a weak AudioSet score
@@ -65,8 +64,9 @@ class OpenSetModel:
                    distance_quantile=float(d["distance_quantile"]), foreign_quantile=float(d["foreign_quantile"]),
                    oof_in_set_share=float(d["oof_in_set_share"]))
 
-    def judge(self, distance: float, audioset_scores: np.ndarray, audioset_names: list[str]) -> Verdict:
-        """Verdict for one clip from its nearest-training-clip distance and mean AudioSet scores (521,)."""
+    def judge(self, distance: float, audioset_scores: np.ndarray, audioset_names: list[str], *,
+              tagger: str = "YAMNet") -> Verdict:
+        """Verdict for one clip from its nearest-training-clip distance and mean AudioSet scores (n_tags,)."""
         foreign = [(i, float(audioset_scores[i])) for i, t in self.foreign_thresholds.items()
                    if audioset_scores[i] > t]
         top = int(np.argmax(audioset_scores))
@@ -78,20 +78,26 @@ class OpenSetModel:
             reasons.append(f"{hears} scores {s:.2f}, more than in {self.foreign_quantile:.0%} of ESC-50 clips")
         if distance > self.distance_threshold:
             reasons.append(f"far from every training clip (distance {distance:.2f} > {self.distance_threshold:.2f})")
-        return Verdict(in_set=not reasons, distance=float(distance), hears=hears, reasons=tuple(reasons))
+        return Verdict(in_set=not reasons, distance=float(distance), hears=hears, reasons=tuple(reasons), tagger=tagger)
 
 
 @dataclass(frozen=True)
 class Verdict:
     in_set: bool
     distance: float
-    hears: str  # YAMNet's top AudioSet label (or the foreign one that triggered)
+    hears: str  # the tagger's top AudioSet label (or the foreign one that triggered)
     reasons: tuple[str, ...]
+    tagger: str = "YAMNet"  # the backbone whose AudioSet tags these are
 
     def message(self) -> str:
         if self.in_set:
             return "an ESC-50-like sound"
-        return f"not an ESC-50 sound; YAMNet hears: {self.hears} (" + "; ".join(self.reasons) + ")"
+        return f"not an ESC-50 sound; {self.tagger} hears: {self.hears} (" + "; ".join(self.reasons) + ")"
+
+
+def foreign_tags(tag_names: list[str]) -> list[int]:
+    """Indices of the `FOREIGN_AUDIOSET` classes in a backbone's tag list (those it has)."""
+    return [tag_names.index(n) for n in FOREIGN_AUDIOSET if n in tag_names]
 
 
 def oof_distances(pooled: np.ndarray, folds: np.ndarray) -> np.ndarray:
@@ -103,13 +109,14 @@ def oof_distances(pooled: np.ndarray, folds: np.ndarray) -> np.ndarray:
     return out
 
 
-def calibrate(pooled: np.ndarray, folds: np.ndarray, clip_scores: np.ndarray, *,
+def calibrate(pooled: np.ndarray, folds: np.ndarray, clip_scores: np.ndarray, *, foreign_tags: list[int],
               distance_quantile: float = DISTANCE_QUANTILE, foreign_quantile: float = FOREIGN_QUANTILE) -> OpenSetModel:
-    """Thresholds from out-of-fold data: pooled embeddings (n, 1024), folds (n,), mean AudioSet scores (n, 521)."""
+    """Thresholds from out-of-fold data: pooled embeddings (n, d), folds (n,), mean AudioSet scores (n, n_tags),
+    and the indices of the foreign AudioSet classes in those scores (see `foreign_tags`)."""
     d = oof_distances(pooled, folds)
     d_thr = float(np.quantile(d, distance_quantile))
     f_thr = {i: max(float(np.quantile(clip_scores[:, i], foreign_quantile)), MIN_FOREIGN_SCORE)
-             for i in FOREIGN_AUDIOSET}
+             for i in foreign_tags}
     foreign = np.zeros(len(pooled), bool)
     for i, t in f_thr.items():
         foreign |= clip_scores[:, i] > t

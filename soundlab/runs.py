@@ -1,26 +1,42 @@
-"""Read run folders written by `soundlab.train` (see there for the layout), defensively.
+"""Run folders: the one module that writes, reads and lists them.
 
-A run with a missing or malformed file is reported with what is wrong, never crashed on.
+A run is one task (ESC-50 or ESC-10) on the clips present, with one protocol (`soundlab.data.protocol`), one
+model family and one or more trained models. It holds everything the Metrics page recomputes numbers from::
+
+    runs/<run id>/run.json              config, protocol, coverage, backbone or features, per-model metrics
+    runs/<run id>/models/<name>.keras   deployed models (trained on every clip; .joblib for scikit-learn)
+    runs/<run id>/oof/<name>.csv        out-of-fold predictions (clip, fold, true, predicted, probabilities)
+    runs/<run id>/history/<name>.json   training history per fold and of the deployed model
+    runs/<run id>/embeddings.npz        a pooled embedding and mean AudioSet scores of every clip (maps, open set)
+
+A run is staged in ``runs/.tmp-<id>/`` and renamed into place only when complete, so a reader never sees half a
+run; `run.json` is written last. Reading is defensive: a folder without a usable `run.json` is reported with what
+is wrong and never crashed on.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import zipfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from soundlab.backbones import ModelError
+from soundlab import __version__, metrics
+from soundlab.errors import RunError
 from soundlab.openset import OpenSetModel
+from soundlab.storage import write_json_atomic, write_text_atomic
 
 RUNS_DIR = "runs"
+STAGING_PREFIX = ".tmp-"
 OOF_COLUMNS = ("filename", "fold", "true", "pred", "confidence")
-
-
-class RunError(ModelError):
-    """A run folder that cannot be used as it is; the message says which file and why."""
+REQUIRED = ("id", "created", "task", "protocol", "coverage", "backbone", "classes", "class_names", "models")
+BACKBONE_FAMILIES = ("yamnet",)  # families whose models are heads on that backbone's embeddings
 
 
 @dataclass(frozen=True)
@@ -42,8 +58,18 @@ class Run:
 
     @property
     def family(self) -> str:
-        """"yamnet" (heads on YAMNet embeddings, usable by Classify) or "scratch" (trained from scratch)."""
+        """The backbone the run's heads sit on ("yamnet"), or "scratch" (models trained from scratch)."""
         return self.info.get("family", "yamnet")
+
+    @property
+    def classifies_audio(self) -> bool:
+        """Whether the Classify page and `classify` can serve it (heads on a backbone)."""
+        return self.family in BACKBONE_FAMILIES
+
+    @property
+    def backbone_key(self) -> str | None:
+        """Registry name of the backbone the run was trained on (None for models trained from scratch)."""
+        return self.info["backbone"].get("key", self.family) if self.classifies_audio else None
 
     @property
     def official(self) -> bool:
@@ -62,28 +88,25 @@ class Run:
         return self.info["targets"]
 
     @property
-    def head_kinds(self) -> list[str]:
-        return list(self.info["heads"])
+    def model_names(self) -> list[str]:
+        return list(self.info["models"])
 
     @property
-    def default_head(self) -> str:
-        return self.info.get("default_head") or self.head_kinds[0]
+    def default_model(self) -> str:
+        return self.info.get("default_model") or self.model_names[0]
 
     @property
     def fingerprint(self) -> str:
         return self.info["backbone"]["fingerprint"]
 
-    def head(self, kind: str) -> dict:
-        if kind not in self.info["heads"]:
-            raise RunError(f"run {self.id} has no head {kind!r}; it has {', '.join(self.head_kinds)}")
-        return self.info["heads"][kind]
+    def model(self, name: str) -> dict:
+        """The run.json record of one trained model: files, cross-validated metrics, timings."""
+        if name not in self.info["models"]:
+            raise RunError(f"run {self.id} has no model {name!r}; it has {', '.join(self.model_names)}")
+        return self.info["models"][name]
 
-    def head_path(self, kind: str) -> Path:
-        return self.path / self.head(kind)["file"]
-
-    def label(self) -> str:
-        cov = self.info["coverage"]
-        return f"{self.id} · {self.task.upper()} · {cov['clips_present']} clips · {self.protocol['name']}"
+    def model_path(self, name: str) -> Path:
+        return self.path / self.model(name)["file"]
 
     def openset(self) -> OpenSetModel | None:
         try:
@@ -92,38 +115,58 @@ class Run:
             return None
 
 
-REQUIRED = ("id", "created", "task", "protocol", "coverage", "backbone", "classes", "class_names", "heads")
+# ---- reading ----------------------------------------------------------------------------------------------
+
+def _upgrade(info: dict) -> dict:
+    """Run folders written before the models were called models (0.1.0) said "heads" and "default_head"."""
+    if "models" not in info and "heads" in info:
+        info["models"] = info.pop("heads")
+        if "default_head" in info:
+            info["default_model"] = info.pop("default_head")
+    return info
 
 
 def load_run(path: Path) -> Run:
-    """Read ``path/run.json`` and check it names what a run must have."""
+    """Read ``path/run.json`` and check it names what a run must have.
+
+    Raises
+    ------
+    RunError
+        No run.json (a folder being written or left half-written), invalid JSON, or missing fields.
+    """
     path = Path(path)
     meta = path / "run.json"
     if not meta.is_file():
-        raise RunError(f"{path.name}: no run.json in {path}")
+        raise RunError(f"{path.name}: no run.json in {path} (an incomplete or half-written run folder)")
     try:
         info = json.loads(meta.read_text())
     except (OSError, ValueError) as e:
         raise RunError(f"{path.name}: run.json is not valid JSON ({e})") from None
     if not isinstance(info, dict):
         raise RunError(f"{path.name}: run.json does not hold an object")
+    info = _upgrade(info)
     missing = [k for k in REQUIRED if k not in info]
     if missing:
         raise RunError(f"{path.name}: run.json lacks {', '.join(missing)}")
-    if not info["heads"]:
-        raise RunError(f"{path.name}: run.json lists no heads")
+    if not info["models"]:
+        raise RunError(f"{path.name}: run.json lists no models")
     if len(info["classes"]) != len(info["class_names"]):
         raise RunError(f"{path.name}: run.json has {len(info['classes'])} classes but {len(info['class_names'])} names")
     return Run(path, info)
 
 
 def list_runs(artifacts_dir: Path) -> tuple[list[Run], list[str]]:
-    """Every usable run under ``artifacts_dir/runs`` (newest first), and a message per unusable one."""
+    """Every usable run under ``artifacts_dir/runs`` (newest first), and a message per unusable run folder.
+
+    Folders being staged by a training that is still running (``.tmp-*``) are not runs yet and are skipped.
+    """
     root = Path(artifacts_dir) / RUNS_DIR
     runs, problems = [], []
-    if not root.is_dir():
+    try:
+        entries = sorted(root.iterdir())
+    except OSError:
         return runs, problems
-    for p in sorted(root.iterdir()):
+    for p in entries:
         if not p.is_dir() or p.name.startswith("."):
             continue
         try:
@@ -135,11 +178,11 @@ def list_runs(artifacts_dir: Path) -> tuple[list[Run], list[str]]:
 
 
 def preferred(runs: list[Run], task: str | None = None) -> Run | None:
-    """The run the app opens with: 50 classes first, then the official protocol, then the newest."""
+    """The run the app opens with: one Classify can serve, 50 classes, the official protocol, then the newest."""
     pool = [r for r in runs if task is None or r.task == task]
     if not pool:
         return None
-    return max(pool, key=lambda r: (r.family == "yamnet", r.task == "esc50", r.official, r.info["created"]))
+    return max(pool, key=lambda r: (r.classifies_audio, r.task == "esc50", r.official, r.info["created"]))
 
 
 def find(runs: list[Run], run_id: str) -> Run:
@@ -149,11 +192,11 @@ def find(runs: list[Run], run_id: str) -> Run:
     raise RunError(f"unknown run {run_id!r}; available: {', '.join(r.id for r in runs) or 'none'}")
 
 
-def read_oof(run: Run, kind: str) -> pd.DataFrame:
-    """The out-of-fold predictions of one head, checked (columns, one probability per class, values)."""
-    path = run.path / run.head(kind)["oof"]
+def read_oof(run: Run, name: str) -> pd.DataFrame:
+    """The out-of-fold predictions of one model, checked (columns, one probability per class, values)."""
+    path = run.path / run.model(name)["oof"]
     if not path.is_file():
-        raise RunError(f"{run.id}: the out-of-fold predictions of {kind} ({path.name}) are missing")
+        raise RunError(f"{run.id}: the out-of-fold predictions of {name} ({path.name}) are missing")
     try:
         df = pd.read_csv(path)
     except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
@@ -170,11 +213,114 @@ def read_oof(run: Run, kind: str) -> pd.DataFrame:
     return df
 
 
+def oof_probs(run: Run, oof: pd.DataFrame) -> np.ndarray:
+    """(n, n_classes) probabilities of an out-of-fold table."""
+    return oof[[f"p_{c}" for c in run.classes]].to_numpy(dtype=np.float64)
+
+
 def read_embeddings(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(filenames, pooled embeddings (n, 1024) float32, mean AudioSet scores (n, 521) float32) of the run's clips."""
+    """(filenames, pooled embeddings (n, d) float32, mean AudioSet scores (n, n_tags) float32) of the run's clips."""
     path = run.path / "embeddings.npz"
     try:
         with np.load(path, allow_pickle=False) as z:
             return z["filenames"], z["pooled"].astype(np.float32), z["audioset"].astype(np.float32)
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise RunError(f"{run.id}: embeddings.npz is missing or damaged ({e})") from None
+
+
+# ---- writing ----------------------------------------------------------------------------------------------
+
+def run_id(protocol_name: str, n_clips: int, now: datetime, tag: str = "") -> str:
+    return f"{protocol_name}-{n_clips}clips{'-' + tag if tag else ''}-{now.strftime('%Y%m%d-%H%M%S')}"
+
+
+def oof_table(clips: pd.DataFrame, classes: list[str], probs: np.ndarray) -> pd.DataFrame:
+    """The stored out-of-fold predictions: one row per clip (of a protocol's `clips`), one probability per class."""
+    pred = probs.argmax(axis=1)
+    table = pd.DataFrame({
+        "filename": clips["filename"].to_numpy(),
+        "fold": clips["fold"].to_numpy(),
+        "src_file": clips["src_file"].to_numpy(),
+        "true": clips["label"].to_numpy(),
+        "true_class": clips["category"].to_numpy(),
+        "pred": pred,
+        "pred_class": np.asarray(classes)[pred],
+        "confidence": probs.max(axis=1),
+    })
+    probs_df = pd.DataFrame(np.round(probs, 6), columns=[f"p_{c}" for c in classes])
+    return pd.concat([table, probs_df], axis=1)
+
+
+def base_info(rid: str, now: datetime, task: str, proto, dataset, *, seed: int, n_splits: int,
+              failures: list[tuple[str, str]]) -> dict:
+    """What every run.json says about where its numbers come from; the trainer adds its model's part."""
+    return {
+        "id": rid,
+        "created": now.isoformat(timespec="seconds"),
+        "soundlab_version": __version__,
+        "task": task,
+        "protocol": {"name": proto.name, "description": proto.description, "seed": seed, "n_splits": n_splits},
+        "coverage": proto.coverage(dataset.meta),
+        "dataset": {"root": str(dataset.root), "kind": dataset.kind},
+        "classes": proto.classes,
+        "class_names": proto.class_names,
+        "targets": proto.targets,
+        "failures": [{"filename": f, "error": m} for f, m in failures],
+    }
+
+
+class RunWriter:
+    """Stages a run in ``runs/.tmp-<id>/`` and publishes it with one rename.
+
+    Use as a context manager: if anything fails (an error, a full disk, Ctrl-C) before :meth:`publish`, the
+    staging folder is removed and no run appears.
+    """
+
+    def __init__(self, runs_dir: Path, rid: str):
+        self.runs_dir = Path(runs_dir)
+        self.id = rid
+        self.folder = self.runs_dir / f"{STAGING_PREFIX}{rid}"
+        if self.folder.exists():
+            shutil.rmtree(self.folder)
+        for sub in ("models", "oof", "history"):
+            (self.folder / sub).mkdir(parents=True)
+        self.published: Path | None = None
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.published is None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def model_file(self, name: str, suffix: str = ".keras") -> tuple[Path, str]:
+        """(absolute staging path, path relative to the run) for a deployed model's file."""
+        rel = f"models/{name}{suffix}"
+        return self.folder / rel, rel
+
+    def add_predictions(self, name: str, proto, probs: np.ndarray, histories: list[dict], final_history: dict) -> dict:
+        """Write a model's out-of-fold predictions and history; return its record for run.json."""
+        table = oof_table(proto.clips, proto.classes, probs)
+        write_text_atomic(self.folder / "oof" / f"{name}.csv", table.to_csv(index=False, float_format="%.6g"))
+        write_json_atomic(self.folder / "history" / f"{name}.json", {"folds": histories, "deployed": final_history},
+                          indent=None)
+        cv = metrics.summary(proto.clips["label"].to_numpy(), probs, proto.clips["fold"].to_numpy())
+        return {"oof": f"oof/{name}.csv", "history": f"history/{name}.json", "cv": cv}
+
+    def add_embeddings(self, filenames, pooled: np.ndarray, audioset: np.ndarray) -> None:
+        """A pooled embedding (n, d) and mean AudioSet scores (n, n_tags; n_tags may be 0) of every clip."""
+        np.savez_compressed(self.folder / "embeddings.npz", filenames=np.asarray(filenames, dtype=str),
+                            pooled=np.asarray(pooled).astype(np.float16),
+                            audioset=np.asarray(audioset).astype(np.float16))
+
+    def publish(self, info: dict) -> Path:
+        """Write run.json and move the staged folder into place (readers never see half a run)."""
+        if info.get("id") != self.id:
+            raise RunError(f"run.json names run {info.get('id')!r}, the folder is for {self.id!r}")
+        write_json_atomic(self.folder / "run.json", info)
+        final = self.runs_dir / self.id
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(self.folder, final)
+        self.published = final
+        return final

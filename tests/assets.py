@@ -69,3 +69,24 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["prepare"]:
         sys.exit("usage: python -m tests.assets prepare")
     prepare()
+
+
+def small_dataset(dest: Path, filenames: list[str]) -> Path:
+    """An ESC-50 folder at `dest` with the full csv and copies of a few dev clips (a partial dataset to modify)."""
+    import shutil
+
+    dev = dev_dataset()
+    (dest / "meta").mkdir(parents=True, exist_ok=True)
+    (dest / "audio").mkdir(exist_ok=True)
+    shutil.copy(dev / "meta" / "esc50.csv", dest / "meta" / "esc50.csv")
+    for name in filenames:
+        shutil.copy(dev / "audio" / name, dest / "audio" / name)
+    return dest
+
+
+def delete_keeping_folder_time(path: Path) -> None:
+    """Remove a file but restore its folder's modification time: as on a file system with coarse timestamps, the
+    app's cached scan of the folder still lists the file."""
+    st = path.parent.stat()
+    path.unlink()
+    os.utime(path.parent, ns=(st.st_atime_ns, st.st_mtime_ns))

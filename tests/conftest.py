@@ -47,11 +47,16 @@ def use_dataset(monkeypatch):
     return use
 
 
+# Settings of the test run itself, not of the app: they reach every test (.ci/run sets SOUNDLAB_REQUIRE_WEBRTC=1 so
+# that the live-microphone test fails instead of skipping where it cannot run).
+TEST_RUN_SETTINGS = ("SOUNDLAB_SHARED", "SOUNDLAB_REQUIRE_WEBRTC", "SOUNDLAB_CHROMIUM")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch, tmp_path_factory):
-    # Tests never see a developer's real data/ESC-50 or settings unless they ask for them.
+    # Tests never see a developer's real data/ESC-50 or app settings unless they ask for them.
     for name in list(os.environ):
-        if name.startswith("SOUNDLAB_") and name != "SOUNDLAB_SHARED":
+        if name.startswith("SOUNDLAB_") and name not in TEST_RUN_SETTINGS:
             monkeypatch.delenv(name)
     monkeypatch.setenv("SOUNDLAB_ESC50_ROOT", str(tmp_path_factory.mktemp("no-dataset") / "ESC-50"))
     monkeypatch.setenv("SOUNDLAB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

@@ -9,7 +9,7 @@ import soundfile as sf
 
 from soundlab import audio
 from soundlab.config import AudioLimits
-from soundlab.dataset import read_metadata
+from soundlab.data.esc50 import read_metadata
 from soundlab.errors import AudioError, DatasetError
 
 SR = 44_100

@@ -6,10 +6,10 @@ import time
 import numpy as np
 import pytest
 
-from soundlab import audio, backbones
-from soundlab.backbones import ModelError
+from soundlab import audio
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
-from soundlab.errors import AudioError
+from soundlab.errors import AudioError, ModelError
+from soundlab.models import yamnet as yamnet_model
 from tests.assets import yamnet_hub_stub
 
 SR = 16_000
@@ -17,12 +17,12 @@ SR = 16_000
 
 @pytest.fixture(scope="module")
 def yamnet():
-    return backbones.load_backbone("tflite", DEFAULT_ARTIFACTS_DIR)
+    return yamnet_model.load_yamnet("tflite", DEFAULT_ARTIFACTS_DIR)
 
 
 def _top(bb, out, k=3):
     m = out.scores.mean(axis=0)
-    return [bb.class_names[i] for i in np.argsort(-m)[:k]]
+    return [bb.tag_names[i] for i in np.argsort(-m)[:k]]
 
 
 def test_shapes_and_frames(yamnet, rng):
@@ -30,13 +30,13 @@ def test_shapes_and_frames(yamnet, rng):
     out = yamnet(y)
     assert out.scores.shape == (10, 521) and out.embeddings.shape == (10, 1024) and out.log_mel.shape == (528, 64)
     assert out.scores.dtype == np.float32 and 0 <= out.scores.min() and out.scores.max() <= 1
-    assert np.allclose(backbones.frame_starts(3), [0, 0.48, 0.96])
+    assert np.allclose(yamnet.frame_starts(3), [0, 0.48, 0.96])
 
 
 def test_short_input_is_padded_to_one_frame(yamnet, tone_440):
     out = yamnet(tone_440[:800])  # 50 ms
     assert out.scores.shape == (1, 521)
-    assert len(backbones.pad_waveform(tone_440[:800])) == backbones.MIN_SAMPLES
+    assert len(yamnet.check_input(tone_440[:800])) == yamnet.params.min_samples == 15_600
 
 
 def test_known_sounds(yamnet, rng):
@@ -99,41 +99,41 @@ def test_eight_threads_give_the_single_thread_result(yamnet, dev_root):
 
 def test_missing_tflite_says_what_to_do(tmp_path):
     with pytest.raises(ModelError, match="git checkout model_artifacts/yamnet.tflite"):
-        backbones.load_backbone("tflite", tmp_path)
+        yamnet_model.load_yamnet("tflite", tmp_path)
 
 
 def test_corrupt_tflite(tmp_path):
     (tmp_path / "yamnet.tflite").write_bytes(b"\x00" * 1000)
     (tmp_path / "yamnet_class_map.csv").write_text((DEFAULT_ARTIFACTS_DIR / "yamnet_class_map.csv").read_text())
     with pytest.raises(ModelError, match="not a usable TFLite model"):
-        backbones.load_backbone("tflite", tmp_path)
+        yamnet_model.load_yamnet("tflite", tmp_path)
 
 
 def test_bad_class_map(tmp_path):
     (tmp_path / "map.csv").write_text("index,mid,display_name\n0,/m/x,Speech\n")
     with pytest.raises(ModelError, match="1 classes, expected 521"):
-        backbones.read_class_map(tmp_path / "map.csv")
+        yamnet_model.read_class_map(tmp_path / "map.csv")
 
 
 def test_hub_savedmodel_folder(rng):
-    bb = backbones.load_backbone(str(yamnet_hub_stub()), DEFAULT_ARTIFACTS_DIR)
-    assert isinstance(bb, backbones.HubYamnet) and bb.fingerprint.startswith("yamnet-hub-")
+    bb = yamnet_model.load_yamnet(str(yamnet_hub_stub()), DEFAULT_ARTIFACTS_DIR)
+    assert isinstance(bb, yamnet_model.HubYamnet) and bb.fingerprint.startswith("yamnet-hub-")
     out = bb(rng.uniform(-0.3, 0.3, 5 * SR).astype(np.float32))
     assert out.scores.shape[1] == 521 and out.embeddings.shape[1] == 1024 and out.log_mel.shape[1] == 64
     assert out.scores.shape[0] == out.embeddings.shape[0] >= 10
-    assert bb.class_names[0] == "Speech" and len(bb.class_names) == 521  # read from the model's asset
+    assert bb.tag_names[0] == "Speech" and len(bb.tag_names) == 521  # read from the model's asset
     assert bb(np.zeros(100, np.float32)).scores.shape[0] >= 1  # short input padded
 
 
 def test_hub_not_a_savedmodel(tmp_path):
     with pytest.raises(ModelError, match="not a SavedModel folder"):
-        backbones.load_backbone(str(tmp_path), DEFAULT_ARTIFACTS_DIR)
+        yamnet_model.load_yamnet(str(tmp_path), DEFAULT_ARTIFACTS_DIR)
 
 
 def test_hub_offline_fails_fast_with_instructions(tmp_path, monkeypatch):
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))
     t0 = time.monotonic()
     with pytest.raises(ModelError) as info:
-        backbones.load_backbone("https://tfhub.invalid/google/yamnet/1", DEFAULT_ARTIFACTS_DIR)
+        yamnet_model.load_yamnet("https://tfhub.invalid/google/yamnet/1", DEFAULT_ARTIFACTS_DIR)
     assert time.monotonic() - t0 < 5
     assert "offline" in str(info.value) and "SOUNDLAB_YAMNET" in str(info.value)

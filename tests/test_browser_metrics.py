@@ -3,8 +3,9 @@
 import pytest
 from playwright.sync_api import expect
 
-from soundlab import dataset, evaluate, runs
+from soundlab import report, runs
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
+from soundlab.data import esc50
 from tests.browser import no_exception, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
@@ -22,7 +23,7 @@ def cell_position(page, chart_index: int, x: int, y: int) -> tuple[float, float]
 
 def test_click_a_confusion_cell_and_play_a_clip(app_server, page, dev_root):
     run = runs.preferred(runs.list_runs(DEFAULT_ARTIFACTS_DIR)[0])
-    p = evaluate.load_predictions(run, run.default_head, dataset.load_dataset(dev_root).meta)
+    p = report.load_predictions(run, run.default_model, esc50.load_dataset(dev_root).meta)
     cells = p.table[~p.table["correct"]].groupby(["true", "pred"]).size().sort_values(ascending=False)
     (true, pred), n = cells.index[0], int(cells.iloc[0])
 
@@ -74,7 +75,7 @@ def test_a_from_scratch_run_renders(app_server, page):
     from soundlab.config import DEFAULT_ARTIFACTS_DIR
 
     shipped, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
-    cnn = next(r for r in shipped if r.family == "scratch" and r.task == "esc50" and r.default_head == "cnn")
+    cnn = next(r for r in shipped if r.family == "scratch" and r.task == "esc50" and r.default_model == "cnn")
     page.goto(f"{app_server}/Metrics?metrics-run={cnn.id}&metrics-section=Mistakes")
     wait_for_app(page, 120_000)
     page.locator('[data-testid="stMetric"]').first.wait_for(timeout=60_000)

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from soundlab import backbones, runs
+from soundlab import runs
 from soundlab.classify import classify_audio, load_classifier
 from soundlab.config import DEFAULT_ARTIFACTS_DIR, AudioLimits
 from soundlab.errors import AudioError
+from soundlab.models import yamnet as yamnet_model
 from tests.assets import ROOT, shared, yamnet_hub_stub
 
 SR = 16_000
@@ -21,7 +22,7 @@ SR = 16_000
 
 @pytest.fixture(scope="module")
 def yamnet():
-    return backbones.load_backbone("tflite", DEFAULT_ARTIFACTS_DIR)
+    return yamnet_model.load_yamnet("tflite", DEFAULT_ARTIFACTS_DIR)
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +119,7 @@ def test_eight_threads_classify_like_one(clf, dev_root):
 
 
 def test_backbone_mismatch_warns_but_works(clf, dev_root):
-    hub = backbones.load_backbone(str(yamnet_hub_stub()), DEFAULT_ARTIFACTS_DIR)
+    hub = yamnet_model.load_yamnet(str(yamnet_hub_stub()), DEFAULT_ARTIFACTS_DIR)
     other = load_classifier(clf.run, clf.kind, hub)
     assert any("SOUNDLAB_YAMNET" in w and "retrain" in w for w in other.warnings)
     res = classify_audio(other, dev_root / "audio" / "2-104105-A-19.wav")

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from soundlab import dataset
 from soundlab.config import SAMPLE_ROOT
+from soundlab.data import esc50, protocol
 from soundlab.errors import DatasetError
 from tests.assets import shared
 
@@ -28,18 +28,18 @@ def _write_root(tmp_path, csv_text, clips=()):
 
 
 def test_official_metadata_reads_typed(csv_text, tmp_path):
-    meta = dataset.read_metadata(_write_root(tmp_path, csv_text) / "meta" / "esc50.csv")
+    meta = esc50.read_metadata(_write_root(tmp_path, csv_text) / "meta" / "esc50.csv")
     assert len(meta) == 2000 and meta["target"].nunique() == 50
     assert meta["fold"].dtype.kind == "i" and meta["esc10"].dtype == bool and meta["esc10"].sum() == 400
     row = meta.set_index("filename").loc["1-100032-A-0.wav"]
     assert row["class_name"] == "Dog" and row["supercategory"] == "Animals"
     assert meta.groupby("supercategory", observed=True).size().tolist() == [400] * 5
-    assert dataset.class_name_of("crying_baby") == "Crying baby"
+    assert esc50.class_name_of("crying_baby") == "Crying baby"
 
 
 def test_official_quirk_sources_across_folds(csv_text, tmp_path):
-    meta = dataset.read_metadata(_write_root(tmp_path, csv_text) / "meta" / "esc50.csv")
-    assert dataset.sources_across_folds(meta) == ["131943", "134049", "209698", "234879"]
+    meta = esc50.read_metadata(_write_root(tmp_path, csv_text) / "meta" / "esc50.csv")
+    assert protocol.sources_split_across_folds(meta) == ["131943", "134049", "209698", "234879"]
 
 
 @pytest.mark.parametrize("edit, match", [
@@ -56,27 +56,27 @@ def test_invalid_metadata_is_described(csv_text, tmp_path, edit, match):
     lines = csv_text.strip().split("\n")
     root = _write_root(tmp_path, "\n".join(edit(lines)) + "\n")
     with pytest.raises(DatasetError, match=match):
-        dataset.read_metadata(root / "meta" / "esc50.csv")
+        esc50.read_metadata(root / "meta" / "esc50.csv")
 
 
 def test_not_a_csv(tmp_path):
     p = tmp_path / "esc50.csv"
     p.write_bytes(b"\xff\xfe\x00garbage\x00\x01")
     with pytest.raises(DatasetError):
-        dataset.read_metadata(p)
+        esc50.read_metadata(p)
 
 
 def test_presence_and_formats(csv_text, tmp_path):
     root = _write_root(tmp_path, csv_text, clips=["1-100032-A-0.wav", "1-100038-A-14.flac"])
     (root / "audio" / "1-100032-A-0.txt").write_text("not audio")
-    ds = dataset.load_dataset(root)
+    ds = esc50.load_dataset(root)
     assert ds.kind == "partial" and ds.n_present == 2
     assert ds.clip_path("1-100038-A-14.wav").suffix == ".flac"
     assert "2 of 2000" in ds.describe()
 
 
 def test_dev_dataset_facts(dev_root):
-    ds = dataset.load_dataset(dev_root)
+    ds = esc50.load_dataset(dev_root)
     assert ds.n_present == 737 and ds.kind == "partial"
     present = ds.present
     assert present["target"].nunique() == 50
@@ -89,13 +89,13 @@ def test_dev_dataset_facts(dev_root):
     "1-100032-A-0.mp3", "", "1-100032-A-0.wav\x00.png", "x" * 500,
 ])
 def test_bad_clip_names_are_rejected(dev_root, name):
-    ds = dataset.load_dataset(dev_root)
+    ds = esc50.load_dataset(dev_root)
     with pytest.raises(DatasetError, match="not an ESC-50 clip name"):
         ds.clip_path(name)
 
 
 def test_unknown_and_absent_clips(dev_root):
-    ds = dataset.load_dataset(dev_root)
+    ds = esc50.load_dataset(dev_root)
     with pytest.raises(DatasetError, match="not listed"):
         ds.clip("1-999999-A-0.wav")
     absent = ds.meta[~ds.meta["present"]].iloc[0]["filename"]
@@ -108,31 +108,31 @@ def test_symlink_out_of_the_dataset_is_refused(csv_text, tmp_path):
     outside = tmp_path / "secret.wav"
     sf.write(outside, np.full(4410, 0.1, np.float32), 44_100)
     os.symlink(outside, root / "audio" / "1-100032-A-0.wav")
-    ds = dataset.load_dataset(root)
+    ds = esc50.load_dataset(root)
     with pytest.raises(DatasetError, match="outside the dataset"):
         ds.clip_path("1-100032-A-0.wav")
 
 
 def test_siblings_share_the_source(dev_root):
-    ds = dataset.load_dataset(dev_root)
+    ds = esc50.load_dataset(dev_root)
     sibs = ds.siblings("2-104105-A-19.wav")
     assert list(sibs["filename"]) == ["2-104105-A-19.wav", "2-104105-B-19.wav"]
 
 
 def test_filters(dev_root):
-    meta = dataset.load_dataset(dev_root).meta
-    assert len(dataset.filter_clips(meta)) == 2000
-    assert len(dataset.filter_clips(meta, present_only=True)) == 737
-    assert len(dataset.filter_clips(meta, esc10_only=True, present_only=True)) == 400
-    animals = dataset.filter_clips(meta, supercategories=["Animals"])
+    meta = esc50.load_dataset(dev_root).meta
+    assert len(esc50.filter_clips(meta)) == 2000
+    assert len(esc50.filter_clips(meta, present_only=True)) == 737
+    assert len(esc50.filter_clips(meta, esc10_only=True, present_only=True)) == 400
+    animals = esc50.filter_clips(meta, supercategories=["Animals"])
     assert set(animals["target"]) == set(range(10))
-    dogs4 = dataset.filter_clips(meta, classes=["dog"], folds=[4])
+    dogs4 = esc50.filter_clips(meta, classes=["dog"], folds=[4])
     assert len(dogs4) == 8 and set(dogs4["fold"]) == {4}
-    assert set(dataset.filter_clips(meta, src_file="104105")["src_file"]) == {"104105"}
+    assert set(esc50.filter_clips(meta, src_file="104105")["src_file"]) == {"104105"}
 
 
 def test_class_table(dev_root):
-    table = dataset.class_table(dataset.load_dataset(dev_root).meta)
+    table = esc50.class_table(esc50.load_dataset(dev_root).meta)
     assert len(table) == 50 and table["listed"].sum() == 2000 and table["present"].sum() == 737
     assert table[[f"fold {f}" for f in range(1, 6)]].sum().sum() == 737
     dog = table[table["category"] == "dog"].iloc[0]
@@ -140,14 +140,14 @@ def test_class_table(dev_root):
 
 
 def test_resolve_prefers_the_dataset_and_falls_back_to_the_sample(dev_root, tmp_path):
-    status = dataset.resolve_dataset(dev_root, SAMPLE_ROOT)
+    status = esc50.resolve_dataset(dev_root, SAMPLE_ROOT)
     assert status.dataset.kind == "partial" and status.problem is None
-    status = dataset.resolve_dataset(tmp_path / "nothing", SAMPLE_ROOT)
+    status = esc50.resolve_dataset(tmp_path / "nothing", SAMPLE_ROOT)
     assert status.dataset.kind == "sample" and "no ESC-50 dataset" in status.problem
     broken = tmp_path / "broken"
     (broken / "meta").mkdir(parents=True)
     (broken / "meta" / "esc50.csv").write_text("filename\n")
-    status = dataset.resolve_dataset(broken, SAMPLE_ROOT)
+    status = esc50.resolve_dataset(broken, SAMPLE_ROOT)
     assert status.dataset.kind == "sample" and "missing columns" in status.problem
 
 
@@ -157,11 +157,11 @@ def test_full_dataset_is_detected(csv_text, tmp_path):
     src = next(iter((SAMPLE_ROOT / "audio").glob("*.flac")))
     for name in meta["filename"]:
         os.link(src, root / "audio" / name.replace(".wav", ".flac"))
-    assert dataset.load_dataset(root).kind == "full"
+    assert esc50.load_dataset(root).kind == "full"
 
 
 def test_shipped_sample_has_one_clip_per_class():
-    ds = dataset.load_dataset(SAMPLE_ROOT, kind="sample")
+    ds = esc50.load_dataset(SAMPLE_ROOT, kind="sample")
     assert ds.n_present == 50 and ds.present["target"].nunique() == 50
     assert all(p.endswith(".flac") for p in ds.present["path"])
     size = sum(os.path.getsize(p) for p in ds.present["path"])

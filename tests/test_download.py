@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from soundlab import dataset
-from soundlab.download import download_esc50, verify_archive
+from soundlab.data import esc50
+from soundlab.data.download import download_esc50, verify_archive
 from soundlab.errors import DownloadError
 from tests.assets import ROOT, shared
 
@@ -101,7 +101,7 @@ def test_download_installs_a_complete_dataset(tmp_path, serve, good_zip):
     stages = []
     dest = tmp_path / "data" / "ESC-50"
     download_esc50(dest, url=server.url, progress=lambda s, d, t: stages.append((s, d, t)))
-    ds = dataset.load_dataset(dest)
+    ds = esc50.load_dataset(dest)
     assert ds.kind == "full" and ds.n_present == 2000
     assert (dest / "README.md").is_file()
     assert {s for s, _, _ in stages} == {"download", "verify", "extract"}
@@ -114,7 +114,7 @@ def test_dropped_connection_resumes(tmp_path, serve, good_zip):
     server = serve(good_zip, drop_after=len(good_zip) // 3)
     dest = tmp_path / "ESC-50"
     download_esc50(dest, url=server.url, retries=2)
-    assert dataset.load_dataset(dest).kind == "full"
+    assert esc50.load_dataset(dest).kind == "full"
     assert server.requests == [None, f"bytes={len(good_zip) // 3}-"]
 
 
@@ -126,7 +126,7 @@ def test_interrupted_download_resumes_on_the_next_call(tmp_path, serve, good_zip
     server = serve(good_zip)
     download_esc50(dest, url=server.url)
     assert server.requests == ["bytes=100000-"]
-    assert dataset.load_dataset(dest).n_present == 2000
+    assert esc50.load_dataset(dest).n_present == 2000
 
 
 def test_server_without_range_support_restarts(tmp_path, serve, good_zip):
@@ -136,7 +136,7 @@ def test_server_without_range_support_restarts(tmp_path, serve, good_zip):
     (staging / "ESC-50-master.zip.part").write_bytes(b"stale bytes from another file")
     server = serve(good_zip, ranges=False)
     download_esc50(dest, url=server.url)
-    assert dataset.load_dataset(dest).n_present == 2000
+    assert esc50.load_dataset(dest).n_present == 2000
 
 
 def test_corrupt_zip_is_refused_and_the_old_dataset_kept(tmp_path, serve, good_zip):

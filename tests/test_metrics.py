@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from soundlab import dataset, evaluate, metrics, runs
+from soundlab import metrics, report, runs
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
+from soundlab.data import esc50
 
 # 8 clips, 3 classes, by hand:
 Y = np.array([0, 0, 0, 1, 1, 2, 2, 2])
@@ -96,25 +97,25 @@ def shipped():
 
 
 def test_predictions_of_a_shipped_run(shipped, dev_root):
-    meta = dataset.load_dataset(dev_root).meta
+    meta = esc50.load_dataset(dev_root).meta
     run = shipped["esc50"]
-    p = evaluate.load_predictions(run, run.default_head, meta)
+    p = report.load_predictions(run, run.default_model, meta)
     assert len(p.table) == 737 and p.problems == [] and p.table["present"].all()
     s = p.summary()
-    assert s["accuracy"] == pytest.approx(run.head(run.default_head)["cv"]["accuracy"])
-    t = evaluate.per_class_table(p)
+    assert s["accuracy"] == pytest.approx(run.model(run.default_model)["cv"]["accuracy"])
+    t = report.per_class_table(p)
     assert len(t) == 50 and t["support"].sum() == 737
-    cats = evaluate.category_table(p)
+    cats = report.category_table(p)
     assert len(cats) == 5 and cats["support"].sum() == 737
-    wrong = evaluate.mistakes(p)
+    wrong = report.mistakes(p)
     assert len(wrong) == int((~p.table["correct"]).sum()) and wrong["confidence"].is_monotonic_decreasing
     row = wrong.iloc[0]
-    cell = evaluate.cell_clips(p, int(row["true"]), int(row["pred"]))
+    cell = report.cell_clips(p, int(row["true"]), int(row["pred"]))
     assert row["filename"] in set(cell["filename"])
-    emb = evaluate.load_embeddings(run)
-    near = evaluate.correct_neighbours(p, emb, row["filename"], int(row["true"]))
+    emb = report.load_embeddings(run)
+    near = report.correct_neighbours(p, emb, row["filename"], int(row["true"]))
     assert 1 <= len(near) <= 3 and near["correct"].all() and (near["true"] == row["true"]).all()
-    assert evaluate.embedding_map(emb.pooled, "pca").shape == (737, 2)
+    assert report.embedding_map(emb.pooled, "pca").shape == (737, 2)
 
 
 def test_predictions_with_problems(shipped, dev_root, tmp_path):
@@ -127,22 +128,61 @@ def test_predictions_with_problems(shipped, dev_root, tmp_path):
     oof.loc[0, "filename"] = "9-999999-Z-0.wav"
     oof = pd.concat([oof, oof.iloc[[1]]])
     oof.to_csv(copy / "oof" / "linear.csv", index=False)
-    p = evaluate.load_predictions(runs.load_run(copy), "linear", dataset.load_dataset(dev_root).meta)
+    p = report.load_predictions(runs.load_run(copy), "linear", esc50.load_dataset(dev_root).meta)
     assert len(p.table) == 736
     assert "not in the ESC-50" in p.problems[0] and "more than once" in p.problems[1]
 
 
 def test_compare_heads(shipped, dev_root):
-    meta = dataset.load_dataset(dev_root).meta
+    meta = esc50.load_dataset(dev_root).meta
     run = shipped["esc50"]
-    a = evaluate.load_predictions(run, "attention", meta)
-    b = evaluate.load_predictions(run, "logreg", meta)
-    cmp = evaluate.compare(a, b)
+    a = report.load_predictions(run, "attention", meta)
+    b = report.load_predictions(run, "logreg", meta)
+    cmp = report.compare(a, b)
     assert cmp["n"] == 737
     assert cmp["acc_a"] - cmp["acc_b"] == pytest.approx(
         (cmp["mcnemar"]["b"] - cmp["mcnemar"]["c"]) / 737)
     assert len(cmp["only_a"]) == cmp["mcnemar"]["b"] and len(cmp["only_b"]) == cmp["mcnemar"]["c"]
-    line = evaluate.verdict_line(cmp, "attention", "logreg")
+    line = report.verdict_line(cmp, "attention", "logreg")
     assert "McNemar p =" in line
-    other = evaluate.load_predictions(shipped["esc10"], "linear", meta)
-    assert "different class lists" in evaluate.compare(a, other)["error"]
+    other = report.load_predictions(shipped["esc10"], "linear", meta)
+    assert "different class lists" in report.compare(a, other)["error"]
+
+
+def test_tables_the_metrics_page_shows(shipped, dev_root):
+    """What the Metrics page used to build itself: disagreements, map points, references, a clip's row."""
+    meta = esc50.load_dataset(dev_root).meta
+    run = shipped["esc50"]
+    preds = [report.load_predictions(run, name, meta) for name in run.model_names]
+    flips = report.disagreements(preds)
+    assert list(flips.columns) == ["filename", "true", *run.model_names]
+    answers = flips[run.model_names]
+    assert (answers.nunique(axis=1) > 1).all() and 0 < len(flips) < 737
+    same = (pd.DataFrame({q.model: q.table.set_index("filename")["pred_name"] for q in preds}).nunique(axis=1) == 1)
+    assert len(flips) + int(same.sum()) == 737  # every other clip gets one answer from all models
+    assert report.disagreements(preds[:1]).empty
+
+    p = preds[0]
+    emb = report.load_embeddings(run)
+    xy = report.embedding_map(emb.pooled, "pca")
+    pts = report.map_points(p, emb, xy, color_by="right / wrong")
+    assert len(pts) == 737 and set(pts["color"]) == {"right", "wrong"}
+    assert (pts["color"] == "wrong").sum() == int((~p.table["correct"]).sum())
+    dog = run.class_names.index("Dog")
+    only_dogs = report.map_points(p, emb, xy, classes=[dog])
+    assert len(only_dogs) == int((p.table["true"] == dog).sum()) and set(only_dogs["color"]) == {"Dog"}
+    assert np.allclose(pts.set_index("filename").loc[only_dogs["filename"], ["x", "y"]], only_dogs[["x", "y"]])
+
+    refs = report.reference_table(p)
+    assert refs.iloc[-1]["what"] == f"This run ({p.model})" and refs.iloc[-1]["accuracy"] == p.summary()["accuracy"]
+    assert {"Human listeners", "The seeds' published model"} <= set(refs["what"])
+    name = p.table["filename"].iloc[3]
+    row = report.clip_row(p, name)
+    assert row["filename"] == name and row["true_name"] == p.table["true_name"].iloc[3]
+    assert report.model_caption(run, run.default_model) is None
+
+
+def test_balanced_accuracy_is_the_mean_recall():
+    assert metrics.balanced_accuracy(Y, P) == pytest.approx(np.mean([2 / 3, 1 / 2, 2 / 3]))
+    assert metrics.summary(Y, PROBS)["balanced_accuracy"] == pytest.approx(
+        skm.balanced_accuracy_score(Y, PROBS.argmax(1)))

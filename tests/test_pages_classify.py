@@ -114,7 +114,7 @@ def test_damaged_head_and_another_head(tmp_path, monkeypatch):
     art = _artifacts(tmp_path)
     run_dir = next(p for p in (art / "runs").iterdir() if p.name.startswith("esc50")
                    and json.loads((p / "run.json").read_text()).get("family", "yamnet") == "yamnet")
-    default = json.loads((run_dir / "run.json").read_text())["default_head"]
+    default = json.loads((run_dir / "run.json").read_text())["default_model"]
     assert default != "linear"
     (run_dir / "heads" / f"{default}.keras").write_bytes(b"garbage")
     monkeypatch.setenv("SOUNDLAB_ARTIFACTS_DIR", str(art))
@@ -179,3 +179,19 @@ def test_from_scratch_runs_are_not_offered_for_classification():
     offered = set(at.selectbox(key="classify-run").options)
     assert offered == {r.id for r in shipped if r.family == "yamnet"}
     assert any(r.family == "scratch" for r in shipped)
+
+
+def test_a_dataset_clip_deleted_after_the_scan_gives_a_message(tmp_path, use_dataset):
+    from tests.assets import delete_keeping_folder_time, small_dataset
+
+    names = ["2-104105-A-19.wav", "2-117271-A-0.wav"]
+    root = small_dataset(tmp_path / "ESC-50", names)
+    use_dataset(root)
+    at = run()
+    assert not at.exception and "Top class" in metrics(at)
+    delete_keeping_folder_time(root / "audio" / names[1])
+    at.selectbox(key="classify-clip").set_value(names[1]).run()
+    assert not at.exception
+    assert "gone now" in texts(at, "error")
+    at.selectbox(key="classify-clip").set_value(names[0]).run()
+    assert not at.exception and "Top class" in metrics(at)

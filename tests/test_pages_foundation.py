@@ -152,3 +152,19 @@ def test_missing_and_broken_sample_gives_a_message(tmp_path, monkeypatch):
     assert "No audio to explore" in texts(at, "error")
     home = run(HOME)
     assert not home.exception and "No dataset available" in texts(home, "error")
+
+
+def test_explore_clip_deleted_after_the_scan_gives_a_message(tmp_path, use_dataset):
+    from tests.assets import delete_keeping_folder_time, small_dataset
+
+    names = ["2-104105-A-19.wav", "2-104105-B-19.wav", "2-117271-A-0.wav"]
+    root = small_dataset(tmp_path / "ESC-50", names)
+    use_dataset(root)
+    at = run(EXPLORE, {"clip": names[0]})
+    assert not at.exception and len(at.get("audio")) == 1
+    delete_keeping_folder_time(root / "audio" / names[0])
+    at.selectbox(key="explore-clip").set_value(names[0]).run()
+    assert not at.exception
+    assert "gone now" in texts(at, "error") and names[0] in texts(at, "error")
+    at.selectbox(key="explore-clip").set_value(names[2]).run()  # the rest keeps working
+    assert not at.exception and len(at.get("audio")) >= 1

@@ -26,26 +26,27 @@ def test_every_section_of_every_shipped_run(dev_root, use_dataset, run_id, secti
     at = run({"metrics-run": run_id, "metrics-section": section})
     assert not at.exception and not at.error, texts(at, "error")
     info = runs.find(SHIPPED, run_id)
-    head = info.default_head
+    head = info.default_model
     labels = {m.label: m.value for m in at.metric}
     if section != "Compare":
-        assert labels["Accuracy"] == f"{info.head(head)['cv']['accuracy']:.1%}"
+        assert labels["Accuracy"] == f"{info.model(head)['cv']['accuracy']:.1%}"
     assert info.protocol["description"] in " ".join(c.value for c in at.caption)
 
 
 def test_selecting_a_confusion_cell_lists_its_clips(dev_root, use_dataset):
     use_dataset(dev_root)
     at = run({"metrics-section": "Confusion"})
-    esc50 = runs.preferred(SHIPPED)
-    from soundlab import dataset, evaluate
+    run50 = runs.preferred(SHIPPED)
+    from soundlab import report
+    from soundlab.data import esc50
 
-    p = evaluate.load_predictions(esc50, esc50.default_head, dataset.load_dataset(dev_root).meta)
+    p = report.load_predictions(run50, run50.default_model, esc50.load_dataset(dev_root).meta)
     wrong = p.table[~p.table["correct"]].iloc[0]
     at.selectbox(key="metrics-cell-true").set_value(wrong["true_name"])
     at.selectbox(key="metrics-cell-pred").set_value(wrong["pred_name"]).run()
     assert not at.exception
     listed = at.dataframe[-1].value
-    expected = evaluate.cell_clips(p, int(wrong["true"]), int(wrong["pred"]))
+    expected = report.cell_clips(p, int(wrong["true"]), int(wrong["pred"]))
     assert list(listed["filename"]) == list(expected["filename"])
     assert any(s.value.startswith(f"{len(expected)} clip") for s in at.subheader)
     if len(expected) == 1:  # a single clip is shown at once
@@ -110,7 +111,7 @@ def test_truncated_predictions_are_reported(tmp_path, monkeypatch):
     art = tmp_path / "artifacts"
     shutil.copytree(DEFAULT_ARTIFACTS_DIR, art)
     esc50 = runs.preferred(runs.list_runs(art)[0])
-    oof = esc50.path / esc50.head(esc50.default_head)["oof"]
+    oof = esc50.path / esc50.model(esc50.default_model)["oof"]
     oof.write_text(oof.read_text()[:5000])
     (art / "runs" / "empty-run").mkdir()
     shutil.rmtree(esc50.path / "history")  # a run without its training history still shows its metrics
@@ -139,11 +140,11 @@ def test_compare_puts_every_model_side_by_side_with_a_verdict(dev_root, use_data
     assert "What this tells you" in verdict and "McNemar p" in verdict
     board = at.dataframe[-1].value
     scratch_runs = [r for r in SHIPPED if r.family == "scratch" and r.task == "esc50"]
-    assert {r.default_head for r in scratch_runs} <= set(board["head"])
+    assert {r.default_model for r in scratch_runs} <= set(board["model"])
     assert set(board["family"]) == {"yamnet", "scratch"} and (board["clips"] == 737).all()
     assert board["McNemar p"].between(0, 1).all()
     # a from-scratch run as the selected run: its own figures, the same comparison
-    cnn = next(r for r in scratch_runs if r.default_head == "cnn")
+    cnn = next(r for r in scratch_runs if r.default_model == "cnn")
     at = run({"metrics-run": cnn.id, "metrics-section": "Compare"})
     assert not at.exception and not at.error
     assert "What this tells you" in texts(at, "info")

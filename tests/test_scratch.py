@@ -6,18 +6,26 @@ import sys
 import numpy as np
 import pytest
 
-from soundlab import dataset, evaluate, features, heads, runs, scratch
+from soundlab import report, runs, train
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
+from soundlab.data import esc50
 from soundlab.errors import ParameterError
+from soundlab.models import features, scratch
+from soundlab.train.scratch import ScratchConfig, ScratchTrainer
 from tests.assets import ROOT
 from tests.test_training import check_head_files, small
 
-TINY = scratch.ScratchConfig(epochs=2, batch_size=8)
+TINY = ScratchConfig(epochs=2, batch_size=8)
+
+
+def train_scratch(ds, task, kind, *, cache_dir, runs_dir, cfg=TINY):
+    return train.train_run(ds, task, ScratchTrainer(kind, cfg), cache_dir=cache_dir, runs_dir=runs_dir,
+                           log=lambda m: None)
 
 
 @pytest.fixture(scope="module")
 def dev(dev_root):
-    return dataset.load_dataset(dev_root)
+    return esc50.load_dataset(dev_root)
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +34,7 @@ def tiny_runs(dev, tmp_path_factory):
     runs_dir = tmp_path_factory.mktemp("scratch-runs")
     cache = tmp_path_factory.mktemp("scratch-cache")
     ds = small(dev)
-    return {kind: runs.load_run(scratch.train_scratch_run(ds, "esc50", kind, cache_dir=cache, runs_dir=runs_dir,
-                                                            cfg=TINY, log=lambda m: None))
+    return {kind: runs.load_run(train_scratch(ds, "esc50", kind, cache_dir=cache, runs_dir=runs_dir))
             for kind in scratch.SCRATCH_MODELS}
 
 
@@ -78,12 +85,12 @@ def test_feature_cache_computes_once_and_notices_changed_files(dev, tmp_path):
 def test_tiny_scratch_run_folder_is_complete(tiny_runs, kind):
     run = tiny_runs[kind]
     info = run.info
-    assert run.family == "scratch" and run.head_kinds == [kind] and run.default_head == kind
+    assert run.family == "scratch" and run.model_names == [kind] and run.default_model == kind
     assert info["protocol"]["name"] == "esc50-grouped"
     assert info["coverage"]["clips_present"] == 30 and info["coverage"]["classes_present"] == 5
     assert info["features"]["kind"] == scratch.FEATURE_OF[kind]
-    h = run.head(kind)
-    assert h["params"] > 0 and h["inference_ms_per_clip"] > 0 and h["wall_seconds"] > 0
+    h = run.model(kind)
+    assert h["params"] > 0 and info["inference_ms_per_clip"] > 0 and info["wall_seconds"] > 0
     check_head_files(run, kind, 30)  # includes: folds never share a source recording
     names, pooled, audioset = runs.read_embeddings(run)
     assert len(names) == 30 and pooled.shape[0] == 30 and pooled.shape[1] > 0 and audioset.shape == (30, 0)
@@ -93,7 +100,7 @@ def test_tiny_scratch_run_folder_is_complete(tiny_runs, kind):
 @pytest.mark.parametrize("kind", ["cnn", "crnn", "wavecnn"])
 def test_scratch_models_reload_in_safe_mode_and_agree(tiny_runs, dev, kind):
     run = tiny_runs[kind]
-    model = heads.load(run.head_path(kind))
+    model = scratch.load(kind, run.model_path(kind))
     spec = features.SPECS[run.info["features"]["kind"]]
     clips = list(zip(dev.present["filename"][:3], dev.present["path"][:3]))
     _, X, _ = features.feature_set(clips, spec, cache_dir=run.path.parent / "cache")
@@ -103,18 +110,17 @@ def test_scratch_models_reload_in_safe_mode_and_agree(tiny_runs, dev, kind):
 
 
 def test_scratch_runs_join_the_comparison(tiny_runs, dev, tmp_path):
-    from soundlab.evaluate import load_predictions
+    from soundlab.report import load_predictions
 
-    preds = [load_predictions(r, r.default_head, dev.meta) for r in tiny_runs.values()]
-    board = evaluate.leaderboard(preds[0], preds[1:])
+    preds = [load_predictions(r, r.default_model, dev.meta) for r in tiny_runs.values()]
+    board = report.leaderboard(preds[0], preds[1:])
     assert len(board) == len(scratch.SCRATCH_MODELS) - 1 and set(board["family"]) == {"scratch"} and (board["clips"] == 30).all()
     assert board["McNemar p"].between(0, 1).all()
 
 
 def test_grouped_folds_hold_for_the_esc10_task_too(dev, tmp_path):
     ds = small(dev, classes=("dog", "rooster", "rain", "sea_waves", "crackling_fire"), per_class=5)
-    path = scratch.train_scratch_run(ds, "esc10", "mfcc-svm", cache_dir=tmp_path, runs_dir=tmp_path / "runs",
-                                     cfg=TINY, log=lambda m: None)
+    path = train_scratch(ds, "esc10", "mfcc-svm", cache_dir=tmp_path, runs_dir=tmp_path / "runs")
     run = runs.load_run(path)
     assert run.task == "esc10" and run.protocol["name"] == "esc10-grouped"
     assert runs.read_oof(run, "mfcc-svm").groupby("src_file")["fold"].nunique().max() == 1
@@ -124,16 +130,16 @@ def test_shipped_scratch_runs(dev):
     shipped, problems = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
     assert problems == []
     scratch_runs = [r for r in shipped if r.family == "scratch"]
-    found = {(r.task, r.default_head) for r in scratch_runs}
+    found = {(r.task, r.default_model) for r in scratch_runs}
     assert found == {(t, k) for t in ("esc50", "esc10") for k in scratch.SCRATCH_MODELS}
-    yamnet_clips = {r.task: set(runs.read_oof(r, r.default_head)["filename"])
+    yamnet_clips = {r.task: set(runs.read_oof(r, r.default_model)["filename"])
                     for r in shipped if r.family == "yamnet"}
     for run in scratch_runs:
-        oof = runs.read_oof(run, run.default_head)
+        oof = runs.read_oof(run, run.default_model)
         assert set(oof["filename"]) == yamnet_clips[run.task]  # the same clips as the YAMNet heads
         if run.protocol["name"].endswith("grouped"):
             assert oof.groupby("src_file")["fold"].nunique().max() == 1
-        assert run.head(run.default_head)["cv"]["accuracy"] > 0.2
+        assert run.model(run.default_model)["cv"]["accuracy"] > 0.2
     assert runs.preferred(shipped).family == "yamnet"
 
 
@@ -142,6 +148,5 @@ def test_too_few_recordings_is_a_clear_error(dev, tmp_path):
 
     ds = small(dev, classes=("dog", "rooster", "rain"), per_class=1)
     with pytest.raises(DatasetError, match="3 source recordings present; 5-fold grouped cross-validation needs at least 5"):
-        scratch.train_scratch_run(ds, "esc50", "mfcc-svm", cache_dir=tmp_path, runs_dir=tmp_path / "runs", cfg=TINY,
-                                  log=lambda m: None)
+        train_scratch(ds, "esc50", "mfcc-svm", cache_dir=tmp_path, runs_dir=tmp_path / "runs")
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing half-written

@@ -8,19 +8,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from soundlab import backbones, dataset, embeddings, heads, metrics, protocol, runs, train
+from soundlab import metrics, runs, train
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
+from soundlab.data import esc50, protocol
+from soundlab.errors import ModelError
+from soundlab.models import embeddings, heads
+from soundlab.models import yamnet as yamnet_model
+from soundlab.train.heads import HeadsConfig, HeadsTrainer
 from tests.assets import ROOT
 
 
 @pytest.fixture(scope="module")
 def yamnet():
-    return backbones.load_backbone("tflite", DEFAULT_ARTIFACTS_DIR)
+    return yamnet_model.load_yamnet("tflite", DEFAULT_ARTIFACTS_DIR)
 
 
 @pytest.fixture(scope="module")
 def dev(dev_root):
-    return dataset.load_dataset(dev_root)
+    return esc50.load_dataset(dev_root)
 
 
 def small(ds, classes=("dog", "rooster", "rain", "sea_waves", "crackling_fire"), per_class=6):
@@ -28,13 +33,13 @@ def small(ds, classes=("dog", "rooster", "rain", "sea_waves", "crackling_fire"),
     keep = (ds.present[ds.present["category"].isin(classes)]
             .drop_duplicates("src_file").groupby("category").head(per_class)["filename"])
     meta = ds.meta.assign(present=ds.meta["filename"].isin(keep))
-    return dataset.Dataset(ds.root, "partial", meta)
+    return esc50.Dataset(ds.root, "partial", meta)
 
 
 def check_head_files(run, kind, n_clips, n_history_folds=5):
     """A head's files exist; its out-of-fold predictions cover every clip once, keep each source recording in
     one fold, sum to 1, and recompute to the stored metrics."""
-    h = run.head(kind)
+    h = run.model(kind)
     for key in ("file", "oof", "history"):
         assert (run.path / h[key]).is_file(), (kind, key)
     oof = runs.read_oof(run, kind)
@@ -82,7 +87,7 @@ class Counting:
 
     def __init__(self, bb):
         self.bb, self.calls = bb, 0
-        self.name, self.fingerprint, self.class_names = bb.name, bb.fingerprint, bb.class_names
+        self.name, self.fingerprint, self.tag_names, self.params = bb.name, bb.fingerprint, bb.tag_names, bb.params
 
     def __call__(self, y):
         self.calls += 1
@@ -118,8 +123,9 @@ def test_embedding_views_differ(dev, yamnet, tmp_path):
 def tiny_run(dev, yamnet, tmp_path_factory):
     runs_dir = tmp_path_factory.mktemp("runs")
     cache = tmp_path_factory.mktemp("cache")
-    cfg = train.TrainConfig(max_epochs=4, patience=2)
-    path = train.train_run(small(dev), "esc50", yamnet, cache_dir=cache, runs_dir=runs_dir, cfg=cfg, log=lambda m: None)
+    cfg = HeadsConfig(max_epochs=4, patience=2)
+    path = train.train_run(small(dev), "esc50", HeadsTrainer(yamnet, cfg), cache_dir=cache, runs_dir=runs_dir,
+                           log=lambda m: None)
     return runs.load_run(path)
 
 
@@ -128,9 +134,9 @@ def test_tiny_run_folder_is_complete(tiny_run):
     assert info["protocol"]["name"] == "esc50-grouped"
     assert info["backbone"]["fingerprint"] == "yamnet-tflite-2d5e1e0577beb1fd"
     assert info["coverage"]["clips_present"] == 30 and info["coverage"]["classes_present"] == 5
-    assert set(tiny_run.head_kinds) == set(heads.HEAD_KINDS)
-    assert tiny_run.default_head in heads.HEAD_KINDS
-    for kind in tiny_run.head_kinds:
+    assert set(tiny_run.model_names) == set(heads.HEAD_KINDS)
+    assert tiny_run.default_model in heads.HEAD_KINDS
+    for kind in tiny_run.model_names:
         check_head_files(tiny_run, kind, 30, n_history_folds=0 if kind == "ensemble" else 5)
     names, pooled, audioset = runs.read_embeddings(tiny_run)
     assert pooled.shape == (30, 1024) and audioset.shape == (30, 521)
@@ -139,12 +145,12 @@ def test_tiny_run_folder_is_complete(tiny_run):
 
 def test_tiny_run_heads_load_in_safe_mode(tiny_run, rng):
     x = rng.standard_normal((3, 10, 1024)).astype(np.float32)
-    for kind in tiny_run.head_kinds:
-        head = heads.Head(heads.load(tiny_run.head_path(kind)), kind)
+    for kind in tiny_run.model_names:
+        head = heads.HeadPredictor(heads.load(tiny_run.model_path(kind)), kind)
         p = head.predict(x)
         assert p.shape == (3, 5) and np.allclose(p.sum(axis=1), 1, atol=1e-4)
         assert head.frame_probs(x[0]).shape == (10, 5)
-    att = heads.Head(heads.load(tiny_run.head_path("attention")), "attention")
+    att = heads.HeadPredictor(heads.load(tiny_run.model_path("attention")), "attention")
     w = att.attention_weights(x[0])
     assert w.shape == (10,) and np.isclose(w.sum(), 1, atol=1e-4)
 
@@ -154,12 +160,12 @@ def test_damaged_head_and_truncated_predictions(tiny_run, tmp_path):
 
     copy = tmp_path / tiny_run.path.name
     shutil.copytree(tiny_run.path, copy)
-    (copy / "heads" / "mlp.keras").write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(heads.ModelError, match="damaged"):
-        heads.load(copy / "heads" / "mlp.keras")
-    (copy / "heads" / "linear.keras").unlink()
-    with pytest.raises(heads.ModelError, match="not found"):
-        heads.load(copy / "heads" / "linear.keras")
+    (copy / tiny_run.model("mlp")["file"]).write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ModelError, match="damaged"):
+        heads.load(copy / tiny_run.model("mlp")["file"])
+    (copy / tiny_run.model("linear")["file"]).unlink()
+    with pytest.raises(ModelError, match="not found"):
+        heads.load(copy / tiny_run.model("linear")["file"])
     text = (copy / "oof" / "attention.csv").read_text()
     (copy / "oof" / "attention.csv").write_text(text[: len(text) // 2])
     run = runs.load_run(copy)
@@ -181,9 +187,9 @@ def test_cli_evaluate_recomputes_from_the_stored_predictions(tiny_run, tmp_path)
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout[out.stdout.index("["):])
-    assert {r["head"] for r in rows} == set(heads.HEAD_KINDS)
+    assert {r["model"] for r in rows} == set(heads.HEAD_KINDS)
     for r in rows:
-        assert r["accuracy"] == pytest.approx(tiny_run.head(r["head"])["cv"]["accuracy"], abs=1e-6)
+        assert r["accuracy"] == pytest.approx(tiny_run.model(r["model"])["cv"]["accuracy"], abs=1e-6)
 
 
 def test_shipped_runs(dev):
@@ -197,7 +203,7 @@ def test_shipped_runs(dev):
     assert runs.preferred(shipped).task == "esc50"
     for run in shipped:
         assert run.fingerprint == "yamnet-tflite-2d5e1e0577beb1fd"
-        for kind in run.head_kinds:
+        for kind in run.model_names:
             oof = runs.read_oof(run, kind)
             assert set(oof["filename"]) <= set(dev.present["filename"])
             if run.protocol["name"].endswith("grouped"):
@@ -207,6 +213,6 @@ def test_shipped_runs(dev):
 
 def test_table_of_shipped_results_is_consistent():
     shipped, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
-    table = pd.DataFrame([{"run": r.id, "head": k, "acc": r.head(k)["cv"]["accuracy"]}
-                          for r in shipped if r.family == "yamnet" for k in r.head_kinds])
+    table = pd.DataFrame([{"run": r.id, "head": k, "acc": r.model(k)["cv"]["accuracy"]}
+                          for r in shipped if r.family == "yamnet" for k in r.model_names])
     assert (table["acc"] > 0.7).all()

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from soundlab import backbones, transcribe
-from soundlab.backbones import ModelError
+from soundlab.asr import engines, gate, longform, subtitles
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
-from soundlab.errors import ParameterError
+from soundlab.errors import ModelError, ParameterError
+from soundlab.models import yamnet as yamnet_model
 from tests.assets import ROOT, shared, whisper_models
+from tests.wer import word_error_rate
 
 SR = 16_000
 COMBOS = [("transformers", "whisper-base-hf"), ("transformers", "whisper-tiny.en-hf"),
@@ -24,7 +25,7 @@ _ENGINES = {}
 
 def engine(kind, name):
     if (kind, name) not in _ENGINES:
-        _ENGINES[(kind, name)] = transcribe.load_engine(kind, str(whisper_models() / name), threads=2)
+        _ENGINES[(kind, name)] = engines.load_engine(kind, str(whisper_models() / name), threads=2)
     return _ENGINES[(kind, name)]
 
 
@@ -45,16 +46,16 @@ def words(text):
 def test_whisper_base_english_wer(kind, clip):
     name = "whisper-base-hf" if kind == "transformers" else "whisper-base-ct2"
     y, ref = speech(clip)
-    t = transcribe.transcribe(engine(kind, name), y)
+    t = longform.transcribe(engine(kind, name), y)
     assert t.language == "en" and t.language_probability > 0.8
-    assert transcribe.word_error_rate(ref, t.text) <= 0.15, t.text
+    assert word_error_rate(ref, t.text) <= 0.15, t.text
 
 
 @pytest.mark.parametrize("kind, name", COMBOS)
 def test_long_clip_is_covered_without_loss_or_repetition(kind, name):
     """The 58 s clip needs two chunks; its first and last words must be there, nothing said twice."""
     y, ref = speech("en-long")
-    t = transcribe.transcribe(engine(kind, name), y, chunk_length_s=30)
+    t = longform.transcribe(engine(kind, name), y, chunk_length_s=30)
     assert t.chunks == 2
     hyp, ref_words = words(t.text), words(ref)
     assert hyp[:3] == ref_words[:3], f"the start is lost: {t.text[:120]!r}"  # "environmental sound classification"
@@ -64,14 +65,14 @@ def test_long_clip_is_covered_without_loss_or_repetition(kind, name):
     ref_text = " ".join(ref_words)
     repeated = {g for g in grams if grams.count(g) > 1 and ref_text.count(g) < 2}
     assert not repeated, repeated
-    assert transcribe.word_error_rate(ref, t.text) <= 0.3
+    assert word_error_rate(ref, t.text) <= 0.3
     assert 0.9 < len(hyp) / len(ref_words) < 1.1
 
 
 @pytest.mark.parametrize("kind, name", COMBOS)
 def test_timestamps_increase_and_stay_inside(kind, name):
     y, _ = speech("en-long")
-    t = transcribe.transcribe(engine(kind, name), y)
+    t = longform.transcribe(engine(kind, name), y)
     starts = [s.start_s for s in t.segments]
     assert len(t.segments) >= 4
     assert all(s.start_s < s.end_s for s in t.segments)
@@ -91,17 +92,17 @@ def test_language_detection(kind, clip, lang):
 @pytest.mark.parametrize("kind, name", [c for c in COMBOS if "tiny.en" in c[1]])
 def test_english_only_model_notes_other_speech(kind, name):
     y, _ = speech("de-short")
-    t = transcribe.transcribe(engine(kind, name), y, task="translate", language="de")
+    t = longform.transcribe(engine(kind, name), y, task="translate", language="de")
     assert t.language == "en" and t.task == "transcribe"
     joined = " ".join(t.notes)
     assert "English-only" in joined and "cannot translate" in joined and "multilingual model" in joined
     y, _ = speech("en-short")
-    assert not any("unsure" in n for n in transcribe.transcribe(engine(kind, name), y).notes)
+    assert not any("unsure" in n for n in longform.transcribe(engine(kind, name), y).notes)
 
 
 def test_translation_to_english(tmp_path):
     y, _ = speech("de-short")
-    t = transcribe.transcribe(engine("transformers", "whisper-base-hf"), y, task="translate")
+    t = longform.transcribe(engine("transformers", "whisper-base-hf"), y, task="translate")
     assert t.task == "translate" and t.language == "de" and t.text
 
 
@@ -109,7 +110,7 @@ def test_ten_minute_file(tmp_path):
     y, _ = speech("en-long")
     ten = np.concatenate([y] * 10 + [y[: 23 * SR]])
     assert len(ten) / SR == pytest.approx(600, abs=2)  # ten minutes
-    t = transcribe.transcribe(engine("faster-whisper", "whisper-tiny.en-ct2"), ten)
+    t = longform.transcribe(engine("faster-whisper", "whisper-tiny.en-ct2"), ten)
     assert t.chunks >= 20 and t.segments[-1].end_s > 580
     assert " ".join(words(t.text)).count("sound classification") >= 9  # once per repeat of the clip
 
@@ -141,67 +142,67 @@ def _parse_vtt(text):
 
 def test_exports_parse():
     y, _ = speech("en-long")
-    t = transcribe.transcribe(engine("faster-whisper", "whisper-base-ct2"), y)
-    cues = _parse_srt(transcribe.export(t, "srt"))
+    t = longform.transcribe(engine("faster-whisper", "whisper-base-ct2"), y)
+    cues = _parse_srt(subtitles.export(t, "srt"))
     assert len(cues) == len(t.segments)
     assert [c[2] for c in cues] == [s.text for s in t.segments]
     assert cues[0][0] == pytest.approx(t.segments[0].start_s, abs=0.001)
-    assert _parse_vtt(transcribe.export(t, "vtt")) == [s.text for s in t.segments]
-    data = json.loads(transcribe.export(t, "json"))
+    assert _parse_vtt(subtitles.export(t, "vtt")) == [s.text for s in t.segments]
+    data = json.loads(subtitles.export(t, "json"))
     assert data["text"] == t.text and len(data["segments"]) == len(t.segments) and data["real_time_factor"] > 0
-    assert transcribe.export(t, "txt") == t.text + "\n"
+    assert subtitles.export(t, "txt") == t.text + "\n"
     with pytest.raises(ParameterError):
-        transcribe.export(t, "docx")
+        subtitles.export(t, "docx")
 
 
 def test_srt_clock_format():
-    segs = [transcribe.Segment(3661.5, 3662.25, "hello")]
-    assert transcribe.to_srt(segs) == "1\n01:01:01,500 --> 01:01:02,250\nhello\n"
+    segs = [longform.Segment(3661.5, 3662.25, "hello")]
+    assert subtitles.to_srt(segs) == "1\n01:01:01,500 --> 01:01:02,250\nhello\n"
 
 
 @pytest.fixture(scope="module")
 def yamnet():
-    return backbones.load_backbone("tflite", DEFAULT_ARTIFACTS_DIR)
+    return yamnet_model.load_yamnet("tflite", DEFAULT_ARTIFACTS_DIR)
 
 
 def test_speech_gate(yamnet, rng, dev_root):
     y, _ = speech("en-long")
-    assert transcribe.speech_gate(y, yamnet).passed
-    assert not transcribe.speech_gate(np.zeros(5 * SR, np.float32), yamnet).passed
+    assert gate.speech_gate(y, yamnet).passed
+    assert not gate.speech_gate(np.zeros(5 * SR, np.float32), yamnet).passed
     noise = (0.3 * rng.standard_normal(10 * SR)).astype(np.float32)
-    assert not transcribe.speech_gate(noise, yamnet).passed
+    assert not gate.speech_gate(noise, yamnet).passed
     from soundlab import audio
 
     dog = audio.load(dev_root / "audio" / "2-117271-A-0.wav", sr=SR).y
-    gate = transcribe.speech_gate(dog, yamnet)
-    assert not gate.passed and "almost no speech" in gate.message()
+    checked = gate.speech_gate(dog, yamnet)
+    assert not checked.passed and "almost no speech" in checked.message()
 
 
 def test_chunk_plan_cuts_in_pauses(rng):
     speechy = (0.3 * rng.standard_normal(70 * SR)).astype(np.float32)
     speechy[27 * SR : int(27.4 * SR)] = 0  # a pause within the last 5 s of the first chunk
-    chunks = transcribe.plan_chunks(speechy, chunk_length_s=30, stride_s=5)
+    chunks = longform.plan_chunks(speechy, chunk_length_s=30, stride_s=5)
     assert chunks[0][0] == 0 and chunks[-1][1] == len(speechy)
     assert all(b == c for (_, b), (c, _) in zip(chunks, chunks[1:]))  # contiguous, no overlap
     assert all(b - a <= 30 * SR for a, b in chunks)
     assert 27 * SR < chunks[0][1] < 27.4 * SR
-    assert transcribe.plan_chunks(speechy[: 10 * SR]) == [(0, 10 * SR)]
+    assert longform.plan_chunks(speechy[: 10 * SR]) == [(0, 10 * SR)]
     with pytest.raises(ParameterError):
-        transcribe.plan_chunks(speechy, chunk_length_s=45)
+        longform.plan_chunks(speechy, chunk_length_s=45)
     with pytest.raises(ParameterError):
-        transcribe.plan_chunks(speechy, chunk_length_s=20, stride_s=15)
+        longform.plan_chunks(speechy, chunk_length_s=20, stride_s=15)
 
 
 def test_missing_and_broken_model_folders(tmp_path):
     with pytest.raises(ModelError, match="not found"):
-        transcribe.load_engine("transformers", str(tmp_path / "nothing-here"))
+        engines.load_engine("transformers", str(tmp_path / "nothing-here"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelError, match="no config.json"):
-        transcribe.load_engine("transformers", str(tmp_path / "empty"))
+        engines.load_engine("transformers", str(tmp_path / "empty"))
     with pytest.raises(ModelError, match="is a CTranslate2 .faster-whisper. folder"):
-        transcribe.load_engine("transformers", str(whisper_models() / "whisper-base-ct2"))
+        engines.load_engine("transformers", str(whisper_models() / "whisper-base-ct2"))
     with pytest.raises(ModelError, match="no model.bin"):
-        transcribe.load_engine("faster-whisper", str(whisper_models() / "whisper-base-hf"))
+        engines.load_engine("faster-whisper", str(whisper_models() / "whisper-base-hf"))
     import shutil
 
     broken = tmp_path / "broken-hf"
@@ -209,14 +210,14 @@ def test_missing_and_broken_model_folders(tmp_path):
     weights = broken / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
     with pytest.raises(ModelError, match="damaged|incomplete"):
-        transcribe.load_engine("transformers", str(broken))
+        engines.load_engine("transformers", str(broken))
     broken_ct2 = tmp_path / "broken-ct2"
     shutil.copytree(whisper_models() / "whisper-tiny.en-ct2", broken_ct2)
     (broken_ct2 / "model.bin").write_bytes(b"\x00" * 100)
     with pytest.raises(ModelError, match="damaged|incomplete"):
-        transcribe.load_engine("faster-whisper", str(broken_ct2))
+        engines.load_engine("faster-whisper", str(broken_ct2))
     with pytest.raises(ParameterError, match="unknown transcription engine"):
-        transcribe.load_engine("whisper.cpp", "x")
+        engines.load_engine("whisper.cpp", "x")
 
 
 @pytest.mark.parametrize("kind", ["transformers", "faster-whisper"])
@@ -231,7 +232,7 @@ def test_hub_id_offline_fails_within_a_second(kind, tmp_path, monkeypatch):
     monkeypatch.setattr(socket, "create_connection", unreachable)  # offline everywhere, not only here
     t0 = time.monotonic()
     with pytest.raises(ModelError) as info:
-        transcribe.load_engine(kind, "distil-whisper/distil-large-v3")
+        engines.load_engine(kind, "distil-whisper/distil-large-v3")
     assert time.monotonic() - t0 < 1.0
     assert "offline" in str(info.value) and "SOUNDLAB_WHISPER_MODEL" in str(info.value)
 

@@ -22,7 +22,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from soundlab.dataset import N_CLIPS, load_dataset
+from soundlab.data.esc50 import N_CLIPS, load_dataset
 from soundlab.errors import DatasetError, DownloadError
 
 # progress(stage, done, total): stage is "download", "verify" or "extract"; total may be None

@@ -1,15 +1,14 @@
-"""Frame embeddings and AudioSet scores of dataset clips, computed once and cached on disk.
+"""Frame embeddings and AudioSet scores of dataset clips, computed once per backbone and cached on disk.
 
 The cache lives in ``SOUNDLAB_CACHE_DIR/embeddings/<backbone fingerprint>/<view>.npz`` and is keyed
 by clip file name and the file's size and modification time, so a rerun only embeds new or changed
 clips. A *view* is the audio as given ("orig") or an augmentation of it ("shift": the clip delayed
-by half a YAMNet hop, 0.24 s, which puts the frames on a different grid).
+by half the backbone's frame hop, 0.24 s for YAMNet, which puts the frames on a different grid).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+import zipfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,11 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from soundlab import audio
-from soundlab.backbones import EMBEDDING_DIM, N_AUDIOSET, Backbone
-from soundlab.errors import AudioError
+from soundlab.errors import AudioError, ParameterError
+from soundlab.models.backbone import Backbone, BackboneParams
+from soundlab.storage import file_stamp, save_npz_atomic
 
-# view name -> leading silence in samples at 16 kHz
-VIEWS = {"orig": 0, "shift": 3840}
+# view name -> leading silence as a share of the backbone's frame hop
+VIEWS = {"orig": 0.0, "shift": 0.5}
 Progress = Callable[[int, int], None]
 
 
@@ -32,8 +32,8 @@ class EmbeddingSet:
 
     filenames: np.ndarray  # (n,) str
     offsets: np.ndarray  # (n + 1,) int64
-    embeddings: np.ndarray  # (total_frames, 1024) float32
-    scores: np.ndarray  # (total_frames, 521) float16
+    embeddings: np.ndarray  # (total_frames, embedding_dim) float32
+    scores: np.ndarray  # (total_frames, n_tags) float16
     stamps: np.ndarray  # (n, 2) int64: file size, mtime_ns
 
     def __len__(self) -> int:
@@ -41,10 +41,6 @@ class EmbeddingSet:
 
     def index(self) -> dict[str, int]:
         return {f: i for i, f in enumerate(self.filenames)}
-
-    def frames(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        a, b = self.offsets[i], self.offsets[i + 1]
-        return self.embeddings[a:b], self.scores[a:b].astype(np.float32)
 
     def subset(self, names: Iterable[str]) -> EmbeddingSet:
         """The clips `names`, in that order (KeyError if one is missing)."""
@@ -56,58 +52,54 @@ class EmbeddingSet:
         return EmbeddingSet(
             filenames=self.filenames[order],
             offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-            embeddings=np.concatenate(parts_e) if parts_e else np.zeros((0, EMBEDDING_DIM), np.float32),
-            scores=np.concatenate(parts_s) if parts_s else np.zeros((0, N_AUDIOSET), np.float16),
+            embeddings=np.concatenate(parts_e) if parts_e else self.embeddings[:0],
+            scores=np.concatenate(parts_s) if parts_s else self.scores[:0],
             stamps=self.stamps[order],
         )
 
     def stacked(self, n_frames: int | None = None) -> np.ndarray:
-        """(n, T, 1024): every clip's frames, cut or zero-padded to T (default: the longest clip)."""
+        """(n, T, d): every clip's frames, cut or zero-padded to T (default: the longest clip)."""
         lengths = np.diff(self.offsets)
         T = int(n_frames or (lengths.max() if len(lengths) else 0))
-        out = np.zeros((len(self), T, EMBEDDING_DIM), np.float32)
+        out = np.zeros((len(self), T, self.embeddings.shape[1]), np.float32)
         for i in range(len(self)):
             e = self.embeddings[self.offsets[i] : self.offsets[i + 1]][:T]
             out[i, : len(e)] = e
         return out
 
     def pooled(self) -> np.ndarray:
-        """(n, 1024) mean embedding of each clip."""
+        """(n, d) mean embedding of each clip."""
         return np.stack([self.embeddings[self.offsets[i] : self.offsets[i + 1]].mean(axis=0)
-                         for i in range(len(self))]) if len(self) else np.zeros((0, EMBEDDING_DIM), np.float32)
+                         for i in range(len(self))]) if len(self) else self.embeddings[:0].astype(np.float32)
 
     def clip_scores(self) -> np.ndarray:
-        """(n, 521) mean AudioSet score of each clip over its frames."""
+        """(n, n_tags) mean AudioSet score of each clip over its frames."""
         return np.stack([self.scores[self.offsets[i] : self.offsets[i + 1]].astype(np.float32).mean(axis=0)
-                         for i in range(len(self))]) if len(self) else np.zeros((0, N_AUDIOSET), np.float32)
+                         for i in range(len(self))]) if len(self) else self.scores[:0].astype(np.float32)
 
 
-def empty_set() -> EmbeddingSet:
-    return EmbeddingSet(np.array([], dtype=object), np.zeros(1, np.int64), np.zeros((0, EMBEDDING_DIM), np.float32),
-                        np.zeros((0, N_AUDIOSET), np.float16), np.zeros((0, 2), np.int64))
+def empty_set(params: BackboneParams) -> EmbeddingSet:
+    return EmbeddingSet(np.array([], dtype=object), np.zeros(1, np.int64),
+                        np.zeros((0, params.embedding_dim), np.float32), np.zeros((0, params.n_tags), np.float16),
+                        np.zeros((0, 2), np.int64))
 
 
 def cache_path(cache_dir: Path, fingerprint: str, view: str) -> Path:
     return Path(cache_dir) / "embeddings" / fingerprint / f"{view}.npz"
 
 
-def load_cache(path: Path) -> EmbeddingSet:
+def load_cache(path: Path, params: BackboneParams) -> EmbeddingSet:
+    """The cached set at `path`; an empty one if there is none, or if it is damaged (it is then rebuilt)."""
     if not path.is_file():
-        return empty_set()
+        return empty_set(params)
     try:
         with np.load(path, allow_pickle=False) as z:
-            return EmbeddingSet(z["filenames"].astype(object), z["offsets"], z["embeddings"], z["scores"], z["stamps"])
-    except (OSError, KeyError, ValueError):
-        return empty_set()  # a damaged cache is rebuilt, never trusted
-
-
-def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
-    """np.savez to `path` through a temporary file: readers never see a half-written cache."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+            es = EmbeddingSet(z["filenames"].astype(object), z["offsets"], z["embeddings"], z["scores"], z["stamps"])
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # damaged: rebuilt, never trusted
+        return empty_set(params)
+    if es.embeddings.shape[1:] != (params.embedding_dim,) or es.scores.shape[1:] != (params.n_tags,):
+        return empty_set(params)
+    return es
 
 
 def save_cache(path: Path, es: EmbeddingSet) -> None:
@@ -115,18 +107,12 @@ def save_cache(path: Path, es: EmbeddingSet) -> None:
                     scores=es.scores, stamps=es.stamps)
 
 
-def file_stamp(path: str) -> tuple[int, int]:
-    """(size, mtime_ns): what the caches compare to notice a changed file."""
-    s = os.stat(path)
-    return (s.st_size, s.st_mtime_ns)
-
-
-def view_input(y16k: np.ndarray, view: str) -> np.ndarray:
+def view_input(y: np.ndarray, view: str, params: BackboneParams) -> np.ndarray:
     """The waveform a view feeds to the backbone (same length as the input)."""
-    shift = VIEWS[view]
+    shift = int(round(VIEWS[view] * params.hop_samples))
     if shift == 0:
-        return y16k
-    return np.concatenate([np.zeros(shift, np.float32), y16k[:-shift]])
+        return y
+    return np.concatenate([np.zeros(shift, np.float32), y[:-shift]])
 
 
 def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: Path, view: str = "orig",
@@ -134,7 +120,7 @@ def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: 
                 ) -> tuple[EmbeddingSet, list[tuple[str, str]]]:
     """Embeddings of `clips` ((filename, path) pairs), computing only what the cache lacks.
 
-    Decoding runs one clip ahead in a helper thread while YAMNet runs on the current one.
+    Decoding runs one clip ahead in a helper thread while the backbone runs on the current one.
 
     Returns
     -------
@@ -144,9 +130,10 @@ def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: 
         Clips that could not be decoded (e.g. a damaged file); the others are unaffected.
     """
     if view not in VIEWS:
-        raise ValueError(f"unknown view {view!r}; known: {', '.join(VIEWS)}")
+        raise ParameterError(f"unknown view {view!r}; known: {', '.join(VIEWS)}")
+    params = backbone.params
     path = cache_path(cache_dir, backbone.fingerprint, view)
-    cached = load_cache(path)
+    cached = load_cache(path, params)
     index = cached.index()
     todo = [(f, p) for f, p in clips if f not in index or tuple(cached.stamps[index[f]]) != file_stamp(p)]
     keep = [f for f in cached.filenames if f not in {t[0] for t in todo}]
@@ -160,12 +147,12 @@ def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: 
     def decode(item):
         name, p = item
         try:
-            return name, p, audio.load(p, sr=audio.MODEL_SR, allow_silent=True).y
+            return name, p, audio.load(p, sr=params.sample_rate_hz, allow_silent=True).y
         except AudioError as e:
             return name, p, e
 
     def merged() -> EmbeddingSet:
-        base = cached.subset(keep) if keep else empty_set()
+        base = cached.subset(keep) if keep else empty_set(params)
         lengths = [len(e) for e in new_e]
         return EmbeddingSet(
             filenames=np.concatenate([base.filenames, np.array(new_names, dtype=object)]),
@@ -186,7 +173,7 @@ def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: 
                 if isinstance(y, AudioError):
                     failures.append((name, str(y)))
                     continue
-                out = backbone(view_input(y, view))
+                out = backbone(view_input(y, view, params))
                 new_e.append(out.embeddings.astype(np.float32))
                 new_s.append(out.scores.astype(np.float16))
                 new_names.append(name)
@@ -196,6 +183,6 @@ def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: 
                 if save_every and (k + 1) % save_every == 0:
                     save_cache(path, merged())  # an interrupted run keeps what it computed
         save_cache(path, merged())
-        cached = load_cache(path)
+        cached = load_cache(path, params)
     failed = {f for f, _ in failures}
     return cached.subset([f for f, _ in clips if f not in failed]), failures

@@ -1,4 +1,4 @@
-"""YAMNet behind one interface: waveform in; per-frame AudioSet scores, embeddings and the log-mel out.
+"""YAMNet behind the backbone interface: 16 kHz waveform in; per-frame AudioSet scores and embeddings out.
 
 YAMNet (Google, AudioSet, 521 classes) takes 16 kHz mono float32 in [-1, 1] and produces one frame
 per 0.48 s hop over 0.96 s windows: a 5 s clip gives 10 frames. Two implementations:
@@ -9,8 +9,8 @@ per 0.48 s hop over 0.96 s windows: a 5 s clip gives 10 frames. Two implementati
 * :class:`HubYamnet` -- ``tensorflow_hub.load(handle)`` where the handle is a URL (default
   ``https://tfhub.dev/google/yamnet/1``) or a local SavedModel folder.
 
-Their embeddings differ slightly (the TFLite weights are int8). Each backbone has a `fingerprint`
-that embeddings and trained heads record, so a head is never silently used on another backbone.
+Their embeddings differ slightly (the TFLite weights are int8). Each has a `fingerprint` that embeddings and
+trained runs record, so a head is never silently used on another backbone.
 """
 
 from __future__ import annotations
@@ -22,73 +22,25 @@ import socket
 import tempfile
 import threading
 import urllib.parse
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
-from soundlab.errors import SoundLabError
+from soundlab.errors import ModelError
+from soundlab.models.backbone import Backbone, BackboneOutput, BackboneParams, BackboneStatus, file_sha256
 
-SAMPLE_RATE = 16_000
-FRAME_WINDOW_S = 0.96
-FRAME_HOP_S = 0.48
-MIN_SAMPLES = 15_600  # 0.975 s: the shortest input that yields one frame of scores (YAMNet README)
-N_AUDIOSET = 521
-EMBEDDING_DIM = 1024
+PARAMS = BackboneParams(
+    sample_rate_hz=16_000,
+    frame_window_s=0.96,
+    frame_hop_s=0.48,
+    min_input_s=0.975,  # 15,600 samples: the shortest input that yields one frame of scores (YAMNet README)
+    embedding_dim=1024,
+    n_tags=521,
+)
+LOG_MEL_BANDS = 64
+TFLITE_FILE = "yamnet.tflite"
+CLASS_MAP_FILE = "yamnet_class_map.csv"
 DEFAULT_HUB_HANDLE = "https://tfhub.dev/google/yamnet/1"
-
-
-class ModelError(SoundLabError, RuntimeError):
-    """A model that cannot be loaded or used (missing, corrupt, offline, mismatched); says what to do."""
-
-
-@dataclass(frozen=True)
-class BackboneOutput:
-    """What YAMNet gives for one waveform."""
-
-    scores: np.ndarray  # (frames, 521) float32, AudioSet class scores in [0, 1]
-    embeddings: np.ndarray  # (frames, 1024) float32
-    log_mel: np.ndarray  # (rows, 64) float32, the model's own log-mel spectrogram
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.scores.shape[0])
-
-
-class Backbone(Protocol):
-    name: str
-    fingerprint: str
-    class_names: list[str]
-
-    def __call__(self, y16k: np.ndarray) -> BackboneOutput: ...
-
-
-def frame_starts(n_frames: int) -> np.ndarray:
-    """Start time in seconds of each YAMNet frame (each covers 0.96 s)."""
-    return np.arange(n_frames) * FRAME_HOP_S
-
-
-def pad_waveform(y16k: np.ndarray) -> np.ndarray:
-    """Pads waveform with silence if needed to get at least one frame (0.975 s)."""
-    if len(y16k) >= MIN_SAMPLES:
-        return y16k
-    return np.pad(y16k, (0, MIN_SAMPLES - len(y16k)))
-
-
-def _check_input(y16k: np.ndarray) -> np.ndarray:
-    from soundlab.errors import AudioError
-
-    y = np.asarray(y16k)
-    if y.ndim != 1:
-        raise AudioError(f"YAMNet needs a 1-D mono waveform, got shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.floating):
-        raise AudioError(f"YAMNet needs floating-point samples, got dtype {y.dtype}")
-    if y.size == 0:
-        raise AudioError("YAMNet got an empty waveform")
-    if not np.isfinite(y).all():
-        raise AudioError("YAMNet got NaN or infinite samples")
-    return pad_waveform(np.clip(y.astype(np.float32, copy=False), -1.0, 1.0))
 
 
 def read_class_map(path: Path) -> list[str]:
@@ -99,27 +51,22 @@ def read_class_map(path: Path) -> list[str]:
         names = [r["display_name"] for r in sorted(rows, key=lambda r: int(r["index"]))]
     except (OSError, KeyError, ValueError) as e:
         raise ModelError(f"cannot read the YAMNet class map {path}: {e}") from None
-    if len(names) != N_AUDIOSET:
-        raise ModelError(f"the YAMNet class map {path} has {len(names)} classes, expected {N_AUDIOSET}")
+    if len(names) != PARAMS.n_tags:
+        raise ModelError(f"the YAMNet class map {path} has {len(names)} classes, expected {PARAMS.n_tags}")
     return names
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-class TFLiteYamnet:
+class TFLiteYamnet(Backbone):
     """YAMNet from a .tflite file. Thread-safe: calls are serialised with a lock.
 
     One interpreter per process is enough here: an invoke on a 5 s clip takes ~11 ms with two
     XNNPACK threads, and Streamlit sessions share the object through ``st.cache_resource``.
     """
 
+    key = "yamnet"
+    short_name = "YAMNet"
     name = "YAMNet (TFLite)"
+    params = PARAMS
 
     def __init__(self, model_path: Path, class_map_path: Path, *, num_threads: int = 2):
         model_path = Path(model_path)
@@ -130,7 +77,7 @@ class TFLiteYamnet:
                 "to another .tflite file or a TF Hub handle."
             )
         self.model_path = model_path
-        self.class_names = read_class_map(class_map_path)
+        self.tag_names = read_class_map(class_map_path)
         self.fingerprint = f"yamnet-tflite-{file_sha256(model_path)[:16]}"
         try:
             from ai_edge_litert.interpreter import Interpreter
@@ -151,14 +98,15 @@ class TFLiteYamnet:
         # outputs by width: 521 scores, 1024 embeddings, 64 log-mel bands
         by_width = {int(o["shape_signature"][-1]): o["index"] for o in self._interp.get_output_details()}
         try:
-            self._out_scores, self._out_emb, self._out_mel = by_width[N_AUDIOSET], by_width[EMBEDDING_DIM], by_width[64]
+            self._out_scores, self._out_emb, self._out_mel = (by_width[PARAMS.n_tags], by_width[PARAMS.embedding_dim],
+                                                              by_width[LOG_MEL_BANDS])
         except KeyError:
             raise ModelError(f"{model_path} does not have YAMNet's outputs (scores, embeddings, log-mel)") from None
         self._length = None
         self._lock = threading.Lock()
 
-    def __call__(self, y16k: np.ndarray) -> BackboneOutput:
-        y = _check_input(y16k)
+    def embed(self, y: np.ndarray) -> BackboneOutput:
+        y = self.check_input(y)
         with self._lock:
             if self._length != len(y):
                 self._interp.resize_tensor_input(self._input, [len(y)], strict=False)
@@ -197,10 +145,13 @@ def _check_reachable(url: str, timeout_s: float = 3.0) -> None:
         ) from None
 
 
-class HubYamnet:
+class HubYamnet(Backbone):
     """YAMNet through ``tensorflow_hub.load``: a URL handle or a local SavedModel folder."""
 
+    key = "yamnet"
+    short_name = "YAMNet"
     name = "YAMNet (TF Hub)"
+    params = PARAMS
 
     def __init__(self, handle: str, class_map_path: Path | None = None):
         local = Path(handle).expanduser()
@@ -230,36 +181,63 @@ class HubYamnet:
         if hasattr(self._model, "class_map_path"):
             try:
                 names = read_class_map(Path(self._model.class_map_path().numpy().decode()))
-            except (ModelError, Exception):
+            # The asset can be missing or unreadable in a re-exported SavedModel, and TF raises its own error
+            # types for that (tf.errors.*, not a common base we can import cheaply): fall back to the shipped map.
+            except Exception:  # noqa: BLE001
                 names = None
         if names is None:
             if class_map_path is None:
                 raise ModelError(f"{handle} has no class map; the YAMNet class map csv is needed")
             names = read_class_map(class_map_path)
-        self.class_names = names
+        self.tag_names = names
         self._lock = threading.Lock()
         self.runtime = "TensorFlow"
 
-    def __call__(self, y16k: np.ndarray) -> BackboneOutput:
-        y = _check_input(y16k)
+    def embed(self, y: np.ndarray) -> BackboneOutput:
+        y = self.check_input(y)
         with self._lock:  # TF functions are thread-safe, but one at a time keeps memory bounded
             scores, embeddings, log_mel = self._model(y)
         return BackboneOutput(scores=np.asarray(scores, np.float32), embeddings=np.asarray(embeddings, np.float32),
                               log_mel=np.asarray(log_mel, np.float32))
 
 
-def load_backbone(spec: str, artifacts_dir: Path) -> Backbone:
-    """Build the backbone named by the SOUNDLAB_YAMNET setting.
+def load_yamnet(spec: str, artifacts_dir: Path) -> Backbone:
+    """YAMNet as the SOUNDLAB_YAMNET setting names it.
 
     `spec` is "tflite" (the shipped model_artifacts/yamnet.tflite), a path to a .tflite file,
     "hub" (the default TF Hub URL), a URL, or a local SavedModel folder.
     """
-    class_map = Path(artifacts_dir) / "yamnet_class_map.csv"
+    class_map = Path(artifacts_dir) / CLASS_MAP_FILE
     spec = (spec or "tflite").strip()
     if spec == "tflite":
-        return TFLiteYamnet(Path(artifacts_dir) / "yamnet.tflite", class_map)
+        return TFLiteYamnet(Path(artifacts_dir) / TFLITE_FILE, class_map)
     if spec.endswith(".tflite"):
         return TFLiteYamnet(Path(spec).expanduser(), class_map)
     if spec == "hub":
         spec = DEFAULT_HUB_HANDLE
     return HubYamnet(spec, class_map if class_map.is_file() else None)
+
+
+def load(settings) -> Backbone:
+    """The registry's entry point (see `soundlab.models.backbone`)."""
+    return load_yamnet(settings.yamnet, settings.artifacts_dir)
+
+
+def status(settings) -> BackboneStatus:
+    """The files SOUNDLAB_YAMNET points at, and whether they are there."""
+    art = Path(settings.artifacts_dir)
+    spec = (settings.yamnet or "tflite").strip()
+    class_map = ("YAMNet AudioSet class map", art / CLASS_MAP_FILE, (art / CLASS_MAP_FILE).is_file())
+    if spec == "tflite" or spec.endswith(".tflite"):
+        model = art / TFLITE_FILE if spec == "tflite" else Path(spec).expanduser()
+        return BackboneStatus("yamnet", "YAMNet (TFLite)", (("YAMNet TFLite model", model, model.is_file()), class_map),
+                              "Ships in model_artifacts/; restore it with `git checkout model_artifacts/`.")
+    if spec == "hub" or "://" in spec:
+        handle = DEFAULT_HUB_HANDLE if spec == "hub" else spec
+        return BackboneStatus("yamnet", "YAMNet (TF Hub)", (class_map,),
+                              f"Loaded from {handle} on first use (needs internet once"
+                              f"{', cached already' if _hub_is_cached(handle) else ''}).")
+    folder = Path(spec).expanduser()
+    return BackboneStatus("yamnet", "YAMNet (SavedModel folder)",
+                          (("YAMNet SavedModel", folder / "saved_model.pb", (folder / "saved_model.pb").is_file()),
+                           class_map), "Set by SOUNDLAB_YAMNET.")

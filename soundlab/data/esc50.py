@@ -154,16 +154,6 @@ def check_metadata(raw: pd.DataFrame, *, expect_rows: int | None = N_CLIPS) -> l
     return problems
 
 
-def sources_across_folds(meta: pd.DataFrame) -> list[str]:
-    """Source recordings whose clips sit in more than one fold.
-
-    The official csv has four (131943, 134049, 209698, 234879): each gave clips of two different
-    classes, placed in different folds. Source-grouped evaluation keeps them together.
-    """
-    folds_per_src = meta.groupby("src_file")["fold"].nunique()
-    return sorted(folds_per_src[folds_per_src > 1].index)
-
-
 def scan_audio(audio_dir: Path) -> dict[str, Path]:
     """Map official wav name -> actual file for every audio file in `audio_dir` (one listing)."""
     found: dict[str, Path] = {}
@@ -213,7 +203,16 @@ class Dataset:
         return self.meta.loc[rows[0]]
 
     def clip_path(self, filename: str) -> Path:
-        """Path of a present clip. Never leaves ``root/audio``, whatever `filename` holds."""
+        """Path of a present clip: the only way pages and the core open a dataset clip.
+
+        Never leaves ``root/audio``, whatever `filename` holds, and says so when the file was removed after
+        the folder was scanned.
+
+        Raises
+        ------
+        DatasetError
+            Not an ESC-50 clip name, not listed, not on disk, gone since the scan, or resolving outside the folder.
+        """
         row = self.clip(filename)
         if not row["present"]:
             raise DatasetError(f"clip {filename} is listed in the metadata but its audio is not on disk "
@@ -222,6 +221,9 @@ class Dataset:
         audio_dir = (self.root / "audio").resolve()
         if path.parent != audio_dir:  # e.g. a symlink pointing elsewhere
             raise DatasetError(f"clip {filename} resolves outside the dataset folder; refusing to open it.")
+        if not path.is_file():
+            raise DatasetError(f"clip {filename} was on disk when {self.root} was scanned but is gone now "
+                               "(deleted or moved); reload the page to rescan the folder.")
         return path
 
     def siblings(self, filename: str) -> pd.DataFrame:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from soundlab.dataset import N_CLIPS, N_FOLDS
-from soundlab.errors import DatasetError
+from soundlab.data.esc50 import N_CLIPS, N_FOLDS
+from soundlab.errors import DatasetError, ParameterError
 
 ESC10_CLIPS = 400
 SEED = 0
@@ -64,7 +64,11 @@ def grouped_folds(targets: np.ndarray, groups: np.ndarray, *, n_splits: int = N_
 
 
 def sources_split_across_folds(clips: pd.DataFrame) -> list[str]:
-    """Source recordings whose clips sit in more than one fold (must be empty for grouped folds)."""
+    """Source recordings whose clips sit in more than one fold: the one leak check of the project.
+
+    Empty for grouped folds. The official csv has four (131943, 134049, 209698, 234879): each gave clips of two
+    different classes, placed in different folds.
+    """
     n = clips.groupby("src_file")["fold"].nunique()
     return sorted(n[n > 1].index)
 
@@ -72,7 +76,7 @@ def sources_split_across_folds(clips: pd.DataFrame) -> list[str]:
 def choose(meta: pd.DataFrame, task: str = "esc50", *, n_splits: int = N_FOLDS, seed: int = SEED) -> Protocol:
     """The protocol for `task` ("esc50" or "esc10") on the clips present in `meta`."""
     if task not in ("esc50", "esc10"):
-        raise ValueError(f"task must be esc50 or esc10, got {task!r}")
+        raise ParameterError(f"task must be esc50 or esc10, got {task!r}")
     present = meta[meta["present"]] if "present" in meta else meta
     clips = present if task == "esc50" else present[present["esc10"]]
     clips = clips.sort_values("filename").reset_index(drop=True).copy()

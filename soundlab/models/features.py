@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -22,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from soundlab import audio
-from soundlab.embeddings import file_stamp, save_npz_atomic
 from soundlab.errors import AudioError, ParameterError
+from soundlab.storage import file_stamp, save_npz_atomic
 
 CLIP_SECONDS = 5.0
 Progress = Callable[[int, int], None]
@@ -128,7 +129,7 @@ def feature_set(clips: list[tuple[str, str]], spec: FeatureSpec, *, cache_dir: P
             with np.load(path, allow_pickle=False) as z:
                 for name, stamp, x in zip(z["names"], z["stamps"], z["X"]):
                     cached[str(name)] = (tuple(int(v) for v in stamp), x)
-        except (OSError, KeyError, ValueError):
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # damaged: rebuilt, never trusted
             cached = {}
     todo = [(f, p) for f, p in clips if f not in cached or cached[f][0] != file_stamp(p)]
     failures: list[tuple[str, str]] = []

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from soundlab.dataset import load_dataset
+from soundlab.data.esc50 import load_dataset
 
 LICENSE_TEXT = """\
 # Licence and attribution of the sample clips

@@ -1,8 +1,9 @@
-"""What the Metrics page shows, computed from a run's stored out-of-fold predictions (no model needed).
+"""What the Metrics page shows, computed from runs' stored out-of-fold predictions (no model needed).
 
-Everything here is recomputed on every call from the CSV files in the run folder, so no number on
-the page is a stored claim. Rows that do not fit (a clip not in the ESC-50 metadata, a label outside
-the run's classes) are left out and reported in `Predictions.problems`.
+Everything here is recomputed on every call from the CSV files in the run folders, so no number on
+the page is a stored claim; the page only arranges these tables and figures. Rows that do not fit (a clip
+not in the ESC-50 metadata, a label outside the run's classes) are left out and reported in
+`Predictions.problems`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from soundlab import metrics
-from soundlab.dataset import SUPERCATEGORIES
-from soundlab.runs import Run, RunError, read_embeddings, read_oof
+from soundlab.data.esc50 import SUPERCATEGORIES
+from soundlab.errors import RunError
+from soundlab.runs import Run, oof_probs, read_embeddings, read_oof
 
 # Published reference points, each with its protocol (shown beside the run's own numbers).
 REFERENCES = [
@@ -33,7 +35,7 @@ REFERENCES = [
 @dataclass
 class Predictions:
     run: Run
-    head: str
+    model: str  # the run's model these are the predictions of
     table: pd.DataFrame  # one row per clip, see load_predictions
     probs: np.ndarray  # (n, n_classes)
     problems: list[str] = field(default_factory=list)
@@ -46,19 +48,18 @@ class Predictions:
         return metrics.summary(self.table["true"].to_numpy(), self.probs, self.table["fold"].to_numpy())
 
 
-def load_predictions(run: Run, head: str, meta: pd.DataFrame | None = None) -> Predictions:
-    """The head's out-of-fold predictions joined with the dataset metadata (presence, paths).
+def load_predictions(run: Run, model: str, meta: pd.DataFrame | None = None) -> Predictions:
+    """A model's out-of-fold predictions joined with the dataset metadata (presence, paths).
 
     Raises RunError if the file is missing or malformed (see `soundlab.runs.read_oof`).
     """
-    oof = read_oof(run, head)
+    oof = read_oof(run, model)
     problems = []
-    prob_cols = [f"p_{c}" for c in run.classes]
     table = oof[["filename", "fold", "true", "pred", "confidence"]].copy()
     table["true"] = table["true"].astype(int)
     table["pred"] = table["pred"].astype(int)
     if not table["pred"].between(0, len(run.classes) - 1).all():
-        raise RunError(f"{run.id}: predicted labels outside the run's {len(run.classes)} classes in {head}")
+        raise RunError(f"{run.id}: predicted labels outside the run's {len(run.classes)} classes in {model}")
     names = np.asarray(run.class_names, dtype=object)
     table["true_name"] = names[table["true"].to_numpy()]
     table["pred_name"] = names[table["pred"].to_numpy()]
@@ -66,7 +67,7 @@ def load_predictions(run: Run, head: str, meta: pd.DataFrame | None = None) -> P
     cats = np.asarray([SUPERCATEGORIES[t // 10] for t in run.targets], dtype=object)
     table["true_category"] = cats[table["true"].to_numpy()]
     table["pred_category"] = cats[table["pred"].to_numpy()]
-    probs = oof[prob_cols].to_numpy(dtype=np.float64)
+    probs = oof_probs(run, oof)
     if meta is not None:
         known = table["filename"].isin(meta["filename"])
         if not known.all():
@@ -83,7 +84,7 @@ def load_predictions(run: Run, head: str, meta: pd.DataFrame | None = None) -> P
     if dup.any():
         problems.append(f"{int(dup.sum())} clips appear more than once; only the first row of each is used.")
         table, probs = table[~dup].reset_index(drop=True), probs[~dup.to_numpy()]
-    return Predictions(run=run, head=head, table=table, probs=probs, problems=problems)
+    return Predictions(run=run, model=model, table=table, probs=probs, problems=problems)
 
 
 def per_class_table(p: Predictions) -> pd.DataFrame:
@@ -177,7 +178,7 @@ def embedding_map(pooled: np.ndarray, method: str = "pca", seed: int = 0) -> np.
 
 
 def compare(a: Predictions, b: Predictions) -> dict:
-    """Two heads or runs on the clips they share: accuracies, McNemar, per-class recall, disagreements."""
+    """Two models (of one run or two) on the clips they share: accuracies, McNemar, per-class recall, disagreements."""
     ta = a.table.set_index("filename")
     tb = b.table.set_index("filename")
     common = ta.index.intersection(tb.index)
@@ -224,7 +225,7 @@ def leaderboard(a: Predictions, others: list[Predictions]) -> pd.DataFrame:
         cmp = compare(a, q)
         if not cmp.get("n") or "error" in cmp:
             continue
-        rows.append({"run": q.run.id, "family": q.run.family, "head": q.head, "clips": cmp["n"],
+        rows.append({"run": q.run.id, "family": q.run.family, "model": q.model, "clips": cmp["n"],
                      "accuracy": cmp["acc_b"], "vs selected (points)": 100 * (cmp["acc_b"] - cmp["acc_a"]),
                      "McNemar p": cmp["mcnemar"]["p_value"]})
     return pd.DataFrame(rows).sort_values("accuracy", ascending=False, ignore_index=True) if rows else pd.DataFrame()
@@ -243,5 +244,65 @@ def family_verdict(preds: list[Predictions]) -> str | None:
     if not cmp.get("n") or "error" in cmp:
         return None
     return ("What this tells you: " +
-            verdict_line(cmp, f"the best YAMNet head ({y.head}, {cmp['acc_a']:.1%})",
-                         f"the best model trained from scratch ({s.head}, {cmp['acc_b']:.1%})"))
+            verdict_line(cmp, f"the best YAMNet head ({y.model}, {cmp['acc_a']:.1%})",
+                         f"the best model trained from scratch ({s.model}, {cmp['acc_b']:.1%})"))
+
+
+def reference_table(p: Predictions) -> pd.DataFrame:
+    """The published reference points of the run's task beside this model's own accuracy, each with its protocol."""
+    rows = [r for r in REFERENCES if r["task"] == p.run.task]
+    rows.append({"what": f"This run ({p.model})", "task": p.run.task, "accuracy": p.summary()["accuracy"],
+                 "protocol": p.run.protocol["description"], "comparable": True})
+    return pd.DataFrame(rows)[["what", "accuracy", "protocol", "comparable"]]
+
+
+def disagreements(preds: list[Predictions]) -> pd.DataFrame:
+    """The clips that models (e.g. the heads of one run) answer differently: one row per clip, the true class
+    and each model's prediction. Empty with fewer than two models."""
+    if len(preds) < 2:
+        return pd.DataFrame()
+    grid = pd.DataFrame({q.model: q.table.set_index("filename")["pred_name"] for q in preds})
+    grid.insert(0, "true", preds[0].table.set_index("filename")["true_name"])
+    flips = grid[grid.drop(columns="true").nunique(axis=1) > 1]
+    return flips.rename_axis("filename").reset_index()
+
+
+def map_points(p: Predictions, emb: Embeddings, xy: np.ndarray, *, classes: list[int] | None = None,
+               color_by: str = "class") -> pd.DataFrame:
+    """One row per clip of the embedding map: x, y, filename, colour group and hover text.
+
+    `classes` keeps only clips of those true classes; `color_by` is "class" or "right / wrong".
+    """
+    t = p.table.set_index("filename")
+    keep = [i for i, f in enumerate(emb.filenames) if f in t.index]
+    files = [str(emb.filenames[i]) for i in keep]
+    rows = t.loc[files]
+    frame = pd.DataFrame({"x": xy[keep, 0], "y": xy[keep, 1], "filename": files,
+                          "color": rows["true_name"].to_numpy() if color_by == "class"
+                          else np.where(rows["correct"].to_numpy(), "right", "wrong"),
+                          "hover": [f"{f} · {a} → {b}" for f, a, b in zip(files, rows["true_name"], rows["pred_name"])],
+                          "true": rows["true"].to_numpy()})
+    if classes:
+        frame = frame[frame["true"].isin(classes)]
+    return frame.reset_index(drop=True)
+
+
+def clip_row(p: Predictions, filename: str) -> pd.Series:
+    """One clip's row of the predictions table, with its file name (KeyError if it is not in the run)."""
+    row = p.table.set_index("filename").loc[filename].copy()
+    row["filename"] = filename
+    return row
+
+
+def model_caption(run: Run, name: str) -> str | None:
+    """One sentence on what a model trained from scratch is (None for heads on a backbone)."""
+    if run.family != "scratch":
+        return None
+    from soundlab.models.features import DESCRIPTIONS
+
+    m = run.model(name)
+    minutes = run.info.get("wall_seconds", 0) / 60
+    return (f"**Model:** `{name}`, trained from scratch on {DESCRIPTIONS.get(run.info['features']['kind'], '?')}; "
+            f"{m['params']:,d} parameters" + (f", {m['epochs']} epochs per fold" if m.get("epochs") else "")
+            + f"; {minutes:.1f} min to train (five folds and the deployed model). "
+            "It is compared with the heads on backbone embeddings in the Compare section.")

@@ -1,0 +1,200 @@
+"""Training: one cross-validation loop for every model family, and the families' trainers.
+
+`train_run` chooses the protocol (`soundlab.data.protocol`: never a random split), asks the trainer for its
+inputs, cross-validates every model on the protocol's folds, trains the deployed models on every clip, and
+writes the run folder (`soundlab.runs.RunWriter`). A family plugs in through the small `Trainer` interface:
+
+* `soundlab.train.heads.HeadsTrainer`     -- heads on a backbone's frame embeddings (attention, mlp, linear, ...)
+* `soundlab.train.scratch.ScratchTrainer` -- networks and scikit-learn baselines trained from scratch on features
+
+Inference (`soundlab.classify`, `soundlab.live`) never imports this package.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from soundlab import runs
+from soundlab.data import protocol
+from soundlab.data.esc50 import Dataset
+
+Log = Callable[[str], None]
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Fit:
+    """One trained model and how its training went."""
+
+    model: object
+    history: dict = field(default_factory=dict)
+    best_epoch: int | None = None  # chosen by early stopping, if the family does that
+    seconds: float = 0.0
+
+
+@dataclass
+class CVResult:
+    """Out-of-fold probabilities of one model, with each fold's history."""
+
+    name: str
+    oof_probs: np.ndarray  # (n_clips, n_classes)
+    histories: list[dict] = field(default_factory=list)
+    best_epochs: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Trainer(Protocol):
+    """What the loop needs from a model family. A trainer holds its inputs once `prepare` has run."""
+
+    family: str  # run.json "family": the backbone key for heads, "scratch" for models trained from scratch
+    tag: str  # part of the run id ("" or the model's name)
+    names: tuple[str, ...]  # the models of the run, in order
+    derived: dict[str, tuple[str, ...]]  # models that average the probabilities of others (the ensemble)
+    config: object  # a frozen dataclass with at least `seed` and `n_splits`
+
+    def prepare(self, proto: protocol.Protocol, *, cache_dir: Path, progress: Progress | None,
+                log: Log) -> list[tuple[str, str]]:
+        """Compute (or read from cache) the inputs of the protocol's clips; return the clips that failed."""
+
+    def align(self, filenames: list[str]) -> None:
+        """Order the inputs as `filenames` (the protocol's clips once failures are left out)."""
+
+    def fit(self, name: str, rows: np.ndarray, y: np.ndarray, groups: np.ndarray, *, seed: int,
+            epochs: int | None = None) -> Fit:
+        """Train model `name` on the clips at `rows`; with `epochs` set, for exactly that many epochs."""
+
+    def predict(self, name: str, model, rows: np.ndarray) -> np.ndarray:
+        """(len(rows), n_classes) probabilities of the clips at `rows`."""
+
+    def deploy_epochs(self, name: str, cv: CVResult | None) -> int | None:
+        """Epochs for the deployed model (trained on every clip), from the cross-validation; None: the default."""
+
+    def combine(self, name: str, members: list) -> object:
+        """The deployed model of a derived model, from its members' deployed models."""
+
+    def save(self, name: str, fit: Fit, writer: runs.RunWriter) -> dict:
+        """Write the deployed model into the run; return its run.json record (at least "file")."""
+
+    def finish(self, writer: runs.RunWriter, proto: protocol.Protocol, deployed: dict[str, Fit], log: Log) -> dict:
+        """Write the run's other files (embeddings.npz ...); return the family's part of run.json."""
+
+
+def without_failures(ds: Dataset, task: str, failures: list[tuple[str, str]], *, n_splits: int, seed: int,
+                     log: Log) -> tuple[Dataset, protocol.Protocol]:
+    """The dataset and protocol once the clips that could not be decoded are left out (said in the log)."""
+    if failures:
+        bad = {f for f, _ in failures}
+        log(f"{len(bad)} clips could not be decoded and are left out: " + "; ".join(m for _, m in failures[:3]))
+        ds = Dataset(ds.root, ds.kind, ds.meta.assign(present=ds.meta["present"] & ~ds.meta["filename"].isin(bad)))
+    return ds, protocol.choose(ds.meta, task, n_splits=n_splits, seed=seed)
+
+
+def _base_names(trainer: Trainer) -> list[str]:
+    """The models that are trained (derived ones are built from their members, trained or not)."""
+    names = [n for n in trainer.names if n not in trainer.derived]
+    for members in (trainer.derived[n] for n in trainer.names if n in trainer.derived):
+        names += [m for m in members if m not in names]
+    return names
+
+
+def cross_validate(trainer: Trainer, proto: protocol.Protocol, *, seed: int, log: Log = print) -> dict[str, CVResult]:
+    """Out-of-fold probabilities of every model of `trainer` over the protocol's folds."""
+    y = proto.clips["label"].to_numpy()
+    folds = proto.clips["fold"].to_numpy()
+    groups = proto.clips["src_file"].to_numpy()
+    results = {n: CVResult(n, np.zeros((len(y), proto.n_classes), np.float32)) for n in trainer.names}
+    for k in sorted(np.unique(folds)):
+        test, train = np.flatnonzero(folds == k), np.flatnonzero(folds != k)
+        fold_probs = {}
+        for name in _base_names(trainer):
+            t0 = time.monotonic()
+            fit = trainer.fit(name, train, y[train], groups[train], seed=seed + int(k))
+            fold_probs[name] = trainer.predict(name, fit.model, test)
+            if name in results:
+                r = results[name]
+                r.oof_probs[test] = fold_probs[name]
+                r.histories.append({"fold": int(k), **fit.history})
+                if fit.best_epoch is not None:
+                    r.best_epochs.append(fit.best_epoch)
+                r.seconds += time.monotonic() - t0
+        for name in trainer.names:
+            if name in trainer.derived:
+                results[name].oof_probs[test] = np.mean([fold_probs[m] for m in trainer.derived[name]], axis=0)
+        log(f"  fold {k}: " + ", ".join(f"{n} {np.mean(results[n].oof_probs[test].argmax(1) == y[test]):.3f}"
+                                        for n in trainer.names))
+    return results
+
+
+def train_run(ds: Dataset, task: str, trainer: Trainer, *, cache_dir: Path, runs_dir: Path, log: Log = print,
+              progress: Progress | None = None, run_name: str | None = None) -> Path:
+    """Cross-validate every model of `trainer` on `task`, train the deployed models, write the run. Returns its path.
+
+    Raises
+    ------
+    DatasetError
+        Too few clips or source recordings present for the protocol.
+    """
+    t_start = time.monotonic()
+    cfg = trainer.config
+    proto = protocol.choose(ds.meta, task, n_splits=cfg.n_splits, seed=cfg.seed)
+    log(f"{trainer.family}{' ' + trainer.tag if trainer.tag else ''}: {proto.description}")
+    failures = trainer.prepare(proto, cache_dir=cache_dir, progress=progress, log=log)
+    ds, proto = without_failures(ds, task, failures, n_splits=cfg.n_splits, seed=cfg.seed, log=log)
+    trainer.align(list(proto.clips["filename"]))
+    y = proto.clips["label"].to_numpy()
+    groups = proto.clips["src_file"].to_numpy()
+
+    log(f"cross-validating {', '.join(trainer.names)} ...")
+    t_cv = time.monotonic()
+    results = cross_validate(trainer, proto, seed=cfg.seed, log=log)
+    cv_seconds = time.monotonic() - t_cv
+
+    deployed: dict[str, Fit] = {}
+    deployed_epochs: dict[str, int | None] = {}
+    every = np.arange(len(y))
+    for name in _base_names(trainer):
+        t0 = time.monotonic()
+        deployed_epochs[name] = trainer.deploy_epochs(name, results.get(name))
+        fit = trainer.fit(name, every, y, groups, seed=cfg.seed, epochs=deployed_epochs[name])
+        fit.seconds = time.monotonic() - t0
+        deployed[name] = fit
+    for name in trainer.names:
+        if name in trainer.derived:
+            members = trainer.derived[name]
+            deployed[name] = Fit(trainer.combine(name, [deployed[m].model for m in members]),
+                                 {"members": list(members)})
+
+    now = datetime.now(UTC)
+    rid = run_name or runs.run_id(proto.name, len(proto.clips), now, trainer.tag)
+    with runs.RunWriter(runs_dir, rid) as writer:
+        models = {}
+        for name in trainer.names:
+            r, d = results[name], deployed[name]
+            record = writer.add_predictions(name, proto, r.oof_probs, r.histories, d.history)
+            models[name] = {**trainer.save(name, d, writer), **record, "best_epochs": r.best_epochs,
+                            "deployed_epochs": deployed_epochs.get(name),
+                            "cv_train_seconds": round(r.seconds, 1), "deployed_seconds": round(d.seconds, 1)}
+            cv = record["cv"]
+            log(f"  {name:9s}: accuracy {cv['accuracy']:.4f}, top-3 {cv['top3_accuracy']:.4f}, "
+                f"macro-F1 {cv['macro_f1']:.4f}, fold mean {cv['fold_mean']:.4f} +- {cv['fold_std']:.4f}")
+        extra = trainer.finish(writer, proto, deployed, log)
+        best = max(models, key=lambda n: models[n]["cv"]["accuracy"])
+        info = {
+            **runs.base_info(rid, now, task, proto, ds, seed=cfg.seed, n_splits=cfg.n_splits, failures=failures),
+            "family": trainer.family,
+            **extra,
+            "cv_seconds": round(cv_seconds, 1),
+            "wall_seconds": round(time.monotonic() - t_start, 1),
+            "models": models,
+            "default_model": best,
+        }
+        final = writer.publish(info)
+    log(f"run written to {final} (default model: {best}; {time.monotonic() - t_start:.0f} s in all)")
+    return final
