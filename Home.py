@@ -12,8 +12,8 @@ settings = page.start("SoundLab", "🔊")
 
 st.title(":material/graphic_eq: SoundLab")
 st.write("Environmental sound classification on **ESC-50**: 2,000 five-second clips, 50 classes in "
-         "5 categories, 5 folds. Explore the data by eye and ear, and hear what a YAMNet-based classifier makes of "
-         "any sound.")
+         "5 categories, 5 folds. Explore the data by eye and ear, and hear what classifiers on two pretrained AudioSet "
+         "networks (YAMNet and EfficientAT) make of any sound.")
 
 st.page_link("pages/1_Explore.py", label="Explore the dataset: filter, listen, waveform and mel spectrogram",
              icon=":material/search:")
@@ -23,6 +23,8 @@ st.page_link("pages/3_Metrics.py", label="Metrics: cross-validated results, conf
              icon=":material/analytics:")
 st.page_link("pages/4_Transcribe.py", label="Transcribe speech with Whisper: segments, language, subtitles",
              icon=":material/record_voice_over:")
+st.page_link("pages/5_Data_issues.py", label="Data issues: mislabelled clips, near-duplicates, outliers; listen and "
+             "record a decision", icon=":material/rule:")
 
 # ---- dataset ----------------------------------------------------------------------------------
 st.header("Dataset")

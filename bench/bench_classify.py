@@ -1,10 +1,11 @@
-"""Classification benchmarks. Prints medians; run:
+"""Classification benchmarks, for both backbones. Prints medians; run:
 
     .venv/bin/python bench/bench_classify.py [--skip-app]
 
-Targets (2-core machine): warm end-to-end classification of a 5 s clip <= 25 ms; `embed` over the
-dev set >= 65 clips/s; live mode latency from audio frame to updated probabilities <= 1 s.
-Also reported: cold load of backbone + head, CPU use while streaming, peak memory of the app.
+Targets (2-core machine): warm end-to-end classification of a 5 s clip <= 25 ms with YAMNet and <= 15 ms with
+EfficientAT mn04; `embed` over the dev set >= 65 clips/s with YAMNet and >= 100 clips/s with mn04; live mode latency
+from audio frame to updated probabilities <= 1 s. Also reported: cold load of backbone + head, CPU use while
+streaming, peak memory of the app with one and with both backbones loaded.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from common import ROOT, report, timeit  # noqa: E402,I001
 import numpy as np  # noqa: E402
 
 from soundlab import audio, runs
-from soundlab.models import yamnet as yamnet_model
+from soundlab.config import get_settings  # noqa: E402
+from soundlab.models.backbone import load_backbone  # noqa: E402
 from soundlab.models import embeddings
 from soundlab.classify import classify_audio, load_classifier  # noqa: E402
 from soundlab.config import DEFAULT_ARTIFACTS_DIR  # noqa: E402
@@ -79,53 +81,69 @@ def live_latency(clf) -> None:
           "(a frame can wait up to one 0.48 s hop before its window is classified)")
 
 
+def _memory(pid: int) -> tuple[float, float]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    hwm = int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]) / 1024
+    rss = int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
+    return hwm, rss
+
+
 def app_memory() -> None:
+    """The app's memory after the Classify page of a run of each backbone (both backbones are then loaded)."""
     from tests.browser import launch_chromium, start_app, wait_for_app
 
+    shipped, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
     with start_app({"SOUNDLAB_ESC50_ROOT": str(DEV)}) as url:
-        pid = None
         out = subprocess.run(["pgrep", "-f", f"streamlit run Home.py --server.address 127.0.0.1 --server.port {url.rsplit(':', 1)[1]}"],
                              capture_output=True, text=True)
         pid = int(out.stdout.split()[0])
         with launch_chromium() as browser:
             page = browser.new_page()
-            page.goto(f"{url}/Classify")
-            wait_for_app(page, 120_000)
-            page.get_by_text("Top class").first.wait_for(timeout=120_000)
-        status = Path(f"/proc/{pid}/status").read_text()
-        hwm = int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]) / 1024
-        rss = int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
-    print(f"{'app process with the classifier loaded (Classify page)':55s} peak RSS {hwm:.0f} MB, now {rss:.0f} MB")
+            for key in ("yamnet", "efficientat"):
+                run = runs.preferred([r for r in shipped if r.backbone_key == key])
+                if run is None:
+                    continue
+                page.goto(f"{url}/Classify?classify-backbone={key}&classify-run={run.id}")
+                wait_for_app(page, 120_000)
+                page.get_by_text("Top class").first.wait_for(timeout=120_000)
+                hwm, rss = _memory(pid)
+                print(f"{'app process after Classify with ' + key:55s} peak RSS {hwm:.0f} MB, now {rss:.0f} MB")
+
+
+TARGETS = {"yamnet": (25, 65), "efficientat": (15, 100)}  # warm ms per 5 s clip, embed clips/s
 
 
 def main() -> None:
     global CLIP, DEV
     DEV = dev_dataset()
     CLIP = DEV / "audio" / "2-117271-A-0.wav"
-    bb = yamnet_model.load_yamnet("tflite", DEFAULT_ARTIFACTS_DIR)
     shipped, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
-    run = runs.preferred(shipped)
-    print(f"run {run.id}; cpu cores {os.cpu_count()}")
-    for kind in (run.default_model, "logreg"):
-        clf = load_classifier(run, kind, bb)
-        report(f"warm classification, 5 s clip, end to end ({kind}, {len(clf.tta_views)} YAMNet passes)",
-               timeit(lambda c=clf: classify_audio(c, CLIP), repeat=40, warmup=3), target_ms=25)
-    y16 = audio.load(CLIP, sr=16_000).y
-    report("  of which YAMNet alone (one pass)", timeit(lambda: bb(y16), repeat=40))
-
-    clips = list(zip(*[(f, str(DEV / "audio" / f)) for f in sorted(os.listdir(DEV / "audio"))]))
-    with tempfile.TemporaryDirectory() as cache:
-        t0 = time.perf_counter()
-        es, _ = embeddings.embed_clips(list(zip(*clips)), bb, cache_dir=Path(cache))
-        dt = time.perf_counter() - t0
-        print(f"{'embed: dev set, cold cache':55s} {len(es)} clips in {dt:.1f} s = {len(es) / dt:.0f} clips/s"
-              f"  target >= 65 clips/s: {'met' if len(es) / dt >= 65 else 'NOT met'}")
-        t0 = time.perf_counter()
-        embeddings.embed_clips(list(zip(*clips)), bb, cache_dir=Path(cache))
-        print(f"{'embed: dev set, warm cache (rerun)':55s} {time.perf_counter() - t0:.2f} s")
-
+    print(f"cpu cores {os.cpu_count()}")
+    clips = [(f, str(DEV / "audio" / f)) for f in sorted(os.listdir(DEV / "audio")) if f.endswith(".wav")]
+    for key in ("yamnet", "efficientat"):
+        bb = load_backbone(key, get_settings())
+        run = runs.preferred([r for r in shipped if r.backbone_key == key])
+        warm_ms, rate = TARGETS[key]
+        print(f"\n{bb.name}: run {run.id if run else '(none shipped)'}")
+        if run is not None:
+            for kind in dict.fromkeys((run.default_model, "logreg")):
+                clf = load_classifier(run, kind, bb)
+                report(f"warm classification, 5 s clip, end to end ({kind}, {len(clf.tta_views)} passes)",
+                       timeit(lambda c=clf: classify_audio(c, CLIP), repeat=40, warmup=3), target_ms=warm_ms)
+        y = audio.load(CLIP, sr=bb.params.sample_rate_hz).y
+        report(f"  of which {bb.short_name} alone (one pass)", timeit(lambda b=bb, y=y: b(y), repeat=40))
+        with tempfile.TemporaryDirectory() as cache:
+            t0 = time.perf_counter()
+            es, _ = embeddings.embed_clips(clips, bb, cache_dir=Path(cache))
+            dt = time.perf_counter() - t0
+            print(f"{'embed: dev set, cold cache':55s} {len(es)} clips in {dt:.1f} s = {len(es) / dt:.0f} clips/s"
+                  f"  target >= {rate} clips/s: {'met' if len(es) / dt >= rate else 'NOT met'}")
+            t0 = time.perf_counter()
+            embeddings.embed_clips(clips, bb, cache_dir=Path(cache))
+            print(f"{'embed: dev set, warm cache (rerun)':55s} {time.perf_counter() - t0:.2f} s")
+        if run is not None:
+            live_latency(load_classifier(run, None, bb))
     cold_load()
-    live_latency(load_classifier(run, None, bb))
     if "--skip-app" not in sys.argv:
         app_memory()
 

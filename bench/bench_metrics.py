@@ -44,14 +44,15 @@ def synthetic_run(artifacts: Path, meta: pd.DataFrame, seed: int = 0) -> Path:
                           "src_file": meta["src_file"].to_numpy(), "true": true, "true_class": np.asarray(classes)[true],
                           "pred": pred, "pred_class": np.asarray(classes)[pred], "confidence": probs.max(1)})
     table = pd.concat([table, pd.DataFrame(probs, columns=[f"p_{c}" for c in classes])], axis=1)
-    heads = {}
-    for head in ("attention", "linear"):
-        table.to_csv(path / "oof" / f"{head}.csv", index=False, float_format="%.6g")
-        heads[head] = {**info["heads"][head], "cv": metrics.summary(true, probs, table["fold"].to_numpy())}
+    models = {}
+    for name in ("attention", "linear"):
+        table.to_csv(path / "oof" / f"{name}.csv", index=False, float_format="%.6g")
+        models[name] = {**info["models"][name], "oof": f"oof/{name}.csv",
+                        "cv": metrics.summary(true, probs, table["fold"].to_numpy())}
     np.savez_compressed(path / "embeddings.npz", filenames=table["filename"].to_numpy().astype(str),
                         pooled=rng.normal(0, 1, (n, 1024)).astype(np.float16),
                         audioset=rng.uniform(0, 1, (n, 521)).astype(np.float16))
-    info.update(id="synthetic-2000", created="2099-01-01T00:00:00+00:00", heads=heads, default_head="attention",
+    info.update(id="synthetic-2000", created="2099-01-01T00:00:00+00:00", models=models, default_model="attention",
                 protocol={"name": "esc50-official", "description": "SYNTHETIC predictions for benchmarking only"},
                 coverage={**info["coverage"], "clips_present": n})
     (path / "run.json").write_text(json.dumps(info))

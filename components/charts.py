@@ -92,12 +92,14 @@ def spectrogram_image(S_db: np.ndarray, *, top_db: float = 80.0, size: tuple[int
 
 
 def probability_bars(probs: np.ndarray, class_names: list[str], *, top_k: int = 5, height: int | None = None,
-                     title: str = "Class probabilities", limit: int | None = None) -> go.Figure:
-    """Classes as horizontal bars (all, or the `limit` most probable), most probable on top; top k highlighted."""
+                     title: str = "Class probabilities", limit: int | None = None, greyed: bool = False) -> go.Figure:
+    """Classes as horizontal bars (all, or the `limit` most probable), most probable on top; top k highlighted.
+    `greyed`: the answer is hypothetical (the sound is not one of the classes), every bar in grey."""
     order = np.argsort(-probs)[:limit]
     names = [class_names[i] for i in order]
     values = probs[order]
-    colors = ["#3b6ea8" if r < top_k else "#c9d6e6" for r in range(len(order))]
+    strong, weak = ("#9e9e9e", "#dedede") if greyed else ("#3b6ea8", "#c9d6e6")
+    colors = [strong if r < top_k else weak for r in range(len(order))]
     fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=colors,
                            text=[f"{v:.1%}" if r < top_k else "" for r, v in enumerate(values)], textposition="outside",
                            hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
@@ -120,11 +122,17 @@ def category_bars(totals: dict[str, float]) -> go.Figure:
 
 
 def timeline_heatmap(times: np.ndarray, probs: np.ndarray, class_names: list[str], *, classes: list[int],
-                     title: str, span_s: float) -> go.Figure:
-    """(n_times, n_classes) probabilities over time for the listed class indices."""
-    z = probs[:, classes].T  # (len(classes), n_times)
+                     title: str, span_s: float, silent: np.ndarray | None = None) -> go.Figure:
+    """(n_times, n_classes) probabilities over time for the listed class indices. Times marked `silent` are drawn
+    as silence (a grey cell in a "silence" row, no class colour) rather than as a confident class."""
+    z = probs[:, classes].T.astype(float)  # (len(classes), n_times)
+    labels = [class_names[c] for c in classes]
+    if silent is not None and np.any(silent):
+        z[:, silent] = np.nan
+        z = np.vstack([np.where(silent, 0.35, np.nan)[None], z])
+        labels = ["(silence)"] + labels
     fig = go.Figure(go.Heatmap(
-        z=z, x=times + span_s / 2, y=[class_names[c] for c in classes], zmin=0, zmax=1, colorscale="Blues",
+        z=z, x=times + span_s / 2, y=labels, zmin=0, zmax=1, colorscale="Blues",
         colorbar=dict(title="p", thickness=12, tickformat=".0%"),
         hovertemplate="%{y}<br>t=%{x:.2f} s<br>p=%{z:.1%}<extra></extra>",
     ))

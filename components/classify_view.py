@@ -6,19 +6,75 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from components import charts
-from soundlab.classify import HOP_S, WINDOW_S
+from components import charts, loaders
+from soundlab.classify import HOP_S, WINDOW_S, tag_audio
+from soundlab.errors import SoundLabError
+from soundlab.models.backbone import REGISTRY
 
 
-def render_result(res, clf, *, top_k: int, key: str, true_class: str | None = None) -> None:
+def other_backbones(clf) -> tuple:
+    """The loadable backbones other than the classifier's (a caption for each that cannot be loaded)."""
+    out = []
+    for key in REGISTRY:
+        if key != clf.backbone.key:
+            try:
+                out.append(loaders.backbone(key))
+            except SoundLabError as e:
+                st.caption(f"{key} unavailable: {e}")
+    return tuple(out)
+
+
+def other_tags(clf, source, *, name: str | None = None, upload_id: str | None = None) -> list[tuple[str, list]]:
+    """What the other backbones hear in the same audio: [(backbone's short name, top-5 (tag, score))].
+
+    A file on disk is cached per version; an upload once per session (its id in the key). A backbone that cannot be
+    loaded, or audio it cannot read, is left out with a caption saying why.
+    """
+    out = []
+    for bb in other_backbones(clf):
+        try:
+            if upload_id is None:
+                scores = loaders.clip_tags(bb, source)
+            else:
+                store = st.session_state.setdefault("classify-other-tags", {})
+                k = (upload_id, bb.fingerprint)
+                if k not in store:
+                    store.clear()  # one upload's tags at a time
+                    store[k] = tag_audio(bb, source, name=name)
+                scores = store[k]
+        except SoundLabError as e:
+            st.caption(f"{bb.short_name} tags unavailable: {e}")
+            continue
+        order = np.argsort(-scores)[:5]
+        out.append((bb.short_name, [(bb.tag_names[i], float(scores[i])) for i in order]))
+    return out
+
+
+def verdict(res, name: str) -> bool:
+    """The open-set verdict first, in words, with the signals behind it. Returns True when the sound is judged
+    not one of the classes (the bars are then a hypothetical answer)."""
+    v = res.verdict
+    if v is None:
+        return False
+    if v.outcome == "in-set":
+        st.success(f"**An ESC-50 sound: {name}.** {v.tagger} hears {v.hears}.", icon=":material/check_circle:")
+        return False
+    head = ("Not one of the 50 classes" if v.outcome == "foreign" else "Unsure whether this is one of the 50 classes")
+    st.warning(f"**{head}.** {v.tagger} hears {v.hears}. If it were one of the 50, the answer would be *{name}* "
+               f"({res.probs.max():.0%}).", icon=":material/help:" if v.outcome == "unsure" else ":material/block:")
+    if v.reasons:
+        st.markdown("**Why:**\n" + "\n".join(f"- {r.text} — signal `{r.signal}` = {r.value:.2f}, "
+                                              f"95% of ESC-50 clips within {r.threshold:.2f}" for r in v.reasons))
+    return v.outcome == "foreign"
+
+
+def render_result(res, clf, *, top_k: int, key: str, true_class: str | None = None,
+                  more_tags: list[tuple[str, list]] = ()) -> None:
     top = int(np.argmax(res.probs))
     name = res.class_names[top]
-    if res.verdict is not None and not res.verdict.in_set:
-        msg = res.verdict.message()
-        st.warning(f"**{msg[0].upper() + msg[1:]}.** The closed-set answer would be "
-                   f"*{name}* ({res.probs[top]:.0%}); treat it with suspicion.", icon=":material/help:")
+    foreign = verdict(res, name)
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Top class", name)
+    c1.metric("Top class" if not foreign else "If it were one of the 50", name)
     c2.metric("Probability", f"{res.probs[top]:.1%}")
     c3.metric("Inference time", f"{res.timings_ms['total']:.0f} ms",
               help=f"decode {res.timings_ms['decode']:.1f} ms · {res.tagger} {res.timings_ms['backbone']:.1f} ms · "
@@ -34,21 +90,29 @@ def render_result(res, clf, *, top_k: int, key: str, true_class: str | None = No
         st.warning(w)
     left, right = st.columns([3, 2])
     with left:
-        st.plotly_chart(charts.probability_bars(res.probs, res.class_names, top_k=top_k), key=f"{key}-bars")
+        st.plotly_chart(charts.probability_bars(res.probs, res.class_names, top_k=top_k, greyed=foreign,
+                                                title="If it were one of the 50: class probabilities" if foreign
+                                                else "Class probabilities"), key=f"{key}-bars")
     with right:
         st.plotly_chart(charts.category_bars(res.category_totals(clf.run.targets)), key=f"{key}-cats")
         st.plotly_chart(charts.tag_bars(res.top_tags(5), title=f"{res.tagger}'s AudioSet tags"), key=f"{key}-tags")
+        for tagger, tags in more_tags:
+            st.plotly_chart(charts.tag_bars(tags, title=f"{tagger}'s AudioSet tags (another backbone)"),
+                            key=f"{key}-tags-{tagger}")
         diagnostics(res, clf)
     shown = list(np.argsort(-res.probs)[: max(top_k, 5)])
     if len(res.window_starts) > 1:
         st.plotly_chart(charts.timeline_heatmap(res.window_starts, res.window_probs, res.class_names, classes=shown,
                                                 title=f"Timeline: {len(res.window_starts)} windows of {WINDOW_S:g} s, "
-                                                      f"every {HOP_S:g} s", span_s=WINDOW_S), key=f"{key}-timeline")
+                                                      f"every {HOP_S:g} s", span_s=WINDOW_S,
+                                                silent=res.window_silent), key=f"{key}-timeline")
     else:
         frame_s = clf.backbone.params.frame_window_s
         st.plotly_chart(charts.timeline_heatmap(res.frame_starts, res.frame_probs, res.class_names, classes=shown,
-                                                title=f"Timeline: each {frame_s:g} s {res.tagger} frame classified on its own",
-                                                span_s=frame_s), key=f"{key}-timeline")
+                                                title=f"Timeline: each {frame_s:g} s {res.tagger} frame classified on "
+                                                      "its own (near-silent frames, or frames heard as Silence, shown "
+                                                      "as silence)", span_s=frame_s, silent=res.frame_silent),
+                        key=f"{key}-timeline")
 
 
 def diagnostics(res, clf) -> None:
@@ -62,12 +126,9 @@ def diagnostics(res, clf) -> None:
         ("near-silent (< -60 dBFS)", f"{d.silent_share:.0%}"),
     ]
     if d.distance is not None:
-        rows.append(("distance to nearest training clip",
-                     f"{d.distance:.3f} (in-set up to {d.distance_threshold:.3f})" if d.distance_threshold else f"{d.distance:.3f}"))
+        rows.append(("distance to the nearest training clip of the top class",
+                     f"{d.distance:.3f} (95% of ESC-50 clips within {d.distance_threshold:.3f})"))
     st.markdown("**Input diagnostics**")
     st.dataframe(pd.DataFrame(rows, columns=["check", "value"]), hide_index=True)
-    if d.out_of_distribution and clf.openset is not None:
-        st.warning(f"Out of distribution: this audio is farther from every training clip than "
-                   f"{clf.openset.distance_quantile:.0%} of ESC-50 clips are from theirs.", icon=":material/warning:")
     for w in d.warnings:
         st.warning(w, icon=":material/warning:")

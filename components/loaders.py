@@ -95,18 +95,34 @@ def class_gallery(ds: esc50.Dataset, params: dsp.MelParams) -> list[tuple[int, s
 # ---- models -----------------------------------------------------------------------------------
 
 @st.cache_resource(show_spinner="Loading the backbone ...", max_entries=4)
-def _backbone(key: str, spec: str, artifacts_dir: str, stamp: tuple):
+def _backbone(key: str, spec: tuple, artifacts_dir: str, stamp: tuple):
     from soundlab.models.backbone import load_backbone
 
     return load_backbone(key, get_settings())
 
 
 def backbone(key: str = "yamnet"):
-    """The backbone registered as `key` (one shared, thread-safe object), reloaded when its files change.
+    """The backbone registered as `key` (one shared, thread-safe object), reloaded when one of its files changes
+    (a replaced model file has a new size or time: the next page run loads it, and runs notice the new fingerprint).
     Raises ModelError."""
+    from soundlab.models.backbone import status
+
     s = get_settings()
-    stamp = tuple(file_stamp(p) for p in sorted(Path(s.artifacts_dir).glob(f"{key}*")))
-    return _backbone(key, s.yamnet, str(s.artifacts_dir), stamp)
+    stamp = tuple(file_stamp(where) if present else None for _, where, present in status(key, s).files)
+    return _backbone(key, (s.yamnet, str(s.efficientat)), str(s.artifacts_dir), stamp)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _tag_names(key: str, artifacts_dir: str, efficientat: str) -> list[str]:
+    from soundlab.models.backbone import tag_names_of
+
+    return tag_names_of(key, get_settings())
+
+
+def tag_names(key: str) -> list[str]:
+    """A backbone's AudioSet tag names, read from its label file (no model is loaded). Raises ModelError."""
+    s = get_settings()
+    return _tag_names(key, str(s.artifacts_dir), s.efficientat)
 
 
 def _runs_stamp(artifacts_dir: Path) -> tuple:
@@ -163,6 +179,18 @@ def _classify_file(path: str, stamp: tuple, run_id: str, kind: str, fingerprint:
 def classify_file(clf, path: str | Path):
     """Result of classifying a file on disk (cached per file version, run, head and backbone)."""
     return _classify_file(str(path), file_stamp(path), clf.run.id, clf.kind, clf.backbone.fingerprint, clf)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _clip_tags(key: str, fingerprint: str, path: str, stamp: tuple, _bb):
+    from soundlab.classify import tag_audio
+
+    return tag_audio(_bb, path, limits=get_settings().audio_limits)
+
+
+def clip_tags(bb, path: str | Path) -> np.ndarray:
+    """A backbone's AudioSet tags of a file on disk (cached per file version and backbone). Raises AudioError."""
+    return _clip_tags(bb.key, bb.fingerprint, str(path), file_stamp(path), bb)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -255,3 +283,52 @@ def whisper(engine: str, model: str):
     """A Whisper engine, loaded once per (engine, model) and shared. Raises ModelError."""
     with st.spinner(f"Loading the Whisper model {model} ({engine}) ..."):
         return _whisper(engine, model, get_settings().whisper_threads)
+
+
+# ---- data issues, review, search -------------------------------------------------------------------------------
+
+@st.cache_data(show_spinner="Looking for issues in the data (cleanlab) ...", max_entries=8)
+def _issues(run_path: str, model: str, stamps: tuple, _run, _others):
+    from soundlab import issues
+
+    return issues.find(_run, model, others=_others, cache_dir=get_settings().cache_dir)
+
+
+def data_issues(run, model: str, others: list):
+    """The data issues of a run's clips (cached in memory and on disk). Raises RunError."""
+    stamps = tuple((r.id, file_stamp(r.path / r.model(r.default_model)["oof"]), file_stamp(r.path / "embeddings.npz"))
+                   for r in [run, *others]) + (file_stamp(run.path / run.model(model)["oof"]),)
+    return _issues(str(run.path), model, stamps, run, list(others))
+
+
+def review_store():
+    """The review log (SQLite, setting SOUNDLAB_REVIEW_DB). Raises ReviewError for a damaged file."""
+    from soundlab.review import ReviewStore
+
+    return ReviewStore(get_settings().review_db)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _sound_index(run_path: str, stamp: tuple, _run):
+    from soundlab import runs as runs_mod
+    from soundlab.search import SoundIndex
+
+    names, vectors, _ = runs_mod.read_sound_embeddings(_run)
+    return SoundIndex.build(names, vectors)
+
+
+def sound_index(run):
+    """Every clip of a run in its backbone's embedding space, for "find clips that sound like this". RunError."""
+    return _sound_index(str(run.path), file_stamp(run.path / "embeddings.npz"), run)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _clip_embedding(key: str, fingerprint: str, path: str, stamp: tuple, _bb):
+    from soundlab.classify import embed_audio
+
+    return embed_audio(_bb, path, limits=get_settings().audio_limits)
+
+
+def clip_embedding(bb, path) -> np.ndarray:
+    """A backbone's mean embedding of a file on disk (cached per file version). Raises AudioError."""
+    return _clip_embedding(bb.key, bb.fingerprint, str(path), file_stamp(path), bb)

@@ -43,7 +43,7 @@ def make_callback(q: queue.Queue):
 
 
 def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: float, top_k: int,
-               max_seconds: float | None = None) -> None:
+               max_seconds: float | None = None, others: tuple = ()) -> None:
     """Start/stop control plus live bars and timeline, redrawn while the microphone streams."""
     q = _queue(key)
     ctx = webrtc_streamer(
@@ -65,7 +65,8 @@ def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: 
                     "(Your browser asks for microphone access.)")
         return
 
-    stream = live.for_classifier(clf, window_s=window_s, smoothing=smoothing)
+    stream = live.for_classifier(clf, window_s=window_s, smoothing=smoothing, others=others)
+    other_names = {bb.short_name: bb.tag_names for bb in others}
     names = clf.class_names
     tags = clf.backbone.tag_names
     status.caption("Listening ...")
@@ -85,22 +86,31 @@ def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: 
             redraws += 1
             top = int(np.argmax(update.probs))
             tag = int(np.argmax(update.audioset))
-            v = update.verdict
-            verdict = "" if v is None or v.in_set else f" · **{v.message()}**"
+            heard = "".join(f" · {name} hears: {other_names[name][int(np.argmax(t))]}"
+                            for name, t in update.other_tags.items())
+            headline = {"silence": "### (silence)",
+                        "foreign": f"### Not one of the 50 — {clf.backbone.short_name} hears {tags[tag]}",
+                        "unsure": f"### Unsure — perhaps {names[top]} ({update.probs[top]:.0%})",
+                        }.get(update.shown, f"### {names[top]} — {update.probs[top]:.0%}")
             top_line.markdown(
-                f"### {names[top]} — {update.probs[top]:.0%}\n"
-                f"{clf.backbone.short_name} hears: {tags[tag]} · level {update.level_dbfs:.0f} dBFS · "
-                f"latency {update.latency_s * 1000:.0f} ms{verdict}"
+                f"{headline}\n"
+                f"{clf.backbone.short_name} hears: {tags[tag]}{heard} · level {update.level_dbfs:.0f} dBFS · "
+                f"latency {update.latency_s * 1000:.0f} ms"
+                + (f" · this window: {update.verdict.message()}" if update.verdict and not update.verdict.in_set else "")
             )
+            hypothetical = update.shown in ("foreign", "silence")
             bars.plotly_chart(charts.probability_bars(update.probs, names, top_k=top_k, height=340, limit=12,
-                                                      title="Live class probabilities (top 12)"),
+                                                      greyed=hypothetical,
+                                                      title="If it were one of the 50 (top 12)" if hypothetical else
+                                                      "Live class probabilities (top 12)"),
                               key=f"{key}-bars-{redraws}")
             hist = list(stream.history)
             probs = np.stack([h.probs for h in hist])
             shown = list(np.argsort(-probs.mean(axis=0))[:8])
             timeline.plotly_chart(
                 charts.timeline_heatmap(np.array([h.time_s for h in hist]) - window_s, probs, names, classes=shown,
-                                        title="Recent windows", span_s=window_s),
+                                        title="Recent windows", span_s=window_s,
+                                        silent=np.array([h.silent for h in hist])),
                 key=f"{key}-timeline-{redraws}")
         if max_seconds is not None and time.monotonic() - started > max_seconds:
             break

@@ -20,3 +20,12 @@ def start(page_title: str, icon: str) -> Settings:
     except SettingsError as e:
         st.error(f"{e}. Fix or unset it, then restart the app.", icon=":material/settings_alert:")
         st.stop()
+
+
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~:$=")
+
+
+def safe(text: object) -> str:
+    """`text` with every markdown (and Streamlit directive) character escaped: for file names, notes and messages
+    that carry them, so "[x](http://...)", "**x**", "<b>" or ":red[x]" in an upload's name shows as typed."""
+    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in str(text)).replace("\n", " ")

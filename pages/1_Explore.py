@@ -6,7 +6,7 @@ Every filter, the view, the selected clip and the spectrogram settings are bound
 
 import streamlit as st
 
-from components import charts, clip_view, loaders, page, urlstate
+from components import charts, clip_view, loaders, page, search_view, urlstate
 from soundlab.data import esc50 as ds_mod
 from soundlab.errors import DatasetError
 
@@ -128,6 +128,9 @@ if view == "Clips":
                 c1.write(f"{sib.take}: {sib.filename} · {sib.class_name} · fold {sib.fold}{mark}")
                 if sib.present and sib.filename != choice:
                     c2.button(f"Open take {sib.take}", key=f"explore-sib-{sib.filename}", on_click=open_clip, args=(sib.filename,))
+        if st.toggle("Find clips that sound like this", key="explore-similar", bind="query-params",
+                     help="The nearest clips in a backbone's embedding space, playable."):
+            search_view.similar_to_clip(ds, loaders.runs()[0], choice, key="explore-similar")
 
 # ---- Classes: counts and one spectrogram per class --------------------------------------------
 elif view == "Classes":

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import classify_view, loaders, page, run_picker
+from components import classify_view, loaders, page, run_picker, search_view, uploads
 from soundlab import audio
 from soundlab.errors import ModelError, SoundLabError
 
@@ -17,11 +17,14 @@ if not all_runs:
     st.stop()
 
 # ---- model choice -----------------------------------------------------------------------------
-run, head = run_picker.pick(all_runs, prefix="classify", header="Model")
+with st.sidebar:
+    st.header("Model")
+run, head = run_picker.pick(run_picker.pick_backbone(all_runs, prefix="classify"), prefix="classify")
 with st.sidebar:
     cv = run.model(head)["cv"]
     st.caption(f"{run.task.upper()}, {len(run.classes)} classes. Cross-validated accuracy of this head: "
-               f"**{cv['accuracy']:.1%}** (top-3 {cv['top3_accuracy']:.1%}) — {run.protocol['description']}.")
+               f"**{cv['accuracy']:.1%}**, balanced {run.balanced_accuracy(head):.1%} (top-3 {cv['top3_accuracy']:.1%}) "
+               f"— {run.protocol['description']}.")
     top_k = st.slider("Highlight the top k", 1, 10, 5, key="classify-topk")
 
 try:
@@ -44,7 +47,7 @@ def classify_upload(upload, tag: str):
         from soundlab.classify import classify_audio
 
         try:
-            with st.spinner(f"Classifying {upload.name} ..."):
+            with st.spinner(f"Classifying {page.safe(upload.name)} ..."):
                 store.clear()  # keep one result: uploads can be large
                 store[cache_key] = classify_audio(clf, upload, name=upload.name, limits=limits,
                                                   max_duration_s=settings.max_classify_s)
@@ -77,14 +80,17 @@ if source == "Dataset clip":
                 f"**{oof['pred_class'].replace('_', ' ')}** ({oof['confidence']:.0%}); the label is "
                 f"**{oof['true_class'].replace('_', ' ')}**.", icon=":material/science:")
     classify_view.render_result(res, clf, top_k=top_k, key="classify-res",
-                                true_class=row["category"] if row["category"] in clf.classes else None)
+                                true_class=row["category"] if row["category"] in clf.classes else None,
+                                more_tags=classify_view.other_tags(clf, path))
+    if st.toggle("Find clips that sound like this", key="classify-similar", bind="query-params",
+                 help="The nearest dataset clips in this backbone's embedding space, playable."):
+        search_view.similar_to_sound(ds, run, res.sound_embedding, key="classify-similar", exclude=clip)
 
 elif source in ("Upload", "Record"):
     if source == "Upload":
-        upload = st.file_uploader("Audio file (wav, flac, ogg, mp3)", type=["wav", "flac", "ogg", "mp3"],
-                                  key="classify-upload",
-                                  help=f"Up to {settings.max_classify_s / 60:.0f} minutes; longer audio is classified "
-                                       "in 5 s windows.")
+        upload = uploads.audio_uploader("Audio file (wav, flac, ogg, mp3)", key="classify-upload",
+                                        help=f"Up to {settings.max_classify_s / 60:.0f} minutes; longer audio is "
+                                             "classified in 5 s windows.")
     else:
         upload = st.audio_input("Record a sound", key="classify-record")
     if upload is None:
@@ -94,9 +100,15 @@ elif source in ("Upload", "Record"):
         st.audio(upload)
     result = classify_upload(upload, source)
     if isinstance(result, SoundLabError):
-        st.error(str(result))
+        st.error(page.safe(result))
         st.stop()
-    classify_view.render_result(result, clf, top_k=top_k, key="classify-res")
+    classify_view.render_result(result, clf, top_k=top_k, key="classify-res",
+                                more_tags=classify_view.other_tags(clf, upload, name=upload.name,
+                                                                   upload_id=upload.file_id))
+    if st.toggle("Find clips that sound like this", key="classify-similar", bind="query-params",
+                 help="The nearest dataset clips in this backbone's embedding space, playable."):
+        search_view.similar_to_sound(loaders.dataset_status().dataset, run, result.sound_embedding,
+                                     key="classify-similar")
 
 else:
     from components import mic
@@ -109,4 +121,4 @@ else:
     window_s = c2.select_slider("Window", options=windows, value=windows[-1], key="classify-window",
                                 help=f"Seconds of audio classified at each update (every {hop:g} s).")
     mic.live_panel(clf, key="classify-live", ice_servers=settings.ice_servers, smoothing=smoothing,
-                   window_s=window_s, top_k=top_k)
+                   window_s=window_s, top_k=top_k, others=classify_view.other_backbones(clf))

@@ -7,7 +7,7 @@ import streamlit as st
 from components import charts, clip_view, loaders, page, run_picker, urlstate
 from soundlab import metrics, report, runs
 from soundlab.data.esc50 import check_clip_name
-from soundlab.errors import DatasetError, RunError
+from soundlab.errors import DatasetError, ModelError, RunError
 
 settings = page.start("Metrics · SoundLab", ":material/analytics:")
 st.title("Metrics and mistakes")
@@ -42,23 +42,46 @@ filter_ids = [label_of[c] for c in class_filter]
 
 # ---- summary ---------------------------------------------------------------------------------
 s = p.summary()
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric("Accuracy", f"{s['accuracy']:.1%}")
-c2.metric("Top-3 accuracy", f"{s['top3_accuracy']:.1%}")
-c3.metric("Macro-F1", f"{s['macro_f1']:.1%}")
-c4.metric("Per fold", f"{s['fold_mean']:.1%} ± {s['fold_std']:.1%}")
+c2.metric("Balanced accuracy", f"{s['balanced_accuracy']:.1%}", help="The mean of the per-class recalls: every class "
+          "counts the same, however many clips it has.")
+c3.metric("Top-3 accuracy", f"{s['top3_accuracy']:.1%}")
+c4.metric("Macro-F1", f"{s['macro_f1']:.1%}")
+c5.metric("Per fold", f"{s['fold_mean']:.1%} ± {s['fold_std']:.1%}")
 cov = run.info["coverage"]
 on_disk = int(table["present"].sum())
 st.caption(f"**Protocol:** {run.protocol['description']}. **Coverage:** {cov['clips_present']} of "
            f"{cov['clips_listed']} clips, {cov['classes_present']} of {cov['classes_listed']} classes. "
            f"Out-of-fold predictions of `{head}`, recomputed from `{run.model(head)['oof']}`; "
            f"{on_disk} of these {len(table)} clips are on disk here to listen to.")
+relabelled = run.protocol.get("labels")
+if relabelled:
+    st.warning(f"This run's labels are not the official ESC-50 labels: {relabelled['changed']} clips were relabelled by "
+               f"review (`{relabelled['source']}`), on the same folds. Compare it with a run on the official labels to "
+               "see what the corrections change; published figures are not comparable.",
+               icon=":material/rule:")
+note = report.imbalance_note(p)
+if note:
+    st.info(note, icon=":material/balance:")
 caption = report.model_caption(run, head)
 if caption:
     st.caption(caption)
+with st.expander("Recall of every class, worst first"):
+    st.dataframe(report.recall_table(p), hide_index=True, height=300,
+                 column_config={"recall": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
+    groups = report.group_accuracy(p)
+    if groups:
+        st.caption(f"Accuracy on the clips of the ten ESC-10 classes: {groups['esc10_classes']:.1%}; on the other "
+                   f"classes: {groups['other_classes']:.1%} (balanced {groups['other_balanced']:.1%}).")
 with st.expander("Published reference points, each with its protocol"):
-    st.dataframe(report.reference_table(p), hide_index=True,
-                 column_config={"accuracy": st.column_config.NumberColumn(format="percent")})
+    refs = report.reference_table(p)
+    st.dataframe(refs, hide_index=True, column_config={"accuracy": st.column_config.NumberColumn(format="percent")})
+    if not refs["comparable"].iloc[:-1].any():
+        st.caption("None of the published figures is comparable with this run: a figure is comparable only when it was "
+                   "measured on the same protocol, the official folds on every clip of the task. "
+                   + ("This run is on a partial dataset; download the full ESC-50 and train again for an "
+                      "official-protocol run." if not run.official else ""))
     st.caption("A random split puts takes of one source recording in both training and test, so a model is "
                "tested on near-copies of what it learned: such numbers are higher and say little. All numbers here "
                "keep a recording's takes in one fold.")
@@ -84,7 +107,7 @@ def clip_table(rows: pd.DataFrame, key: str, extra: list[str] | None = None) -> 
 
 
 section = st.segmented_control(
-    "Section", ["Folds", "Classes", "Confusion", "Mistakes", "Calibration", "Map", "Compare", "Export"],
+    "Section", ["Folds", "Classes", "Confusion", "Mistakes", "Calibration", "Open set", "Map", "Compare", "Export"],
     default="Confusion", required=True, key="metrics-section", bind="query-params", label_visibility="collapsed")
 
 # ---- per fold ----------------------------------------------------------------------------------
@@ -229,6 +252,37 @@ elif section == "Calibration":
     st.caption(f"Expected calibration error {ece:.3f}: the gap between confidence and accuracy, averaged over "
                f"{n_bins} equal-width bins weighted by how many clips they hold. Mean confidence {conf.mean():.1%}, "
                f"accuracy {correct.mean():.1%}.")
+
+# ---- open set -----------------------------------------------------------------------------------
+elif section == "Open set":
+    if not run.classifies_audio:
+        st.info("Models trained from scratch (or fine-tuned) have no open-set check here: the verdict uses a "
+                "backbone's AudioSet tags and embeddings. Pick a run of heads on YAMNet or EfficientAT.")
+        st.stop()
+    try:
+        summary = report.openset_summary(run, head, loaders.tag_names(run.backbone_key))
+    except ModelError as e:
+        st.error(str(e))
+        st.stop()
+    if summary is None:
+        st.warning("This run has no open-set calibration yet: `python -m soundlab calibrate` makes one from its "
+                   "stored predictions and embeddings.")
+        st.stop()
+    oof = summary["oof"]
+    m1, m2, m3 = st.columns(3)
+    m1.metric("ESC-50 clips judged in-set", f"{oof['in_set']:.1%}", help="Out of fold, nested: each fold judged with "
+              "thresholds and a tag map fitted without it.")
+    m2.metric("judged unsure", f"{oof['unsure']:.1%}")
+    m3.metric("judged not one of the classes", f"{oof['foreign']:.1%}")
+    st.caption("Signals (larger = less like ESC-50) and the value 95% of ESC-50 clips stay within, out of fold: "
+               + "; ".join(f"`{k}` {v:.2f}" for k, v in summary["p95"].items())
+               + ". A clip's signals become tail probabilities against these clips; Fisher's combination decides.")
+    st.subheader("The tag map, learned from the data")
+    st.caption(f"For each class, the AudioSet tags among the top five of at least 15% of its clips. "
+               f"{summary['known']} of {summary['n_tags']} tags are produced by some class; a clip whose strongest tags "
+               f"are outside them sounds like no ESC-50 class. Generic tags (produced by six classes or more) do not "
+               f"count as a class's own: {', '.join(summary['generic'])}.")
+    st.dataframe(summary["tag_map"], hide_index=True, height=420)
 
 # ---- embedding map -----------------------------------------------------------------------------
 elif section == "Map":

@@ -6,7 +6,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from components import loaders, page
+from components import loaders, page, uploads
 from soundlab import audio
 from soundlab.asr import engines, gate, longform, subtitles
 from soundlab.errors import ModelError, SoundLabError
@@ -39,8 +39,7 @@ source = st.segmented_control("Source", ["Upload", "Record", "Dataset clip"], de
                               key="transcribe-source", bind="query-params")
 limits = replace(settings.audio_limits, max_duration_s=settings.max_transcribe_s)
 if source == "Upload":
-    upload = st.file_uploader("Audio with speech (wav, flac, ogg, mp3)", type=["wav", "flac", "ogg", "mp3"],
-                              key="transcribe-upload")
+    upload = uploads.audio_uploader("Audio with speech (wav, flac, ogg, mp3)", key="transcribe-upload")
     data, name, audio_id = (upload, upload.name, upload.file_id) if upload is not None else (None, None, None)
 elif source == "Record":
     rec = st.audio_input("Record speech", key="transcribe-record")
@@ -55,7 +54,7 @@ else:
     try:
         path = str(ds.clip_path(clip))
     except SoundLabError as e:
-        st.error(str(e))
+        st.error(page.safe(e))
         st.stop()
     data, name, audio_id = path, clip, f"{path}:{os.stat(path).st_mtime_ns}"
 if data is None:
@@ -65,7 +64,7 @@ if data is None:
 try:
     clip_audio = audio.load(data, sr=longform.SAMPLE_RATE, name=name, limits=limits)
 except SoundLabError as e:
-    st.error(str(e))
+    st.error(page.safe(e))
     st.stop()
 
 # speech gate: YAMNet's Speech score, so a dog bark is not "transcribed" into made-up words
@@ -82,20 +81,20 @@ if checked is not None and not checked.passed:
 try:
     engine = loaders.whisper(engine_name, model.strip())
 except (ModelError, SoundLabError) as e:
-    st.error(str(e))
+    st.error(page.safe(e))
     st.stop()
 
 key = (audio_id, engine_name, model, language, task, chunk_s, stride_s)
 store = st.session_state.setdefault("transcribe-results", {})
 if key not in store:
-    bar = st.progress(0.0, text=f"Transcribing {name} with {model} ...")
+    bar = st.progress(0.0, text=f"Transcribing {page.safe(name)} with {page.safe(model)} ...")
     try:
         result = longform.transcribe(engine, clip_audio.y, language=None if language == "auto" else language,
                                        task=task, chunk_length_s=float(chunk_s), stride_s=float(stride_s),
                                        progress=lambda i, n: bar.progress(i / n, text=f"Chunk {i} of {n} done"))
     except SoundLabError as e:
         bar.empty()
-        st.error(str(e))
+        st.error(page.safe(e))
         st.stop()
     bar.empty()
     store.clear()  # keep one result per session
@@ -104,9 +103,15 @@ result = store[key]
 
 c1, c2, c3, c4 = st.columns(4)
 lang = result.language or "?"
-c1.metric("Language", LANGUAGES.get(lang, lang), help="detected by the model" if result.language_probability else None,
-          delta=f"{result.language_probability:.0%} sure" if result.language_probability is not None else None,
-          delta_color="off")
+if result.language_unsure:
+    c1.metric("Language", LANGUAGES.get(lang, lang), delta="unsure from the sound alone", delta_color="off",
+              help="The candidates, with the detection probability and the mean log-probability of their transcript: "
+                   + "; ".join(f"{LANGUAGES.get(c, c)} {p:.0%} ({lp:.2f})" for c, p, lp in result.language_candidates))
+else:
+    c1.metric("Language", LANGUAGES.get(lang, lang),
+              help="detected by the model" if result.language_probability else None,
+              delta=f"{result.language_probability:.0%} sure" if result.language_probability is not None else None,
+              delta_color="off")
 c2.metric("Speech", f"{checked.share:.0%}" if checked else "n/a", help="share of YAMNet frames that are speech")
 c3.metric("Time taken", f"{result.seconds:.1f} s", help=f"for {result.duration_s:.1f} s of audio in {result.chunks} chunks")
 c4.metric("Real-time factor", f"{result.real_time_factor:.3f}", help="processing time / audio duration")

@@ -17,15 +17,32 @@ from soundlab import audio
 from soundlab.data.esc50 import SUPERCATEGORIES
 from soundlab.errors import AudioError, ModelError
 from soundlab.models import embeddings
-from soundlab.models.backbone import Backbone, BackboneOutput
+from soundlab.models.backbone import SILENT_FRAME, Backbone, BackboneOutput, silence_index, sound_pooled
 from soundlab.models.heads import HeadPredictor
-from soundlab.openset import OpenSetModel, Verdict, nearest_distance, normalize
+from soundlab.openset import OpenSetModel, Verdict, normalize
 from soundlab.runs import Run, read_embeddings
 
 WINDOW_S = 5.0
 HOP_S = 2.5
 CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped
-SILENT_DBFS = -60.0  # 50 ms frames quieter than this count as silence
+SILENT_DBFS = -60.0  # 50 ms frames quieter than this count as silence (diagnostics)
+QUIET_DBFS = -50.0  # a timeline frame or live window quieter than this is drawn as silence, not as a class
+SILENCE_TAG, SILENCE_SCORE = "Silence", 0.5  # ... and so is one whose tagger hears Silence at least this strongly
+
+
+def level_dbfs(y: np.ndarray) -> float:
+    """RMS level of a stretch of samples in dBFS (-200 for nothing)."""
+    return float(20 * np.log10(max(float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if len(y) else 0.0, 1e-10)))
+
+
+def silent_frames(y: np.ndarray, out: BackboneOutput, backbone: Backbone) -> np.ndarray:
+    """(frames,) True for each backbone frame of `y` that is near-silent or that the tagger hears as Silence."""
+    p = backbone.params
+    hop, win = p.hop_samples, int(round(p.frame_window_s * p.sample_rate_hz))
+    quiet = np.array([level_dbfs(y[i * hop: i * hop + win]) < QUIET_DBFS for i in range(len(out.embeddings))])
+    if SILENCE_TAG in backbone.tag_names:
+        quiet |= out.scores[:, backbone.tag_names.index(SILENCE_TAG)] >= SILENCE_SCORE
+    return quiet
 
 
 @dataclass
@@ -39,6 +56,7 @@ class Classifier:
     tta_views: tuple[str, ...]
     openset: OpenSetModel | None
     train_pooled: np.ndarray | None  # (n, d) mean embeddings of the run's clips, unit length
+    train_labels: np.ndarray | None  # (n,) their labels
     warnings: tuple[str, ...] = ()
 
     @property
@@ -49,19 +67,14 @@ class Classifier:
     def classes(self) -> list[str]:
         return self.run.classes
 
-    def distance(self, pooled: np.ndarray) -> float | None:
-        """Cosine distance from a mean embedding (d,) to the nearest training clip; None without the run's embeddings."""
-        if self.train_pooled is None:
+    def verdict(self, probs: np.ndarray, pooled: np.ndarray, audioset: np.ndarray) -> Verdict | None:
+        """Is it one of the classes? From the head's probabilities (n_classes,), the mean embedding (d,) and the
+        AudioSet tags (n_tags,); None if the run has no open-set calibration (or no stored embeddings)."""
+        if self.openset is None or self.train_pooled is None:
             return None
-        return float(nearest_distance(pooled[None], self.train_pooled, reference_normalized=True)[0])
-
-    def verdict(self, pooled: np.ndarray, audioset: np.ndarray) -> Verdict | None:
-        """Is it one of the classes? From a mean embedding (d,) and mean AudioSet scores (n_tags,); None if the
-        run has no open-set calibration."""
-        distance = self.distance(pooled)
-        if self.openset is None or distance is None:
-            return None
-        return self.openset.judge(distance, audioset, self.backbone.tag_names, tagger=self.backbone.short_name)
+        return self.openset.judge(probs=probs, pooled=pooled, tags=audioset, ref_pooled=self.train_pooled,
+                                  ref_labels=self.train_labels, class_names=self.class_names,
+                                  tag_names=self.backbone.tag_names, tagger=self.backbone.short_name)
 
 
 def load_classifier(run: Run, kind: str | None, backbone: Backbone) -> Classifier:
@@ -92,19 +105,21 @@ def load_classifier(run: Run, kind: str | None, backbone: Backbone) -> Classifie
             f"{backbone.fingerprint}. Its predictions may be off: set SOUNDLAB_YAMNET to the backbone it "
             "was trained on (\"tflite\" for the shipped model), or retrain with `python -m soundlab train`."
         )
+    pooled = labels = None
     try:
-        _, pooled, _ = read_embeddings(run)
-        pooled = normalize(pooled)
-    except ModelError as e:
-        pooled = None
-        warnings.append(f"Open-set check unavailable: {e}")
-    osm = run.openset()
+        names, pooled, _ = read_embeddings(run)
+        pooled, labels = normalize(pooled), run.labels_of(names)
+    except (ModelError, KeyError) as e:
+        pooled = labels = None
+        warnings.append(f"Open-set check unavailable: the run's stored embeddings or labels cannot be read ({e}).")
+    osm = run.openset(kind)
     if osm is None:
-        warnings.append(f"Run {run.id} has no open-set calibration; sounds outside ESC-50 are not flagged.")
+        warnings.append(f"Run {run.id} has no open-set calibration; sounds outside ESC-50 are not flagged. Make one "
+                        "with `python -m soundlab calibrate`.")
     predictor = HeadPredictor(model, kind)
     clf = Classifier(backbone=backbone, run=run, kind=kind, predictor=predictor,
                      tta_views=tuple(spec.get("tta_views", ["orig"])), openset=osm, train_pooled=pooled,
-                     warnings=tuple(warnings))
+                     train_labels=labels, warnings=tuple(warnings))
     # Warm up at the shapes used at inference (a 5 s window): the head's traced functions and the backbone's
     # tensors are sized now, so the first classification is not 100s of ms slower.
     _, out = classify_waveform(clf, np.full(int(WINDOW_S * params.sample_rate_hz), 1e-3, np.float32))
@@ -120,15 +135,11 @@ class Diagnostics:
     format: str
     peak_dbfs: float
     rms_dbfs: float
-    clipped_share: float  # share of samples at full scale (of the 16 kHz mono signal)
+    clipped_share: float  # share of samples at full scale (of the mono signal at the backbone's rate)
     silent_share: float  # share of 50 ms frames below SILENT_DBFS
-    distance: float | None  # to the nearest training clip (cosine), None if unavailable
-    distance_threshold: float | None
+    distance: float | None  # to the nearest training clip of the predicted class (cosine), None if unavailable
+    distance_threshold: float | None  # 95% of ESC-50 clips stay within this, out of fold
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def out_of_distribution(self) -> bool:
-        return self.distance is not None and self.distance_threshold is not None and self.distance > self.distance_threshold
 
 
 @dataclass
@@ -140,7 +151,11 @@ class Result:
     window_probs: np.ndarray  # (n_windows, n_classes)
     frame_starts: np.ndarray  # (n_frames,) seconds (first window only when there are several)
     frame_probs: np.ndarray  # (n_frames, n_classes)
-    audioset: np.ndarray  # (n_tags,) mean AudioSet scores over all frames
+    frame_silent: np.ndarray  # (n_frames,) near-silent, or heard as Silence: drawn as silence on the timeline
+    window_silent: np.ndarray  # (n_windows,) near-silent windows
+    audioset: np.ndarray  # (n_tags,) AudioSet tags, averaged over the windows
+    embedding: np.ndarray  # (d,) the mean embedding over the windows (the verdict's distance)
+    sound_embedding: np.ndarray  # (d,) the mean over the frames that are not silence (sound search)
     audioset_names: list[str]
     tagger: str  # the backbone whose AudioSet tags these are, e.g. "YAMNet"
     verdict: Verdict | None
@@ -166,7 +181,7 @@ class Result:
         return {
             "top": [{"class": c, "probability": round(p, 4)} for c, p in self.top(k)],
             "in_set": None if self.verdict is None else self.verdict.in_set,
-            "verdict": None if self.verdict is None else self.verdict.message(),
+            "verdict": None if self.verdict is None else self.verdict.to_json(),
             "tagger": self.tagger,
             "tags": [{"label": c, "score": round(p, 4)} for c, p in self.top_tags(k)],
             "duration_s": round(self.diagnostics.duration_s, 3),
@@ -222,6 +237,41 @@ class _Stats:
         self.carry = buf[k * hop :]
 
 
+class _Windows:
+    """Cuts a stream of blocks into windows of `win` samples every `hop`, plus one final window aligned to the end
+    (or the whole audio, if it is shorter than a window). Bounded memory: keeps at most a window and a block."""
+
+    def __init__(self, win: int, hop: int):
+        self.win, self.hop = win, hop
+        self.buf = np.zeros(0, np.float32)
+        self.offset = 0  # sample index of buf[0]
+        self.last = np.zeros(0, np.float32)  # the last `win` samples seen, for the final window
+        self.covered = 0  # audio up to this sample index is inside some window
+        self.count = 0
+
+    def feed(self, block: np.ndarray) -> list[tuple[np.ndarray, int]]:
+        """The whole windows this block completes, as (samples, start sample)."""
+        out = []
+        self.buf = np.concatenate([self.buf, block])
+        self.last = np.concatenate([self.last, block])[-self.win:]
+        while len(self.buf) >= self.win:  # the overlap stays for the next window
+            out.append((self.buf[: self.win], self.offset))
+            self.covered = self.offset + self.win
+            self.buf = self.buf[self.hop:]
+            self.offset += self.hop
+        self.count += len(out)
+        return out
+
+    def finish(self) -> list[tuple[np.ndarray, int]]:
+        """The last window: the whole audio if no window was complete, else one aligned to the end if needed."""
+        end = self.offset + len(self.buf)
+        if self.count == 0:
+            return [(self.last, 0)]
+        if end > self.covered:
+            return [(self.last, end - len(self.last))]
+        return []
+
+
 def _db(x: float) -> float:
     return float(20 * np.log10(max(x, 1e-10)))
 
@@ -243,64 +293,61 @@ def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = 
     win = int(WINDOW_S * sr)
     hop = int(HOP_S * sr)
     stats = _Stats(sr)
-    buf = np.zeros(0, np.float32)
-    offset = 0  # sample index of buf[0]
-    starts, wprobs, frame_sum, frame_n = [], [], np.zeros(params.n_tags, np.float64), 0
+    windows = _Windows(win, hop)
+    starts, wprobs, tags_sum, window_levels = [], [], np.zeros(params.n_tags, np.float64), []
     first_frames = None
     pooled_sum = np.zeros(params.embedding_dim, np.float64)
+    sound_sum, sound_n = np.zeros(params.embedding_dim, np.float64), 0  # frames that are not silence
+    silence_at = silence_index(clf.backbone.tag_names)
     t_backbone = 0.0
     t_head = 0.0
     t_decode = 0.0
     total = max(1, int(info.duration_s * sr))
 
     def run_window(y: np.ndarray, start: int) -> None:
-        nonlocal t_backbone, t_head, frame_sum, frame_n, first_frames, pooled_sum
+        nonlocal t_backbone, t_head, tags_sum, first_frames, pooled_sum, sound_sum, sound_n
         outs, ms = _window_views(clf, y)
         t_backbone += ms
         t0 = time.perf_counter()
         p = _head_probs(clf, outs)
         if first_frames is None:
-            first_frames = (outs["orig"].embeddings, clf.predictor.frame_probs(outs["orig"].embeddings))
+            first_frames = (clf.predictor.frame_probs(outs["orig"].embeddings),
+                            silent_frames(y, outs["orig"], clf.backbone))
+        window_levels.append(level_dbfs(y))
         t_head += (time.perf_counter() - t0) * 1000
         starts.append(start / sr)
         wprobs.append(p)
-        frame_sum += outs["orig"].scores.sum(axis=0)
-        frame_n += len(outs["orig"].scores)
-        pooled_sum += outs["orig"].embeddings.mean(axis=0)
+        tags_sum += outs["orig"].pooled_scores
+        pooled_sum += outs["orig"].pooled_embedding
+        o = outs["orig"]
+        keep = (np.ones(len(o.embeddings), bool) if silence_at is None
+                else np.asarray(o.scores[:, silence_at], np.float32) < SILENT_FRAME)
+        sound_sum += o.embeddings[keep].sum(axis=0)
+        sound_n += int(keep.sum())
 
-    last_win = np.zeros(0, np.float32)  # the last `win` samples seen, for a final window at the end
-    covered = 0  # audio up to this sample index is inside some window
     t0 = time.perf_counter()
     for block in blocks:
         t_decode += (time.perf_counter() - t0) * 1000
         stats.add(block)
-        buf = np.concatenate([buf, block])
-        last_win = np.concatenate([last_win, block])[-win:]
-        while len(buf) >= win:  # every whole window in the buffer; the overlap stays for the next one
-            run_window(buf[:win], offset)
-            covered = offset + win
-            buf = buf[hop:]
-            offset += hop
+        for y, start in windows.feed(block):
+            run_window(y, start)
             if progress:
-                progress(min(covered, total), total)
+                progress(min(windows.covered, total), total)
         t0 = time.perf_counter()
     t_decode += (time.perf_counter() - t0) * 1000
-    end = offset + len(buf)
     if stats.n and stats.peak <= audio.SILENCE_PEAK:
         raise AudioError(f"{label}: the audio is silent (every sample is at or below -90 dBFS); nothing to classify.")
     if stats.n / sr < 0.05:
         raise AudioError(f"{label}: the audio is too short ({1000 * stats.n / sr:.0f} ms); "
                          "at least 50 ms is needed.")
-    if not wprobs:  # shorter than one window: the whole audio is the window
-        run_window(last_win, 0)
-    elif end > covered:  # the end is not inside a window yet: one more, aligned to the end
-        run_window(last_win, end - len(last_win))
+    for y, start in windows.finish():
+        run_window(y, start)
     window_probs = np.asarray(wprobs, np.float32)
     probs = window_probs.mean(axis=0)
-    audioset_mean = (frame_sum / max(frame_n, 1)).astype(np.float32)
+    audioset_mean = (tags_sum / len(wprobs)).astype(np.float32)
     pooled = (pooled_sum / len(wprobs)).astype(np.float32)
-    distance = clf.distance(pooled)
-    verdict = clf.verdict(pooled, audioset_mean)
+    sound = (sound_sum / sound_n).astype(np.float32) if sound_n else pooled  # all silence: as `sound_pooled` does
+    verdict = clf.verdict(probs, pooled, audioset_mean)
     diag_warn = []
     clipped_share = stats.clipped / max(stats.n, 1)
     silent_share = stats.silent / max(stats.frames, 1)
@@ -313,15 +360,18 @@ def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = 
     diag = Diagnostics(
         duration_s=info.duration_s, sr=info.sr, channels=info.channels, format=f"{info.format} {info.subtype}",
         peak_dbfs=_db(stats.peak), rms_dbfs=_db(np.sqrt(stats.sumsq / max(stats.n, 1))),
-        clipped_share=clipped_share, silent_share=silent_share, distance=distance,
-        distance_threshold=clf.openset.distance_threshold if clf.openset else None, warnings=diag_warn,
+        clipped_share=clipped_share, silent_share=silent_share,
+        distance=verdict.distance if verdict is not None else None,
+        distance_threshold=float(clf.openset.p95[1]) if verdict is not None else None, warnings=diag_warn,
     )
-    emb, fprobs = first_frames
+    fprobs, fsilent = first_frames
     timings = {"decode": t_decode, "backbone": t_backbone, "head": t_head,
                "total": (time.perf_counter() - t_start) * 1000}
     return Result(probs=probs, class_names=clf.class_names, classes=clf.classes,
                   window_starts=np.asarray(starts, np.float32), window_probs=window_probs,
-                  frame_starts=clf.backbone.frame_starts(len(fprobs)), frame_probs=fprobs, audioset=audioset_mean,
+                  frame_starts=clf.backbone.frame_starts(len(fprobs)), frame_probs=fprobs, frame_silent=fsilent,
+                  window_silent=np.asarray(window_levels) < QUIET_DBFS, audioset=audioset_mean, embedding=pooled,
+                  sound_embedding=sound,
                   audioset_names=clf.backbone.tag_names, tagger=clf.backbone.short_name, verdict=verdict,
                   diagnostics=diag, timings_ms=timings, warnings=list(clf.warnings))
 
@@ -330,3 +380,32 @@ def classify_waveform(clf: Classifier, y: np.ndarray) -> tuple[np.ndarray, Backb
     """Probabilities (n_classes,) of one short window at the backbone's rate, and its backbone output (live mode)."""
     outs, _ = _window_views(clf, y)
     return _head_probs(clf, outs), outs["orig"]
+
+
+def _backbone_windows(backbone: Backbone, source: audio.Source, *, name: str | None = None, limits=None,
+                      max_duration_s: float = 7200.0) -> list[BackboneOutput]:
+    """The backbone's output for each of the windows `classify_audio` uses (bounded memory)."""
+    sr = backbone.params.sample_rate_hz
+    _, blocks = audio.stream(source, sr=sr, name=name, limits=limits, max_duration_s=max_duration_s)
+    windows = _Windows(int(WINDOW_S * sr), int(HOP_S * sr))
+    outs = []
+    for block in blocks:
+        outs += [backbone(y) for y, _ in windows.feed(block)]
+    return outs + [backbone(y) for y, _ in windows.finish()]
+
+
+def tag_audio(backbone: Backbone, source: audio.Source, **kw) -> np.ndarray:
+    """(n_tags,) a backbone's AudioSet tags of a file, averaged over the windows `classify_audio` uses.
+
+    Lets a page show what each backbone hears, whichever one the classifier sits on. Raises AudioError.
+    """
+    return np.mean([o.pooled_scores for o in _backbone_windows(backbone, source, **kw)], axis=0).astype(np.float32)
+
+
+def embed_audio(backbone: Backbone, source: audio.Source, **kw) -> np.ndarray:
+    """(d,) a backbone's mean embedding of the frames of a file that are not silence, over all its windows: the
+    vector sound search compares with a run's stored `sound` embeddings. Raises AudioError."""
+    outs = _backbone_windows(backbone, source, **kw)
+    frames = np.concatenate([o.embeddings for o in outs])
+    scores = np.concatenate([o.scores for o in outs])
+    return sound_pooled(frames, scores, silence_index(backbone.tag_names)).astype(np.float32)

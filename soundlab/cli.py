@@ -8,8 +8,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from soundlab.config import get_settings
-from soundlab.errors import AudioError, ParameterError, SoundLabError
+from soundlab.errors import AudioError, DatasetError, ParameterError, SoundLabError
 
 
 class ProgressBar:
@@ -21,8 +23,8 @@ class ProgressBar:
 
     FORMAT = "{desc:9s} {percentage:5.1f}%|{bar:30}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
 
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr  # looked up now, not at import (tests and tools redirect it)
         self.stage: str | None = None
         self._bar = None
 
@@ -73,7 +75,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_download(args: argparse.Namespace) -> int:
     from soundlab.data.download import download_esc50
     from soundlab.data.esc50 import load_dataset
-    from soundlab.errors import DatasetError
 
     s = get_settings()
     dest = Path(args.dest).resolve() if args.dest else s.esc50_root
@@ -135,7 +136,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     try:
         es, failures = embeddings.embed_clips(clips, backbone, cache_dir=get_settings().cache_dir, view=args.view,
-                                              progress=functools.partial(bar, "embed"))
+                                              progress=functools.partial(bar, "embed"), log=bar.write)
     finally:
         bar.close()
     dt = time.monotonic() - t0
@@ -147,16 +148,24 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def _trainers(args: argparse.Namespace) -> list:
-    """The trainers `train` runs for --model and --heads (one per run)."""
+    """The trainers `train` runs for --model, --backbone and --heads (one per run and task)."""
     from soundlab.models import scratch
 
     s = get_settings()
     if args.model in ("heads", "yamnet"):
+        from soundlab.models.backbone import REGISTRY
         from soundlab.train.heads import HeadsConfig, HeadsTrainer
 
         kinds = tuple(k.strip() for k in args.heads.split(",")) if args.heads else HeadsConfig.heads
         cfg = HeadsConfig(heads=kinds, seed=args.seed, **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
-        return [HeadsTrainer(_backbone(args.backbone), cfg)]
+        keys = list(REGISTRY) if args.backbone == "both" else ["yamnet" if args.model == "yamnet" else args.backbone]
+        return [HeadsTrainer(_backbone(key), cfg) for key in keys]
+    if args.model == "finetune":
+        from soundlab.models.efficientat import weight_files
+        from soundlab.train.finetune import FinetuneConfig, FinetuneTrainer
+
+        cfg = FinetuneConfig(seed=args.seed, **({"epochs": args.max_epochs} if args.max_epochs else {}))
+        return [FinetuneTrainer(weight_files(s)[0], cfg)]
     from soundlab.models import features
     from soundlab.train.scratch import ScratchConfig, ScratchTrainer
 
@@ -181,13 +190,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         if unknown:
             raise SystemExit(f"error: unknown head kind(s) {', '.join(unknown)}; known: {', '.join(HEAD_KINDS)}")
     tasks = ["esc50", "esc10"] if args.task == "both" else [args.task]
+    labels = None
+    if args.labels:
+        from soundlab.data.protocol import read_labels
+
+        try:
+            labels = (read_labels(args.labels, ds.meta), args.labels)
+        except DatasetError as e:
+            raise SystemExit(f"error: {e}") from None
     trainers = _trainers(args)
     for task in tasks:
         for trainer in trainers:
             bar = ProgressBar()
             try:
                 path = train_run(ds, task, trainer, cache_dir=s.cache_dir, runs_dir=s.artifacts_dir / "runs",
-                                 log=bar.write, progress=functools.partial(bar, "inputs"))
+                                 log=bar.write, progress=functools.partial(bar, "inputs"), labels=labels)
             finally:
                 bar.close()
             print(path)
@@ -219,6 +236,94 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                   f"per fold {m['fold_mean']:.4f} +- {m['fold_std']:.4f}  (n={m['n']})")
     if args.json:
         print(json.dumps(out, indent=1))
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from soundlab import openset, runs
+    from soundlab.models.backbone import tag_names_of
+
+    s = get_settings()
+    all_runs, problems = runs.list_runs(s.artifacts_dir)
+    chosen = [runs.find(all_runs, args.run)] if args.run else [r for r in all_runs if r.classifies_audio]
+    if not chosen:
+        print("no runs of heads on a backbone found", file=sys.stderr)
+        return 1
+    for run in chosen:
+        if not run.classifies_audio:
+            print(f"{run.id}: models trained from scratch have no open-set check (skipped)", file=sys.stderr)
+            continue
+        names, pooled, tags = runs.read_embeddings(run)
+        oof = {n: runs.read_oof(run, n).set_index("filename").loc[list(names)] for n in run.model_names}
+        first = oof[run.default_model]
+        tag_names = tag_names_of(run.backbone_key, s)
+        calibrations = openset.calibrate_models(
+            {n: t[[f"p_{c}" for c in run.classes]].to_numpy(np.float32) for n, t in oof.items()},
+            pooled=pooled, tags=tags, labels=first["true"].to_numpy(), folds=first["fold"].to_numpy(),
+            n_classes=len(run.classes), tag_names=tag_names)
+        path = runs.write_openset(run, calibrations)
+        print(f"{run.id}: " + ", ".join(f"{n} {c['oof']['in_set']:.1%} in-set" for n, c in calibrations.items())
+              + f" (nested, out of fold) -> {path}")
+    return 0
+
+
+def cmd_issues(args: argparse.Namespace) -> int:
+    from soundlab import issues, runs
+
+    s = get_settings()
+    all_runs, _ = runs.list_runs(s.artifacts_dir)
+    usable = [r for r in all_runs if r.classifies_audio]
+    run = runs.find(all_runs, args.run) if args.run else runs.preferred(usable)
+    if run is None:
+        print("error: no run of heads on a backbone found; train one with `python -m soundlab train`", file=sys.stderr)
+        return 2
+    others = [runs.preferred([r for r in usable if r.backbone_key != run.backbone_key and r.task == run.task])]
+    found = issues.find(run, others=[o for o in others if o is not None], cache_dir=s.cache_dir)
+    print(f"{run.id} ({found.model}): " + ", ".join(f"{n} {issues.KIND_NAMES[k]}" for k, n in found.counts().items())
+          + (f"; label issues compared with {', '.join(found.other_runs)}" if found.other_runs else ""),
+          file=sys.stderr)
+    for kind in issues.KINDS:
+        table = found.table(kind)
+        if args.csv:
+            print(f"# {issues.KIND_NAMES[kind]}")
+            print(table.to_csv(index=False), end="")
+        else:
+            print(f"\n{issues.KIND_NAMES[kind]} ({len(table)})")
+            print(table.head(args.top).to_string(index=False) if len(table) else "  none")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from soundlab import report, runs
+    from soundlab.storage import write_text_atomic
+
+    s = get_settings()
+    all_runs, problems = runs.list_runs(s.artifacts_dir)
+    for p in problems:
+        print(f"unusable run: {p}", file=sys.stderr)
+    if not all_runs:
+        print("no runs found; train one with `python -m soundlab train`", file=sys.stderr)
+        return 1
+    if args.update:
+        path = Path(args.update)
+        text = path.read_text()
+        old = report.readme_block(text)
+        if old is None:
+            print(f"error: {path} has no block between {report.MARK_START!r} and {report.MARK_END!r}", file=sys.stderr)
+            return 1
+        write_text_atomic(path, text.replace(old, report.markdown(all_runs)))
+        print(f"updated the result tables in {path}", file=sys.stderr)
+        return 0
+    if args.markdown:
+        print(report.markdown(all_runs))
+        return 0
+    for title, rows in report.results(all_runs).items():
+        print(title)
+        for r in rows:
+            print(f"  {r['model']:32s} accuracy {r['accuracy']:.4f}  balanced {r['balanced_accuracy']:.4f}  "
+                  f"top-3 {r['top3_accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}"
+                  + (f"  vs best YAMNet head {r['vs_best_yamnet_points']:+.1f} points (p={r['p_value']:.2g})"
+                     if r.get("p_value") is not None else ""))
     return 0
 
 
@@ -331,13 +436,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("train", help="cross-validate and train the heads; writes a run folder")
     sp.add_argument("--task", default="both", choices=["esc50", "esc10", "both"])
     sp.add_argument("--model", default="heads",
-                    choices=["heads", "yamnet", "cnn", "crnn", "wavecnn", "mfcc-svm", "mfcc-rf", "scratch"],
-                    help="heads: heads on the backbone's embeddings (default); cnn, crnn, wavecnn, mfcc-svm, mfcc-rf: a "
-                         "model trained from scratch on the same folds; scratch: all five (yamnet: heads, as before 0.2)")
-    sp.add_argument("--backbone", default="yamnet", choices=BACKBONES, help="the backbone of --model heads")
+                    choices=["heads", "finetune", "cnn", "crnn", "wavecnn", "mfcc-svm", "mfcc-rf", "scratch", "yamnet"],
+                    help="heads: heads on the backbone's embeddings (default); finetune: EfficientAT mn04 trained end "
+                         "to end; cnn, crnn, wavecnn, mfcc-svm, mfcc-rf: a model trained from scratch on the same folds; "
+                         "scratch: all five (yamnet: heads on YAMNet, the 0.1 spelling)")
+    sp.add_argument("--backbone", default="yamnet", choices=[*BACKBONES, "both"],
+                    help="the backbone of --model heads: yamnet (default), efficientat, or both (one run each)")
     sp.add_argument("--heads", help="comma-separated subset of attention,mlp,linear,logreg,ensemble")
-    sp.add_argument("--max-epochs", type=int, help="epoch cap of the YAMNet heads (default 200); the epochs of a from-scratch model (default 60)")
+    sp.add_argument("--max-epochs", type=int, help="epoch cap of the neural heads (default 200); the epochs of a "
+                    "from-scratch model (default 60) or of fine-tuning (default 16)")
     sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--labels", metavar="CSV",
+                    help="train and test on corrected labels: a csv in ESC-50's metadata layout (filename, target, "
+                         "category), e.g. the export of the Data issues page. Same folds as the official labels; the "
+                         "run says its labels differ")
     sp.set_defaults(func=cmd_train)
 
     sp = sub.add_parser("evaluate", help="recompute the metrics of runs from their stored predictions")
@@ -345,6 +457,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", help="one model of the run (default: all of them)")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser("issues", help="label issues, near-duplicates, outliers and under-performing groups of a "
+                                      "run's clips (cleanlab), ranked")
+    sp.add_argument("--run", help="a run id (default: the preferred run of heads on a backbone)")
+    sp.add_argument("--csv", action="store_true", help="every row, as CSV (one block per kind)")
+    sp.add_argument("--top", type=int, default=10, help="rows per kind in the text output (default 10)")
+    sp.set_defaults(func=cmd_issues)
+
+    sp = sub.add_parser("calibrate", help="recompute the open-set calibration of runs from their stored predictions "
+                                          "and embeddings (writes openset.json in the run folder)")
+    sp.add_argument("--run", help="a run id (default: every run of heads on a backbone)")
+    sp.set_defaults(func=cmd_calibrate)
+
+    sp = sub.add_parser("report", help="every model of the shipped runs, per task: accuracy, balanced accuracy, "
+                                       "ESC-10 vs other classes, McNemar against the best YAMNet head")
+    sp.add_argument("--markdown", action="store_true", help="the README's result tables")
+    sp.add_argument("--update", metavar="FILE", help="rewrite the generated block of FILE (e.g. README.md)")
+    sp.set_defaults(func=cmd_report)
 
     sp = sub.add_parser("classify", help="top classes of audio files with the deployed head")
     sp.add_argument("files", nargs="+")
@@ -380,6 +510,16 @@ def main(argv: list[str] | None = None) -> int:
     except SoundLabError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a full disk, a folder that cannot be written: one line, not a traceback
+        import errno
+
+        where = f" ({e.filename})" if e.filename else ""
+        if e.errno == errno.ENOSPC:
+            print(f"error: the disk is full{where}; nothing half-written was kept (caches, runs and the dataset are "
+                  "written to a temporary file or folder and moved into place only when complete)", file=sys.stderr)
+        else:
+            print(f"error: {e.strerror or e}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130

@@ -45,6 +45,7 @@ class Settings:
     download_timeout_s: float
     audio_limits: AudioLimits
     yamnet: str  # "tflite" (shipped), a .tflite path, "hub", a TF Hub URL or a SavedModel folder
+    efficientat: str  # "" (the shipped weights) or a path to mn04_as_mAP_432.pt or a folder holding it
     ice_servers: list  # WebRTC ICE servers for the live microphone; [] = none (same network only)
     max_classify_s: float  # longest audio the Classify page and CLI accept (classified in windows)
     whisper_model: str  # hub id or local folder
@@ -55,6 +56,7 @@ class Settings:
     max_transcribe_s: float
     logmel_sr: int  # input rate of the from-scratch models' log-mels (the seeds used 22050 or 32000)
     logmel_fmax_hz: float  # highest mel band edge; 0 = half the rate
+    review_db: Path  # the SQLite file of review decisions
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -117,6 +119,7 @@ def get_settings() -> Settings:
             max_duration_s=_env_float("SOUNDLAB_MAX_AUDIO_SECONDS", AudioLimits.max_duration_s),
         ),
         yamnet=os.environ.get("SOUNDLAB_YAMNET", "").strip() or "tflite",
+        efficientat=os.environ.get("SOUNDLAB_EFFICIENTAT", "").strip(),
         ice_servers=_env_json_list("SOUNDLAB_ICE_SERVERS"),
         max_classify_s=_env_float("SOUNDLAB_MAX_CLASSIFY_SECONDS", 7200.0),
         whisper_model=os.environ.get("SOUNDLAB_WHISPER_MODEL", "").strip() or "distil-whisper/distil-large-v3",
@@ -127,4 +130,5 @@ def get_settings() -> Settings:
         max_transcribe_s=_env_float("SOUNDLAB_MAX_TRANSCRIBE_SECONDS", 3600.0),
         logmel_sr=_env_int("SOUNDLAB_LOGMEL_SR", 22_050),
         logmel_fmax_hz=_env_float("SOUNDLAB_LOGMEL_FMAX_HZ", 0.0),
+        review_db=_env_path("SOUNDLAB_REVIEW_DB", _env_path("SOUNDLAB_CACHE_DIR", DEFAULT_CACHE_DIR) / "review.db"),
     )

@@ -17,10 +17,12 @@ import numpy as np
 
 from soundlab.openset import Verdict
 
-# classify(y) -> (class probabilities, AudioSet scores per frame, embeddings per frame)
+# classify(y) -> (class probabilities (n_classes,), AudioSet tags of the window (n_tags,), its embedding (d,))
 ClassifyFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
-# verdict(mean embedding, mean AudioSet scores) -> Verdict or None
-VerdictFn = Callable[[np.ndarray, np.ndarray], Verdict | None]
+# verdict(class probabilities, mean embedding, AudioSet tags) -> Verdict or None
+VerdictFn = Callable[[np.ndarray, np.ndarray, np.ndarray], Verdict | None]
+# tagger(window at the classifier's rate) -> AudioSet tags of another backbone (n_tags,)
+TaggerFn = Callable[[np.ndarray], np.ndarray]
 
 
 def frame_samples(arr: np.ndarray, *, planar: bool, channels: int) -> np.ndarray:
@@ -50,16 +52,28 @@ class Update:
     audioset: np.ndarray  # (n_tags,) mean AudioSet scores of the window
     embedding: np.ndarray  # (d,) mean embedding of the window
     verdict: Verdict | None  # is this window one of the classes? (None: no open-set calibration)
+    other_tags: dict  # another backbone's short name -> its AudioSet tags of the same window
     latency_s: float  # wall time from the newest frame's arrival to these probabilities
     level_dbfs: float
+    silent: bool  # near-silent, or the tagger hears Silence: no class is shown
+    shown: str  # the outcome to show ("in-set", "foreign", "unsure", "silence"), steadied by hysteresis
 
 
 class LiveClassifier:
+    """Rolling-window classification of a stream. `hysteresis` consecutive updates must agree before the outcome
+    shown changes (in-set, not one of the classes, unsure, silence), so the verdict does not flicker."""
+
     def __init__(self, classify: ClassifyFn, *, sample_rate_hz: int, min_samples: int, window_s: float = 1.92,
-                 hop_s: float = 0.48, smoothing: float = 0.0, history: int = 40, verdict: VerdictFn | None = None):
+                 hop_s: float = 0.48, smoothing: float = 0.0, history: int = 40, verdict: VerdictFn | None = None,
+                 taggers: dict[str, TaggerFn] | None = None, is_silent: Callable[[float, np.ndarray], bool] | None = None,
+                 hysteresis: int = 3):
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
-        self.classify, self.judge = classify, verdict
+        self.classify, self.judge, self.taggers = classify, verdict, dict(taggers or {})
+        self.is_silent = is_silent or (lambda level, tags: level < -50.0)
+        self.hysteresis = hysteresis
+        self._recent: collections.deque[str] = collections.deque(maxlen=max(1, hysteresis))
+        self.shown = "in-set"
         self.sr = sample_rate_hz
         self.window = int(window_s * sample_rate_hz)
         self.hop = int(hop_s * sample_rate_hz)
@@ -97,29 +111,48 @@ class LiveClassifier:
             return None
         self.next_at = self.total + self.hop
         y = self.buffer
-        probs, scores, emb = self.classify(y)
+        probs, audioset, embedding = self.classify(y)
         if self.smoothed is None or self.smoothing == 0:
             self.smoothed = probs
         else:
             self.smoothed = self.smoothing * self.smoothed + (1 - self.smoothing) * probs
         level = float(20 * np.log10(max(float(np.sqrt(np.mean(y ** 2))) if len(y) else 0.0, 1e-10)))
-        audioset, embedding = scores.mean(axis=0), emb.mean(axis=0)
+        silent = bool(self.is_silent(level, audioset))
+        verdict = self.judge(probs, embedding, audioset) if self.judge is not None and not silent else None
+        self._recent.append("silence" if silent else verdict.outcome if verdict is not None else "in-set")
+        if len(self._recent) == self._recent.maxlen and len(set(self._recent)) == 1:
+            self.shown = self._recent[-1]
         update = Update(time_s=self.total / self.sr, probs=self.smoothed, raw_probs=probs,
-                        audioset=audioset, embedding=embedding,
-                        verdict=self.judge(embedding, audioset) if self.judge is not None else None,
-                        latency_s=time.monotonic() - self.newest_arrival, level_dbfs=level)
+                        audioset=audioset, embedding=embedding, verdict=verdict,
+                        other_tags={name: tag(y) for name, tag in self.taggers.items()},
+                        latency_s=time.monotonic() - self.newest_arrival, level_dbfs=level, silent=silent,
+                        shown=self.shown)
         self.history.append(update)
         return update
 
 
-def for_classifier(clf, *, window_s: float = 1.92, smoothing: float = 0.0) -> LiveClassifier:
-    """A live stream classified by `clf` (a `soundlab.classify.Classifier`), one update every frame hop."""
+def for_classifier(clf, *, window_s: float = 1.92, smoothing: float = 0.0, others: tuple = ()) -> LiveClassifier:
+    """A live stream classified by `clf` (a `soundlab.classify.Classifier`), one update every frame hop; `others` are
+    more backbones whose AudioSet tags of each window come with the update."""
+    from soundlab.audio import resample
     from soundlab.classify import classify_waveform
 
     def classify(y: np.ndarray):
         probs, out = classify_waveform(clf, y)
-        return probs, out.scores, out.embeddings
+        return probs, out.pooled_scores, out.pooled_embedding
 
     params = clf.backbone.params
+
+    def tagger(bb):
+        return lambda y: bb(resample(y, orig_sr=params.sample_rate_hz, target_sr=bb.params.sample_rate_hz)).pooled_scores
+
+    from soundlab.classify import QUIET_DBFS, SILENCE_SCORE, SILENCE_TAG
+
+    silence = clf.backbone.tag_names.index(SILENCE_TAG) if SILENCE_TAG in clf.backbone.tag_names else None
+
+    def is_silent(level: float, tags: np.ndarray) -> bool:
+        return level < QUIET_DBFS or (silence is not None and tags[silence] >= SILENCE_SCORE)
+
     return LiveClassifier(classify, sample_rate_hz=params.sample_rate_hz, min_samples=params.min_samples,
-                          window_s=window_s, hop_s=params.frame_hop_s, smoothing=smoothing, verdict=clf.verdict)
+                          window_s=window_s, hop_s=params.frame_hop_s, smoothing=smoothing, verdict=clf.verdict,
+                          taggers={bb.short_name: tagger(bb) for bb in others}, is_silent=is_silent)

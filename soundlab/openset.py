@@ -1,29 +1,46 @@
-"""Is this sound one of the 50? Open-set checks calibrated on out-of-fold data.
+"""Is this sound one of the classes? An open-set verdict with three outcomes, calibrated on out-of-fold data.
 
-A closed 50-class head always names one of its classes, even for speech or a camera shutter. Two
-signals say when a sound is not an ESC-50 sound:
+A closed 50-class head always names one of its classes, even for speech, a lion or a piano. The verdict says
+"one of the 50" (with the class), "not one of the 50" (with what the backbone's AudioSet tagger hears instead) or
+"unsure", from five signals a reviewer can see, each oriented so that larger means less like ESC-50:
 
-1. **Distance**: the cosine distance from the clip's mean backbone embedding to the nearest training
-   clip. The threshold is a high quantile of the same distance measured out of fold (each clip
-   against the clips of the other folds), so ~`distance_quantile` of real ESC-50 clips pass.
-2. **The backbone's own AudioSet tags**: AudioSet classes with no ESC-50 counterpart (speech, conversation,
-   narration, speech synthesizer, singing, music). A clip is foreign if one of them scores above
-   the `foreign_quantile` of that class's scores over the ESC-50 clips.
+* ``confidence``  -- 1 minus the head's top probability;
+* ``distance``    -- the cosine distance from the clip's mean embedding to the nearest training clip *of the
+                     predicted class*;
+* ``novelty``     -- the strongest AudioSet tag that no ESC-50 class produces, read through the tag map below;
+* ``support``     -- how little the tags the predicted class usually gets are heard (1 minus the strongest of them);
+* ``speech_music``-- the strongest speech or music tag (speech and music are generic tags that some ESC-50 classes
+                     produce a little of, so they get a signal of their own).
 
-The out-of-fold share of ESC-50 clips judged in-set is stored with the thresholds.
+The **tag map** is learned from the run's out-of-fold data, not written by hand: for each class, the AudioSet tags
+that are among the top five of at least `TAG_SHARE` of its clips (dog -> Dog, Bark, Bow-wow, Animal, ...). Tags
+in the map of `GENERIC_CLASSES` classes or more (Animal, Silence, Speech ...) are generic: they do not count as a
+class's own. It works with any backbone's tags (YAMNet's 521, EfficientAT's 527 classes).
+
+**Calibration** is nested, on ESC-50 clips out of fold only: a clip of fold k is judged against the signal
+distributions of the other folds' clips (computed with the tag map of those folds), so the in-set rate it reports is
+an honest estimate. Each signal becomes a tail probability (the share of ESC-50 clips at least as extreme); their
+combination is Fisher's statistic, -2 sum log p. A clip is "unsure" above the `UNSURE_QUANTILE` of that statistic
+over ESC-50 clips and "not one of the 50" above `FOREIGN_QUANTILE`, or when speech/music or a novel tag alone is
+beyond anything an ESC-50 clip of the calibration showed. The deployed model uses all folds.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-# AudioSet classes with no ESC-50 counterpart (display names, as in every AudioSet class map)
-FOREIGN_AUDIOSET = ("Speech", "Conversation", "Narration, monologue", "Speech synthesizer", "Singing", "Music")
-DISTANCE_QUANTILE = 0.97
-FOREIGN_QUANTILE = 0.99
-MIN_FOREIGN_SCORE = 0.2  # never call a sound foreign on a weak AudioSet score
+SIGNALS = ("confidence", "distance", "novelty", "support", "speech_music")
+SPEECH_MUSIC = ("Speech", "Speech synthesizer", "Narration, monologue", "Conversation", "Music", "Musical instrument",
+                "Singing")
+TOP_TAGS = 5  # a clip "produces" the tags among its top five
+TAG_SHARE = 0.15  # a tag is a class's when at least this share of its clips produce it
+GENERIC_CLASSES = 6  # a tag produced by this many classes or more is generic
+UNSURE_QUANTILE = 0.95
+FOREIGN_QUANTILE = 0.985
+P_FLOOR = 0.5  # tail probabilities are floored at P_FLOOR / (reference size): never log(0)
+VERSION = 2
 
 
 def normalize(x: np.ndarray) -> np.ndarray:
@@ -35,6 +52,8 @@ def nearest_distance(query: np.ndarray, reference: np.ndarray, *, reference_norm
     """Cosine distance from each row of `query` (m, d) to its nearest row of `reference` (n, d)."""
     ref = reference if reference_normalized else normalize(reference)
     q = normalize(query)
+    if len(ref) == 0:
+        return np.ones(len(q), np.float32)
     if len(q) <= 4:
         # A few queries (one clip, one live window): multiply and sum instead of a BLAS matrix product.
         # OpenBLAS threads keep spinning after a call and then slow down YAMNet's next invoke ~2x.
@@ -44,82 +63,266 @@ def nearest_distance(query: np.ndarray, reference: np.ndarray, *, reference_norm
     return 1.0 - sims.max(axis=1)
 
 
+# ---- the tag map --------------------------------------------------------------------------------------------
+
 @dataclass(frozen=True)
-class OpenSetModel:
-    distance_threshold: float
-    foreign_thresholds: dict[int, float]  # AudioSet index -> score threshold
-    distance_quantile: float
-    foreign_quantile: float
-    oof_in_set_share: float  # share of ESC-50 clips judged in-set out of fold
+class TagMap:
+    """Which AudioSet tags each class produces, learned from data."""
+
+    class_tags: list[list[int]]  # per class (label order), the tag indices it produces
+    generic: list[int]  # tags produced by GENERIC_CLASSES classes or more
+
+    @property
+    def known(self) -> set[int]:
+        return {t for tags in self.class_tags for t in tags}
+
+    def own(self, label: int) -> list[int]:
+        """A class's own tags: its tags that are not generic."""
+        g = set(self.generic)
+        return [t for t in self.class_tags[label] if t not in g]
 
     def to_json(self) -> dict:
-        d = asdict(self)
-        d["foreign_thresholds"] = {str(k): v for k, v in self.foreign_thresholds.items()}
-        return d
+        return {"class_tags": self.class_tags, "generic": self.generic}
 
     @classmethod
-    def from_json(cls, d: dict) -> OpenSetModel:
-        return cls(distance_threshold=float(d["distance_threshold"]),
-                   foreign_thresholds={int(k): float(v) for k, v in d["foreign_thresholds"].items()},
-                   distance_quantile=float(d["distance_quantile"]), foreign_quantile=float(d["foreign_quantile"]),
-                   oof_in_set_share=float(d["oof_in_set_share"]))
+    def from_json(cls, d: dict) -> TagMap:
+        return cls([list(map(int, t)) for t in d["class_tags"]], list(map(int, d["generic"])))
 
-    def judge(self, distance: float, audioset_scores: np.ndarray, audioset_names: list[str], *,
-              tagger: str = "YAMNet") -> Verdict:
-        """Verdict for one clip from its nearest-training-clip distance and mean AudioSet scores (n_tags,)."""
-        foreign = [(i, float(audioset_scores[i])) for i, t in self.foreign_thresholds.items()
-                   if audioset_scores[i] > t]
-        top = int(np.argmax(audioset_scores))
-        hears = audioset_names[top]
-        reasons = []
-        if foreign:
-            i, s = max(foreign, key=lambda x: x[1])
-            hears = audioset_names[i]
-            reasons.append(f"{hears} scores {s:.2f}, more than in {self.foreign_quantile:.0%} of ESC-50 clips")
-        if distance > self.distance_threshold:
-            reasons.append(f"far from every training clip (distance {distance:.2f} > {self.distance_threshold:.2f})")
-        return Verdict(in_set=not reasons, distance=float(distance), hears=hears, reasons=tuple(reasons), tagger=tagger)
+    def table(self, class_names: list[str], tag_names: list[str]) -> list[dict]:
+        """One row per class: its own tags and the generic ones it also produces (for the Metrics page)."""
+        g = set(self.generic)
+        return [{"class": c, "its AudioSet tags": ", ".join(tag_names[t] for t in tags if t not in g),
+                 "generic tags": ", ".join(tag_names[t] for t in tags if t in g)}
+                for c, tags in zip(class_names, self.class_tags)]
+
+
+def learn_tag_map(tags: np.ndarray, labels: np.ndarray, n_classes: int) -> TagMap:
+    """The tag map from clips' AudioSet tags (n, n_tags) and their labels (n,)."""
+    top = np.argsort(-tags, axis=1)[:, :TOP_TAGS]
+    class_tags = []
+    for c in range(n_classes):
+        rows = top[labels == c]
+        if len(rows) == 0:
+            class_tags.append([])
+            continue
+        values, counts = np.unique(rows, return_counts=True)
+        keep = counts >= max(1, TAG_SHARE * len(rows))
+        class_tags.append(sorted(int(v) for v in values[keep]))
+    counts = np.bincount([t for ts in class_tags for t in ts], minlength=tags.shape[1] if tags.ndim == 2 else 0)
+    return TagMap(class_tags, sorted(int(t) for t in np.flatnonzero(counts >= GENERIC_CLASSES)))
+
+
+# ---- signals ------------------------------------------------------------------------------------------------
+
+def speech_music_tags(tag_names: list[str]) -> list[int]:
+    return [tag_names.index(n) for n in SPEECH_MUSIC if n in tag_names]
+
+
+def signals(*, probs: np.ndarray, pooled: np.ndarray, tags: np.ndarray, ref_pooled: np.ndarray,
+            ref_labels: np.ndarray, tag_map: TagMap, speech_music: list[int]) -> np.ndarray:
+    """(m, 5) signal values of m clips (larger = less like ESC-50), in `SIGNALS` order.
+
+    probs (m, n_classes) head probabilities; pooled (m, d) mean embeddings; tags (m, n_tags) AudioSet tags;
+    ref_pooled (n, d) unit-length embeddings of the training clips and ref_labels (n,) their labels.
+    """
+    probs, tags = np.atleast_2d(probs), np.atleast_2d(tags)
+    pooled = normalize(np.atleast_2d(pooled))
+    pred = probs.argmax(axis=1)
+    out = np.zeros((len(pred), len(SIGNALS)), np.float32)
+    out[:, 0] = 1.0 - probs.max(axis=1)
+    for c in np.unique(pred):
+        rows = pred == c
+        out[rows, 1] = nearest_distance(pooled[rows], ref_pooled[ref_labels == c], reference_normalized=True)
+    unknown = np.ones(tags.shape[1], bool)
+    unknown[list(tag_map.known)] = False
+    out[:, 2] = (tags * unknown).max(axis=1) if unknown.any() else 0.0
+    for c in np.unique(pred):
+        rows = pred == c
+        own = tag_map.own(int(c))
+        out[rows, 3] = 1.0 - (tags[rows][:, own].max(axis=1) if own else 0.0)
+    out[:, 4] = tags[:, speech_music].max(axis=1) if speech_music else 0.0
+    return out
+
+
+def tail_p(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per signal, the share of reference rows at least as extreme as each value row (floored, never 0)."""
+    ref = np.sort(reference, axis=0)
+    n = len(ref)
+    out = np.empty(values.shape, np.float64)
+    for j in range(values.shape[1]):
+        above = n - np.searchsorted(ref[:, j], values[:, j], side="left")
+        out[:, j] = np.maximum(above, P_FLOOR) / n
+    return out
+
+
+def fisher(p: np.ndarray) -> np.ndarray:
+    return -2.0 * np.log(p).sum(axis=1)
+
+
+# ---- the model ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Reason:
+    signal: str
+    value: float
+    threshold: float  # the value 95% of ESC-50 clips stay within (their 95th percentile)
+    p: float  # the share of ESC-50 clips at least as extreme
+    text: str
 
 
 @dataclass(frozen=True)
 class Verdict:
-    in_set: bool
-    distance: float
-    hears: str  # the tagger's top AudioSet label (or the foreign one that triggered)
-    reasons: tuple[str, ...]
-    tagger: str = "YAMNet"  # the backbone whose AudioSet tags these are
+    outcome: str  # "in-set" | "foreign" | "unsure"
+    label: str  # the predicted class (the closed-set answer)
+    hears: str  # what the tagger hears most, in words
+    reasons: tuple[Reason, ...]
+    score: float  # Fisher's statistic of the signals
+    tagger: str = "YAMNet"
+    distance: float = float("nan")
+
+    @property
+    def in_set(self) -> bool:
+        return self.outcome == "in-set"
 
     def message(self) -> str:
-        if self.in_set:
-            return "an ESC-50-like sound"
-        return f"not an ESC-50 sound; {self.tagger} hears: {self.hears} (" + "; ".join(self.reasons) + ")"
+        if self.outcome == "in-set":
+            return f"an ESC-50 sound: {self.label}"
+        why = "; ".join(r.text for r in self.reasons[:3])
+        if self.outcome == "foreign":
+            return f"not an ESC-50 sound; {self.tagger} hears: {self.hears}" + (f" ({why})" if why else "")
+        return f"unsure whether this is an ESC-50 sound; {self.tagger} hears: {self.hears}" + (f" ({why})" if why else "")
+
+    def to_json(self) -> dict:
+        return {"outcome": self.outcome, "class": self.label, "hears": self.hears, "score": round(self.score, 3),
+                "message": self.message(),
+                "reasons": [{"signal": r.signal, "value": round(r.value, 4), "threshold": round(r.threshold, 4),
+                             "p": round(r.p, 4), "text": r.text} for r in self.reasons]}
 
 
-def foreign_tags(tag_names: list[str]) -> list[int]:
-    """Indices of the `FOREIGN_AUDIOSET` classes in a backbone's tag list (those it has)."""
-    return [tag_names.index(n) for n in FOREIGN_AUDIOSET if n in tag_names]
+@dataclass(frozen=True)
+class OpenSetModel:
+    tag_map: TagMap
+    reference: np.ndarray  # (n, 5) signal values of the ESC-50 clips out of fold: the calibration distribution
+    unsure_threshold: float  # Fisher statistic
+    foreign_threshold: float
+    speech_music: list[int]
+    oof: dict = field(default_factory=dict)  # nested out-of-fold shares: in-set, unsure, foreign
+
+    @property
+    def oof_in_set_share(self) -> float:
+        return float(self.oof.get("in_set", float("nan")))
+
+    @property
+    def p95(self) -> np.ndarray:
+        return np.quantile(self.reference, 0.95, axis=0)
+
+    def to_json(self) -> dict:
+        return {"version": VERSION, "tag_map": self.tag_map.to_json(),
+                "reference": np.round(self.reference, 5).tolist(), "unsure_threshold": self.unsure_threshold,
+                "foreign_threshold": self.foreign_threshold, "speech_music": self.speech_music, "oof": self.oof,
+                "signals": list(SIGNALS), "unsure_quantile": UNSURE_QUANTILE, "foreign_quantile": FOREIGN_QUANTILE}
+
+    @classmethod
+    def from_json(cls, d: dict) -> OpenSetModel:
+        if d.get("version") != VERSION:
+            raise ValueError("an open-set calibration of an older version; run `python -m soundlab calibrate`")
+        return cls(TagMap.from_json(d["tag_map"]), np.asarray(d["reference"], np.float32),
+                   float(d["unsure_threshold"]), float(d["foreign_threshold"]), list(map(int, d["speech_music"])),
+                   dict(d.get("oof", {})))
+
+    def outcome(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(outcomes as strings, Fisher statistics, tail probabilities) of signal rows (m, 5)."""
+        p = tail_p(self.reference, values)
+        stat = fisher(p)
+        extreme = values[:, [2, 4]] > self.reference[:, [2, 4]].max(axis=0)  # novelty, speech/music beyond all seen
+        outcome = np.where((stat > self.foreign_threshold) | extreme.any(axis=1), "foreign",
+                           np.where(stat > self.unsure_threshold, "unsure", "in-set"))
+        return outcome, stat, p
+
+    def judge(self, *, probs: np.ndarray, pooled: np.ndarray, tags: np.ndarray, ref_pooled: np.ndarray,
+              ref_labels: np.ndarray, class_names: list[str], tag_names: list[str], tagger: str = "YAMNet") -> Verdict:
+        """The verdict for one clip: head probabilities (n_classes,), mean embedding (d,), AudioSet tags (n_tags,)."""
+        values = signals(probs=probs[None], pooled=pooled[None], tags=tags[None], ref_pooled=ref_pooled,
+                         ref_labels=ref_labels, tag_map=self.tag_map, speech_music=self.speech_music)
+        outcome, stat, p = self.outcome(values)
+        v, pv, p95 = values[0], p[0], self.p95
+        label = class_names[int(np.argmax(probs))]
+        return Verdict(outcome=str(outcome[0]), label=label, hears=self._hears(tags, tag_names),
+                       reasons=self._reasons(v, pv, p95, label, tags, tag_names, tagger), score=float(stat[0]),
+                       tagger=tagger, distance=float(v[1]))
+
+    def _hears(self, tags: np.ndarray, tag_names: list[str]) -> str:
+        """The tagger's strongest tags in words, the specific ones first (not Animal, Silence ...; speech and music
+        are generic in the map but say what a foreign sound is)."""
+        generic = set(self.tag_map.generic) - set(self.speech_music)
+        order = [int(i) for i in np.argsort(-tags)[:8] if tags[i] >= 0.05]
+        specific = [i for i in order if i not in generic] or order
+        return ", ".join(f"{tag_names[i]} ({tags[i]:.2f})" for i in specific[:2]) or "nothing clearly"
+
+    def _reasons(self, v, pv, p95, label, tags, tag_names, tagger) -> tuple[Reason, ...]:
+        texts = {
+            "confidence": f"the head is unsure: top probability {1 - v[0]:.0%} (ESC-50 clips: {1 - p95[0]:.0%} or more)",
+            "distance": f"unlike the {label} clips it trained on (distance {v[1]:.2f}; ESC-50 clips: up to {p95[1]:.2f})",
+            "novelty": f"{tagger} hears {self._novel(tags, tag_names)}, which no ESC-50 class produces "
+                       f"({v[2]:.2f}; ESC-50 clips: up to {p95[2]:.2f})",
+            "support": f"little of what {label} clips sound like to {tagger} "
+                       f"(their tags at most {1 - v[3]:.2f}; ESC-50 clips: {1 - p95[3]:.2f} or more)",
+            "speech_music": f"{tagger} hears speech or music ({v[4]:.2f}; ESC-50 clips: up to {p95[4]:.2f})",
+        }
+        reasons = [Reason(s, float(v[j]), float(p95[j]), float(pv[j]), texts[s])
+                   for j, s in enumerate(SIGNALS) if pv[j] < 1 - UNSURE_QUANTILE]
+        return tuple(sorted(reasons, key=lambda r: r.p))
+
+    def _novel(self, tags: np.ndarray, tag_names: list[str]) -> str:
+        known = self.tag_map.known
+        novel = [int(i) for i in np.argsort(-tags)[:10] if int(i) not in known and tags[i] >= 0.05][:2]
+        return " and ".join(tag_names[i] for i in novel) or "tags"
 
 
-def oof_distances(pooled: np.ndarray, folds: np.ndarray) -> np.ndarray:
-    """Each clip's distance to the nearest clip of the other folds (the clips its fold's head trained on)."""
-    out = np.zeros(len(pooled), np.float32)
-    for f in np.unique(folds):
-        te, tr = folds == f, folds != f
-        out[te] = nearest_distance(pooled[te], pooled[tr])
-    return out
+def _oof_signals(probs, pooled, tags, labels, folds, n_classes, sm, exclude=None) -> np.ndarray:
+    """Signals of every clip against the clips of the other folds (and their tag map), leaving out fold `exclude`
+    entirely; rows of fold `exclude` are left at zero."""
+    values = np.zeros((len(labels), len(SIGNALS)), np.float32)
+    for k in np.unique(folds):
+        if k == exclude:
+            continue
+        te, tr = folds == k, (folds != k) & (folds != exclude)
+        values[te] = signals(probs=probs[te], pooled=pooled[te], tags=tags[te], ref_pooled=pooled[tr],
+                             ref_labels=labels[tr], tag_map=learn_tag_map(tags[tr], labels[tr], n_classes),
+                             speech_music=sm)
+    return values
 
 
-def calibrate(pooled: np.ndarray, folds: np.ndarray, clip_scores: np.ndarray, *, foreign_tags: list[int],
-              distance_quantile: float = DISTANCE_QUANTILE, foreign_quantile: float = FOREIGN_QUANTILE) -> OpenSetModel:
-    """Thresholds from out-of-fold data: pooled embeddings (n, d), folds (n,), mean AudioSet scores (n, n_tags),
-    and the indices of the foreign AudioSet classes in those scores (see `foreign_tags`)."""
-    d = oof_distances(pooled, folds)
-    d_thr = float(np.quantile(d, distance_quantile))
-    f_thr = {i: max(float(np.quantile(clip_scores[:, i], foreign_quantile)), MIN_FOREIGN_SCORE)
-             for i in foreign_tags}
-    foreign = np.zeros(len(pooled), bool)
-    for i, t in f_thr.items():
-        foreign |= clip_scores[:, i] > t
-    in_set = (d <= d_thr) & ~foreign
-    return OpenSetModel(distance_threshold=d_thr, foreign_thresholds=f_thr, distance_quantile=distance_quantile,
-                        foreign_quantile=foreign_quantile, oof_in_set_share=float(in_set.mean()))
+def _model(tag_map: TagMap, reference: np.ndarray, sm: list[int], oof: dict | None = None) -> OpenSetModel:
+    stats = fisher(tail_p(reference, reference))
+    return OpenSetModel(tag_map, reference, float(np.quantile(stats, UNSURE_QUANTILE)),
+                        float(np.quantile(stats, FOREIGN_QUANTILE)), sm, oof or {})
+
+
+def calibrate(*, probs: np.ndarray, pooled: np.ndarray, tags: np.ndarray, labels: np.ndarray, folds: np.ndarray,
+              n_classes: int, tag_names: list[str]) -> OpenSetModel:
+    """The open-set model from a run's out-of-fold data: head probabilities (n, n_classes), mean embeddings (n, d),
+    AudioSet tags (n, n_tags), labels and folds (n,).
+
+    Also reports the nested out-of-fold outcome shares: the clips of fold k are judged by a model whose reference
+    signals and tag maps were computed without fold k, against the other folds' clips.
+    """
+    pooled = normalize(pooled)
+    sm = speech_music_tags(tag_names)
+    nested = np.empty(len(labels), object)
+    for k in np.unique(folds):
+        te = folds == k
+        inner = _oof_signals(probs, pooled, tags, labels, folds, n_classes, sm, exclude=k)[~te]
+        fold_model = _model(learn_tag_map(tags[~te], labels[~te], n_classes), inner, sm)
+        values = signals(probs=probs[te], pooled=pooled[te], tags=tags[te], ref_pooled=pooled[~te],
+                         ref_labels=labels[~te], tag_map=fold_model.tag_map, speech_music=sm)
+        nested[te] = fold_model.outcome(values)[0]
+    oof = {o.replace("-", "_"): float(np.mean(nested == o)) for o in ("in-set", "unsure", "foreign")}
+    reference = _oof_signals(probs, pooled, tags, labels, folds, n_classes, sm)
+    return _model(learn_tag_map(tags, labels, n_classes), reference, sm, oof)
+
+
+def calibrate_models(probs: dict[str, np.ndarray], **data) -> dict[str, dict]:
+    """`calibrate` for each model of a run ({name: out-of-fold probabilities}), as JSON for ``openset.json``.
+    `data`: pooled, tags, labels, folds, n_classes, tag_names (the same for every model of the run)."""
+    return {name: calibrate(probs=p, **data).to_json() for name, p in probs.items()}

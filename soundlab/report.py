@@ -16,20 +16,23 @@ import pandas as pd
 from soundlab import metrics
 from soundlab.data.esc50 import SUPERCATEGORIES
 from soundlab.errors import RunError
-from soundlab.runs import Run, oof_probs, read_embeddings, read_oof
+from soundlab.runs import Run, oof_probs, read_oof, read_sound_embeddings
 
-# Published reference points, each with its protocol (shown beside the run's own numbers).
+# Published reference points, each with the protocol it was measured on. A figure is comparable with a run only
+# when the run's protocol is that protocol: the official folds on every clip of the task ("<task>-official").
 REFERENCES = [
-    {"what": "Human listeners", "task": "esc50", "accuracy": 0.813,
-     "protocol": "ESC-50 paper (Piczak 2015): people labelling the clips", "comparable": True},
-    {"what": "Human listeners", "task": "esc10", "accuracy": 0.957,
-     "protocol": "ESC-50 paper (Piczak 2015): people labelling the ESC-10 clips", "comparable": True},
+    {"what": "Human listeners", "task": "esc50", "accuracy": 0.813, "protocol_key": "esc50-official",
+     "protocol": "ESC-50 paper (Piczak 2015): people labelling all 2000 clips"},
+    {"what": "Human listeners", "task": "esc10", "accuracy": 0.957, "protocol_key": "esc10-official",
+     "protocol": "ESC-50 paper (Piczak 2015): people labelling the 400 ESC-10 clips"},
     {"what": "YAMNet embeddings + MLP (HEAR benchmark)", "task": "esc50", "accuracy": 0.8375,
-     "protocol": "HEAR 2021, official 5 folds, all 2000 clips", "comparable": True},
-    {"what": "The seeds' published model", "task": "esc50", "accuracy": 0.913,
+     "protocol_key": "esc50-official", "protocol": "HEAR 2021, official 5 folds, all 2000 clips"},
+    {"what": "The seeds' published model", "task": "esc50", "accuracy": 0.913, "protocol_key": "random-split",
      "protocol": "a random split of clips: takes of one recording land on both sides, so test clips have "
-                 "near-duplicates in training. Not comparable with fold-based numbers.", "comparable": False},
+                 "near-duplicates in training"},
 ]
+ESC10_TARGETS = (0, 1, 10, 11, 12, 20, 21, 38, 40, 41)  # the ten ESC-10 classes among ESC-50's targets
+IMBALANCE_RATIO = 1.5  # largest / smallest class above this: the page says the classes are imbalanced
 
 
 @dataclass
@@ -55,7 +58,8 @@ def load_predictions(run: Run, model: str, meta: pd.DataFrame | None = None) -> 
     """
     oof = read_oof(run, model)
     problems = []
-    table = oof[["filename", "fold", "true", "pred", "confidence"]].copy()
+    table = oof[["filename", "fold", "true", "pred", "confidence"]
+                + (["src_file"] if "src_file" in oof.columns else [])].copy()
     table["true"] = table["true"].astype(int)
     table["pred"] = table["pred"].astype(int)
     if not table["pred"].between(0, len(run.classes) - 1).all():
@@ -80,6 +84,8 @@ def load_predictions(run: Run, model: str, meta: pd.DataFrame | None = None) -> 
         table["src_file"] = info.loc[table["filename"], "src_file"].to_numpy()
     else:
         table["present"], table["path"] = False, ""
+    if "src_file" in table:
+        table["src_file"] = table["src_file"].astype(str)
     dup = table["filename"].duplicated()
     if dup.any():
         problems.append(f"{int(dup.sum())} clips appear more than once; only the first row of each is used.")
@@ -143,7 +149,9 @@ class Embeddings:
 
 
 def load_embeddings(run: Run) -> Embeddings:
-    names, pooled, _ = read_embeddings(run)
+    """The clips of a run in embedding space, for neighbours and the map: the sound-only mean where the run has it
+    (`runs.read_sound_embeddings`: padded silence does not pull unrelated clips together)."""
+    names, pooled, _ = read_sound_embeddings(run)
     return Embeddings(names, pooled, {str(f): i for i, f in enumerate(names)})
 
 
@@ -248,12 +256,92 @@ def family_verdict(preds: list[Predictions]) -> str | None:
                          f"the best model trained from scratch ({s.model}, {cmp['acc_b']:.1%})"))
 
 
+def comparability(ref: dict, run: Run) -> tuple[bool, str]:
+    """Whether a published figure can be set against the run's numbers, and why (not)."""
+    name = run.protocol["name"]
+    labels = run.protocol.get("labels")
+    if labels:
+        return False, (f"this run trains and tests on labels corrected by review ({labels['changed']} clips differ from "
+                       "the official csv); published figures use the official labels")
+    if ref["protocol_key"] == "random-split":
+        return False, "a random split leaks near-duplicate takes of one recording into training; fold-based numbers are lower"
+    if name == ref["protocol_key"]:
+        return True, "same protocol: the official folds on every clip"
+    cov = run.info.get("coverage", {})
+    return False, (f"this run covers {cov.get('clips_present', '?')} of {cov.get('clips_listed', '?')} clips with its own "
+                   "folds (a partial dataset: other clips, another class mix); the published figure is on all of them")
+
+
 def reference_table(p: Predictions) -> pd.DataFrame:
-    """The published reference points of the run's task beside this model's own accuracy, each with its protocol."""
-    rows = [r for r in REFERENCES if r["task"] == p.run.task]
-    rows.append({"what": f"This run ({p.model})", "task": p.run.task, "accuracy": p.summary()["accuracy"],
-                 "protocol": p.run.protocol["description"], "comparable": True})
-    return pd.DataFrame(rows)[["what", "accuracy", "protocol", "comparable"]]
+    """The published reference points of the run's task beside this model's own accuracy, each with its protocol
+    and whether it is comparable (only when the protocols match)."""
+    rows = []
+    for r in REFERENCES:
+        if r["task"] == p.run.task:
+            ok, why = comparability(r, p.run)
+            rows.append({"what": r["what"], "accuracy": r["accuracy"], "protocol": r["protocol"], "comparable": ok,
+                         "why": why})
+    s = p.summary()
+    rows.append({"what": f"This run ({p.model})", "accuracy": s["accuracy"], "protocol": p.run.protocol["description"],
+                 "comparable": None, "why": f"balanced accuracy {s['balanced_accuracy']:.1%}"})
+    return pd.DataFrame(rows)
+
+
+def class_balance(p: Predictions) -> tuple[int, int]:
+    """(fewest, most) clips of a class among the classes present."""
+    counts = p.table.groupby("true").size()
+    return int(counts.min()), int(counts.max())
+
+
+def imbalance_note(p: Predictions) -> str | None:
+    """A sentence when the classes present are imbalanced (as on any partial dataset), else None."""
+    lo, hi = class_balance(p)
+    single = single_source_classes(p) if "grouped" in p.run.protocol["name"] else []
+    if hi <= IMBALANCE_RATIO * lo and not single:
+        return None
+    s = p.summary()
+    note = (f"The classes present are imbalanced ({lo} to {hi} clips per class): accuracy ({s['accuracy']:.1%}) counts "
+            f"every clip, so the well-stocked classes dominate it; balanced accuracy ({s['balanced_accuracy']:.1%}) is "
+            "the mean of the per-class recalls and weighs every class equally.") if hi > IMBALANCE_RATIO * lo else ""
+    if single:
+        note += (f" {', '.join(single)}: every clip here comes from one source recording, so the grouped folds never "
+                 "train on {} out of fold and {} recall is 0 by construction.".format(
+                     "it" if len(single) == 1 else "them", "its" if len(single) == 1 else "their"))
+    return note.strip()
+
+
+def single_source_classes(p: Predictions) -> list[str]:
+    """Classes whose clips all come from one source recording: grouped folds keep them in one fold, so no model ever
+    trains on them out of fold and their recall is 0 by construction (on a partial dataset)."""
+    if "src_file" not in p.table:
+        return []
+    n = p.table.groupby("true")["src_file"].nunique()
+    return [p.run.class_names[c] for c in n.index[n == 1]]
+
+
+def recall_table(p: Predictions) -> pd.DataFrame:
+    """Per-class recall, worst first, with the class each is most often mistaken for."""
+    t = p.table
+    rows = []
+    for label, group in t.groupby("true"):
+        wrong = group[~group["correct"]]
+        confused = wrong["pred_name"].value_counts()
+        rows.append({"class": p.run.class_names[label], "recall": float(group["correct"].mean()), "clips": len(group),
+                     "most often heard as": f"{confused.index[0]} ({confused.iloc[0]})" if len(confused) else ""})
+    return pd.DataFrame(rows).sort_values(["recall", "clips"], ascending=[True, False], ignore_index=True)
+
+
+def group_accuracy(p: Predictions) -> dict[str, float]:
+    """Accuracy on the clips of the ten ESC-10 classes and on those of the other classes (ESC-50 runs only)."""
+    if p.run.task != "esc50":
+        return {}
+    targets = np.asarray(p.run.targets)[p.table["true"].to_numpy()]
+    in10 = np.isin(targets, ESC10_TARGETS)
+    ok = p.table["correct"].to_numpy()
+    return {"esc10_classes": float(ok[in10].mean()) if in10.any() else float("nan"),
+            "other_classes": float(ok[~in10].mean()) if (~in10).any() else float("nan"),
+            "other_balanced": metrics.balanced_accuracy(p.table["true"][~in10], p.table["pred"][~in10])
+            if (~in10).any() else float("nan")}
 
 
 def disagreements(preds: list[Predictions]) -> pd.DataFrame:
@@ -306,3 +394,133 @@ def model_caption(run: Run, name: str) -> str | None:
             f"{m['params']:,d} parameters" + (f", {m['epochs']} epochs per fold" if m.get("epochs") else "")
             + f"; {minutes:.1f} min to train (five folds and the deployed model). "
             "It is compared with the heads on backbone embeddings in the Compare section.")
+
+
+# ---- the README's result tables --------------------------------------------------------------------------------
+
+FAMILY_LABELS = {"yamnet": "YAMNet + {model}", "efficientat": "EfficientAT mn04 + {model}",
+                 "finetune": "EfficientAT mn04 fine-tuned", "scratch": "{model} (from scratch)"}
+MARK_START = "<!-- results: generated by `python -m soundlab report --markdown` from the shipped runs -->"
+MARK_END = "<!-- results: end -->"
+
+
+def model_label(p: Predictions) -> str:
+    return FAMILY_LABELS.get(p.run.family, "{model}").format(model=p.model)
+
+
+def results(all_runs: list[Run]) -> dict[str, list[dict]]:
+    """Every model of every run, per task and protocol (clips), with the figures the README tables show; each is
+    compared (McNemar) with the best YAMNet head of the same clips. Rows sorted by balanced accuracy."""
+    groups: dict[tuple, list[Predictions]] = {}
+    for run in all_runs:
+        for name in run.model_names:
+            p = load_predictions(run, name)
+            groups.setdefault((run.task, run.protocol["description"]), []).append(p)
+    out = {}
+    for (task, description), preds in sorted(groups.items(), key=lambda kv: kv[0][0] != "esc50"):
+        yam = [p for p in preds if p.run.family == "yamnet"]
+        best_yamnet = max(yam, key=lambda p: (p.summary()["balanced_accuracy"], p.summary()["accuracy"])) if yam else None
+        rows = []
+        for p in preds:
+            s = p.summary()
+            row = {"model": model_label(p), "run": p.run.id, "family": p.run.family, "n": s["n"],
+                   "accuracy": s["accuracy"], "balanced_accuracy": s["balanced_accuracy"],
+                   "top3_accuracy": s["top3_accuracy"], "macro_f1": s["macro_f1"], **group_accuracy(p)}
+            if best_yamnet is not None and p is not best_yamnet:
+                cmp = compare(best_yamnet, p)
+                row["vs_best_yamnet_points"] = 100 * (cmp["acc_b"] - cmp["acc_a"])
+                row["p_value"] = cmp["mcnemar"]["p_value"]
+            elif p is best_yamnet:
+                row["vs_best_yamnet_points"], row["p_value"] = 0.0, None
+            row["params"] = p.run.model(p.model).get("params")
+            row["train_minutes"] = p.run.info.get("wall_seconds", p.run.info.get("cv_seconds", float("nan"))) / 60
+            rows.append(row)
+        rows.sort(key=lambda r: (-r["balanced_accuracy"], -r["accuracy"], r["model"]))
+        out[f"{task}: {description}"] = rows
+    return out
+
+
+def _pct(x: float) -> str:
+    return "—" if x is None or x != x else f"{100 * x:.1f}%"
+
+
+def markdown(all_runs: list[Run]) -> str:
+    """The result tables of the README, from the stored out-of-fold predictions of `all_runs`."""
+    lines = [MARK_START, ""]
+    for title, rows in results(all_runs).items():
+        esc50 = title.startswith("esc50")
+        task, description = title.split(": ", 1)
+        lines += [f"**{'ESC-50' if esc50 else 'ESC-10'}** — {description}.", ""]
+        head = ["model", "accuracy", "balanced accuracy"]
+        if esc50:
+            head += ["ESC-10 classes", "other classes (balanced)"]
+        head += ["top-3", "macro-F1", "vs the best YAMNet head (McNemar p)"]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in rows:
+            vs = ("reference" if r.get("p_value", 0) is None and "vs_best_yamnet_points" in r else
+                  f"{r['vs_best_yamnet_points']:+.1f} points (p = {r['p_value']:.2g})" if "p_value" in r else "—")
+            cells = [r["model"], _pct(r["accuracy"]), _pct(r["balanced_accuracy"])]
+            if esc50:
+                cells += [_pct(r.get("esc10_classes")),
+                          f"{_pct(r.get('other_classes'))} ({_pct(r.get('other_balanced'))})"]
+            cells += [_pct(r["top3_accuracy"]), _pct(r["macro_f1"]), vs]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", _summary(rows), ""]
+    lines += ["**What each run costs** (parameters of each model; the whole `train` run, five folds and the deployed "
+              "models, on cached embeddings or features, 2 CPU cores):", "", cost_table(all_runs), "", MARK_END]
+    return "\n".join(lines)
+
+
+def _summary(rows: list[dict]) -> str:
+    """Two sentences on a table: the best model, and the best of each family against the best YAMNet head."""
+    best = rows[0]
+    families = {}
+    for r in rows:  # rows are sorted best first
+        families.setdefault(r["family"], r)
+    parts = []
+    for fam, label in (("efficientat", "heads on EfficientAT"), ("finetune", "EfficientAT fine-tuned"),
+                       ("scratch", "models trained from scratch")):
+        r = families.get(fam)
+        if r is not None and r.get("p_value") is not None:
+            parts.append(f"the best of the {label} ({r['model']}) is {abs(r['vs_best_yamnet_points']):.1f} points "
+                         f"{'above' if r['vs_best_yamnet_points'] > 0 else 'below'} the best YAMNet head in accuracy "
+                         f"(McNemar p = {r['p_value']:.2g})")
+    return (f"Best by balanced accuracy: {best['model']} ({_pct(best['accuracy'])} accuracy, "
+            f"{_pct(best['balanced_accuracy'])} balanced). " + (_sentence("; ".join(parts)) if parts else ""))
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
+def cost_table(all_runs: list[Run]) -> str:
+    """Parameters and training time of each model family (from run.json), for the README."""
+    lines = ["| run | models | parameters | training (minutes, whole run) |", "|---|---|---|---|"]
+    for run in sorted(all_runs, key=lambda r: (r.task, r.family, r.id)):
+        params = [run.model(n).get("params") for n in run.model_names]
+        minutes = run.info.get("wall_seconds", run.info.get("cv_seconds", float("nan"))) / 60
+        lines.append(f"| {run.id} | {', '.join(run.model_names)} | "
+                     f"{', '.join(f'{p:,d}' for p in params if p is not None)} | {minutes:.1f} |")
+    return "\n".join(lines)
+
+
+def readme_block(text: str) -> str | None:
+    """The generated block of a README (between the markers), or None if it has none."""
+    if MARK_START not in text or MARK_END not in text:
+        return None
+    return text[text.index(MARK_START): text.index(MARK_END) + len(MARK_END)]
+
+
+
+def openset_summary(run: Run, model: str, tag_names: list[str]) -> dict | None:
+    """What the Metrics page shows of a model's open-set calibration: nested out-of-fold shares, the signals'
+    95th percentiles, and the learned tag map (one row per class). None if the run has none."""
+    from soundlab.openset import SIGNALS
+
+    osm = run.openset(model)
+    if osm is None:
+        return None
+    return {"oof": osm.oof, "p95": dict(zip(SIGNALS, map(float, osm.p95))),
+            "tag_map": pd.DataFrame(osm.tag_map.table(run.class_names, tag_names)),
+            "generic": [tag_names[t] for t in osm.tag_map.generic], "known": len(osm.tag_map.known),
+            "n_tags": len(tag_names)}

@@ -29,14 +29,15 @@ import pandas as pd
 
 from soundlab import __version__, metrics
 from soundlab.errors import RunError
+from soundlab.models.backbone import REGISTRY as BACKBONES
 from soundlab.openset import OpenSetModel
-from soundlab.storage import write_json_atomic, write_text_atomic
+from soundlab.storage import save_npz_atomic, write_json_atomic, write_text_atomic
 
 RUNS_DIR = "runs"
 STAGING_PREFIX = ".tmp-"
+OPENSET_FILE = "openset.json"
 OOF_COLUMNS = ("filename", "fold", "true", "pred", "confidence")
 REQUIRED = ("id", "created", "task", "protocol", "coverage", "backbone", "classes", "class_names", "models")
-BACKBONE_FAMILIES = ("yamnet",)  # families whose models are heads on that backbone's embeddings
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,19 @@ class Run:
 
     @property
     def family(self) -> str:
-        """The backbone the run's heads sit on ("yamnet"), or "scratch" (models trained from scratch)."""
+        """The backbone the run's heads sit on ("yamnet", "efficientat"), "scratch" (models trained from scratch) or
+        "finetune" (EfficientAT trained end to end)."""
         return self.info.get("family", "yamnet")
 
     @property
     def classifies_audio(self) -> bool:
         """Whether the Classify page and `classify` can serve it (heads on a backbone)."""
-        return self.family in BACKBONE_FAMILIES
+        return self.family in BACKBONES
+
+    def balanced_accuracy(self, name: str | None = None) -> float:
+        """Cross-validated balanced accuracy of a model (default: the run's default model), as run.json records it."""
+        cv = self.model(name or self.default_model)["cv"]
+        return float(cv.get("balanced_accuracy", cv["accuracy"]))
 
     @property
     def backbone_key(self) -> str | None:
@@ -108,11 +115,20 @@ class Run:
     def model_path(self, name: str) -> Path:
         return self.path / self.model(name)["file"]
 
-    def openset(self) -> OpenSetModel | None:
+    def openset(self, name: str | None = None) -> OpenSetModel | None:
+        """The open-set calibration of a model (default: the run's default model), from ``openset.json``; None if
+        the run has none (or only one of an older version: `python -m soundlab calibrate` makes it)."""
         try:
-            return OpenSetModel.from_json(self.info["openset"])
-        except (KeyError, TypeError, ValueError):
+            data = json.loads((self.path / OPENSET_FILE).read_text())
+            models = data["models"]
+            return OpenSetModel.from_json(models.get(name or self.default_model) or models[self.default_model])
+        except (OSError, KeyError, TypeError, ValueError):
             return None
+
+    def labels_of(self, filenames) -> np.ndarray:
+        """The labels of the run's clips named `filenames`, from its out-of-fold table (RunError if unreadable)."""
+        oof = read_oof(self, self.default_model)
+        return oof.set_index("filename").loc[list(filenames), "true"].to_numpy(dtype=np.int64)
 
 
 # ---- reading ----------------------------------------------------------------------------------------------
@@ -178,11 +194,13 @@ def list_runs(artifacts_dir: Path) -> tuple[list[Run], list[str]]:
 
 
 def preferred(runs: list[Run], task: str | None = None) -> Run | None:
-    """The run the app opens with: one Classify can serve, 50 classes, the official protocol, then the newest."""
+    """The run the app opens with: one Classify can serve, 50 classes, the official protocol, then the best default
+    model by balanced accuracy, then the newest."""
     pool = [r for r in runs if task is None or r.task == task]
     if not pool:
         return None
-    return max(pool, key=lambda r: (r.classifies_audio, r.task == "esc50", r.official, r.info["created"]))
+    return max(pool, key=lambda r: (r.classifies_audio, r.task == "esc50", r.official, round(r.balanced_accuracy(), 4),
+                                    r.info["created"]))
 
 
 def find(runs: list[Run], run_id: str) -> Run:
@@ -228,7 +246,30 @@ def read_embeddings(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise RunError(f"{run.id}: embeddings.npz is missing or damaged ({e})") from None
 
 
+def read_sound_embeddings(run: Run) -> tuple[np.ndarray, np.ndarray, str]:
+    """(filenames, embeddings (n, d) float32, which) for comparing sounds: the mean over the frames that are not
+    silence where the run stored it (runs of heads on a backbone), else the plain pooled embedding (a model's own
+    features). `which` is "sound" or "pooled"."""
+    path = run.path / "embeddings.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            which = "sound" if "sound" in z.files else "pooled"
+            return z["filenames"], z[which].astype(np.float32), which
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise RunError(f"{run.id}: embeddings.npz is missing or damaged ({e})") from None
+
+
 # ---- writing ----------------------------------------------------------------------------------------------
+
+def write_embeddings(path: Path, filenames, pooled: np.ndarray, audioset: np.ndarray, *,
+                     sound: np.ndarray | None = None) -> None:
+    """A run's embeddings.npz, written atomically (compressed: shipped runs are in git)."""
+    arrays = {"filenames": np.asarray(filenames, dtype=str), "pooled": np.asarray(pooled).astype(np.float16),
+              "audioset": np.asarray(audioset).astype(np.float16)}
+    if sound is not None:
+        arrays["sound"] = np.asarray(sound).astype(np.float16)
+    save_npz_atomic(path, compressed=True, **arrays)
+
 
 def run_id(protocol_name: str, n_clips: int, now: datetime, tag: str = "") -> str:
     return f"{protocol_name}-{n_clips}clips{'-' + tag if tag else ''}-{now.strftime('%Y%m%d-%H%M%S')}"
@@ -259,7 +300,8 @@ def base_info(rid: str, now: datetime, task: str, proto, dataset, *, seed: int, 
         "created": now.isoformat(timespec="seconds"),
         "soundlab_version": __version__,
         "task": task,
-        "protocol": {"name": proto.name, "description": proto.description, "seed": seed, "n_splits": n_splits},
+        "protocol": {"name": proto.name, "description": proto.description, "seed": seed, "n_splits": n_splits,
+                     **({"labels": proto.labels} if getattr(proto, "labels", None) else {})},
         "coverage": proto.coverage(dataset.meta),
         "dataset": {"root": str(dataset.root), "kind": dataset.kind},
         "classes": proto.classes,
@@ -307,11 +349,15 @@ class RunWriter:
         cv = metrics.summary(proto.clips["label"].to_numpy(), probs, proto.clips["fold"].to_numpy())
         return {"oof": f"oof/{name}.csv", "history": f"history/{name}.json", "cv": cv}
 
-    def add_embeddings(self, filenames, pooled: np.ndarray, audioset: np.ndarray) -> None:
-        """A pooled embedding (n, d) and mean AudioSet scores (n, n_tags; n_tags may be 0) of every clip."""
-        np.savez_compressed(self.folder / "embeddings.npz", filenames=np.asarray(filenames, dtype=str),
-                            pooled=np.asarray(pooled).astype(np.float16),
-                            audioset=np.asarray(audioset).astype(np.float16))
+    def add_embeddings(self, filenames, pooled: np.ndarray, audioset: np.ndarray, *,
+                       sound: np.ndarray | None = None) -> None:
+        """A pooled embedding (n, d) and mean AudioSet scores (n, n_tags; n_tags may be 0) of every clip; `sound`: the
+        mean over the frames that are not silence (`backbone.sound_pooled`), for sound search and near-duplicates."""
+        write_embeddings(self.folder / "embeddings.npz", filenames, pooled, audioset, sound=sound)
+
+    def add_openset(self, calibrations: dict) -> None:
+        """The open-set calibration of each model: {model name: OpenSetModel.to_json()}."""
+        write_json_atomic(self.folder / OPENSET_FILE, {"version": 2, "models": calibrations}, indent=None)
 
     def publish(self, info: dict) -> Path:
         """Write run.json and move the staged folder into place (readers never see half a run)."""
@@ -324,3 +370,10 @@ class RunWriter:
         os.replace(self.folder, final)
         self.published = final
         return final
+
+
+def write_openset(run: Run, calibrations: dict) -> Path:
+    """Replace a published run's open-set calibration (atomic: readers see the old file or the new one)."""
+    path = run.path / OPENSET_FILE
+    write_json_atomic(path, {"version": 2, "models": calibrations}, indent=None)
+    return path

@@ -28,13 +28,13 @@ def _temporary(path: Path, suffix: str) -> tuple[int, str]:
     return tempfile.mkstemp(prefix=f".tmp-{path.stem}-", suffix=suffix, dir=path.parent)
 
 
-def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
-    """np.savez to `path` through a temporary file: readers never see a half-written cache."""
+def save_npz_atomic(path: Path, *, compressed: bool = False, **arrays: np.ndarray) -> None:
+    """np.savez (or savez_compressed) to `path` through a temporary file: readers never see a half-written file."""
     path = Path(path)
     fd, tmp = _temporary(path, ".npz")
     os.close(fd)
     try:
-        np.savez(tmp, **arrays)
+        (np.savez_compressed if compressed else np.savez)(tmp, **arrays)
         os.replace(tmp, path)
     except BaseException:  # any failure, Ctrl-C included: remove the temporary file, keep the old one, re-raise
         Path(tmp).unlink(missing_ok=True)

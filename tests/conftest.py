@@ -32,11 +32,17 @@ def tone_440():
 
 @pytest.fixture(scope="session")
 def dev_root():
-    """The ESC-50 dev folder built from ../shared (737 real clips, the full csv)."""
+    """The ESC-50 dev folder built from ../shared (every real clip there, the full csv)."""
     try:
         return assets.dev_dataset()
     except assets.MissingShared as e:
         pytest.fail(str(e))
+
+
+@pytest.fixture(scope="session")
+def n_dev(dev_root):
+    """How many clips the dev folder holds."""
+    return assets.dev_clip_count(dev_root)
 
 
 @pytest.fixture

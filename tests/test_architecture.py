@@ -90,6 +90,9 @@ def test_importing_the_core_and_components_loads_no_heavy_framework():
     code = ("import sys, soundlab.classify, soundlab.live, soundlab.report, soundlab.runs, soundlab.cli, "
             "soundlab.models.heads, soundlab.models.scratch, soundlab.models.backbone, soundlab.asr.longform, "
             "soundlab.asr.gate, soundlab.asr.subtitles, components.loaders, components.run_picker; "
+            "from soundlab.config import get_settings; from soundlab.models import backbone; "
+            "[backbone.status(k, get_settings()) for k in backbone.REGISTRY]; "
+            "[backbone.params_of(k) for k in backbone.REGISTRY]; "
             "print(sorted(m for m in ('tensorflow', 'torch', 'keras', 'transformers', 'tensorflow_hub') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
@@ -101,7 +104,7 @@ def test_importing_the_core_and_components_loads_no_heavy_framework():
 # ---- seams -------------------------------------------------------------------------------------
 
 def test_an_unknown_backbone_is_a_clear_error():
-    with pytest.raises(ModelError, match="unknown backbone 'wav2vec'; known: yamnet"):
+    with pytest.raises(ModelError, match="unknown backbone 'wav2vec'; known: yamnet, efficientat"):
         backbone.load_backbone("wav2vec", get_settings())
     with pytest.raises(ModelError, match="unknown backbone"):
         backbone.params_of("")
@@ -182,20 +185,29 @@ def test_one_mime_helper():
         "audio/wav", "audio/flac", "audio/ogg", "audio/mpeg", "audio/wav", "audio/flac"]
 
 
-def test_live_updates_carry_their_verdict():
+def test_live_updates_carry_their_verdict_steadied_and_silence():
     seen = []
 
     def classify(y):
-        return np.array([0.9, 0.1]), np.full((2, 3), 0.5), np.ones((2, 4))
+        return np.array([0.9, 0.1]), np.full(3, 0.5), np.ones(4)
 
-    def verdict(emb, tags):
-        seen.append((emb.shape, tags.shape))
-        return Verdict(in_set=False, distance=0.9, hears="Speech", reasons=("test",))
+    def verdict(probs, emb, tags):
+        seen.append((probs.shape, emb.shape, tags.shape))
+        return Verdict(outcome="foreign", label="a", hears="Speech", reasons=(), score=99.0)
 
-    stream = live.LiveClassifier(classify, sample_rate_hz=16_000, min_samples=15_600, verdict=verdict)
-    stream.push(np.zeros((32_000, 2), np.int16), 16_000)
-    update = stream.step()
-    assert update.verdict is not None and not update.verdict.in_set and seen == [((4,), (3,))]
+    stream = live.LiveClassifier(classify, sample_rate_hz=16_000, min_samples=15_600, verdict=verdict, hysteresis=2)
+    noise = (np.random.default_rng(0).normal(0, 3000, (32_000, 2))).astype(np.int16)
+    stream.push(noise[:16_000], 16_000)
+    first = stream.step()
+    assert first.verdict.outcome == "foreign" and seen == [((2,), (4,), (3,))]
+    assert first.shown == "in-set"  # one update is not enough to change what is shown
+    stream.push(noise[16_000:24_000], 16_000)
+    assert stream.step().shown == "foreign"  # two that agree are
+    stream.push(np.zeros((31_000, 2), np.int16), 16_000)  # more than a window of silence
+    quiet = stream.step()
+    assert quiet.silent and quiet.verdict is None and quiet.shown == "foreign"  # not yet
+    stream.push(np.zeros((8_000, 2), np.int16), 16_000)
+    assert stream.step().shown == "silence"
 
 
 PROBE = "SLAB_TEST_PROBE_EXPECT"  # not SOUNDLAB_*: the isolation fixture would remove it

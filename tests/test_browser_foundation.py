@@ -8,19 +8,19 @@ from tests.browser import no_exception, screenshot, wait_for_app
 pytestmark = pytest.mark.browser
 
 
-def test_home_page(app_server, page):
+def test_home_page(app_server, page, n_dev):
     page.goto(app_server)
     wait_for_app(page)
     page.get_by_text("Partial ESC-50").wait_for()
-    assert page.get_by_text("737 / 2000").is_visible()
+    assert page.get_by_text(f"{n_dev} / 2000").is_visible()
     screenshot(page, "home")
     assert no_exception(page) == []
 
 
-def test_explore_click_into_a_clip(app_server, page):
+def test_explore_click_into_a_clip(app_server, page, n_dev):
     page.goto(f"{app_server}/Explore")
     wait_for_app(page)
-    page.get_by_text("737 clips match").wait_for()
+    page.get_by_text(f"{n_dev} clips match").wait_for()
     # pick a clip with the selectbox, as a user would
     box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Clip")
     box.locator("input").click()

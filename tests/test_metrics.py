@@ -99,14 +99,15 @@ def shipped():
 def test_predictions_of_a_shipped_run(shipped, dev_root):
     meta = esc50.load_dataset(dev_root).meta
     run = shipped["esc50"]
+    N = run.info["coverage"]["clips_present"]  # noqa: N806
     p = report.load_predictions(run, run.default_model, meta)
-    assert len(p.table) == 737 and p.problems == [] and p.table["present"].all()
+    assert len(p.table) == N and p.problems == [] and p.table["present"].all()
     s = p.summary()
     assert s["accuracy"] == pytest.approx(run.model(run.default_model)["cv"]["accuracy"])
     t = report.per_class_table(p)
-    assert len(t) == 50 and t["support"].sum() == 737
+    assert len(t) == 50 and t["support"].sum() == N
     cats = report.category_table(p)
-    assert len(cats) == 5 and cats["support"].sum() == 737
+    assert len(cats) == 5 and cats["support"].sum() == N
     wrong = report.mistakes(p)
     assert len(wrong) == int((~p.table["correct"]).sum()) and wrong["confidence"].is_monotonic_decreasing
     row = wrong.iloc[0]
@@ -115,7 +116,7 @@ def test_predictions_of_a_shipped_run(shipped, dev_root):
     emb = report.load_embeddings(run)
     near = report.correct_neighbours(p, emb, row["filename"], int(row["true"]))
     assert 1 <= len(near) <= 3 and near["correct"].all() and (near["true"] == row["true"]).all()
-    assert report.embedding_map(emb.pooled, "pca").shape == (737, 2)
+    assert report.embedding_map(emb.pooled, "pca").shape == (N, 2)
 
 
 def test_predictions_with_problems(shipped, dev_root, tmp_path):
@@ -136,12 +137,13 @@ def test_predictions_with_problems(shipped, dev_root, tmp_path):
 def test_compare_heads(shipped, dev_root):
     meta = esc50.load_dataset(dev_root).meta
     run = shipped["esc50"]
+    N = run.info["coverage"]["clips_present"]  # noqa: N806
     a = report.load_predictions(run, "attention", meta)
     b = report.load_predictions(run, "logreg", meta)
     cmp = report.compare(a, b)
-    assert cmp["n"] == 737
+    assert cmp["n"] == N
     assert cmp["acc_a"] - cmp["acc_b"] == pytest.approx(
-        (cmp["mcnemar"]["b"] - cmp["mcnemar"]["c"]) / 737)
+        (cmp["mcnemar"]["b"] - cmp["mcnemar"]["c"]) / N)
     assert len(cmp["only_a"]) == cmp["mcnemar"]["b"] and len(cmp["only_b"]) == cmp["mcnemar"]["c"]
     line = report.verdict_line(cmp, "attention", "logreg")
     assert "McNemar p =" in line
@@ -153,20 +155,21 @@ def test_tables_the_metrics_page_shows(shipped, dev_root):
     """What the Metrics page used to build itself: disagreements, map points, references, a clip's row."""
     meta = esc50.load_dataset(dev_root).meta
     run = shipped["esc50"]
+    N = run.info["coverage"]["clips_present"]  # noqa: N806
     preds = [report.load_predictions(run, name, meta) for name in run.model_names]
     flips = report.disagreements(preds)
     assert list(flips.columns) == ["filename", "true", *run.model_names]
     answers = flips[run.model_names]
-    assert (answers.nunique(axis=1) > 1).all() and 0 < len(flips) < 737
+    assert (answers.nunique(axis=1) > 1).all() and 0 < len(flips) < N
     same = (pd.DataFrame({q.model: q.table.set_index("filename")["pred_name"] for q in preds}).nunique(axis=1) == 1)
-    assert len(flips) + int(same.sum()) == 737  # every other clip gets one answer from all models
+    assert len(flips) + int(same.sum()) == N  # every other clip gets one answer from all models
     assert report.disagreements(preds[:1]).empty
 
     p = preds[0]
     emb = report.load_embeddings(run)
     xy = report.embedding_map(emb.pooled, "pca")
     pts = report.map_points(p, emb, xy, color_by="right / wrong")
-    assert len(pts) == 737 and set(pts["color"]) == {"right", "wrong"}
+    assert len(pts) == N and set(pts["color"]) == {"right", "wrong"}
     assert (pts["color"] == "wrong").sum() == int((~p.table["correct"]).sum())
     dog = run.class_names.index("Dog")
     only_dogs = report.map_points(p, emb, xy, classes=[dog])
@@ -186,3 +189,38 @@ def test_balanced_accuracy_is_the_mean_recall():
     assert metrics.balanced_accuracy(Y, P) == pytest.approx(np.mean([2 / 3, 1 / 2, 2 / 3]))
     assert metrics.summary(Y, PROBS)["balanced_accuracy"] == pytest.approx(
         skm.balanced_accuracy_score(Y, PROBS.argmax(1)))
+
+
+def test_references_are_comparable_only_on_the_same_protocol(shipped, dev_root):
+    run = shipped["esc50"]
+    p = report.load_predictions(run, run.default_model)
+    refs = report.reference_table(p)
+    assert not refs["comparable"].iloc[:-1].any() and "partial dataset" in refs["why"].iloc[0]
+    official = runs.Run(run.path, {**run.info, "protocol": {**run.protocol, "name": "esc50-official"}})
+    ok = dict(zip(report.reference_table(report.load_predictions(official, run.default_model))["what"],
+                  report.reference_table(report.load_predictions(official, run.default_model))["comparable"]))
+    assert ok["YAMNet embeddings + MLP (HEAR benchmark)"] and not ok["The seeds' published model"]
+
+
+def test_group_accuracy_splits_the_esc10_classes_from_the_others(shipped):
+    run = shipped["esc50"]
+    p = report.load_predictions(run, run.default_model)
+    g = report.group_accuracy(p)
+    in10 = np.isin(np.asarray(run.targets)[p.table["true"]], report.ESC10_TARGETS)
+    assert g["esc10_classes"] == pytest.approx(p.table["correct"][in10].mean())
+    assert g["other_classes"] == pytest.approx(p.table["correct"][~in10].mean())
+    n10 = in10.sum()
+    assert n10 + (~in10).sum() == len(p.table)
+    assert g["esc10_classes"] * n10 + g["other_classes"] * (~in10).sum() == pytest.approx(p.summary()["accuracy"] * len(p.table))
+
+
+def test_the_readme_result_tables_are_the_shipped_runs():
+    """The README's tables are `python -m soundlab report --markdown` of the shipped runs, recomputed here from their
+    stored out-of-fold predictions, so they cannot drift."""
+    block = report.readme_block((DEFAULT_ARTIFACTS_DIR.parent / "README.md").read_text())
+    assert block is not None, "README.md has no generated results block"
+    shipped_runs, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
+    assert block == report.markdown(shipped_runs)
+    best = max((r for rows in report.results(shipped_runs).values() for r in rows if r["family"] != "scratch"),
+               key=lambda r: r["balanced_accuracy"])
+    assert f"| {best['model']} | {100 * best['accuracy']:.1f}% | {100 * best['balanced_accuracy']:.1f}% |" in block

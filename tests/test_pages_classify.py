@@ -195,3 +195,26 @@ def test_a_dataset_clip_deleted_after_the_scan_gives_a_message(tmp_path, use_dat
     assert "gone now" in texts(at, "error")
     at.selectbox(key="classify-clip").set_value(names[0]).run()
     assert not at.exception and "Top class" in metrics(at)
+
+
+def test_efficientat_heads_and_both_backbones_tags(dev_root, use_dataset):
+    use_dataset(dev_root)
+    at = run(query={"classify-backbone": "efficientat"})
+    assert not at.exception and not at.error, texts(at, "error")
+    assert "Top class" in metrics(at) and "EfficientAT hears" in metrics(at)
+    assert set(at.selectbox(key="classify-backbone").options) == {"yamnet", "efficientat"}
+    charts = " ".join(str(c.proto.spec) for c in at.get("plotly_chart"))
+    assert "EfficientAT's AudioSet tags" in charts and "YAMNet's AudioSet tags (another backbone)" in charts
+    at.selectbox(key="classify-backbone").set_value("yamnet").run()
+    assert not at.exception and "YAMNet hears" in metrics(at)
+
+
+def test_the_default_model_is_the_best_head_by_balanced_accuracy():
+    from soundlab import runs
+
+    shipped, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
+    servable = [r for r in shipped if r.classifies_audio and r.task == "esc50"]
+    best = max(((r, k) for r in servable for k in r.model_names), key=lambda rk: rk[0].balanced_accuracy(rk[1]))
+    at = run()
+    assert not at.exception
+    assert at.selectbox(key="classify-run").value == best[0].id and at.selectbox(key="classify-head").value == best[1]

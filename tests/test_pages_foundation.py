@@ -16,13 +16,16 @@ def test_home_in_sample_mode():
     assert any(b.label == "Download ESC-50 now" for b in at.button)
 
 
-def test_home_with_the_dev_dataset(dev_root, use_dataset):
+def test_home_with_the_dev_dataset(dev_root, use_dataset, n_dev):
     use_dataset(dev_root)
     at = run(HOME)
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["In use"] == "Partial ESC-50" and metrics["Clips on disk"] == "737 / 2000"
+    assert metrics["In use"] == "Partial ESC-50" and metrics["Clips on disk"] == f"{n_dev} / 2000"
     assert metrics["ESC-10 clips on disk"] == "400 / 400"
+    page = " ".join(str(m.value) for m in at.markdown)
+    for what in ("YAMNet TFLite model", "EfficientAT mn04_as weights", "EfficientAT AudioSet labels"):
+        assert f":material/check_circle:] {what}" in page
 
 
 def test_home_download_offline_shows_the_reason(tmp_path, use_dataset, monkeypatch):
@@ -47,10 +50,10 @@ def test_explore_sample_mode_shows_real_clips():
     assert len(at.get("plotly_chart")) == 2 and len(at.get("audio")) == 1
 
 
-def test_explore_filters_change_the_table(dev_root, use_dataset):
+def test_explore_filters_change_the_table(dev_root, use_dataset, n_dev):
     use_dataset(dev_root)
     at = run(EXPLORE)
-    assert len(at.dataframe[0].value) == 737
+    assert len(at.dataframe[0].value) == n_dev
     at.multiselect(key="explore-fold").set_value([4]).run()
     assert len(at.dataframe[0].value) == 400
     at.multiselect(key="explore-class").set_value(["dog"]).run()

@@ -11,7 +11,7 @@ from tests.apptest import texts
 from tests.assets import ROOT
 
 METRICS = str(ROOT / "pages" / "3_Metrics.py")
-SECTIONS = ["Folds", "Classes", "Confusion", "Mistakes", "Calibration", "Map", "Compare", "Export"]
+SECTIONS = ["Folds", "Classes", "Confusion", "Mistakes", "Calibration", "Open set", "Map", "Compare", "Export"]
 SHIPPED, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
 
 
@@ -95,7 +95,8 @@ def test_bad_run_in_link_is_rejected():
 def test_sample_mode_marks_absent_clips():
     at = run({"metrics-section": "Mistakes"})
     assert not at.exception
-    assert "of these 737 clips are on disk here" in " ".join(c.value for c in at.caption)
+    n = runs.preferred(SHIPPED).info["coverage"]["clips_present"]
+    assert f"of these {n} clips are on disk here" in " ".join(c.value for c in at.caption)
 
 
 def test_compare_two_heads(dev_root, use_dataset):
@@ -141,10 +142,26 @@ def test_compare_puts_every_model_side_by_side_with_a_verdict(dev_root, use_data
     board = at.dataframe[-1].value
     scratch_runs = [r for r in SHIPPED if r.family == "scratch" and r.task == "esc50"]
     assert {r.default_model for r in scratch_runs} <= set(board["model"])
-    assert set(board["family"]) == {"yamnet", "scratch"} and (board["clips"] == 737).all()
+    assert set(board["family"]) == {"yamnet", "scratch"} and (board["clips"] == esc50.info["coverage"]["clips_present"]).all()
     assert board["McNemar p"].between(0, 1).all()
     # a from-scratch run as the selected run: its own figures, the same comparison
     cnn = next(r for r in scratch_runs if r.default_model == "cnn")
     at = run({"metrics-run": cnn.id, "metrics-section": "Compare"})
     assert not at.exception and not at.error
     assert "What this tells you" in texts(at, "info")
+
+
+def test_balanced_accuracy_imbalance_note_recalls_and_references(dev_root, use_dataset):
+    use_dataset(dev_root)
+    run50 = runs.preferred(SHIPPED)
+    at = run({"metrics-run": run50.id})
+    assert not at.exception and not at.error
+    labels = {m.label: m.value for m in at.metric}
+    cv = run50.model(run50.default_model)["cv"]
+    assert labels["Balanced accuracy"] == f"{cv['balanced_accuracy']:.1%}"
+    assert "imbalanced" in texts(at, "info") and "balanced accuracy" in texts(at, "info")
+    recall = next(d.value for d in at.dataframe if "recall" in d.value.columns)
+    assert recall["recall"].is_monotonic_increasing and len(recall) == len(run50.classes)
+    refs = next(d.value for d in at.dataframe if "comparable" in d.value.columns)
+    assert not refs["comparable"].iloc[:-1].any()  # a partial dataset: no published figure is comparable
+    assert "None of the published figures is comparable" in " ".join(c.value for c in at.caption)

@@ -46,6 +46,10 @@ class Engine(Protocol):
     model: str
     multilingual: bool
 
+    def language_probabilities(self, y16k: np.ndarray, top: int = 5) -> list[tuple[str, float]]:
+        """The `top` most likely languages of the first 30 s, most likely first (empty for English-only models)."""
+        ...
+
     def detect_language(self, y16k: np.ndarray) -> tuple[str, float] | None: ...
 
     def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str) -> list[Segment]: ...
@@ -147,9 +151,9 @@ class TransformersEngine:
         feats = self.processor(y16k, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features
         return feats.to(self.device, dtype=self._dtype)
 
-    def detect_language(self, y16k: np.ndarray) -> tuple[str, float] | None:
+    def language_probabilities(self, y16k: np.ndarray, top: int = 5) -> list[tuple[str, float]]:
         if not self.multilingual:
-            return None
+            return []
         import torch
 
         gc = self._model.generation_config
@@ -161,8 +165,12 @@ class TransformersEngine:
             start = torch.tensor([[gc.decoder_start_token_id]], device=self.device)
             logits = self._model(encoder_outputs=enc, decoder_input_ids=start).logits[0, -1].float()
         probs = torch.softmax(logits[ids], dim=-1)
-        best = int(torch.argmax(probs))
-        return codes[best].strip("<|>"), float(probs[best])
+        order = torch.argsort(probs, descending=True)[:top].tolist()
+        return [(codes[i].strip("<|>"), float(probs[i])) for i in order]
+
+    def detect_language(self, y16k: np.ndarray) -> tuple[str, float] | None:
+        found = self.language_probabilities(y16k, top=1)
+        return found[0] if found else None
 
     def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str) -> list[Segment]:
         import torch
@@ -198,10 +206,13 @@ class TransformersEngine:
                 init.append(gc.lang_to_id[f"<|{language}|>"])
             init.append(gc.task_to_id[task])
         full = torch.cat([torch.tensor([init], device=sequences.device, dtype=sequences.dtype), sequences], dim=1)
+        # the decoder has max_target_positions (448) positions: a decoding that ran to the limit (a loop) is scored
+        # on what fits
+        full = full[:, : self._model.config.max_target_positions + 1]
         logits = self._model(input_features=feats, decoder_input_ids=full[:, :-1]).logits.float()
         logp = torch.log_softmax(logits, dim=-1).gather(-1, full[:, 1:, None])[..., 0]
         generated = logp[:, len(init) - 1 :]
-        text = sequences < gc.eos_token_id  # ordinary tokens, not timestamps or specials
+        text = full[:, len(init):] < gc.eos_token_id  # ordinary tokens, not timestamps or specials
         return float(generated[text].mean()) if bool(text.any()) else None
 
 
@@ -241,8 +252,12 @@ class FasterWhisperEngine:
         self._lock = threading.Lock()
 
     def detect_language(self, y16k: np.ndarray) -> tuple[str, float] | None:
+        found = self.language_probabilities(y16k, top=1)
+        return found[0] if found else None
+
+    def language_probabilities(self, y16k: np.ndarray, top: int = 5) -> list[tuple[str, float]]:
         if not self.multilingual:
-            return None
+            return []
         import ctranslate2
 
         # Pad the *audio* to 30 s before the log-mel, as OpenAI's Whisper and transformers do. faster-whisper's
@@ -254,8 +269,7 @@ class FasterWhisperEngine:
         with self._lock:
             found = self._model.model.detect_language(
                 ctranslate2.StorageView.from_array(np.ascontiguousarray(feats[None], dtype=np.float32)))
-        token, prob = found[0][0]
-        return token.strip("<|>"), float(prob)
+        return [(token.strip("<|>"), float(prob)) for token, prob in found[0][:top]]
 
     def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str) -> list[Segment]:
         with self._lock:

@@ -12,7 +12,8 @@ Chosen from the data and written beside every number:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,7 @@ class Protocol:
     classes: list[str]  # class keys (csv "category") in label order
     class_names: list[str]  # readable names in label order
     targets: list[int]  # ESC-50 target of each label
+    labels: dict | None = None  # set when the labels are not the official ones: see `relabel`
 
     @property
     def n_classes(self) -> int:
@@ -106,3 +108,76 @@ def choose(meta: pd.DataFrame, task: str = "esc50", *, n_splits: int = N_FOLDS, 
     return Protocol(name=name, task=task, description=description, clips=clips,
                     classes=list(classes_df["category"]), class_names=list(classes_df["class_name"]),
                     targets=[int(t) for t in classes_df["target"]])
+
+
+LABEL_COLUMNS = ("filename", "target", "category")
+
+
+def read_labels(path: Path | str, meta: pd.DataFrame) -> pd.DataFrame:
+    """A corrected metadata csv (the layout of ESC-50's ``esc50.csv``, as the Data issues page exports it): one row
+    per clip with `filename`, `target` and `category`. Checked against the ESC-50 metadata: every clip known, every
+    target a class of ESC-50 and named by its own category.
+
+    Raises
+    ------
+    DatasetError
+        Unreadable file, a missing column, an unknown clip or class, a target that does not match its category.
+    """
+    path = Path(path)
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise DatasetError(f"cannot read the labels file {path}: {e}") from None
+    missing = [c for c in LABEL_COLUMNS if c not in table.columns]
+    if missing:
+        raise DatasetError(f"{path.name} lacks the column(s) {', '.join(missing)} of ESC-50's metadata layout")
+    unknown = sorted(set(table["filename"]) - set(meta["filename"]))
+    if unknown:
+        raise DatasetError(f"{path.name} names {len(unknown)} clips that are not in ESC-50 (e.g. {unknown[0]!r})")
+    if table["filename"].duplicated().any():
+        raise DatasetError(f"{path.name} lists {table['filename'][table['filename'].duplicated()].iloc[0]!r} twice")
+    category_of = dict(zip(meta["target"], meta["category"], strict=False))
+    targets = pd.to_numeric(table["target"], errors="coerce")
+    bad = ~targets.isin(list(category_of))
+    if bad.any():
+        raise DatasetError(f"{path.name}: target {table['target'][bad].iloc[0]!r} of {table['filename'][bad].iloc[0]} "
+                           "is not an ESC-50 class (0-49)")
+    wrong = targets.map(category_of) != table["category"]
+    if wrong.any():
+        i = int(np.flatnonzero(wrong.to_numpy())[0])
+        raise DatasetError(f"{path.name}: {table['filename'].iloc[i]} has target {int(targets.iloc[i])} "
+                           f"({category_of[int(targets.iloc[i])]}) but category {table['category'].iloc[i]!r}")
+    return table.assign(target=targets.astype(np.int64))[["filename", "target", "category"]]
+
+
+def relabel(proto: Protocol, labels: pd.DataFrame, source: str) -> Protocol:
+    """The protocol with the labels of `labels` (from `read_labels`) in place of the official ones. The folds stay
+    exactly as they are, so a run on corrected labels is compared with the official one clip for clip. A clip of
+    ESC-10 corrected to a class outside ESC-10 leaves the ESC-10 task. The protocol's name gets ``-relabelled`` (it is
+    not an official protocol any more) and `labels` records what changed, for run.json and every page."""
+    new = dict(zip(labels["filename"], labels["target"], strict=False))
+    clips = proto.clips.copy()
+    old = clips["target"].to_numpy()
+    wanted = clips["filename"].map(new).fillna(clips["target"]).astype(np.int64).to_numpy()
+    changed = np.flatnonzero(wanted != old)
+    label_of = {t: i for i, t in enumerate(proto.targets)}
+    left = [i for i in changed if wanted[i] not in label_of]
+    changes = [{"filename": str(clips["filename"].iloc[i]), "from": proto.classes[label_of[old[i]]],
+                "to": str(labels.set_index("filename").loc[clips["filename"].iloc[i], "category"]),
+                "left_task": bool(wanted[i] not in label_of)} for i in changed]
+    keep = [i for i in changed if wanted[i] in label_of]
+    class_of = dict(zip(proto.targets, zip(proto.classes, proto.class_names, strict=True), strict=True))
+    for i in keep:
+        t = int(wanted[i])
+        clips.iloc[i, clips.columns.get_loc("target")] = t
+        clips.iloc[i, clips.columns.get_loc("label")] = label_of[t]
+        clips.iloc[i, clips.columns.get_loc("category")] = class_of[t][0]
+        if "class_name" in clips:
+            clips.iloc[i, clips.columns.get_loc("class_name")] = class_of[t][1]
+    if left:
+        clips = clips.drop(index=clips.index[left]).reset_index(drop=True)
+    info = {"source": str(source), "changed": len(keep), "left_task": len(left), "changes": changes}
+    what = (f"; labels of {len(keep)} clips corrected by review ({Path(source).name}), not the official labels"
+            + (f", {len(left)} clips moved out of the task" if left else "") + "; same folds")
+    return replace(proto, name=f"{proto.name}-relabelled", description=proto.description + what, clips=clips,
+                   labels=info)

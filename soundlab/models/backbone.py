@@ -39,6 +39,26 @@ class BackboneParams:
         return int(round(self.min_input_s * self.sample_rate_hz))
 
 
+SILENCE_TAG = "Silence"  # the AudioSet class both backbones score; a frame scored above SILENT_FRAME is silence
+SILENT_FRAME = 0.5
+
+
+def sound_pooled(embeddings: np.ndarray, scores: np.ndarray, silence_index: int | None) -> np.ndarray:
+    """(d,) the mean embedding of the frames that are not silence (all frames if every one is, or if the backbone
+    has no silence tag). Many ESC-50 clips are a short sound padded with digital silence to 5 s: their plain mean
+    embedding is mostly the embedding of silence, so with YAMNet hundreds of unrelated clips end up within 0.002 of
+    each other. Sound search and the near-duplicate check compare sounds, so they use this."""
+    if silence_index is None or len(embeddings) == 0:
+        return embeddings.mean(axis=0)
+    keep = np.asarray(scores[:, silence_index], np.float32) < SILENT_FRAME
+    return embeddings[keep].mean(axis=0) if keep.any() else embeddings.mean(axis=0)
+
+
+def silence_index(tag_names: list[str]) -> int | None:
+    """The position of the AudioSet "Silence" tag, or None."""
+    return tag_names.index(SILENCE_TAG) if SILENCE_TAG in tag_names else None
+
+
 @dataclass(frozen=True)
 class BackboneOutput:
     """What a backbone gives for one waveform."""
@@ -46,6 +66,18 @@ class BackboneOutput:
     embeddings: np.ndarray  # (frames, embedding_dim) float32
     scores: np.ndarray  # (frames, n_tags) float32, AudioSet tag scores in [0, 1]
     log_mel: np.ndarray | None = None  # the model's own spectrogram, if it exposes one
+    clip_scores: np.ndarray | None = None  # (n_tags,) the model's own tags for the whole input, if it has them
+
+    @property
+    def pooled_embedding(self) -> np.ndarray:
+        """(embedding_dim,) the mean over frames."""
+        return self.embeddings.mean(axis=0)
+
+    @property
+    def pooled_scores(self) -> np.ndarray:
+        """(n_tags,) tags of the whole input: the model's own clip-level output if it has one (EfficientAT), else the
+        mean over frames (YAMNet's documented way)."""
+        return self.clip_scores if self.clip_scores is not None else self.scores.mean(axis=0)
 
 
 class Backbone(ABC):
@@ -107,10 +139,12 @@ class BackboneStatus:
         return all(present for _, _, present in self.files)
 
 
-# name -> module defining PARAMS, load(settings) -> Backbone and status(settings) -> BackboneStatus. Modules are imported only when used, so the
+# name -> module defining PARAMS, load(settings) -> Backbone, status(settings) -> BackboneStatus and
+# tag_names(settings) -> list[str]. Modules are imported only when used, so the
 # app never imports torch for a page that needs only YAMNet.
 REGISTRY: dict[str, str] = {
     "yamnet": "soundlab.models.yamnet",
+    "efficientat": "soundlab.models.efficientat",
 }
 DEFAULT = "yamnet"
 
@@ -124,6 +158,11 @@ def _module(key: str):
 def params_of(key: str) -> BackboneParams:
     """A backbone's parameters without loading its weights."""
     return _module(key).PARAMS
+
+
+def tag_names_of(key: str, settings) -> list[str]:
+    """A backbone's AudioSet tag names (from its label file), without loading its weights. Raises ModelError."""
+    return _module(key).tag_names(settings)
 
 
 def status(key: str, settings) -> BackboneStatus:

@@ -18,7 +18,7 @@ import numpy as np
 
 from soundlab import audio
 from soundlab.errors import AudioError, ParameterError
-from soundlab.models.backbone import Backbone, BackboneParams
+from soundlab.models.backbone import Backbone, BackboneParams, sound_pooled
 from soundlab.storage import file_stamp, save_npz_atomic
 
 # view name -> leading silence as a share of the backbone's frame hop
@@ -28,13 +28,14 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class EmbeddingSet:
-    """Per-clip frame arrays, stored ragged: clip i owns rows offsets[i]:offsets[i+1]."""
+    """Per-clip frame arrays, stored ragged (clip i owns rows offsets[i]:offsets[i+1]), and per-clip tags."""
 
     filenames: np.ndarray  # (n,) str
     offsets: np.ndarray  # (n + 1,) int64
     embeddings: np.ndarray  # (total_frames, embedding_dim) float32
-    scores: np.ndarray  # (total_frames, n_tags) float16
+    scores: np.ndarray  # (total_frames, n_tags) float16, per frame
     stamps: np.ndarray  # (n, 2) int64: file size, mtime_ns
+    tags: np.ndarray  # (n, n_tags) float16: each clip's tags (`BackboneOutput.pooled_scores`)
 
     def __len__(self) -> int:
         return len(self.filenames)
@@ -55,6 +56,7 @@ class EmbeddingSet:
             embeddings=np.concatenate(parts_e) if parts_e else self.embeddings[:0],
             scores=np.concatenate(parts_s) if parts_s else self.scores[:0],
             stamps=self.stamps[order],
+            tags=self.tags[order],
         )
 
     def stacked(self, n_frames: int | None = None) -> np.ndarray:
@@ -72,39 +74,60 @@ class EmbeddingSet:
         return np.stack([self.embeddings[self.offsets[i] : self.offsets[i + 1]].mean(axis=0)
                          for i in range(len(self))]) if len(self) else self.embeddings[:0].astype(np.float32)
 
+    def pooled_sound(self, silence_index: int | None) -> np.ndarray:
+        """(n, d) mean embedding of each clip's frames that are not silence (`backbone.sound_pooled`)."""
+        return np.stack([sound_pooled(self.embeddings[self.offsets[i] : self.offsets[i + 1]],
+                                      self.scores[self.offsets[i] : self.offsets[i + 1]], silence_index)
+                         for i in range(len(self))]) if len(self) else self.embeddings[:0].astype(np.float32)
+
     def clip_scores(self) -> np.ndarray:
-        """(n, n_tags) mean AudioSet score of each clip over its frames."""
-        return np.stack([self.scores[self.offsets[i] : self.offsets[i + 1]].astype(np.float32).mean(axis=0)
-                         for i in range(len(self))]) if len(self) else self.scores[:0].astype(np.float32)
+        """(n, n_tags) AudioSet tags of each clip (the backbone's clip-level output, or its frames' mean)."""
+        return self.tags.astype(np.float32)
+
+
+def _frame_means(offsets: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    return np.stack([scores[offsets[i] : offsets[i + 1]].astype(np.float32).mean(axis=0)
+                     for i in range(len(offsets) - 1)]).astype(np.float16) if len(offsets) > 1 else scores[:0]
 
 
 def empty_set(params: BackboneParams) -> EmbeddingSet:
     return EmbeddingSet(np.array([], dtype=object), np.zeros(1, np.int64),
                         np.zeros((0, params.embedding_dim), np.float32), np.zeros((0, params.n_tags), np.float16),
-                        np.zeros((0, 2), np.int64))
+                        np.zeros((0, 2), np.int64), np.zeros((0, params.n_tags), np.float16))
 
 
 def cache_path(cache_dir: Path, fingerprint: str, view: str) -> Path:
     return Path(cache_dir) / "embeddings" / fingerprint / f"{view}.npz"
 
 
-def load_cache(path: Path, params: BackboneParams) -> EmbeddingSet:
-    """The cached set at `path`; an empty one if there is none, or if it is damaged (it is then rebuilt)."""
+def load_cache(path: Path, params: BackboneParams, *, log: Callable[[str], None] | None = None) -> EmbeddingSet:
+    """The cached set at `path`; an empty one if there is none, or if it is damaged (it is then rebuilt, and `log`
+    is told so)."""
     if not path.is_file():
         return empty_set(params)
+
+    def damaged(why: str) -> EmbeddingSet:
+        if log is not None:
+            log(f"the embedding cache {path} is damaged ({why}); its clips are embedded again")
+        return empty_set(params)
+
     try:
         with np.load(path, allow_pickle=False) as z:
-            es = EmbeddingSet(z["filenames"].astype(object), z["offsets"], z["embeddings"], z["scores"], z["stamps"])
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # damaged: rebuilt, never trusted
-        return empty_set(params)
-    if es.embeddings.shape[1:] != (params.embedding_dim,) or es.scores.shape[1:] != (params.n_tags,):
-        return empty_set(params)
+            offsets, scores = z["offsets"], z["scores"]
+            # caches written before per-clip tags existed hold YAMNet frames: their tags are the frame means
+            tags = z["tags"] if "tags" in z.files else _frame_means(offsets, scores)
+            es = EmbeddingSet(z["filenames"].astype(object), offsets, z["embeddings"], scores, z["stamps"], tags)
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:  # damaged: rebuilt, never trusted
+        return damaged(f"{type(e).__name__}: {e}")
+    if (es.embeddings.shape[1:] != (params.embedding_dim,) or es.scores.shape[1:] != (params.n_tags,)
+            or len(es.tags) != len(es.filenames) or len(es.offsets) != len(es.filenames) + 1):
+        return damaged("its arrays do not fit together or do not fit the backbone")
     return es
 
 
 def save_cache(path: Path, es: EmbeddingSet) -> None:
     save_npz_atomic(path, filenames=es.filenames.astype(str), offsets=es.offsets, embeddings=es.embeddings,
-                    scores=es.scores, stamps=es.stamps)
+                    scores=es.scores, stamps=es.stamps, tags=es.tags)
 
 
 def view_input(y: np.ndarray, view: str, params: BackboneParams) -> np.ndarray:
@@ -115,12 +138,31 @@ def view_input(y: np.ndarray, view: str, params: BackboneParams) -> np.ndarray:
     return np.concatenate([np.zeros(shift, np.float32), y[:-shift]])
 
 
+def _ahead(pool, fn, items, n: int):
+    """fn(item) for each item, in order, computed by `pool` at most `n` items ahead of the consumer."""
+    import collections
+
+    pending = collections.deque()
+    it = iter(items)
+    for item in it:
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= n:
+            break
+    while pending:
+        result = pending.popleft().result()
+        nxt = next(it, None)
+        if nxt is not None:
+            pending.append(pool.submit(fn, nxt))
+        yield result
+
+
 def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: Path, view: str = "orig",
-                progress: Progress | None = None, save_every: int = 200
-                ) -> tuple[EmbeddingSet, list[tuple[str, str]]]:
+                progress: Progress | None = None, save_every: int = 200, batch: int = 16,
+                log: Callable[[str], None] | None = None) -> tuple[EmbeddingSet, list[tuple[str, str]]]:
     """Embeddings of `clips` ((filename, path) pairs), computing only what the cache lacks.
 
-    Decoding runs one clip ahead in a helper thread while the backbone runs on the current one.
+    Decoding runs ahead in a helper thread while the backbone works; a backbone with ``embed_batch`` gets clips of
+    equal length `batch` at a time. A damaged cache file is recomputed, and `log` is told so.
 
     Returns
     -------
@@ -133,21 +175,22 @@ def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: 
         raise ParameterError(f"unknown view {view!r}; known: {', '.join(VIEWS)}")
     params = backbone.params
     path = cache_path(cache_dir, backbone.fingerprint, view)
-    cached = load_cache(path, params)
+    cached = load_cache(path, params, log=log)
     index = cached.index()
     todo = [(f, p) for f, p in clips if f not in index or tuple(cached.stamps[index[f]]) != file_stamp(p)]
     keep = [f for f in cached.filenames if f not in {t[0] for t in todo}]
-    new_e, new_s, new_names, new_stamps = [], [], [], []
+    new_e, new_s, new_t, new_names, new_stamps = [], [], [], [], []
     done = len(clips) - len(todo)
     if progress:
         progress(done, len(clips))
-
     failures: list[tuple[str, str]] = []
+    embed_batch = getattr(backbone, "embed_batch", None)
+    batch = batch if embed_batch is not None else 1
 
     def decode(item):
         name, p = item
         try:
-            return name, p, audio.load(p, sr=params.sample_rate_hz, allow_silent=True).y
+            return name, p, view_input(audio.load(p, sr=params.sample_rate_hz, allow_silent=True).y, view, params)
         except AudioError as e:
             return name, p, e
 
@@ -160,28 +203,42 @@ def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: 
             embeddings=np.concatenate([base.embeddings] + new_e) if new_e else base.embeddings,
             scores=np.concatenate([base.scores] + new_s) if new_s else base.scores,
             stamps=np.concatenate([base.stamps, np.array(new_stamps, np.int64).reshape(-1, 2)]),
+            tags=np.concatenate([base.tags] + [t[None] for t in new_t]) if new_t else base.tags,
         )
 
+    def flush(group) -> None:
+        outs = embed_batch([y for _, _, y in group]) if batch > 1 else [backbone(group[0][2])]
+        for (name, p, _), out in zip(group, outs):
+            new_e.append(out.embeddings.astype(np.float32))
+            new_s.append(out.scores.astype(np.float16))
+            new_t.append(out.pooled_scores.astype(np.float16))
+            new_names.append(name)
+            new_stamps.append(file_stamp(p))
+
     if todo:
+        saved = 0
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(decode, todo[0])
-            for k in range(len(todo)):
-                name, p, y = pending.result()
-                if k + 1 < len(todo):
-                    pending = pool.submit(decode, todo[k + 1])
+            decoded = _ahead(pool, decode, todo, 2 * batch)  # decoding runs ahead of the backbone, bounded
+            group = []
+            for name, p, y in decoded:
                 done += 1
                 if isinstance(y, AudioError):
                     failures.append((name, str(y)))
-                    continue
-                out = backbone(view_input(y, view, params))
-                new_e.append(out.embeddings.astype(np.float32))
-                new_s.append(out.scores.astype(np.float16))
-                new_names.append(name)
-                new_stamps.append(file_stamp(p))
+                else:
+                    if group and len(y) != len(group[0][2]):
+                        flush(group)
+                        group = []
+                    group.append((name, p, y))
+                    if len(group) >= batch:
+                        flush(group)
+                        group = []
                 if progress:
                     progress(done, len(clips))
-                if save_every and (k + 1) % save_every == 0:
+                if save_every and len(new_names) - saved >= save_every:
                     save_cache(path, merged())  # an interrupted run keeps what it computed
+                    saved = len(new_names)
+            if group:
+                flush(group)
         save_cache(path, merged())
         cached = load_cache(path, params)
     failed = {f for f, _ in failures}

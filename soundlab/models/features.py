@@ -5,6 +5,9 @@
 * ``mfcc``     -- summary statistics of 40 MFCCs and their deltas (mean and standard deviation over
                  time), the classic ESC-50 baseline features; shape (160,).
 * ``wave``     -- the waveform at 8 kHz for the 1-D CNN; shape (40000,) for 5 s.
+* ``eat-logmel`` -- EfficientAT's own input (`soundlab.models.efficientat.log_mel`: 32 kHz, pre-emphasis, 1024-point
+                 STFT every 320 samples, 128 Kaldi mel bands up to 15 kHz, normalised); shape (128, 500) for 5 s.
+                 The fine-tuned network trains on these.
 
 The cache is ``SOUNDLAB_CACHE_DIR/features/<kind>-<settings hash>.npz``, keyed like the embedding cache by
 clip name and file size and modification time.
@@ -55,12 +58,15 @@ DESCRIPTIONS = {
     "logmel": "log-mel spectrograms (22.05 kHz, n_fft 1024, hop 320, 128 mels)",
     "mfcc": "MFCC statistics (mean and std of 40 MFCCs and their deltas)",
     "wave": "the raw waveform at 8 kHz",
+    "eat-logmel": "EfficientAT's log-mel input (32 kHz, 128 Kaldi mels up to 15 kHz)",
 }
 
 SPECS = {
     "logmel": FeatureSpec("logmel"),
     "mfcc": FeatureSpec("mfcc"),
     "wave": FeatureSpec("wave", sr=8_000),
+    "eat-logmel": FeatureSpec("eat-logmel", sr=32_000, n_fft=1024, hop_length=320, win_length=800, n_mels=128,
+                              fmax_hz=15_000.0),
 }
 
 
@@ -78,7 +84,7 @@ def specs_for(sr: int = 22_050, fmax_hz: float = 0.0) -> dict[str, FeatureSpec]:
     if not 0 < fmax <= sr / 2:
         raise ParameterError(f"log-mel fmax {fmax_hz:g} Hz must be above 0 and at most half the rate ({sr / 2:g} Hz)")
     return {"logmel": FeatureSpec("logmel", sr=sr, fmax_hz=fmax), "mfcc": FeatureSpec("mfcc", sr=sr, fmax_hz=fmax),
-            "wave": SPECS["wave"]}
+            "wave": SPECS["wave"], "eat-logmel": SPECS["eat-logmel"]}
 
 
 def fit_length(y: np.ndarray, n: int) -> np.ndarray:
@@ -100,6 +106,10 @@ def compute(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     y = fit_length(y.astype(np.float32, copy=False), spec.samples)
     if spec.kind == "wave":
         return y
+    if spec.kind == "eat-logmel":
+        from soundlab.models.efficientat import log_mel as eat_log_mel
+
+        return eat_log_mel(y)
     S_db = log_mel(y, spec)
     if spec.kind == "logmel":
         return S_db
@@ -113,13 +123,14 @@ def compute(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
 
 
 def feature_set(clips: list[tuple[str, str]], spec: FeatureSpec, *, cache_dir: Path,
-                progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
+                progress: Progress | None = None, dtype=np.float32, log: Callable[[str], None] | None = None
+                ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
     """Features of (filename, path) clips, computing only what the cache lacks.
 
     Returns
     -------
     names : np.ndarray [shape=(m,)]
-    X : np.ndarray [shape=(m, ...)], float32 (stored as float16)
+    X : np.ndarray [shape=(m, ...)], `dtype` (stored as float16; keep float16 to halve the memory of big sets)
     failures : list of (filename, message)
     """
     path = Path(cache_dir) / "features" / f"{spec.key()}.npz"
@@ -129,8 +140,10 @@ def feature_set(clips: list[tuple[str, str]], spec: FeatureSpec, *, cache_dir: P
             with np.load(path, allow_pickle=False) as z:
                 for name, stamp, x in zip(z["names"], z["stamps"], z["X"]):
                     cached[str(name)] = (tuple(int(v) for v in stamp), x)
-        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # damaged: rebuilt, never trusted
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:  # damaged: rebuilt, never trusted
             cached = {}
+            if log is not None:
+                log(f"the feature cache {path} is damaged ({type(e).__name__}: {e}); its clips are computed again")
     todo = [(f, p) for f, p in clips if f not in cached or cached[f][0] != file_stamp(p)]
     failures: list[tuple[str, str]] = []
 
@@ -159,5 +172,5 @@ def feature_set(clips: list[tuple[str, str]], spec: FeatureSpec, *, cache_dir: P
         progress(done, len(clips))
     failed = {f for f, _ in failures}
     names = [f for f, _ in clips if f not in failed]
-    X = np.stack([cached[n][1] for n in names]).astype(np.float32) if names else np.zeros((0,))
+    X = np.stack([cached[n][1] for n in names]).astype(dtype, copy=False) if names else np.zeros((0,), dtype)
     return np.array(names), X, failures

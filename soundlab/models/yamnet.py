@@ -241,3 +241,7 @@ def status(settings) -> BackboneStatus:
     return BackboneStatus("yamnet", "YAMNet (SavedModel folder)",
                           (("YAMNet SavedModel", folder / "saved_model.pb", (folder / "saved_model.pb").is_file()),
                            class_map), "Set by SOUNDLAB_YAMNET.")
+
+
+def tag_names(settings) -> list[str]:
+    return read_class_map(Path(settings.artifacts_dir) / CLASS_MAP_FILE)

@@ -17,13 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from soundlab import runs
 from soundlab.data import protocol
 from soundlab.data.esc50 import Dataset
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Log = Callable[[str], None]
 Progress = Callable[[int, int], None]
@@ -82,8 +85,9 @@ class Trainer(Protocol):
     def save(self, name: str, fit: Fit, writer: runs.RunWriter) -> dict:
         """Write the deployed model into the run; return its run.json record (at least "file")."""
 
-    def finish(self, writer: runs.RunWriter, proto: protocol.Protocol, deployed: dict[str, Fit], log: Log) -> dict:
-        """Write the run's other files (embeddings.npz ...); return the family's part of run.json."""
+    def finish(self, writer: runs.RunWriter, proto: protocol.Protocol, deployed: dict[str, Fit], log: Log,
+               results: dict[str, CVResult]) -> dict:
+        """Write the run's other files (embeddings.npz, openset.json ...); return the family's part of run.json."""
 
 
 def without_failures(ds: Dataset, task: str, failures: list[tuple[str, str]], *, n_splits: int, seed: int,
@@ -133,8 +137,11 @@ def cross_validate(trainer: Trainer, proto: protocol.Protocol, *, seed: int, log
 
 
 def train_run(ds: Dataset, task: str, trainer: Trainer, *, cache_dir: Path, runs_dir: Path, log: Log = print,
-              progress: Progress | None = None, run_name: str | None = None) -> Path:
+              progress: Progress | None = None, run_name: str | None = None,
+              labels: tuple[pd.DataFrame, str] | None = None) -> Path:
     """Cross-validate every model of `trainer` on `task`, train the deployed models, write the run. Returns its path.
+
+    `labels`: (table from `protocol.read_labels`, its file name) to train and test on corrected labels, same folds.
 
     Raises
     ------
@@ -143,10 +150,15 @@ def train_run(ds: Dataset, task: str, trainer: Trainer, *, cache_dir: Path, runs
     """
     t_start = time.monotonic()
     cfg = trainer.config
-    proto = protocol.choose(ds.meta, task, n_splits=cfg.n_splits, seed=cfg.seed)
-    log(f"{trainer.family}{' ' + trainer.tag if trainer.tag else ''}: {proto.description}")
+
+    def corrected(p: protocol.Protocol) -> protocol.Protocol:
+        return protocol.relabel(p, *labels) if labels is not None else p
+
+    proto = corrected(protocol.choose(ds.meta, task, n_splits=cfg.n_splits, seed=cfg.seed))
+    log(f"{trainer.family}{' ' + trainer.tag if trainer.tag not in ('', trainer.family) else ''}: {proto.description}")
     failures = trainer.prepare(proto, cache_dir=cache_dir, progress=progress, log=log)
     ds, proto = without_failures(ds, task, failures, n_splits=cfg.n_splits, seed=cfg.seed, log=log)
+    proto = corrected(proto)
     trainer.align(list(proto.clips["filename"]))
     y = proto.clips["label"].to_numpy()
     groups = proto.clips["src_file"].to_numpy()
@@ -184,8 +196,9 @@ def train_run(ds: Dataset, task: str, trainer: Trainer, *, cache_dir: Path, runs
             cv = record["cv"]
             log(f"  {name:9s}: accuracy {cv['accuracy']:.4f}, top-3 {cv['top3_accuracy']:.4f}, "
                 f"macro-F1 {cv['macro_f1']:.4f}, fold mean {cv['fold_mean']:.4f} +- {cv['fold_std']:.4f}")
-        extra = trainer.finish(writer, proto, deployed, log)
-        best = max(models, key=lambda n: models[n]["cv"]["accuracy"])
+        extra = trainer.finish(writer, proto, deployed, log, results)
+        # the default model: the best by balanced accuracy (every class counts the same on a partial dataset)
+        best = max(models, key=lambda n: (models[n]["cv"]["balanced_accuracy"], models[n]["cv"]["accuracy"]))
         info = {
             **runs.base_info(rid, now, task, proto, ds, seed=cfg.seed, n_splits=cfg.n_splits, failures=failures),
             "family": trainer.family,

@@ -16,7 +16,7 @@ import numpy as np
 
 from soundlab import openset
 from soundlab.models import embeddings, heads
-from soundlab.models.backbone import Backbone
+from soundlab.models.backbone import Backbone, silence_index
 from soundlab.train import CVResult, Fit, Log, Progress
 
 # Per head: the views it is trained on, and the views whose predictions are averaged at test time.
@@ -64,11 +64,9 @@ def _inner_split(groups: np.ndarray, labels: np.ndarray, share: float, seed: int
 class HeadsTrainer:
     """Heads of `config.heads` on the embeddings of `backbone` (one run per backbone and task)."""
 
-    tag = ""
-
     def __init__(self, backbone: Backbone, config: HeadsConfig = HeadsConfig()):
         self.backbone, self.config = backbone, config
-        self.family = backbone.key
+        self.family = self.tag = backbone.key
         self.names = tuple(config.heads)
         self.derived = {"ensemble": heads.ENSEMBLE_MEMBERS} if "ensemble" in config.heads else {}
         self._sets: dict[str, embeddings.EmbeddingSet] = {}
@@ -82,7 +80,8 @@ class HeadsTrainer:
         failures: list[tuple[str, str]] = []
         for view in self.config.views():
             log(f"embedding {len(clips)} clips ({view} view) with {self.backbone.name} ...")
-            es, failed = embeddings.embed_clips(clips, self.backbone, cache_dir=cache_dir, view=view, progress=progress)
+            es, failed = embeddings.embed_clips(clips, self.backbone, cache_dir=cache_dir, view=view, progress=progress,
+                                                log=log)
             self._sets[view] = es
             failures += [f for f in failed if f not in failures]
         return failures
@@ -181,13 +180,20 @@ class HeadsTrainer:
         return {"file": rel, "tta_views": list(TTA_VIEWS[name]), "train_views": list(TRAIN_VIEWS.get(name, ())),
                 "members": list(self.derived.get(name, ())), "params": int(fit.model.count_params())}
 
-    def finish(self, writer, proto, deployed: dict[str, Fit], log: Log) -> dict:
+    def finish(self, writer, proto, deployed: dict[str, Fit], log: Log, results: dict | None = None) -> dict:
         orig = self._sets["orig"].subset(self.filenames)
         pooled, clip_scores = orig.pooled(), orig.clip_scores()
-        osm = openset.calibrate(pooled, proto.clips["fold"].to_numpy(), clip_scores,
-                                foreign_tags=openset.foreign_tags(self.backbone.tag_names))
-        log(f"open-set check: {osm.oof_in_set_share:.1%} of clips judged ESC-50 out of fold")
-        writer.add_embeddings(self.filenames, pooled, clip_scores)
+        writer.add_embeddings(self.filenames, pooled, clip_scores,
+                              sound=orig.pooled_sound(silence_index(self.backbone.tag_names)))
+        if results:
+            calibrations = openset.calibrate_models(
+                {name: r.oof_probs for name, r in results.items()}, pooled=pooled, tags=clip_scores,
+                labels=proto.clips["label"].to_numpy(), folds=proto.clips["fold"].to_numpy(),
+                n_classes=proto.n_classes, tag_names=self.backbone.tag_names)
+            writer.add_openset(calibrations)
+            shares = {n: c["oof"]["in_set"] for n, c in calibrations.items()}
+            log("open-set check, clips judged in-set out of fold (nested): "
+                + ", ".join(f"{n} {v:.1%}" for n, v in shares.items()))
         bb = self.backbone
         return {"backbone": {"key": bb.key, "name": bb.name, "fingerprint": bb.fingerprint, "runtime": bb.runtime},
-                "config": self.config.to_json(), "openset": osm.to_json()}
+                "config": self.config.to_json()}

@@ -98,7 +98,8 @@ class ScratchTrainer:
         self.n_classes = proto.n_classes
         clips = list(zip(proto.clips["filename"], proto.clips["path"]))
         log(f"computing {self.spec.kind} features of {len(clips)} clips ...")
-        self._names, self._X, failures = features.feature_set(clips, self.spec, cache_dir=cache_dir, progress=progress)
+        self._names, self._X, failures = features.feature_set(clips, self.spec, cache_dir=cache_dir, progress=progress,
+                                                                   log=log)
         return failures
 
     def align(self, filenames: list[str]) -> None:
@@ -126,7 +127,7 @@ class ScratchTrainer:
         return {"file": rel, "epochs": 0 if self.kind in scratch.SKLEARN_MODELS else self.config.epochs,
                 "params": scratch.param_count(fit.model, self.kind)}
 
-    def finish(self, writer, proto, deployed: dict[str, Fit], log: Log) -> dict:
+    def finish(self, writer, proto, deployed: dict[str, Fit], log: Log, results=None) -> dict:
         model = deployed[self.kind].model
         t0 = time.perf_counter()
         scratch.predict(model, self.kind, self.X, self.n_classes)  # the deployed model on every clip, in batches
