@@ -211,3 +211,54 @@ def test_cli_offline_message(tmp_path):
     run = subprocess.run([sys.executable, "-m", "soundlab", "download"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "offline" in run.stderr and "Traceback" not in run.stderr
+
+
+def _disk_full(*args, **kwargs):
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_while_extracting_is_a_clear_error_and_keeps_the_old_dataset(tmp_path, serve, good_zip,
+                                                                                  monkeypatch):
+    dest = tmp_path / "ESC-50"
+    (dest / "meta").mkdir(parents=True)
+    (dest / "keep.txt").write_text("the partial dataset the user already had")
+    server = serve(good_zip)
+    monkeypatch.setattr(zipfile.ZipFile, "extract", _disk_full)
+    with pytest.raises(DownloadError, match="disk is full") as e:
+        download_esc50(dest, url=server.url)
+    assert "untouched" in str(e.value)
+    assert (dest / "keep.txt").read_text().startswith("the partial")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".ESC-50.tmp")] == []
+
+
+def test_a_full_disk_while_downloading_is_not_retried_as_a_network_error(tmp_path, serve, good_zip, monkeypatch):
+    import builtins
+
+    real_open = builtins.open
+
+    class Full:
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, data):
+            _disk_full()
+
+    def fake_open(path, mode="r", *a, **kw):
+        f = real_open(path, mode, *a, **kw)
+        return Full(f) if str(path).endswith(".part") and "b" in mode and ("w" in mode or "a" in mode) else f
+
+    server = serve(good_zip)
+    monkeypatch.setattr(builtins, "open", fake_open)
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError, match="disk is full"):
+        download_esc50(tmp_path / "ESC-50", url=server.url)
+    assert time.monotonic() - t0 < 10  # at once, no retries
+    assert not (tmp_path / "ESC-50").exists()

@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,10 +84,42 @@ def test_timestamps_increase_and_stay_inside(kind, name):
 @pytest.mark.parametrize("kind", ["transformers", "faster-whisper"])
 @pytest.mark.parametrize("clip, lang", [("de-short", "de"), ("fr-short", "fr"), ("en-short", "en")])
 def test_language_detection(kind, clip, lang):
+    """What must hold on any CPU: the language is among the top candidates (the top one can differ between CPUs
+    on a 4 s clip: German 0.32 here, Thai 0.25 on another machine, with faster-whisper int8)."""
     name = "whisper-base-hf" if kind == "transformers" else "whisper-base-ct2"
     y, _ = speech(clip)
-    code, prob = engine(kind, name).detect_language(y)
-    assert code == lang and 0 < prob <= 1
+    found = engine(kind, name).language_probabilities(y, top=3)
+    assert lang in [c for c, _ in found] and all(0 < p <= 1 for _, p in found)
+    assert found == sorted(found, key=lambda c: -c[1])
+
+
+LANGUAGES = Path(__file__).parent / "languages"
+
+
+def _words(text: str) -> list[str]:
+    from transformers.models.whisper.english_normalizer import BasicTextNormalizer
+
+    return BasicTextNormalizer()(text).split()
+
+
+@pytest.mark.parametrize("kind", ["transformers", "faster-whisper"])
+@pytest.mark.parametrize("clip", ["de-short", "pl-short", "es-short", "it-short", "de-long", "pl-long"])
+def test_transcripts_come_out_in_the_spoken_language(kind, clip):
+    """The language the transcript is in, and its words: when detection is unsure, decoding the candidates decides."""
+    name = "whisper-base-hf" if kind == "transformers" else "whisper-base-ct2"
+    y, sr = sf.read(LANGUAGES / f"{clip}.ogg", dtype="float32")
+    assert sr == SR
+    ref = json.loads((LANGUAGES / "texts.json").read_text())[clip]
+    t = longform.transcribe(engine(kind, name), y)
+    lang = clip.split("-")[0]
+    assert t.language == lang, (t.language, t.language_candidates, t.text[:200])
+    assert lang in [c for c, *_ in t.language_candidates]
+    said, heard = set(_words(ref)), set(_words(t.text))
+    # whisper-base mishears espeak-ng's voices often (word error rates of 40-60% here), but a transcript in another
+    # language would share almost none of these words
+    assert len(said & heard) >= 0.3 * len(said), (t.text[:300], sorted(said - heard)[:20])
+    if t.language_unsure:
+        assert any("hard to tell" in n for n in t.notes)
 
 
 @pytest.mark.parametrize("kind, name", [c for c in COMBOS if "tiny.en" in c[1]])

@@ -107,7 +107,10 @@ def fetch(url: str, part: Path, *, timeout_s: float = 20.0, progress: Progress |
                         chunk = resp.read(CHUNK)
                         if not chunk:
                             break
-                        f.write(chunk)
+                        try:
+                            f.write(chunk)
+                        except OSError as e:  # our side (a full disk), not the network: stop, do not retry
+                            raise DownloadError(_write_failure(part, e)) from None
                         got += len(chunk)
                         if progress:
                             progress("download", start + got, total)
@@ -126,6 +129,14 @@ def fetch(url: str, part: Path, *, timeout_s: float = 20.0, progress: Progress |
                 f"{part.stat().st_size} bytes are kept in {part}. Run the command again to resume."
             )
         time.sleep(retry_wait_s)
+
+
+def _write_failure(path: Path, e: OSError) -> str:
+    import errno
+
+    what = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+    return (f"cannot write {path}: {what}. Nothing was installed and any dataset already there is untouched; "
+            "free some space and run the download again (it resumes).")
 
 
 def verify_archive(zip_path: Path, *, expected_clips: int = N_CLIPS) -> str:
@@ -174,7 +185,10 @@ def install_archive(zip_path: Path, dest: Path, *, expected_clips: int = N_CLIPS
         with zipfile.ZipFile(zip_path) as zf:
             members = [m for m in zf.infolist() if m.filename.startswith(top)]
             for i, m in enumerate(members):
-                zf.extract(m, tmp)
+                try:
+                    zf.extract(m, tmp)
+                except OSError as e:
+                    raise DownloadError(_write_failure(tmp / m.filename, e)) from None
                 if progress and (i % 200 == 0 or i == len(members) - 1):
                     progress("extract", i + 1, len(members))
         new_root = tmp / top if top else tmp
