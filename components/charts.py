@@ -234,7 +234,10 @@ def embedding_scatter(xy: np.ndarray, color: list[str], text: list[str], *, titl
     """One point per clip; clicking a point selects it (customdata = its file name)."""
     import plotly.express as px
 
-    fig = px.scatter(x=xy[:, 0], y=xy[:, 1], color=color, hover_name=text, custom_data=[keys], height=height)
+    # SVG, not WebGL: plotly express switches to WebGL above 1000 points, which browsers without a GPU (and
+    # headless ones) draw slowly or not at all; 2000 points are fine as SVG
+    fig = px.scatter(x=xy[:, 0], y=xy[:, 1], color=color, hover_name=text, custom_data=[keys], height=height,
+                     render_mode="svg")
     fig.update_traces(marker=dict(size=7, opacity=0.8))
     fig.update_layout(title=title, legend=dict(font=dict(size=9), itemsizing="constant"), clickmode="event+select",
                       **_LAYOUT)

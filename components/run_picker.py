@@ -34,7 +34,7 @@ def pick(all_runs: list, *, prefix: str, header: str | None = None, model_label:
     run_ids = [r.id for r in all_runs]
     url_run = st.query_params.get(f"{prefix}-run")
     if url_run is not None and url_run not in run_ids:
-        st.error(f"The link names run {url_run!r}, which is not here; showing the default run instead.")
+        st.error(f"The link names run {url_run[:80]!r}, which is not here; showing the default run instead.")
     default = runs_mod.preferred(all_runs).id
     with st.sidebar:
         if header:

@@ -84,9 +84,11 @@ def open_clip(name: str) -> None:
     st.session_state["explore-view"] = "Clips"
 
 
-if "explore-view" not in st.session_state and "explore-view" not in st.query_params:
-    st.session_state["explore-view"] = "Clips"  # set through state, not `default`, as buttons also set it
-view = st.segmented_control("View", ["Clips", "Classes", "Compare"], required=True,
+VIEWS = ["Clips", "Classes", "Compare"]
+if "explore-view" not in st.session_state and st.query_params.get("explore-view") not in VIEWS:
+    # set through state, not `default`, as buttons also set it; an unknown value in a link falls back to Clips
+    st.session_state["explore-view"] = "Clips"
+view = st.segmented_control("View", VIEWS, required=True,
                             key="explore-view", bind="query-params", label_visibility="collapsed")
 
 # ---- Clips: table, clip view, sibling takes ---------------------------------------------------

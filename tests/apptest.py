@@ -1,5 +1,7 @@
 """Helpers for the AppTest page tests."""
 
+import re
+
 from streamlit.testing.v1 import AppTest
 
 from tests.assets import ROOT
@@ -18,5 +20,6 @@ def run(path: str, query: dict | None = None, timeout: float = 180) -> AppTest:
 
 
 def texts(at: AppTest, kind: str) -> str:
-    """All texts of one element kind ("error", "warning", "info" ...) joined."""
-    return " ".join(str(e.value) for e in getattr(at, kind))
+    """All texts of one element kind ("error", "warning", "info" ...) joined, as the user reads them (the pages
+    escape user text such as file names for markdown: ``notes\\.wav`` is shown as ``notes.wav``)."""
+    return re.sub(r"\\(.)", r"\1", " ".join(str(e.value) for e in getattr(at, kind)))

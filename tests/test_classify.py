@@ -28,7 +28,8 @@ def yamnet():
 @pytest.fixture(scope="module")
 def clf(yamnet):
     shipped, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
-    return load_classifier(runs.preferred(shipped), None, yamnet)
+    # this file tests classification through YAMNet; the app's default (EfficientAT) is in test_efficientat.py
+    return load_classifier(runs.preferred([r for r in shipped if r.family == "yamnet"]), None, yamnet)
 
 
 def test_a_dataset_clip(clf, dev_root):
@@ -142,4 +143,4 @@ def test_cli_classify(dev_root, tmp_path):
     assert text.returncode == 0 and "Thunderstorm" in text.stdout.splitlines()[1]
     speech = subprocess.run([sys.executable, "-m", "soundlab", "classify", str(shared("speech", "en-short.wav"))],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
-    assert "not an ESC-50 sound; YAMNet hears: Speech" in speech.stdout
+    assert "not an ESC-50 sound; EfficientAT hears: Speech" in speech.stdout  # the default: best head by balanced accuracy

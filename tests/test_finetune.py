@@ -70,7 +70,8 @@ def test_fine_tuned_run_folder_is_complete_and_reloads(tiny_finetune_run, dev):
     assert run.family == "finetune" and not run.classifies_audio and run.model_names == [NAME]
     check_head_files(run, NAME, 30)
     m = run.model(NAME)
-    assert m["epochs"] == 2 and m["params"] > 900_000 and run.info["inference_ms_per_clip"] > 0
+    # mn04's 0.98 M parameters less its 527-way AudioSet layer (270 k), plus the new 512 -> n layer
+    assert m["epochs"] == 2 and 700_000 < m["params"] < 800_000 and run.info["inference_ms_per_clip"] > 0
     net = efficientat.load_fine_tuned(run.model_path(NAME), m["n_classes"])
     names, pooled, _ = runs.read_embeddings(run)
     assert pooled.shape == (30, 384)

@@ -132,15 +132,22 @@ def test_shipped_scratch_runs(dev):
     scratch_runs = [r for r in shipped if r.family == "scratch"]
     found = {(r.task, r.default_model) for r in scratch_runs}
     assert found == {(t, k) for t in ("esc50", "esc10") for k in scratch.SCRATCH_MODELS}
-    yamnet_clips = {r.task: set(runs.read_oof(r, r.default_model)["filename"])
-                    for r in shipped if r.family == "yamnet"}
+    heads_clips = {(r.task, r.info["coverage"]["clips_present"]): set(runs.read_oof(r, r.default_model)["filename"])
+                   for r in shipped if r.family == "yamnet"}
+    dev_clips = set(dev.meta.loc[dev.meta["present"], "filename"])
     for run in scratch_runs:
         oof = runs.read_oof(run, run.default_model)
-        assert set(oof["filename"]) == yamnet_clips[run.task]  # the same clips as the YAMNet heads
+        key = (run.task, run.info["coverage"]["clips_present"])
+        if key in heads_clips:
+            assert set(oof["filename"]) == heads_clips[key]  # the same clips as the YAMNet heads
+        else:
+            # the shipped from-scratch runs still use the earlier 737-clip dev set (retraining them on the 1054-clip
+            # set is open in issue 11); the report and the Metrics page keep them apart from the heads runs
+            assert set(oof["filename"]) <= dev_clips
         if run.protocol["name"].endswith("grouped"):
             assert oof.groupby("src_file")["fold"].nunique().max() == 1
         assert run.model(run.default_model)["cv"]["accuracy"] > 0.2
-    assert runs.preferred(shipped).family == "yamnet"
+    assert runs.preferred(shipped).family in ("yamnet", "efficientat")
 
 
 def test_too_few_recordings_is_a_clear_error(dev, tmp_path):

@@ -182,21 +182,23 @@ class TransformersEngine:
             feats = self._features(y16k)
             out = self._model.generate(feats, **kwargs)
             sequences = out["sequences"] if isinstance(out, dict) else out.sequences
-            logprob = self._mean_logprob(feats, sequences, language, task)
+            logprob, n_tokens = self._mean_logprob(feats, sequences, language, task)
         segments = []
         for seg in (out.get("segments") or [[]])[0]:
             tokens = seg["tokens"].tolist() if hasattr(seg["tokens"], "tolist") else list(seg["tokens"])
             text = self.processor.tokenizer.decode(tokens, skip_special_tokens=True).strip()
             if text:
-                segments.append(Segment(float(seg["start"]), float(seg["end"]), text, logprob))
+                # the whole chunk's tokens were scored at once: the first segment carries their count
+                segments.append(Segment(float(seg["start"]), float(seg["end"]), text, logprob,
+                                        0 if segments else n_tokens))
         if not segments:  # no timestamp pairs: fall back to the whole sequence as one segment
             text = self.processor.batch_decode(sequences, skip_special_tokens=True)[0].strip()
             if text:
-                segments.append(Segment(0.0, len(y16k) / SAMPLE_RATE, text, logprob))
+                segments.append(Segment(0.0, len(y16k) / SAMPLE_RATE, text, logprob, n_tokens))
         return segments
 
-    def _mean_logprob(self, feats, sequences, language: str | None, task: str) -> float | None:
-        """Mean log-probability of the generated text tokens (teacher-forced, one decoder pass)."""
+    def _mean_logprob(self, feats, sequences, language: str | None, task: str) -> tuple[float | None, int]:
+        """(mean log-probability of the generated text tokens, their number), teacher-forced in one decoder pass."""
         import torch
 
         gc = self._model.generation_config
@@ -213,7 +215,7 @@ class TransformersEngine:
         logp = torch.log_softmax(logits, dim=-1).gather(-1, full[:, 1:, None])[..., 0]
         generated = logp[:, len(init) - 1 :]
         text = full[:, len(init):] < gc.eos_token_id  # ordinary tokens, not timestamps or specials
-        return float(generated[text].mean()) if bool(text.any()) else None
+        return (float(generated[text].mean()), int(text.sum())) if bool(text.any()) else (None, 0)
 
 
 class FasterWhisperEngine:
@@ -276,7 +278,7 @@ class FasterWhisperEngine:
             segs, _ = self._model.transcribe(y16k, language=language if self.multilingual else None,
                                              task=task if self.multilingual else "transcribe", beam_size=1,
                                              condition_on_previous_text=False, vad_filter=False)
-            return [Segment(float(s.start), float(s.end), s.text.strip(), float(s.avg_logprob))
+            return [Segment(float(s.start), float(s.end), s.text.strip(), float(s.avg_logprob), len(s.tokens))
                     for s in segs if s.text.strip()]
 
 
