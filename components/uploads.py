@@ -36,15 +36,13 @@ def audio_uploader(label: str, *, key: str, help: str | None = None):
     try:
         f = st.file_uploader(label, key=key, help=help)
     except StreamlitAPIException as e:
-        st.error(f"The uploaded file was refused: {safe(e)}. Upload audio ({', '.join(AUDIO_TYPES)}).",
-                 icon=":material/block:")
+        st.error(f"The uploaded file was refused: {safe(e)}. Upload audio ({', '.join(AUDIO_TYPES)}).")
         return None
     if f is None:
         return None
     why = refusal(f.name)
     if why:
         shown = f.name.replace("\0", "?")
-        st.error(f"{safe(shown[:80])}: refused, {why}. Upload audio ({', '.join(AUDIO_TYPES)}).",
-                 icon=":material/block:")
+        st.error(f"{safe(shown[:80])}: refused, {why}. Upload audio ({', '.join(AUDIO_TYPES)}).")
         return None
     return f
