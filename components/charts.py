@@ -43,8 +43,10 @@ def mel_figure(S_db: np.ndarray, times: np.ndarray, freqs: np.ndarray, *, title:
                height: int = 320, zmin: float | None = None) -> go.Figure:
     """Heatmap of a (n_mels, t) dB array; bands are labelled by their centre frequency."""
     labels = band_labels(freqs)
+    # float32: plotly sends numpy arrays as typed binary; float64 doubled the page's largest message (~600 kB for a
+    # 5 s clip at 44.1 kHz) for precision no screen shows (bench/bench_pages.py measures the payload)
     fig = go.Figure(go.Heatmap(
-        z=S_db, x=times, y=labels, colorscale=COLORSCALE, zmin=zmin if zmin is not None else float(S_db.min()),
+        z=np.asarray(S_db, np.float32), x=np.asarray(times, np.float32), y=labels, colorscale=COLORSCALE, zmin=zmin if zmin is not None else float(S_db.min()),
         zmax=0.0, colorbar=dict(title="dB", thickness=12),
         hovertemplate="t=%{x:.2f} s<br>%{y}<br>%{z:.1f} dB<extra></extra>",
     ))

@@ -52,7 +52,8 @@ class Engine(Protocol):
 
     def detect_language(self, y16k: np.ndarray) -> tuple[str, float] | None: ...
 
-    def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str) -> list[Segment]: ...
+    def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str,
+                         greedy: bool = False) -> list[Segment]: ...
 
 
 def is_english_only(model: str, multilingual_flag: bool | None) -> bool:
@@ -172,7 +173,9 @@ class TransformersEngine:
         found = self.language_probabilities(y16k, top=1)
         return found[0] if found else None
 
-    def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str) -> list[Segment]:
+    def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str,
+                         greedy: bool = False) -> list[Segment]:
+        """`greedy` is accepted for the interface: this engine always decodes greedily (no temperature fallback)."""
         import torch
 
         kwargs = {"return_timestamps": True, "return_dict_in_generate": True}
@@ -273,11 +276,15 @@ class FasterWhisperEngine:
                 ctranslate2.StorageView.from_array(np.ascontiguousarray(feats[None], dtype=np.float32)))
         return [(token.strip("<|>"), float(prob)) for token, prob in found[0][:top]]
 
-    def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str) -> list[Segment]:
+    def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str,
+                         greedy: bool = False) -> list[Segment]:
+        """`greedy`: temperature 0 only. faster-whisper otherwise falls back to sampling at higher temperatures when a
+        decoding scores below its thresholds, which makes the result random; the language choice must not be."""
+        extra = {"temperature": 0.0} if greedy else {}
         with self._lock:
             segs, _ = self._model.transcribe(y16k, language=language if self.multilingual else None,
                                              task=task if self.multilingual else "transcribe", beam_size=1,
-                                             condition_on_previous_text=False, vad_filter=False)
+                                             condition_on_previous_text=False, vad_filter=False, **extra)
             return [Segment(float(s.start), float(s.end), s.text.strip(), float(s.avg_logprob), len(s.tokens))
                     for s in segs if s.text.strip()]
 
