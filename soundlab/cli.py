@@ -211,15 +211,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _listed_runs(s) -> list:
+    """The usable runs; each unusable run folder is named on standard error."""
+    from soundlab import runs
+
+    all_runs, problems = runs.list_runs(s.artifacts_dir)
+    for p in problems:
+        print(f"unusable run: {p}", file=sys.stderr)
+    return all_runs
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from soundlab import metrics, runs
 
-    s = get_settings()
-    all_runs, problems = runs.list_runs(s.artifacts_dir)
-    for p in problems:
-        print(f"unusable run: {p}", file=sys.stderr)
+    all_runs = _listed_runs(get_settings())
     chosen = [runs.find(all_runs, args.run)] if args.run else all_runs
     if not chosen:
         print("no runs found; train one with `python -m soundlab train`", file=sys.stderr)
@@ -294,13 +301,10 @@ def cmd_issues(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from soundlab import report, runs
+    from soundlab import report
     from soundlab.storage import write_text_atomic
 
-    s = get_settings()
-    all_runs, problems = runs.list_runs(s.artifacts_dir)
-    for p in problems:
-        print(f"unusable run: {p}", file=sys.stderr)
+    all_runs = _listed_runs(get_settings())
     if not all_runs:
         print("no runs found; train one with `python -m soundlab train`", file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@ gate) talks to this interface only. A new backbone is one module that defines a 
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import importlib
 from abc import ABC, abstractmethod
@@ -52,6 +53,20 @@ def sound_pooled(embeddings: np.ndarray, scores: np.ndarray, silence_index: int 
         return embeddings.mean(axis=0)
     keep = np.asarray(scores[:, silence_index], np.float32) < SILENT_FRAME
     return embeddings[keep].mean(axis=0) if keep.any() else embeddings.mean(axis=0)
+
+
+def read_tag_names(path: Path, n_tags: int, what: str) -> list[str]:
+    """AudioSet display names in logit order from an ``index,mid,display_name`` csv (both backbones ship one);
+    `what` names the file in messages ("the YAMNet class map")."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        names = [r["display_name"] for r in sorted(rows, key=lambda r: int(r["index"]))]
+    except (OSError, KeyError, ValueError) as e:
+        raise ModelError(f"cannot read {what} {path}: {e}") from None
+    if len(names) != n_tags:
+        raise ModelError(f"{what} {path} has {len(names)} classes, expected {n_tags}")
+    return names
 
 
 def silence_index(tag_names: list[str]) -> int | None:

@@ -31,7 +31,6 @@ torch is imported only when the backbone is loaded: pages that do not use it nev
 
 from __future__ import annotations
 
-import csv
 import functools
 import threading
 from pathlib import Path
@@ -39,7 +38,14 @@ from pathlib import Path
 import numpy as np
 
 from soundlab.errors import ModelError
-from soundlab.models.backbone import Backbone, BackboneOutput, BackboneParams, BackboneStatus, file_sha256
+from soundlab.models.backbone import (
+    Backbone,
+    BackboneOutput,
+    BackboneParams,
+    BackboneStatus,
+    file_sha256,
+    read_tag_names,
+)
 
 SAMPLE_RATE = 32_000
 N_MELS, N_FFT, HOP, WIN = 128, 1024, 320, 800
@@ -208,15 +214,7 @@ def log_mel(y: np.ndarray) -> np.ndarray:
 
 def read_labels(path: Path) -> list[str]:
     """The 527 AudioSet display names in logit order."""
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        names = [r["display_name"] for r in sorted(rows, key=lambda r: int(r["index"]))]
-    except (OSError, KeyError, ValueError) as e:
-        raise ModelError(f"cannot read the EfficientAT labels {path}: {e}") from None
-    if len(names) != PARAMS.n_tags:
-        raise ModelError(f"the EfficientAT labels {path} name {len(names)} classes, expected {PARAMS.n_tags}")
-    return names
+    return read_tag_names(path, PARAMS.n_tags, "the EfficientAT labels")
 
 
 def load_network(weights: Path):

@@ -15,7 +15,6 @@ trained runs record, so a head is never silently used on another backbone.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 import socket
@@ -27,7 +26,14 @@ from pathlib import Path
 import numpy as np
 
 from soundlab.errors import ModelError
-from soundlab.models.backbone import Backbone, BackboneOutput, BackboneParams, BackboneStatus, file_sha256
+from soundlab.models.backbone import (
+    Backbone,
+    BackboneOutput,
+    BackboneParams,
+    BackboneStatus,
+    file_sha256,
+    read_tag_names,
+)
 
 PARAMS = BackboneParams(
     sample_rate_hz=16_000,
@@ -45,15 +51,7 @@ DEFAULT_HUB_HANDLE = "https://tfhub.dev/google/yamnet/1"
 
 def read_class_map(path: Path) -> list[str]:
     """AudioSet display names in index order from ``yamnet_class_map.csv``."""
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        names = [r["display_name"] for r in sorted(rows, key=lambda r: int(r["index"]))]
-    except (OSError, KeyError, ValueError) as e:
-        raise ModelError(f"cannot read the YAMNet class map {path}: {e}") from None
-    if len(names) != PARAMS.n_tags:
-        raise ModelError(f"the YAMNet class map {path} has {len(names)} classes, expected {PARAMS.n_tags}")
-    return names
+    return read_tag_names(path, PARAMS.n_tags, "the YAMNet class map")
 
 
 class TFLiteYamnet(Backbone):

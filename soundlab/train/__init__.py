@@ -90,6 +90,30 @@ class Trainer(Protocol):
         """Write the run's other files (embeddings.npz, openset.json ...); return the family's part of run.json."""
 
 
+class FeatureInputs:
+    """`prepare` and `align` of a Trainer that learns from cached features of the clips (`self.spec`, a
+    `soundlab.models.features.FeatureSpec`): the models trained from scratch and the fine-tuned network."""
+
+    spec = None
+    feature_dtype = np.float32
+    n_classes = 0
+
+    def prepare(self, proto, *, cache_dir: Path, progress: Progress | None, log: Log) -> list[tuple[str, str]]:
+        from soundlab.models import features
+
+        self.n_classes = proto.n_classes
+        clips = list(zip(proto.clips["filename"], proto.clips["path"]))
+        log(f"computing {self.spec.kind} features of {len(clips)} clips ...")
+        self._names, self._X, failures = features.feature_set(clips, self.spec, cache_dir=cache_dir,
+                                                               progress=progress, dtype=self.feature_dtype, log=log)
+        return failures
+
+    def align(self, filenames: list[str]) -> None:
+        order = {n: i for i, n in enumerate(self._names)}
+        self.filenames = list(filenames)
+        self.X = self._X[[order[f] for f in filenames]]
+
+
 def without_failures(ds: Dataset, task: str, failures: list[tuple[str, str]], *, n_splits: int, seed: int,
                      log: Log) -> tuple[Dataset, protocol.Protocol]:
     """The dataset and protocol once the clips that could not be decoded are left out (said in the log)."""

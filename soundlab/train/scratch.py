@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from soundlab.models import features, scratch
-from soundlab.train import CVResult, Fit, Log, Progress
+from soundlab.train import CVResult, FeatureInputs, Fit, Log
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def fit_model(kind: str, X: np.ndarray, y: np.ndarray, n_classes: int, cfg: Scra
     return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
 
 
-class ScratchTrainer:
+class ScratchTrainer(FeatureInputs):
     """One from-scratch model (`kind`) per run, on the features it was designed for."""
 
     family = "scratch"
@@ -93,19 +93,6 @@ class ScratchTrainer:
         self.names = (kind,)
         self.spec = (specs or features.SPECS)[scratch.FEATURE_OF[kind]]
         self.n_classes = 0
-
-    def prepare(self, proto, *, cache_dir: Path, progress: Progress | None, log: Log) -> list[tuple[str, str]]:
-        self.n_classes = proto.n_classes
-        clips = list(zip(proto.clips["filename"], proto.clips["path"]))
-        log(f"computing {self.spec.kind} features of {len(clips)} clips ...")
-        self._names, self._X, failures = features.feature_set(clips, self.spec, cache_dir=cache_dir, progress=progress,
-                                                                   log=log)
-        return failures
-
-    def align(self, filenames: list[str]) -> None:
-        order = {n: i for i, n in enumerate(self._names)}
-        self.filenames = list(filenames)
-        self.X = self._X[[order[f] for f in filenames]]
 
     def fit(self, name: str, rows: np.ndarray, y: np.ndarray, groups: np.ndarray, *, seed: int,
             epochs: int | None = None) -> Fit:
