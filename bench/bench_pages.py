@@ -13,9 +13,10 @@ Measured per page, in headless Chromium (Playwright, Debian's /usr/bin/chromium)
 context (a new visitor: a new Streamlit session):
 * ready: navigation -> the content the user came for is on screen
     Home         the dataset counts ("Clips on disk  N / 2000")
-    Explore      a clip opened by its link (?clip=<file>): waveform and mel spectrogram drawn (2 plotly charts)
+    Explore      a clip opened by its link (?clip=<file>): the picture of its waveform and mel spectrogram loaded
+    Explore plotly  the same with "Interactive charts" on (&explore-interactive=true): 2 plotly charts drawn
     Classify     the first dataset clip (the page's default source and clip; the clip has no URL key): the
-                 50-class probability bars drawn
+                 50-class probability bars drawn (HTML)
     Metrics      the summary metrics (accuracy, balanced accuracy, ...)
     Data issues  the counts per kind of issue
     Transcribe   the file uploader
@@ -394,11 +395,13 @@ HOME_READY = """() => [...document.querySelectorAll('[data-testid="stMetric"]')]
 HOME_COUNT = """() => { const m = [...document.querySelectorAll('[data-testid="stMetric"]')]
                                   .find(m => m.innerText.includes('Clips on disk'));
                         const r = m && m.innerText.match(/(\\d+) \\/ (\\d+)/); return r ? +r[1] : null; }"""
-EXPLORE_READY = """() => document.querySelectorAll('.js-plotly-plot').length >= 2
+EXPLORE_READY = """() => [...document.querySelectorAll('[data-testid="stImage"] img')]
+                         .some(i => i.complete && i.naturalWidth > 0 && /mel spectrogram/i.test(i.alt + ' ' +
+                               (i.closest('[data-testid="stImage"]')?.innerText || '')))"""
+EXPLORE_PLOTLY_READY = """() => document.querySelectorAll('.js-plotly-plot').length >= 2
                          && !!document.querySelector('.js-plotly-plot .heatmaplayer, .js-plotly-plot .hm')
                          && !!document.querySelector('.js-plotly-plot .scatterlayer .trace')"""
-BARS_READY = """() => [...document.querySelectorAll('.js-plotly-plot')]
-                      .some(p => /class probabilities/i.test(p.textContent || '') && !!p.querySelector('.barlayer .point'))"""
+BARS_READY = """() => !!document.querySelector('[role="figure"][aria-label="Class probabilities"] [title]')"""
 METRICS_READY = metric_ready_js("Balanced accuracy")
 ISSUES_READY = """() => document.querySelectorAll('[data-testid="stMetric"]').length >= 4"""
 UPLOADER_READY = """() => !!document.querySelector('[data-testid="stFileUploader"] input[type=file]')"""
@@ -415,6 +418,8 @@ class PageSpec:
 PAGES = [
     PageSpec("Home", "", HOME_READY, "dataset counts"),
     PageSpec("Explore", "Explore?clip={clip}", EXPLORE_READY, "waveform + mel of a linked clip"),
+    PageSpec("Explore plotly", "Explore?clip={clip}&explore-interactive=true", EXPLORE_PLOTLY_READY,
+             "the same as interactive plotly charts"),
     PageSpec("Classify", "Classify", BARS_READY, "50-class bars, first dataset clip"),
     PageSpec("Metrics", "Metrics", METRICS_READY, "summary metrics"),
     PageSpec("Data issues", "Data_issues", ISSUES_READY, "issue counts"),

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from components import charts, loaders
+from components import lite, loaders
 from soundlab.classify import HOP_S, WINDOW_S, tag_audio
 from soundlab.errors import SoundLabError
 from soundlab.models.backbone import REGISTRY
@@ -89,30 +89,28 @@ def render_result(res, clf, *, top_k: int, key: str, true_class: str | None = No
     for w in res.warnings:
         st.warning(w)
     left, right = st.columns([3, 2])
+    # HTML, not plotly: the answer shows without the browser loading plotly.js (see components/lite.py)
     with left:
-        st.plotly_chart(charts.probability_bars(res.probs, res.class_names, top_k=top_k, greyed=foreign,
-                                                title="If it were one of the 50: class probabilities" if foreign
-                                                else "Class probabilities"), key=f"{key}-bars")
+        st.html(lite.probability_bars(res.probs, res.class_names, top_k=top_k, greyed=foreign,
+                                      title="If it were one of the 50: class probabilities" if foreign
+                                      else "Class probabilities"))
     with right:
-        st.plotly_chart(charts.category_bars(res.category_totals(clf.run.targets)), key=f"{key}-cats")
-        st.plotly_chart(charts.tag_bars(res.top_tags(5), title=f"{res.tagger}'s AudioSet tags"), key=f"{key}-tags")
+        st.html(lite.category_bars(res.category_totals(clf.run.targets)))
+        st.html(lite.tag_bars(res.top_tags(5), title=f"{res.tagger}'s AudioSet tags"))
         for tagger, tags in more_tags:
-            st.plotly_chart(charts.tag_bars(tags, title=f"{tagger}'s AudioSet tags (another backbone)"),
-                            key=f"{key}-tags-{tagger}")
+            st.html(lite.tag_bars(tags, title=f"{tagger}'s AudioSet tags (another backbone)"))
         diagnostics(res, clf)
     shown = list(np.argsort(-res.probs)[: max(top_k, 5)])
     if len(res.window_starts) > 1:
-        st.plotly_chart(charts.timeline_heatmap(res.window_starts, res.window_probs, res.class_names, classes=shown,
-                                                title=f"Timeline: {len(res.window_starts)} windows of {WINDOW_S:g} s, "
-                                                      f"every {HOP_S:g} s", span_s=WINDOW_S,
-                                                silent=res.window_silent), key=f"{key}-timeline")
+        st.html(lite.timeline(res.window_starts, res.window_probs, res.class_names, classes=shown,
+                              title=f"Timeline: {len(res.window_starts)} windows of {WINDOW_S:g} s, every {HOP_S:g} s",
+                              span_s=WINDOW_S, silent=res.window_silent))
     else:
         frame_s = clf.backbone.params.frame_window_s
-        st.plotly_chart(charts.timeline_heatmap(res.frame_starts, res.frame_probs, res.class_names, classes=shown,
-                                                title=f"Timeline: each {frame_s:g} s {res.tagger} frame classified on "
-                                                      "its own (near-silent frames, or frames heard as Silence, shown "
-                                                      "as silence)", span_s=frame_s, silent=res.frame_silent),
-                        key=f"{key}-timeline")
+        st.html(lite.timeline(res.frame_starts, res.frame_probs, res.class_names, classes=shown,
+                              title=f"Timeline: each {frame_s:g} s {res.tagger} frame classified on its own "
+                                    "(near-silent frames, or frames heard as Silence, shown as silence)",
+                              span_s=frame_s, silent=res.frame_silent))
 
 
 def diagnostics(res, clf) -> None:

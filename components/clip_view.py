@@ -53,8 +53,11 @@ def player(ds, filename: str) -> bool:
 
 
 def render_clip(ds, filename: str, params: dsp.MelParams, *, key: str, title: str | None = None,
-                show_meta: bool = True, height: int = 300) -> bool:
+                show_meta: bool = True, height: int = 300, interactive: bool = True) -> bool:
     """Player, waveform and mel spectrogram of a dataset clip. Returns False if it could not be shown.
+
+    `interactive`: plotly charts (zoom, hover values; the browser loads plotly.js, seconds on a slow machine);
+    otherwise one picture drawn on the server (`loaders.clip_picture`), which shows at once.
 
     The file is opened through `Dataset.clip_path` (never leaves the dataset folder); a clip removed since the
     folder was scanned gives a message, not a traceback.
@@ -70,10 +73,13 @@ def render_clip(ds, filename: str, params: dsp.MelParams, *, key: str, title: st
     try:
         path = str(ds.clip_path(filename))
         clip = loaders.load_clip(path)
-        t, lo, hi = loaders.clip_envelope(path)
         fmax = min(params.fmax_hz or clip.sr / 2, clip.sr / 2)
         effective = dsp.MelParams(**{**params.__dict__, "fmax_hz": fmax})
-        S_db, times, freqs = loaders.clip_mel(path, effective)
+        if interactive:
+            t, lo, hi = loaders.clip_envelope(path)
+            S_db, times, freqs = loaders.clip_mel(path, effective)
+        else:
+            picture = loaders.clip_picture(path, effective)
     except SoundLabError as e:
         st.error(str(e))
         return False
@@ -82,9 +88,13 @@ def render_clip(ds, filename: str, params: dsp.MelParams, *, key: str, title: st
                f"{clip.info.format} {clip.info.subtype}")
     for w in clip.warnings:
         st.caption(f":orange[:material/warning:] {w}")
-    st.plotly_chart(charts.waveform_figure(t, lo, hi), key=f"{key}-wave")
-    st.plotly_chart(charts.mel_figure(S_db, times, freqs, height=height),
-                    key=f"{key}-mel")
+    if interactive:
+        st.plotly_chart(charts.waveform_figure(t, lo, hi), key=f"{key}-wave")
+        st.plotly_chart(charts.mel_figure(S_db, times, freqs, height=height), key=f"{key}-mel")
+    else:
+        st.image(picture, width="stretch", output_format="JPEG",
+                 caption=f"Waveform and mel spectrogram (n_fft {effective.n_fft}, hop {effective.hop_length}, "
+                         f"{effective.n_mels} bands to {fmax / 1000:.1f} kHz)")
     if show_meta:
         metadata_table(row)
     return True

@@ -72,6 +72,23 @@ def clip_envelope(path: str | Path, max_points: int = 2000):
     return _envelope(str(path), file_stamp(path), max_points)
 
 
+@st.cache_data(show_spinner=False, max_entries=128)
+def _picture(path: str, stamp: tuple, params: dict) -> bytes:
+    from components import lite
+
+    a = clip_audio(path, stamp)
+    t, lo, hi = _envelope(path, stamp, 2000)
+    S_db, times, freqs = _mel(path, stamp, params)
+    return lite.clip_picture(t, lo, hi, S_db, times, freqs, duration_s=a.duration_s,
+                             top_db=dsp.MelParams(**params).top_db)
+
+
+def clip_picture(path: str | Path, params: dsp.MelParams) -> bytes:
+    """Waveform and mel spectrogram of a clip as one JPEG (see `components.lite`), cached per file version and
+    settings: drawing it again costs nothing, and the browser needs no plotly.js for it."""
+    return _picture(str(path), file_stamp(path), asdict(params))
+
+
 @st.cache_data(show_spinner="Drawing one spectrogram per class ...", max_entries=8)
 def _gallery(items: tuple[tuple[int, str, str, str], ...], stamps: tuple, params: dict) -> list[tuple]:
     from components.charts import spectrogram_image

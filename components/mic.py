@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from components import charts
+from components import lite
 from soundlab import live
 
 AUDIO_CONSTRAINTS = {"echoCancellation": False, "noiseSuppression": False, "autoGainControl": False}
@@ -71,7 +71,6 @@ def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: 
     tags = clf.backbone.tag_names
     status.caption("Listening ...")
     started = time.monotonic()
-    redraws = 0
     while ctx.state.playing:
         while True:
             try:
@@ -83,7 +82,6 @@ def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: 
         while stream.ready():
             update = stream.step()
         if update is not None:
-            redraws += 1
             top = int(np.argmax(update.probs))
             tag = int(np.argmax(update.audioset))
             heard = "".join(f" · {name} hears: {other_names[name][int(np.argmax(t))]}"
@@ -99,19 +97,15 @@ def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: 
                 + (f" · this window: {update.verdict.message()}" if update.verdict and not update.verdict.in_set else "")
             )
             hypothetical = update.shown in ("foreign", "silence")
-            bars.plotly_chart(charts.probability_bars(update.probs, names, top_k=top_k, height=340, limit=12,
-                                                      greyed=hypothetical,
-                                                      title="If it were one of the 50 (top 12)" if hypothetical else
-                                                      "Live class probabilities (top 12)"),
-                              key=f"{key}-bars-{redraws}")
+            bars.html(lite.probability_bars(update.probs, names, top_k=top_k, limit=12, greyed=hypothetical,
+                                            title="If it were one of the 50 (top 12)" if hypothetical else
+                                            "Live class probabilities (top 12)"))
             hist = list(stream.history)
             probs = np.stack([h.probs for h in hist])
             shown = list(np.argsort(-probs.mean(axis=0))[:8])
-            timeline.plotly_chart(
-                charts.timeline_heatmap(np.array([h.time_s for h in hist]) - window_s, probs, names, classes=shown,
+            timeline.html(lite.timeline(np.array([h.time_s for h in hist]) - window_s, probs, names, classes=shown,
                                         title="Recent windows", span_s=window_s,
-                                        silent=np.array([h.silent for h in hist])),
-                key=f"{key}-timeline-{redraws}")
+                                        silent=np.array([h.silent for h in hist])))
         if max_seconds is not None and time.monotonic() - started > max_seconds:
             break
         time.sleep(0.05)

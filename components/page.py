@@ -6,6 +6,8 @@ the variable, instead of a traceback.
 
 from __future__ import annotations
 
+import sys
+
 import streamlit as st
 
 from soundlab.config import Settings, get_settings
@@ -15,11 +17,35 @@ from soundlab.errors import SettingsError
 def start(page_title: str, icon: str) -> Settings:
     """Configure the page and return the settings; a bad setting ends the page with a message."""
     st.set_page_config(page_title=page_title, page_icon=icon, layout="wide")
+    if "keras" in sys.modules:
+        keep_keras_cleanup_cheap()
     try:
         return get_settings()
     except SettingsError as e:
         st.error(f"{e}. Fix or unset it, then restart the app.", icon=":material/settings_alert:")
         st.stop()
+
+
+def keep_keras_cleanup_cheap() -> None:
+    """Make the Keras cleanup Streamlit runs after every script run skip its full garbage collection.
+
+    Once keras is imported, Streamlit calls ``keras.backend.clear_session()`` after each run of any page
+    (``script_runner._clean_problem_modules``), and Keras 3's clear_session runs ``gc.collect()`` by default: with
+    TensorFlow, torch and the models in memory that took 0.3-0.5 s of CPU per page view, 38% of the script thread's
+    time on Classify (py-spy on the running app). The Keras state is still reset; only that collection is skipped
+    (Python's own generational collection still runs). Streamlit's own collection after each run is switched off in
+    .streamlit/config.toml (``runner.postScriptGC``) for the same reason.
+    """
+    backend = sys.modules["keras"].backend
+    clear = backend.clear_session
+    if getattr(clear, "soundlab_cheap", False):
+        return
+
+    def clear_session(free_memory: bool = False):
+        return clear(free_memory=free_memory)
+
+    clear_session.soundlab_cheap = True
+    backend.clear_session = clear_session
 
 
 _MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~:$=")

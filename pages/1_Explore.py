@@ -6,7 +6,7 @@ Every filter, the view, the selected clip and the spectrogram settings are bound
 
 import streamlit as st
 
-from components import charts, clip_view, loaders, page, search_view, urlstate
+from components import clip_view, lite, loaders, page, search_view, urlstate
 from soundlab.data import esc50 as ds_mod
 from soundlab.errors import DatasetError
 
@@ -58,6 +58,10 @@ with st.sidebar:
                           help="Only clips whose audio is on disk.")
     with st.expander("Spectrogram settings", expanded=False):
         params = clip_view.mel_params_widgets("explore-mel")
+    interactive = st.toggle("Interactive charts", key="explore-interactive", bind="query-params",
+                            help="Zoomable waveform and spectrogram with values on hover. Off: one picture drawn by "
+                                 "the server, which shows at once (interactive charts load plotly.js in the browser, "
+                                 "a few seconds on a slow machine).")
 
 class_of = dict(zip(meta["filename"], meta["class_name"], strict=False))
 
@@ -118,7 +122,8 @@ if view == "Clips":
         row = ds.clip(choice)
         left, right = st.columns([3, 2])
         with left:
-            clip_view.render_clip(ds, choice, params, key="explore-clipview", show_meta=False)
+            clip_view.render_clip(ds, choice, params, key="explore-clipview", show_meta=False,
+                                  interactive=interactive)
         with right:
             st.markdown("**Metadata**")
             clip_view.metadata_table(row)
@@ -141,11 +146,14 @@ elif view == "Classes":
     st.subheader("Clips per class" + (" (filtered)" if user_filtered else ""))
     c1, c2 = st.columns(2)
     by_cat = table.groupby("supercategory", observed=True)[["listed", "present"]].sum()
-    c1.plotly_chart(charts.bar_figure(list(by_cat.index), list(by_cat["present"]), title="On disk per category",
-                                      orientation="h"), key="explore-bycat")
+    most = max(1, int(by_cat["present"].max()) if len(by_cat) else 1)
+    with c1:
+        st.html(lite.bars([(str(c), int(v)) for c, v in by_cat["present"].items()], title="On disk per category",
+                          value_format="{:,.0f}", scale_max=most, label_width="8rem"))
     by_fold = filtered[filtered["present"]].groupby("fold").size().reindex(range(1, 6), fill_value=0)
-    c2.plotly_chart(charts.bar_figure([f"fold {f}" for f in by_fold.index], list(by_fold.values),
-                                      title="On disk per fold"), key="explore-byfold")
+    with c2:
+        st.html(lite.bars([(f"fold {f}", int(v)) for f, v in by_fold.items()], title="On disk per fold",
+                          value_format="{:,.0f}", scale_max=max(1, int(by_fold.max())), label_width="4rem"))
     st.dataframe(table.drop(columns=["category"]), hide_index=True, height=300,
                  column_config={"class_name": "class", "supercategory": "category", "listed": "in csv",
                                 "present": "on disk"})
@@ -187,6 +195,6 @@ else:
     urlstate.write_url("a", a)
     urlstate.write_url("b", b)
     with c1:
-        clip_view.render_clip(ds, a, params, key="explore-cmp-a", show_meta=False)
+        clip_view.render_clip(ds, a, params, key="explore-cmp-a", show_meta=False, interactive=interactive)
     with c2:
-        clip_view.render_clip(ds, b, params, key="explore-cmp-b", show_meta=False)
+        clip_view.render_clip(ds, b, params, key="explore-cmp-b", show_meta=False, interactive=interactive)

@@ -27,7 +27,9 @@ HOP_S = 2.5
 CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped
 SILENT_DBFS = -60.0  # 50 ms frames quieter than this count as silence (diagnostics)
 QUIET_DBFS = -50.0  # a timeline frame or live window quieter than this is drawn as silence, not as a class
-SILENCE_TAG, SILENCE_SCORE = "Silence", 0.5  # ... and so is one whose tagger hears Silence at least this strongly
+SILENCE_TAG, SILENCE_SCORE = "Silence", 0.5  # ... and so is one whose tagger hears Silence at least this strongly,
+LOUD_DBFS = -30.0  # unless it is at least this loud: EfficientAT's per-frame tags (one column of its last feature map
+#                    through a classifier trained on pooled features) said Silence (0.79) over a dog's bark at -16 dBFS
 
 
 def level_dbfs(y: np.ndarray) -> float:
@@ -39,9 +41,10 @@ def silent_frames(y: np.ndarray, out: BackboneOutput, backbone: Backbone) -> np.
     """(frames,) True for each backbone frame of `y` that is near-silent or that the tagger hears as Silence."""
     p = backbone.params
     hop, win = p.hop_samples, int(round(p.frame_window_s * p.sample_rate_hz))
-    quiet = np.array([level_dbfs(y[i * hop: i * hop + win]) < QUIET_DBFS for i in range(len(out.embeddings))])
+    levels = np.array([level_dbfs(y[i * hop: i * hop + win]) for i in range(len(out.embeddings))])
+    quiet = levels < QUIET_DBFS
     if SILENCE_TAG in backbone.tag_names:
-        quiet |= out.scores[:, backbone.tag_names.index(SILENCE_TAG)] >= SILENCE_SCORE
+        quiet |= (out.scores[:, backbone.tag_names.index(SILENCE_TAG)] >= SILENCE_SCORE) & (levels < LOUD_DBFS)
     return quiet
 
 

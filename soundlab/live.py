@@ -146,12 +146,12 @@ def for_classifier(clf, *, window_s: float = 1.92, smoothing: float = 0.0, other
     def tagger(bb):
         return lambda y: bb(resample(y, orig_sr=params.sample_rate_hz, target_sr=bb.params.sample_rate_hz)).pooled_scores
 
-    from soundlab.classify import QUIET_DBFS, SILENCE_SCORE, SILENCE_TAG
+    from soundlab.classify import LOUD_DBFS, QUIET_DBFS, SILENCE_SCORE, SILENCE_TAG
 
     silence = clf.backbone.tag_names.index(SILENCE_TAG) if SILENCE_TAG in clf.backbone.tag_names else None
 
     def is_silent(level: float, tags: np.ndarray) -> bool:
-        return level < QUIET_DBFS or (silence is not None and tags[silence] >= SILENCE_SCORE)
+        return level < QUIET_DBFS or (silence is not None and tags[silence] >= SILENCE_SCORE and level < LOUD_DBFS)
 
     return LiveClassifier(classify, sample_rate_hz=params.sample_rate_hz, min_samples=params.min_samples,
                           window_s=window_s, hop_s=params.frame_hop_s, smoothing=smoothing, verdict=clf.verdict,

@@ -1,5 +1,6 @@
 """Helpers for the AppTest page tests."""
 
+import html
 import re
 
 from streamlit.testing.v1 import AppTest
@@ -23,3 +24,13 @@ def texts(at: AppTest, kind: str) -> str:
     """All texts of one element kind ("error", "warning", "info" ...) joined, as the user reads them (the pages
     escape user text such as file names for markdown: ``notes\\.wav`` is shown as ``notes.wav``)."""
     return re.sub(r"\\(.)", r"\1", " ".join(str(e.value) for e in getattr(at, kind)))
+
+
+def pictures(at: AppTest) -> list[str]:
+    """Captions of the pictures (`st.image`) on the page, one per image."""
+    return [c for el in at.get("image") for c in el.captions]
+
+
+def html_figures(at: AppTest) -> list[str]:
+    """The HTML of each `st.html` chart (components.lite), in page order, entities unescaped (``&#x27;`` -> ')."""
+    return [html.unescape(el.proto.body) for el in at.get("html") if 'role="figure"' in el.proto.body]

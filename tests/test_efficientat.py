@@ -133,3 +133,17 @@ def test_missing_and_broken_weights(tmp_path, monkeypatch):
         load_backbone("efficientat", get_settings())
     status = efficientat.status(get_settings())
     assert not status.ready and "SOUNDLAB_EFFICIENTAT" in status.note
+
+
+def test_a_loud_frame_is_never_drawn_as_silence(eat, dev_root):
+    """The timeline's silence: a near-silent frame is, a bark at -16 dBFS is not, even where the per-frame tags (one
+    feature-map column through a classifier trained on pooled features) say Silence."""
+    from soundlab.classify import LOUD_DBFS, level_dbfs, silent_frames
+
+    y = audio.load(dev_root / "audio" / "1-100032-A-0.wav", sr=32_000).y  # one short bark in 5 s of silence
+    out = eat.embed(y)
+    silent = silent_frames(y, out, eat)
+    hop = eat.params.hop_samples
+    levels = np.array([level_dbfs(y[i * hop: (i + 1) * hop]) for i in range(len(silent))])
+    assert (levels >= LOUD_DBFS).any()
+    assert not silent[levels >= LOUD_DBFS].any() and silent[levels < -60].all()

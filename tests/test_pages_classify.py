@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
-from tests.apptest import CLASSIFY, EXPLORE, texts
+from tests.apptest import CLASSIFY, EXPLORE, html_figures, texts
 from tests.apptest import run as run_page
 from tests.assets import ROOT, yamnet_hub_stub
 from tests.test_audio import MALFORMED
@@ -40,7 +40,9 @@ def test_dataset_clip(dev_root, use_dataset):
     assert not at.exception
     assert metrics(at)["Top class"] == "Thunderstorm"
     assert "Out of fold" in texts(at, "info")
-    assert len(at.get("plotly_chart")) == 5  # bars, categories, tags of both backbones, timeline
+    figures = html_figures(at)  # HTML charts: the answer shows without plotly.js
+    assert len(figures) == 5, figures  # bars, categories, tags of both backbones, timeline
+    assert "Thunderstorm: " in figures[0] and not at.get("plotly_chart")
     assert "Dataset label: **thunderstorm**" in texts(at, "success")
 
 
@@ -218,7 +220,7 @@ def test_efficientat_heads_and_both_backbones_tags(dev_root, use_dataset):
     assert not at.exception and not at.error, texts(at, "error")
     assert "Top class" in metrics(at) and "EfficientAT hears" in metrics(at)
     assert set(at.selectbox(key="classify-backbone").options) == {"YAMNet", "EfficientAT mn04"}
-    charts = " ".join(str(c.proto.spec) for c in at.get("plotly_chart"))
+    charts = " ".join(html_figures(at))
     assert "EfficientAT's AudioSet tags" in charts and "YAMNet's AudioSet tags (another backbone)" in charts
     at.selectbox(key="classify-backbone").set_value("yamnet").run()
     assert not at.exception and "YAMNet hears" in metrics(at)

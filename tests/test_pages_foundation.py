@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.apptest import EXPLORE, HOME, run, texts
+from tests.apptest import EXPLORE, HOME, pictures, run, texts
 
 PRESENT_WITH_SIBLING = "2-104105-A-19.wav"  # thunderstorm, takes A and B both on disk
 
@@ -47,7 +47,7 @@ def test_explore_sample_mode_shows_real_clips():
     name = table["filename"].iloc[0]
     at.selectbox(key="explore-clip").set_value(name).run()
     assert not at.exception
-    assert len(at.get("plotly_chart")) == 2 and len(at.get("audio")) == 1
+    assert len(pictures(at)) == 1 and len(at.get("audio")) == 1
 
 
 def test_explore_filters_change_the_table(dev_root, use_dataset, n_dev):
@@ -80,7 +80,8 @@ def test_explore_clip_renders_charts_player_and_siblings(dev_root, use_dataset):
     at = run(EXPLORE, {"clip": PRESENT_WITH_SIBLING})
     assert not at.exception and not at.error
     assert at.selectbox(key="explore-clip").value == PRESENT_WITH_SIBLING
-    assert len(at.get("plotly_chart")) == 2 and len(at.get("audio")) == 1
+    # one picture of waveform and spectrogram by default (no plotly.js to load), nothing interactive
+    assert len(pictures(at)) == 1 and not at.get("plotly_chart") and len(at.get("audio")) == 1
     sib = at.button(key="explore-sib-2-104105-B-19.wav")
     sib.click().run()
     assert at.selectbox(key="explore-clip").value == "2-104105-B-19.wav"
@@ -94,6 +95,10 @@ def test_explore_mel_parameters(dev_root, use_dataset):
     at.slider(key="explore-mel-nmels").set_value(40)
     at.slider(key="explore-mel-fmax").set_value(8000).run()
     assert not at.exception
+    assert pictures(at) == ["Waveform and mel spectrogram (n_fft 2048, hop 256, 40 bands to 8.0 kHz)"]
+    # the same settings reach the interactive charts
+    at.toggle(key="explore-interactive").set_value(True).run()
+    assert not at.exception and not pictures(at)
     import json
 
     mel = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]
@@ -145,7 +150,7 @@ def test_explore_compare_view(dev_root, use_dataset):
     assert not at.exception
     assert at.selectbox(key="explore-a").value == PRESENT_WITH_SIBLING
     assert at.selectbox(key="explore-b").value == "2-104105-B-19.wav"  # its other take
-    assert len(at.get("plotly_chart")) == 4 and len(at.get("audio")) == 2
+    assert len(pictures(at)) == 2 and len(at.get("audio")) == 2
 
 
 def test_missing_and_broken_sample_gives_a_message(tmp_path, monkeypatch):
