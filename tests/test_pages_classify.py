@@ -46,6 +46,18 @@ def test_dataset_clip(dev_root, use_dataset):
     assert "Dataset label: **thunderstorm**" in texts(at, "success")
 
 
+def test_a_link_opens_a_dataset_clip(dev_root, use_dataset):
+    use_dataset(dev_root)
+    at = run(query={"clip": "2-104105-A-19.wav"})
+    assert not at.exception and not at.error
+    assert at.selectbox(key="classify-clip").value == "2-104105-A-19.wav"
+    assert metrics(at)["Top class"] == "Thunderstorm"
+    at.selectbox(key="classify-clip").set_value("2-117271-A-0.wav").run()
+    assert at.query_params["clip"] in ("2-117271-A-0.wav", ["2-117271-A-0.wav"])  # the link follows the choice
+    at = run(query={"clip": "../../etc/passwd"})
+    assert "The link's clip was rejected" in texts(at, "error") and not at.exception
+
+
 def test_sample_mode_clip():
     at = run()
     assert not at.exception
