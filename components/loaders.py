@@ -25,7 +25,9 @@ def _dataset_stamp(root: Path) -> tuple:
     return (file_stamp(root / "meta" / "esc50.csv"), file_stamp(root / "audio"), file_stamp(root))
 
 
-@st.cache_data(show_spinner="Reading the ESC-50 metadata ...", max_entries=8)
+# a resource: one DatasetStatus shared by every session, read-only (as data, each page view unpickled a copy of the
+# 2,000-row table, and recomputed what Dataset derives from it)
+@st.cache_resource(show_spinner="Reading the ESC-50 metadata ...", max_entries=8)
 def _dataset_status(esc50_root: str, sample_root: str, stamps: tuple) -> esc50.DatasetStatus:
     return esc50.resolve_dataset(Path(esc50_root), Path(sample_root))
 
@@ -234,7 +236,20 @@ def oof_row(run, name: str, filename: str):
 
 # ---- metrics ----------------------------------------------------------------------------------
 
-@st.cache_data(show_spinner="Reading the stored predictions ...", max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=32)
+def confusion_figure(cm: np.ndarray, labels: tuple[str, ...], *, normalize: bool, title: str, height: int,
+                     selected: tuple[int, int] | None = None):
+    """`charts.confusion_figure`, built once per matrix and settings and shared: st.plotly_chart only serializes it,
+    and building it (plotly validating its layout) cost 0.13 s of CPU per Metrics view."""
+    from components import charts
+
+    return charts.confusion_figure(cm, list(labels), normalize=normalize, selected=selected, title=title,
+                                   height=height)
+
+
+# a resource, not data: one Predictions shared by every session (no copy per page view), which also keeps what the
+# report functions derive from it (report.memoized); nothing changes it
+@st.cache_resource(show_spinner="Reading the stored predictions ...", max_entries=32)
 def _predictions(run_path: str, name: str, stamp: tuple, _run, _meta):
     from soundlab import report
 

@@ -151,15 +151,16 @@ elif section == "Confusion":
     st.session_state.setdefault("metrics-cell-pred", None)
     cur_true, cur_pred = st.session_state["metrics-cell-true"], st.session_state["metrics-cell-pred"]
     selected = (label_of[cur_true], label_of[cur_pred]) if cur_true in label_of and cur_pred in label_of else None
-    st.plotly_chart(charts.confusion_figure(cm, labels, normalize=normalize, selected=selected,
-                                            title="Confusion matrix (click a cell to list its clips)",
-                                            height=900 if p.n_classes > 12 else 480),
+    st.plotly_chart(loaders.confusion_figure(cm, tuple(labels), normalize=normalize, selected=selected,
+                                             title="Confusion matrix (click a cell to list its clips)",
+                                             height=900 if p.n_classes > 12 else 480),
                     key="metrics-cm", on_select=on_cell_click, selection_mode="points")
     left, right = st.columns(2)
     with left:
         cat_cm = metrics.category_confusion(cm, run.targets)
         cats = ["Animals", "Natural", "Human", "Interior", "Exterior"]
-        st.plotly_chart(charts.confusion_figure(cat_cm, cats, normalize=normalize, title="Categories", height=380),
+        st.plotly_chart(loaders.confusion_figure(cat_cm, tuple(cats), normalize=normalize, title="Categories",
+                                                 height=380),
                         key="metrics-cat-cm")
     with right:
         st.markdown("**Clips behind a cell** (click a cell above, or choose)")

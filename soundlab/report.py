@@ -8,6 +8,8 @@ not in the ESC-50 metadata, a label outside the run's classes) are left out and 
 
 from __future__ import annotations
 
+import functools
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,13 +44,43 @@ class Predictions:
     table: pd.DataFrame  # one row per clip, see load_predictions
     probs: np.ndarray  # (n, n_classes)
     problems: list[str] = field(default_factory=list)
+    # what `memoized` functions derived from these predictions: the app shares one Predictions between sessions
+    # (components/loaders.py), so a page view reads a table computed once instead of recomputing it (the Metrics
+    # page spent 0.4 s of CPU per view on the summary and the recall and reference tables, bench/profile_pages.py).
+    # Everything here and everything derived is read-only.
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_classes(self) -> int:
         return self.probs.shape[1]
 
     def summary(self) -> dict:
-        return metrics.summary(self.table["true"].to_numpy(), self.probs, self.table["fold"].to_numpy())
+        return _remember(self, ("summary",), lambda: metrics.summary(self.table["true"].to_numpy(), self.probs,
+                                                                     self.table["fold"].to_numpy()))
+
+
+_MEMO_LOCK = threading.Lock()
+
+
+def _remember(p: Predictions, key: tuple, compute):
+    """`compute()` once per Predictions and key (two sessions asking at once may both compute; one result stays)."""
+    try:
+        return p.memo[key]
+    except KeyError:
+        pass
+    value = compute()
+    with _MEMO_LOCK:
+        return p.memo.setdefault(key, value)
+
+
+def memoized(fn):
+    """Remember what `fn(p, *args)` derives from a Predictions (hashable args only); callers must not change it."""
+
+    @functools.wraps(fn)
+    def wrapper(p: Predictions, *args):
+        return _remember(p, (fn.__name__, *args), lambda: fn(p, *args))
+
+    return wrapper
 
 
 def load_predictions(run: Run, model: str, meta: pd.DataFrame | None = None) -> Predictions:
@@ -93,6 +125,7 @@ def load_predictions(run: Run, model: str, meta: pd.DataFrame | None = None) -> 
     return Predictions(run=run, model=model, table=table, probs=probs, problems=problems)
 
 
+@memoized
 def per_class_table(p: Predictions) -> pd.DataFrame:
     """precision, recall, F1, support per class, with class name and category."""
     t = metrics.per_class(p.table["true"].to_numpy(), p.table["pred"].to_numpy(), p.n_classes)
@@ -101,6 +134,7 @@ def per_class_table(p: Predictions) -> pd.DataFrame:
     return t
 
 
+@memoized
 def category_table(p: Predictions) -> pd.DataFrame:
     """The same for the five major categories (a prediction is right if it names a class of the category)."""
     cm = metrics.category_confusion(metrics.confusion(p.table["true"], p.table["pred"], p.n_classes), p.run.targets)
@@ -272,6 +306,7 @@ def comparability(ref: dict, run: Run) -> tuple[bool, str]:
                    "folds (a partial dataset: other clips, another class mix); the published figure is on all of them")
 
 
+@memoized
 def reference_table(p: Predictions) -> pd.DataFrame:
     """The published reference points of the run's task beside this model's own accuracy, each with its protocol
     and whether it is comparable (only when the protocols match)."""
@@ -287,12 +322,14 @@ def reference_table(p: Predictions) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@memoized
 def class_balance(p: Predictions) -> tuple[int, int]:
     """(fewest, most) clips of a class among the classes present."""
     counts = p.table.groupby("true").size()
     return int(counts.min()), int(counts.max())
 
 
+@memoized
 def imbalance_note(p: Predictions) -> str | None:
     """A sentence when the classes present are imbalanced (as on any partial dataset), else None."""
     lo, hi = class_balance(p)
@@ -310,6 +347,7 @@ def imbalance_note(p: Predictions) -> str | None:
     return note.strip()
 
 
+@memoized
 def single_source_classes(p: Predictions) -> list[str]:
     """Classes whose clips all come from one source recording: grouped folds keep them in one fold, so no model ever
     trains on them out of fold and their recall is 0 by construction (on a partial dataset)."""
@@ -319,6 +357,7 @@ def single_source_classes(p: Predictions) -> list[str]:
     return [p.run.class_names[c] for c in n.index[n == 1]]
 
 
+@memoized
 def recall_table(p: Predictions) -> pd.DataFrame:
     """Per-class recall, worst first, with the class each is most often mistaken for."""
     t = p.table
@@ -331,6 +370,7 @@ def recall_table(p: Predictions) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["recall", "clips"], ascending=[True, False], ignore_index=True)
 
 
+@memoized
 def group_accuracy(p: Predictions) -> dict[str, float]:
     """Accuracy on the clips of the ten ESC-10 classes and on those of the other classes (ESC-50 runs only)."""
     if p.run.task != "esc50":
