@@ -131,20 +131,54 @@ def cmd_embed(args: argparse.Namespace) -> int:
     ds = _dataset()
     backbone = _backbone(args.backbone)
     clips = list(zip(ds.present["filename"], ds.present["path"]))
-    print(f"{ds.describe()}; backbone {backbone.name} ({backbone.fingerprint})", file=sys.stderr)
+    print(f"{ds.describe()}; backbone {backbone.name} ({backbone.fingerprint}); engine {args.engine}", file=sys.stderr)
     bar = ProgressBar()
     t0 = time.monotonic()
+    cache = embeddings.cache_path(get_settings().cache_dir, backbone.fingerprint, args.view)
     try:
-        es, failures = embeddings.embed_clips(clips, backbone, cache_dir=get_settings().cache_dir, view=args.view,
-                                              progress=functools.partial(bar, "embed"), log=bar.write)
+        if args.engine == "ray":
+            es, failures, stats = _embed_on_ray(args, clips, backbone, bar)
+        else:
+            es, failures = embeddings.embed_clips(clips, backbone, cache_dir=get_settings().cache_dir,
+                                                  view=args.view, progress=functools.partial(bar, "embed"),
+                                                  log=bar.write)
+            stats = None
     finally:
         bar.close()
     dt = time.monotonic() - t0
     for name, msg in failures:
         print(f"skipped {name}: {msg}", file=sys.stderr)
-    print(f"{len(es)} clips embedded ({args.view} view) in {dt:.1f} s ({len(es) / max(dt, 1e-9):.0f} clips/s); "
-          f"cache: {embeddings.cache_path(get_settings().cache_dir, backbone.fingerprint, args.view)}")
+    extra = "" if stats is None else (f"; {stats['computed']} computed on Ray in {stats['shards']} shard(s), "
+                                      f"{stats['resumed']} resumed from committed shards")
+    print(f"{len(es)} clips embedded ({args.view} view) in {dt:.1f} s ({len(es) / max(dt, 1e-9):.0f} clips/s){extra}; "
+          f"cache: {cache}")
     return 1 if failures else 0
+
+
+def _embed_on_ray(args: argparse.Namespace, clips, backbone, bar):
+    """`embed --engine ray`: start or join Ray (--address), embed there, shut the driver's connection down."""
+    import os
+
+    from soundlab.config import PROJ_ROOT
+    from soundlab.models import ray_embed
+
+    ray = ray_embed.require_ray()
+    # the actors import soundlab from this checkout and see the same SOUNDLAB_* settings (on a cluster, every node
+    # needs this checkout and the model files at the same path, or settings that point to its own copies)
+    env = {k: v for k, v in os.environ.items() if k.startswith("SOUNDLAB_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJ_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    ray.init(address=args.address, runtime_env={"env_vars": env}, log_to_driver=False,
+             include_dashboard=False, configure_logging=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False  # our tqdm bar counts clips
+    import logging
+
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    try:
+        return ray_embed.embed_clips_ray(clips, backbone, cache_dir=get_settings().cache_dir, view=args.view,
+                                         actors=args.actors, batch_size=args.batch_size, shard_size=args.shard_size,
+                                         progress=functools.partial(bar, "embed"), log=bar.write)
+    finally:
+        ray.shutdown()
 
 
 def _trainers(args: argparse.Namespace) -> list:
@@ -435,6 +469,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("embed", help="backbone embeddings of every present clip, cached (reruns take seconds)")
     sp.add_argument("--backbone", default="yamnet", choices=BACKBONES, help="default: yamnet")
     sp.add_argument("--view", default="orig", help="orig (default) or shift (the clip delayed by half a frame hop)")
+    sp.add_argument("--engine", default="local", choices=["local", "ray"],
+                    help="local: in this process (default); ray: a pool of Ray actors (Ray Data map_batches), the "
+                         "same cache written in shards, resumable (pip install -r requirements-scale.txt)")
+    sp.add_argument("--address", default=None,
+                    help="with --engine ray: the cluster to join (auto, ray://host:10001); default: a local Ray")
+    sp.add_argument("--actors", type=int, default=2, help="with --engine ray: actors, each holding one backbone")
+    sp.add_argument("--batch-size", type=int, default=16, help="with --engine ray: clips per actor call")
+    sp.add_argument("--shard-size", type=int, default=256,
+                    help="with --engine ray: clips per committed shard (what an interrupted job keeps)")
     sp.set_defaults(func=cmd_embed)
 
     sp = sub.add_parser("train", help="cross-validate and train the heads; writes a run folder")
