@@ -175,7 +175,8 @@ def embed_clips_ray(clips: list[tuple[str, str]], backbone, *, cache_dir: Path, 
         ds = ray.data.from_items([{"filename": f, "path": str(p)} for f, p in todo])
         results = ds.map_batches(EmbedActor, fn_constructor_kwargs={"backbone_key": backbone.key, "view": view,
                                                                     "env": env},
-                                 batch_size=batch_size, concurrency=actors, num_cpus=1, batch_format="numpy")
+                                 batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=actors),
+                                 num_cpus=1, batch_format="numpy")
         pending: list[dict] = []
 
         def commit() -> None:
