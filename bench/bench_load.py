@@ -232,7 +232,8 @@ class Session:
 
 
 async def walk(browser, base: str, clips: list[str], wavs: list[Path], rng: random.Random, deadline: float,
-               step_timeout: float) -> Walk:
+               step_timeout: float, shots: Path | None = None) -> Walk:
+    """One session's path; with `shots`, a screenshot of the page after each step (<shots>-<step>.png)."""
     w = Walk()
     context = await browser.new_context(viewport=VIEWPORT)
     try:
@@ -243,6 +244,9 @@ async def walk(browser, base: str, clips: list[str], wavs: list[Path], rng: rand
                 w.steps.append(Step(name, skipped=True))  # the walk stops at its first error
                 continue
             w.steps.append(await session.run_step(name))
+            if shots is not None:
+                with contextlib.suppress(Exception):  # a screenshot is a bonus, never a failed step
+                    await page.screenshot(path=f"{shots}-{name}.png", full_page=False)
     finally:
         with contextlib.suppress(Exception):
             await context.close()
@@ -279,8 +283,12 @@ async def run_level(browser, server, name: str, n: int, args, clips, wavs, rng, 
         return lv
     cpu0, client0 = tree_usage(server.pid)[0], tree_usage(os.getpid())[0]
     t0 = time.perf_counter()
+    shots = [None] * n
+    if args.screenshots is not None:  # the first session of the level shows what every visitor saw under this load
+        args.screenshots.mkdir(parents=True, exist_ok=True)
+        shots[0] = args.screenshots / re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     lv.walks = list(await asyncio.gather(*(walk(browser, server.url, clips, wavs, random.Random(rng.random()),
-                                                deadline, args.step_timeout) for _ in range(n))))
+                                                deadline, args.step_timeout, shots[k]) for k in range(n))))
     lv.wall_s = time.perf_counter() - t0
     await asyncio.sleep(1.0)  # closing contexts: the server notices the websockets go
     cpu1, lv.rss_after, _ = tree_usage(server.pid)
@@ -417,6 +425,8 @@ def main() -> None:
                     help="draw the clips of every walk from this many (fixed) clips, so the app's per-clip caches are "
                          "full after the warm-up and RSS growth is per-session state only (default 0: all clips)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--screenshots", type=Path, default=None,
+                    help="save a screenshot after each step of the first session of each level in this folder")
     args = ap.parse_args()
     started = time.monotonic()
     install_signal_handlers()

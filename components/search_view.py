@@ -38,8 +38,11 @@ def show_hits(ds, hits: list[tuple[str, float]], *, key: str) -> None:
                 st.caption("not on disk here")
 
 
+@st.fragment
 def similar_to_clip(ds, all_runs: list, filename: str, *, key: str) -> None:
-    """Sound search from a dataset clip, in the chosen backbone's space."""
+    """Sound search from a dataset clip, in the chosen backbone's space.
+
+    A fragment: choosing another space or embedding a clip reruns only this part, not the page around it."""
     spaces = index_runs(all_runs)
     if not spaces:
         st.caption("Sound search needs a run of heads on a backbone (its stored embeddings); none is here.")
