@@ -69,30 +69,6 @@ def bar_figure(labels: list[str], values: list[float], *, title: str, height: in
     return fig
 
 
-def _viridis_lut() -> np.ndarray:
-    from plotly.colors import hex_to_rgb, sample_colorscale
-
-    colors = sample_colorscale(COLORSCALE, list(np.linspace(0, 1, 256)))
-    rgb = [hex_to_rgb(c) if c.startswith("#") else tuple(int(float(v)) for v in c[4:-1].split(","))
-           for c in colors]
-    return np.asarray(rgb, dtype=np.uint8)
-
-
-_LUT = None
-
-
-def spectrogram_image(S_db: np.ndarray, *, top_db: float = 80.0, size: tuple[int, int] = (320, 160)) -> np.ndarray:
-    """(n_mels, t) dB -> (height, width, 3) uint8 RGB thumbnail, low frequencies at the bottom."""
-    from PIL import Image
-
-    global _LUT
-    if _LUT is None:
-        _LUT = _viridis_lut()
-    idx = np.clip((S_db + top_db) / top_db * 255, 0, 255).astype(np.uint8)
-    rgb = _LUT[idx[::-1]]  # (n_mels, t, 3)
-    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
-
-
 def probability_bars(probs: np.ndarray, class_names: list[str], *, top_k: int = 5, height: int | None = None,
                      title: str = "Class probabilities", limit: int | None = None, greyed: bool = False) -> go.Figure:
     """Classes as horizontal bars (all, or the `limit` most probable), most probable on top; top k highlighted.

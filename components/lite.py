@@ -182,10 +182,24 @@ def _nice_step(span: float, target: int = 8) -> float:
 
 
 @functools.lru_cache(maxsize=1)
-def _lut():
-    from components.charts import _viridis_lut  # the Viridis colours of the plotly heatmap and the gallery
+def viridis_lut() -> np.ndarray:
+    """(256, 3) uint8: plotly's Viridis (the interactive heatmap's colours) as a lookup table."""
+    from plotly.colors import hex_to_rgb, sample_colorscale
 
-    return _viridis_lut()
+    colors = sample_colorscale("Viridis", list(np.linspace(0, 1, 256)))
+    rgb = [hex_to_rgb(c) if c.startswith("#") else tuple(int(float(v)) for v in c[4:-1].split(","))
+           for c in colors]
+    return np.asarray(rgb, dtype=np.uint8)
+
+
+def spectrogram_image(S_db: np.ndarray, *, top_db: float = 80.0, size: tuple[int, int] = (320, 160)) -> np.ndarray:
+    """(n_mels, t) dB (0 at the top of the scale, -top_db at the bottom) -> (height, width, 3) uint8 RGB,
+    low frequencies at the bottom; `size` is (width, height)."""
+    from PIL import Image
+
+    idx = np.clip((S_db + top_db) / top_db * 255, 0, 255).astype(np.uint8)
+    rgb = viridis_lut()[idx[::-1]]  # (n_mels, t, 3)
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
 
 
 def clip_picture(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, S_db: np.ndarray, times: np.ndarray,
@@ -247,13 +261,10 @@ def clip_picture(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, S_db: np.ndarray
     m0 = top + wave_h + gap
     d.text((left, m0 - pad), "Mel spectrogram (dB)", fill=TEXT, font=f_title, anchor="ld")
     S = np.asarray(S_db, float)
-    vmin = max(float(np.nanmin(S)) if S.size else -top_db, -top_db)
-    idx8 = np.clip((S - vmin) / max(-vmin, 1e-6) * 255, 0, 255).astype(np.uint8)
-    rgb = _lut()[idx8[::-1]]  # (n_mels, n_frames, 3), high bands first
+    vmin = min(max(float(np.nanmin(S)) if S.size else -top_db, -top_db), -1e-6)  # the scale: vmin .. 0 dB
     frames_w = int(round(float(x_of(times[-1])) - left)) if len(times) else plot_w
     frames_w = int(min(max(frames_w, 1), plot_w))
-    spec = Image.fromarray(rgb).resize((frames_w, mel_h), Image.Resampling.BILINEAR)
-    img.paste(spec, (left, m0))
+    img.paste(Image.fromarray(spectrogram_image(S, top_db=-vmin, size=(frames_w, mel_h))), (left, m0))
     d.rectangle([left, m0, left + plot_w, m0 + mel_h], outline="#d0d3d9", width=line)
     n_mels = S.shape[0]
     for b in np.linspace(0, n_mels - 1, min(6, n_mels)).round().astype(int):
@@ -264,10 +275,10 @@ def clip_picture(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, S_db: np.ndarray
                anchor="rm")
     # colour bar
     cb_x = left + plot_w + 3 * pad
-    bar = _lut()[np.linspace(255, 0, mel_h).astype(np.uint8)][:, None, :].repeat(bar_w, axis=1)
+    bar = viridis_lut()[np.linspace(255, 0, mel_h).astype(np.uint8)][:, None, :].repeat(bar_w, axis=1)
     img.paste(Image.fromarray(bar), (cb_x, m0))
     for v in np.linspace(0, vmin, 5):
-        y = m0 + (v / vmin if vmin else 0) * mel_h
+        y = m0 + v / vmin * mel_h
         d.text((cb_x + bar_w + pad, y), f"{v:.0f}", fill=MUTED, font=f_small, anchor="lm")
     d.text((cb_x, m0 - pad), "dB", fill=MUTED, font=f_small, anchor="ld")
 

@@ -93,7 +93,7 @@ def clip_picture(path: str | Path, params: dsp.MelParams) -> bytes:
 
 @st.cache_data(show_spinner="Drawing one spectrogram per class ...", max_entries=8)
 def _gallery(items: tuple[tuple[int, str, str, str], ...], stamps: tuple, params: dict) -> list[tuple]:
-    from components.charts import spectrogram_image
+    from components.lite import spectrogram_image
 
     p = dsp.MelParams(**params)
     out = []

@@ -34,6 +34,14 @@ def seed_from_url(key: str, param: str, check: Callable[[str], None]) -> str | N
     return None
 
 
+def seed_clip(key: str, param: str, ds) -> None:
+    """Seed a clip picker from ``?param=`` if the clip is listed and on disk (`Dataset.require_present`); otherwise
+    say in one line why the link's clip was refused."""
+    refused = seed_from_url(key, param, ds.require_present)
+    if refused:
+        st.error(f"The link's clip was rejected: {refused}")
+
+
 def write_url(param: str, value: str | None) -> None:
     """Put `value` in the URL (or remove the parameter), only if it changed."""
     if value:

@@ -8,7 +8,6 @@ import streamlit as st
 
 from components import clip_view, lite, loaders, page, search_view, urlstate
 from soundlab.data import esc50 as ds_mod
-from soundlab.errors import DatasetError
 
 page.start("Explore · SoundLab", "🔎")
 
@@ -33,15 +32,8 @@ elif ds.kind == "partial":
 KEY = "explore-clip"
 
 
-def check_present(name: str) -> None:
-    if not ds.clip(name)["present"]:
-        raise DatasetError(f"{name} is listed in the ESC-50 metadata but its audio is not on disk here.")
-
-
 for key, param in ((KEY, "clip"), ("explore-a", "a"), ("explore-b", "b")):
-    refused = urlstate.seed_from_url(key, param, check_present)
-    if refused:
-        st.error(f"The link's clip was rejected: {refused}")
+    urlstate.seed_clip(key, param, ds)
 
 # ---- sidebar: filters and spectrogram settings ------------------------------------------------
 classes = ds_mod.classes(meta)

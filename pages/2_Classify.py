@@ -4,7 +4,7 @@ import streamlit as st
 
 from components import classify_view, loaders, page, run_picker, search_view, uploads, urlstate
 from soundlab import audio
-from soundlab.errors import DatasetError, ModelError, SoundLabError
+from soundlab.errors import ModelError, SoundLabError
 
 settings = page.start("Classify · SoundLab", ":material/hearing:")
 st.title("Classify a sound")
@@ -65,15 +65,8 @@ if source == "Dataset clip":
     st.caption(f"Clips from the {ds.describe()}.")
     present = ds.present
     names = dict(zip(present["filename"], present["class_name"]))
-
-    def check_present(name: str) -> None:
-        if not ds.clip(name)["present"]:
-            raise DatasetError(f"{name} is listed in the ESC-50 metadata but its audio is not on disk here.")
-
     # ?clip= opens a given clip (a link from Explore or Metrics, or one to share); a bad name is refused in one line
-    refused = urlstate.seed_from_url("classify-clip", "clip", check_present)
-    if refused:
-        st.error(f"The link's clip was rejected: {refused}")
+    urlstate.seed_clip("classify-clip", "clip", ds)
     clip = st.selectbox("Clip", list(names), index=0, key="classify-clip", format_func=lambda f: f"{f} · {names[f]}")
     urlstate.write_url("clip", clip)
     row = ds.clip(clip)

@@ -206,6 +206,12 @@ class Dataset:
             raise DatasetError(f"unknown clip {filename!r}: it is not listed in the ESC-50 metadata.")
         return self.meta.loc[rows[0]]
 
+    def require_present(self, filename: str) -> None:
+        """Raise DatasetError unless `filename` is a listed clip whose audio is on disk (checks a link's clip name
+        before a page uses it)."""
+        if not self.clip(filename)["present"]:
+            raise DatasetError(f"{filename} is listed in the ESC-50 metadata but its audio is not on disk here.")
+
     def clip_path(self, filename: str) -> Path:
         """Path of a present clip: the only way pages and the core open a dataset clip.
 

@@ -96,6 +96,22 @@ def empty_set(params: BackboneParams) -> EmbeddingSet:
                         np.zeros((0, 2), np.int64), np.zeros((0, params.n_tags), np.float16))
 
 
+def concat(parts: list[EmbeddingSet], params: BackboneParams) -> EmbeddingSet:
+    """The clips of `parts`, one after the other (an empty set for none)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return empty_set(params)
+    lengths = np.concatenate([np.diff(p.offsets) for p in parts])
+    return EmbeddingSet(
+        filenames=np.concatenate([p.filenames for p in parts]).astype(object),
+        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        embeddings=np.concatenate([p.embeddings for p in parts]),
+        scores=np.concatenate([p.scores for p in parts]),
+        stamps=np.concatenate([p.stamps for p in parts]),
+        tags=np.concatenate([p.tags for p in parts]),
+    )
+
+
 def cache_path(cache_dir: Path, fingerprint: str, view: str) -> Path:
     return Path(cache_dir) / "embeddings" / fingerprint / f"{view}.npz"
 
@@ -195,16 +211,15 @@ def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: 
             return name, p, e
 
     def merged() -> EmbeddingSet:
-        base = cached.subset(keep) if keep else empty_set(params)
-        lengths = [len(e) for e in new_e]
-        return EmbeddingSet(
-            filenames=np.concatenate([base.filenames, np.array(new_names, dtype=object)]),
-            offsets=np.concatenate([base.offsets, base.offsets[-1] + np.cumsum(lengths, dtype=np.int64)]),
-            embeddings=np.concatenate([base.embeddings] + new_e) if new_e else base.embeddings,
-            scores=np.concatenate([base.scores] + new_s) if new_s else base.scores,
-            stamps=np.concatenate([base.stamps, np.array(new_stamps, np.int64).reshape(-1, 2)]),
-            tags=np.concatenate([base.tags] + [t[None] for t in new_t]) if new_t else base.tags,
+        new = EmbeddingSet(
+            filenames=np.array(new_names, dtype=object),
+            offsets=np.concatenate([[0], np.cumsum([len(e) for e in new_e], dtype=np.int64)]),
+            embeddings=np.concatenate(new_e) if new_e else np.zeros((0, params.embedding_dim), np.float32),
+            scores=np.concatenate(new_s) if new_s else np.zeros((0, params.n_tags), np.float16),
+            stamps=np.array(new_stamps, np.int64).reshape(-1, 2),
+            tags=np.stack(new_t) if new_t else np.zeros((0, params.n_tags), np.float16),
         )
+        return concat([cached.subset(keep) if keep else empty_set(params), new], params)
 
     def flush(group) -> None:
         outs = embed_batch([y for _, _, y in group]) if batch > 1 else [backbone(group[0][2])]

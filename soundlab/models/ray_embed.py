@@ -27,7 +27,16 @@ from pathlib import Path
 import numpy as np
 
 from soundlab.errors import ModelError, ParameterError
-from soundlab.models.embeddings import VIEWS, EmbeddingSet, Progress, cache_path, empty_set, load_cache, save_cache
+from soundlab.models.embeddings import (
+    VIEWS,
+    EmbeddingSet,
+    Progress,
+    cache_path,
+    concat,
+    empty_set,
+    load_cache,
+    save_cache,
+)
 from soundlab.storage import file_stamp, save_npz_atomic
 
 INSTALL = "Ray is not installed: `pip install -r requirements-scale.txt` (Ray Data), or use --engine local"
@@ -98,21 +107,6 @@ def _read_shards(folder: Path, params) -> tuple[list[EmbeddingSet], list[Path]]:
     return sets, paths
 
 
-def _concat(parts: list[EmbeddingSet], params) -> EmbeddingSet:
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return empty_set(params)
-    lengths = np.concatenate([np.diff(p.offsets) for p in parts])
-    return EmbeddingSet(
-        filenames=np.concatenate([p.filenames for p in parts]).astype(object),
-        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-        embeddings=np.concatenate([p.embeddings for p in parts]),
-        scores=np.concatenate([p.scores for p in parts]),
-        stamps=np.concatenate([p.stamps for p in parts]),
-        tags=np.concatenate([p.tags for p in parts]),
-    )
-
-
 def _shard_from_rows(rows: list[dict], params) -> EmbeddingSet:
     d, t = params.embedding_dim, params.n_tags
     emb = [np.frombuffer(r["embeddings"], np.float32).reshape(-1, d) for r in rows]
@@ -143,8 +137,8 @@ def embed_clips_ray(clips: list[tuple[str, str]], backbone, *, cache_dir: Path, 
         In the order of `clips`, without the clips that failed.
     failures : list of (filename, message)
     stats : dict
-        computed (clips embedded by this call), resumed (clips found in committed shards), cached (already in the
-        cache), shards (written by this call), seconds.
+        computed (clips embedded by this call), resumed (clips found in committed shards), shards (written by this
+        call), seconds; interrupted when `stop_after_shards` ended it.
     """
     ray = require_ray()
     if view not in VIEWS:
@@ -165,7 +159,7 @@ def embed_clips_ray(clips: list[tuple[str, str]], backbone, *, cache_dir: Path, 
             have[str(name)] = tuple(int(x) for x in stamp)
     todo = [(f, p) for f, p in clips if have.get(f) != file_stamp(p)]
     n_resumed = sum(len(s) for s in shards)
-    stats = {"computed": 0, "resumed": n_resumed, "cached": len(clips) - len(todo) - 0, "shards": 0}
+    stats = {"computed": 0, "resumed": n_resumed, "shards": 0}
     failures: list[tuple[str, str]] = []
     done = len(clips) - len(todo)
     if progress:
@@ -210,21 +204,22 @@ def embed_clips_ray(clips: list[tuple[str, str]], backbone, *, cache_dir: Path, 
                 if stop_after_shards is not None and stats["shards"] >= stop_after_shards:
                     stats["seconds"] = time.monotonic() - t0
                     stats["interrupted"] = True
-                    return _concat([cached, *shards], params), failures, stats
+                    return concat([cached, *shards], params), failures, stats
         commit()
     # merge: the cache (minus what was recomputed), the resumed shards and the new ones, then the shards go
     recomputed = {f for f, _ in todo}
     keep = [f for f in cached.filenames if f not in recomputed]
-    merged = _concat([cached.subset(keep) if keep else empty_set(params), *shards], params)
-    # one entry per clip (a clip changed on disk since a resumed shard holds it twice: keep the last)
-    last = {str(f): i for i, f in enumerate(merged.filenames)}
-    if len(last) != len(merged):
-        merged = merged.subset([f for f in dict.fromkeys(str(x) for x in merged.filenames)])
+    merged = concat([cached.subset(keep) if keep else empty_set(params), *shards], params)
+    # one entry per clip: a clip changed on disk since a resumed shard holds it twice, and `subset` keeps the last
+    names = list(dict.fromkeys(str(x) for x in merged.filenames))
+    if len(names) != len(merged):
+        merged = merged.subset(names)
     save_cache(path, merged)
     for p in shard_paths + list(folder.glob("shard-*.npz")):
         p.unlink(missing_ok=True)
     if folder.exists() and not any(folder.iterdir()):
         folder.rmdir()
-    wanted = [f for f, _ in clips if f in last and f not in {n for n, _ in failures}]
+    have_now = set(names)
+    wanted = [f for f, _ in clips if f in have_now]
     stats["seconds"] = time.monotonic() - t0
     return merged.subset(wanted), failures, stats
