@@ -13,7 +13,8 @@ settings = page.start("SoundLab", "🔊")
 st.title(":material/graphic_eq: SoundLab")
 st.write("Environmental sound classification on **ESC-50**: 2,000 five-second clips, 50 classes in "
          "5 categories, 5 folds. Explore the data by eye and ear, and hear what classifiers on two pretrained AudioSet "
-         "networks (YAMNet and EfficientAT) make of any sound.")
+         "networks (YAMNet and EfficientAT) make of any sound. UrbanSound8K, a CSV of labelled files or a folder per "
+         "class work the same way (setting `SOUNDLAB_DATASET`).")
 
 st.page_link("pages/1_Explore.py", label="Explore the dataset: filter, listen, waveform and mel spectrogram",
              icon=":material/search:")
@@ -32,7 +33,9 @@ status = loaders.dataset_status()
 ds = status.dataset
 if ds is None:
     st.error(f"No dataset available: {status.problem}")
-else:
+elif ds.desc.is_esc50:
+    if settings.dataset[0] != "esc50" and status.problem:  # SOUNDLAB_DATASET names a dataset that cannot be used
+        st.warning(status.problem)
     kind = {"full": "Full ESC-50", "partial": "Partial ESC-50", "sample": "Shipped sample"}[ds.kind]
     present = ds.present
     c1, c2, c3, c4 = st.columns(4)
@@ -47,8 +50,21 @@ else:
     elif ds.kind == "partial":
         st.info(f"{len(ds.meta) - ds.n_present} clips listed in the metadata are not on disk; every page "
                 "works on the clips that are there and says how many.")
+else:
+    present = ds.present
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("In use", ds.title, help=f"SOUNDLAB_DATASET={settings.dataset_setting}")
+    c2.metric("Clips usable", f"{ds.n_present:,} / {len(ds.meta):,}")
+    c3.metric("Classes", f"{present['target'].nunique()} / {ds.n_classes}")
+    c4.metric("Folds", str(ds.desc.n_folds) if ds.desc.n_folds and not ds.desc.folds_leak else "made by SoundLab",
+              help="The dataset's own folds are used when it defines them, every listed clip is usable and no group "
+                   "spans two folds; otherwise SoundLab makes 5 folds stratified by class and grouped by the group.")
+    st.caption(f"Folder: `{ds.root}` · groups: {ds.desc.group or 'none'}"
+               + (f" · categories: {len(ds.desc.categories)}" if ds.desc.categories else ""))
+    for note in ds.desc.notes:
+        st.warning(note, icon=":material/warning:")
 
-if ds is None or ds.kind != "full":
+if ds is None or (ds.desc.is_esc50 and ds.kind != "full"):
     with st.expander("Get the full ESC-50 dataset (about 600 MB)", expanded=ds is None or ds.kind == "sample"):
         st.markdown(
             f"- Download it here, or in a terminal: `python -m soundlab download` "
@@ -93,6 +109,10 @@ for key in backbone.REGISTRY:
 all_runs, problems = loaders.runs()
 lines += [f"- :green[:material/check_circle:] trained run `{r.id}` ({r.family}, {len(r.model_names)} "
           f"model{'s' if len(r.model_names) != 1 else ''})" for r in all_runs]
+elsewhere = len(loaders.all_runs()[0]) - len(all_runs)
+if elsewhere:
+    lines.append(f"- {elsewhere} run{'s' if elsewhere != 1 else ''} of other datasets not listed: the pages use the "
+                 f"runs of the dataset in use ({ds.title if ds is not None else 'none'}; setting `SOUNDLAB_DATASET`).")
 if not all_runs:
     lines.append("- :red[:material/cancel:] not present: trained runs. Train with `python -m soundlab train`, or "
                  "restore the shipped ones with `git checkout model_artifacts/`.")

@@ -50,21 +50,24 @@ def other_tags(clf, source, *, name: str | None = None, upload_id: str | None = 
     return out
 
 
-def verdict(res, name: str) -> bool:
+def verdict(res, name: str, title: str = "ESC-50") -> bool:
     """The open-set verdict first, in words, with the signals behind it. Returns True when the sound is judged
     not one of the classes (the bars are then a hypothetical answer)."""
     v = res.verdict
     if v is None:
         return False
+    n = len(res.class_names)
     if v.outcome == "in-set":
-        st.success(f"**An ESC-50 sound: {name}.** {v.tagger} hears {v.hears}.", icon=":material/check_circle:")
+        what = "An ESC-50 sound" if title == "ESC-50" else f"A sound of {title}"
+        st.success(f"**{what}: {name}.** {v.tagger} hears {v.hears}.", icon=":material/check_circle:")
         return False
-    head = ("Not one of the 50 classes" if v.outcome == "foreign" else "Unsure whether this is one of the 50 classes")
-    st.warning(f"**{head}.** {v.tagger} hears {v.hears}. If it were one of the 50, the answer would be *{name}* "
+    head = (f"Not one of the {n} classes" if v.outcome == "foreign" else
+            f"Unsure whether this is one of the {n} classes")
+    st.warning(f"**{head}.** {v.tagger} hears {v.hears}. If it were one of the {n}, the answer would be *{name}* "
                f"({res.probs.max():.0%}).", icon=":material/help:" if v.outcome == "unsure" else ":material/block:")
     if v.reasons:
         st.markdown("**Why:**\n" + "\n".join(f"- {r.text} — signal `{r.signal}` = {r.value:.2f}, "
-                                              f"95% of ESC-50 clips within {r.threshold:.2f}" for r in v.reasons))
+                                              f"95% of {title} clips within {r.threshold:.2f}" for r in v.reasons))
     return v.outcome == "foreign"
 
 
@@ -72,9 +75,10 @@ def render_result(res, clf, *, top_k: int, key: str, true_class: str | None = No
                   more_tags: list[tuple[str, list]] = ()) -> None:
     top = int(np.argmax(res.probs))
     name = res.class_names[top]
-    foreign = verdict(res, name)
+    n, title = len(res.class_names), clf.run.dataset_title
+    foreign = verdict(res, name, title)
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Top class" if not foreign else "If it were one of the 50", name)
+    c1.metric("Top class" if not foreign else f"If it were one of the {n}", name)
     c2.metric("Probability", f"{res.probs[top]:.1%}")
     c3.metric("Inference time", f"{res.timings_ms['total']:.0f} ms",
               help=f"decode {res.timings_ms['decode']:.1f} ms · {res.tagger} {res.timings_ms['backbone']:.1f} ms · "
@@ -92,10 +96,11 @@ def render_result(res, clf, *, top_k: int, key: str, true_class: str | None = No
     # HTML, not plotly: the answer shows without the browser loading plotly.js (see components/lite.py)
     with left:
         st.html(lite.probability_bars(res.probs, res.class_names, top_k=top_k, greyed=foreign,
-                                      title="If it were one of the 50: class probabilities" if foreign
+                                      title=f"If it were one of the {n}: class probabilities" if foreign
                                       else "Class probabilities"))
     with right:
-        st.html(lite.category_bars(res.category_totals(clf.run.targets)))
+        if len(clf.run.category_names) > 1:  # a dataset without categories has nothing to sum
+            st.html(lite.category_bars(res.category_totals(clf.run.categories, clf.run.category_names)))
         st.html(lite.tag_bars(res.top_tags(5), title=f"{res.tagger}'s AudioSet tags"))
         for tagger, tags in more_tags:
             st.html(lite.tag_bars(tags, title=f"{tagger}'s AudioSet tags (another backbone)"))
@@ -125,7 +130,7 @@ def diagnostics(res, clf) -> None:
     ]
     if d.distance is not None:
         rows.append(("distance to the nearest training clip of the top class",
-                     f"{d.distance:.3f} (95% of ESC-50 clips within {d.distance_threshold:.3f})"))
+                     f"{d.distance:.3f} (95% of {clf.run.dataset_title} clips within {d.distance_threshold:.3f})"))
     st.markdown("**Input diagnostics**")
     st.dataframe(pd.DataFrame(rows, columns=["check", "value"]), hide_index=True)
     for w in d.warnings:

@@ -29,16 +29,23 @@ def mel_params_widgets(key: str, *, max_sr: int = 44_100) -> dsp.MelParams:
                          n_mels=n_mels, fmax_hz=float(fmax))
 
 
-def metadata_table(row: pd.Series) -> None:
-    st.dataframe(
-        pd.DataFrame({
-            "field": ["class", "category", "target", "fold", "ESC-10", "source recording", "take"],
-            "value": [row["class_name"], row["supercategory"], str(row["target"]), str(row["fold"]),
-                      "yes" if row["esc10"] else "no", f"{row['src_file']} (freesound.org/s/{row['src_file']})",
-                      row["take"]],
-        }),
-        hide_index=True,
-    )
+def metadata_table(row: pd.Series, ds=None) -> None:
+    """The clip's metadata; for a dataset other than ESC-50 (`ds`), its own fields and extra columns."""
+    if ds is None or ds.desc.is_esc50:
+        fields = {"class": row["class_name"], "category": row["supercategory"], "target": str(row["target"]),
+                  "fold": str(row["fold"]), "ESC-10": "yes" if row["esc10"] else "no",
+                  "source recording": f"{row['src_file']} (freesound.org/s/{row['src_file']})", "take": row["take"]}
+    else:
+        d = ds.desc
+        fields = {"class": row["class_name"], "class id": str(row["target"])}
+        if d.categories:
+            fields["category"] = str(row["supercategory"])
+        if int(row["fold"]):
+            fields["fold"] = str(row["fold"])
+        if d.grouped:
+            fields[d.group] = str(row["src_file"])
+        fields.update({c: str(row[c]) for c in ds.extra_columns})
+    st.dataframe(pd.DataFrame({"field": list(fields), "value": list(fields.values())}), hide_index=True)
 
 
 def player(ds, filename: str) -> bool:
@@ -65,10 +72,11 @@ def render_clip(ds, filename: str, params: dsp.MelParams, *, key: str, title: st
     row = ds.clip(filename)
     st.markdown(f"**{title or row['filename']}** — {row['class_name']} · {row['supercategory']}")
     if not row["present"]:
-        st.warning(f"{row['filename']} is listed in the metadata but its audio is not on disk. "
-                   "Download the full dataset from the Home page to hear it.")
+        st.warning(f"{row['filename']} is listed in the metadata but its audio is not on disk"
+                   + (". Download the full dataset from the Home page to hear it." if ds.desc.is_esc50 else
+                      " (or cannot be read; the Home page lists why)."))
         if show_meta:
-            metadata_table(row)
+            metadata_table(row, ds)
         return False
     try:
         path = str(ds.clip_path(filename))
@@ -96,5 +104,5 @@ def render_clip(ds, filename: str, params: dsp.MelParams, *, key: str, title: st
                  caption=f"Waveform and mel spectrogram (n_fft {effective.n_fft}, hop {effective.hop_length}, "
                          f"{effective.n_mels} bands to {fmax / 1000:.1f} kHz)")
     if show_meta:
-        metadata_table(row)
+        metadata_table(row, ds)
     return True

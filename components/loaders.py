@@ -27,16 +27,25 @@ def _dataset_stamp(root: Path) -> tuple:
 
 # a resource: one DatasetStatus shared by every session, read-only (as data, each page view unpickled a copy of the
 # 2,000-row table, and recomputed what Dataset derives from it)
-@st.cache_resource(show_spinner="Reading the ESC-50 metadata ...", max_entries=8)
-def _dataset_status(esc50_root: str, sample_root: str, stamps: tuple) -> esc50.DatasetStatus:
-    return esc50.resolve_dataset(Path(esc50_root), Path(sample_root))
+@st.cache_resource(show_spinner="Reading the dataset's metadata ...", max_entries=8)
+def _dataset_status(esc50_root: str, sample_root: str, dataset: tuple, separator: str, stamps: tuple):
+    from soundlab.data import layouts
+
+    kind, where = dataset
+    return layouts.resolve(kind, Path(where) if where else None, Path(esc50_root), Path(sample_root),
+                           separator=separator, setting=get_settings().dataset_setting)
 
 
 def dataset_status() -> esc50.DatasetStatus:
-    """The dataset the app uses (full/partial ESC-50, else the shipped sample), re-read when it changes."""
+    """The dataset the app uses (SOUNDLAB_DATASET: ESC-50 by default, full or partial, else the shipped sample;
+    UrbanSound8K, a CSV or a folder per class), re-read when it changes."""
+    from soundlab.data import layouts
+
     s = get_settings()
-    stamps = (_dataset_stamp(s.esc50_root), _dataset_stamp(s.sample_root))
-    return _dataset_status(str(s.esc50_root), str(s.sample_root), stamps)
+    kind, where = s.dataset
+    stamps = (_dataset_stamp(s.esc50_root), _dataset_stamp(s.sample_root), layouts.stamp(kind, where))
+    return _dataset_status(str(s.esc50_root), str(s.sample_root), (kind, str(where) if where else ""),
+                           s.group_separator, stamps)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -160,10 +169,25 @@ def _runs(artifacts_dir: str, stamp: tuple):
     return runs.list_runs(Path(artifacts_dir))
 
 
-def runs():
-    """(usable runs newest first, messages about unusable run folders), re-read when a run changes."""
+def all_runs():
+    """(usable runs of every dataset newest first, messages about unusable run folders), re-read when a run
+    changes."""
     s = get_settings()
     return _runs(str(s.artifacts_dir), _runs_stamp(s.artifacts_dir))
+
+
+def dataset_id() -> str:
+    """The id of the dataset in use (`Description.id`; ESC-50's when the chosen one cannot be used)."""
+    ds = dataset_status().dataset
+    return ds.desc.id if ds is not None else "esc50"
+
+
+def runs():
+    """(usable runs of the dataset in use newest first, messages about unusable run folders)."""
+    from soundlab.runs import of_dataset
+
+    found, problems = all_runs()
+    return of_dataset(found, dataset_id()), problems
 
 
 def runs_with_warnings(*, classifies_audio: bool | None = None):

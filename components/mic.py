@@ -87,7 +87,7 @@ def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: 
             heard = "".join(f" · {name} hears: {other_names[name][int(np.argmax(t))]}"
                             for name, t in update.other_tags.items())
             headline = {"silence": "### (silence)",
-                        "foreign": f"### Not one of the 50 — {clf.backbone.short_name} hears {tags[tag]}",
+                        "foreign": f"### Not one of the {len(names)} — {clf.backbone.short_name} hears {tags[tag]}",
                         "unsure": f"### Unsure — perhaps {names[top]} ({update.probs[top]:.0%})",
                         }.get(update.shown, f"### {names[top]} — {update.probs[top]:.0%}")
             top_line.markdown(
@@ -98,7 +98,7 @@ def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: 
             )
             hypothetical = update.shown in ("foreign", "silence")
             bars.html(lite.probability_bars(update.probs, names, top_k=top_k, limit=12, greyed=hypothetical,
-                                            title="If it were one of the 50 (top 12)" if hypothetical else
+                                            title=f"If it were one of the {len(names)} (top 12)" if hypothetical else
                                             "Live class probabilities (top 12)"))
             hist = list(stream.history)
             probs = np.stack([h.probs for h in hist])

@@ -1,4 +1,4 @@
-"""Explore ESC-50: filter, listen, look at waveforms and mel spectrograms, compare clips.
+"""Explore the dataset in use (ESC-50 by default): filter, listen, look at waveforms and mel spectrograms, compare clips.
 
 Every filter, the view, the selected clip and the spectrogram settings are bound to the URL
 (``bind="query-params"``), so a link reopens the same view.
@@ -7,7 +7,7 @@ Every filter, the view, the selected clip and the spectrogram settings are bound
 import streamlit as st
 
 from components import clip_view, lite, loaders, page, search_view, urlstate
-from soundlab.data import esc50 as ds_mod
+from soundlab.data import dataset as ds_mod
 
 page.start("Explore · SoundLab", "🔎")
 
@@ -18,7 +18,9 @@ if status.dataset is None:
 ds = status.dataset
 meta = ds.meta
 
-st.title("Explore ESC-50")
+st.title(f"Explore {ds.title}")
+esc50 = ds.desc.is_esc50
+folds = ds_mod.folds_of(meta)
 st.caption(f"Using the {ds.describe()}.")
 if ds.kind == "sample":
     st.info("This is the shipped sample: one real clip per class (50 of 2000). Download the full dataset "
@@ -39,13 +41,20 @@ for key, param in ((KEY, "clip"), ("explore-a", "a"), ("explore-b", "b")):
 classes = ds_mod.classes(meta)
 with st.sidebar:
     st.header("Filters")
-    f_sup = st.multiselect("Category", list(ds_mod.SUPERCATEGORIES), key="explore-cat", bind="query-params")
+    # filters the dataset has nothing for are not shown (a folder per class has no categories, folds or groups)
+    f_sup = (st.multiselect("Category", list(ds.desc.categories), key="explore-cat", bind="query-params")
+             if ds.desc.categories else [])
     f_cls = st.multiselect("Class", list(classes["category"]), key="explore-class",
                            format_func=ds_mod.class_name_of, bind="query-params")
-    f_fold = st.multiselect("Fold", [1, 2, 3, 4, 5], key="explore-fold", bind="query-params")
-    f_esc10 = st.toggle("ESC-10 only", key="explore-esc10", bind="query-params")
-    f_src = st.text_input("Source recording (Freesound id)", key="explore-src", bind="query-params",
-                          help="Clips whose src_file starts with this; takes of one recording share it.")
+    f_fold = st.multiselect("Fold", folds, key="explore-fold", bind="query-params") if folds else []
+    f_esc10 = st.toggle("ESC-10 only", key="explore-esc10", bind="query-params") if esc50 else False
+    if ds.desc.grouped:
+        f_src = st.text_input("Source recording (Freesound id)" if esc50 else f"Group: {ds.desc.group}",
+                              key="explore-src", bind="query-params",
+                              help=("Clips whose src_file starts with this; takes of one recording share it." if esc50
+                                    else "Clips whose group starts with this; clips of one group share a fold."))
+    else:
+        f_src = ""
     f_present = st.toggle("Present only", value=True, key="explore-present", bind="query-params",
                           help="Only clips whose audio is on disk.")
     with st.expander("Spectrogram settings", expanded=False):
@@ -90,11 +99,14 @@ view = st.segmented_control("View", VIEWS, required=True,
 # ---- Clips: table, clip view, sibling takes ---------------------------------------------------
 if view == "Clips":
     st.subheader(f"{len(filtered)} clips match" + (f" ({len(present_filtered)} on disk)" if not f_present else ""))
-    table = filtered[["filename", "class_name", "supercategory", "fold", "esc10", "src_file", "take", "present"]]
+    columns = (["filename", "class_name", "supercategory", "fold", "esc10", "src_file", "take", "present"] if esc50 else
+               ["filename", "class_name"] + (["supercategory"] if ds.desc.categories else []) + (["fold"] if folds else [])
+               + (["src_file"] if ds.desc.grouped else []) + ["present"] + ds.extra_columns)
+    table = filtered[columns]
     event = st.dataframe(
         table, hide_index=True, height=260, key="explore-table", on_select="rerun", selection_mode="single-row",
         column_config={"class_name": "class", "supercategory": "category", "esc10": "ESC-10",
-                       "src_file": "source", "present": "on disk"},
+                       "src_file": "source" if esc50 else "group", "present": "on disk"},
     )
     rows = event.selection.rows if event is not None else []
     picked = table.iloc[rows[0]]["filename"] if rows else None
@@ -118,40 +130,49 @@ if view == "Clips":
                                   interactive=interactive)
         with right:
             st.markdown("**Metadata**")
-            clip_view.metadata_table(row)
-            sibs = ds.siblings(choice)
-            st.markdown(f"**Takes of source recording {row['src_file']}** ({len(sibs)})")
-            for sib in sibs.itertuples():
+            clip_view.metadata_table(row, ds)
+            sibs = ds.siblings(choice) if ds.desc.grouped else ds.meta[:0]
+            if esc50:
+                st.markdown(f"**Takes of source recording {row['src_file']}** ({len(sibs)})")
+            elif len(sibs):
+                st.markdown(f"**Clips of the same group ({ds.desc.group}) {row['src_file']}** ({len(sibs)})")
+            for sib in sibs.head(50).itertuples():
                 c1, c2 = st.columns([3, 1])
                 mark = " (this clip)" if sib.filename == choice else ("" if sib.present else " — not on disk")
-                c1.write(f"{sib.take}: {sib.filename} · {sib.class_name} · fold {sib.fold}{mark}")
+                where = f" · fold {sib.fold}" if sib.fold else ""
+                c1.write(f"{sib.take + ': ' if sib.take else ''}{sib.filename} · {sib.class_name}{where}{mark}")
                 if sib.present and sib.filename != choice:
-                    c2.button(f"Open take {sib.take}", key=f"explore-sib-{sib.filename}", on_click=open_clip, args=(sib.filename,))
+                    c2.button(f"Open take {sib.take}" if sib.take else "Open", key=f"explore-sib-{sib.filename}",
+                              on_click=open_clip, args=(sib.filename,))
         if st.toggle("Find clips that sound like this", key="explore-similar", bind="query-params",
                      help="The nearest clips in a backbone's embedding space, playable."):
             search_view.similar_to_clip(ds, loaders.runs()[0], choice, key="explore-similar")
 
 # ---- Classes: counts and one spectrogram per class --------------------------------------------
 elif view == "Classes":
-    table = ds_mod.class_table(filtered)
+    table = ds_mod.class_table(filtered, folds=range(1, 6) if esc50 else folds)
     user_filtered = bool(f_sup or f_cls or f_fold or f_esc10 or f_src.strip())
     st.subheader("Clips per class" + (" (filtered)" if user_filtered else ""))
     c1, c2 = st.columns(2)
-    by_cat = table.groupby("supercategory", observed=True)[["listed", "present"]].sum()
-    most = max(1, int(by_cat["present"].max()) if len(by_cat) else 1)
-    with c1:
-        st.html(lite.bars([(str(c), int(v)) for c, v in by_cat["present"].items()], title="On disk per category",
-                          value_format="{:,.0f}", scale_max=most, label_width="8rem"))
-    by_fold = filtered[filtered["present"]].groupby("fold").size().reindex(range(1, 6), fill_value=0)
-    with c2:
-        st.html(lite.bars([(f"fold {f}", int(v)) for f, v in by_fold.items()], title="On disk per fold",
-                          value_format="{:,.0f}", scale_max=max(1, int(by_fold.max())), label_width="4rem"))
-    st.dataframe(table.drop(columns=["category"]), hide_index=True, height=300,
+    if ds.desc.categories:
+        by_cat = table.groupby("supercategory", observed=True)[["listed", "present"]].sum()
+        most = max(1, int(by_cat["present"].max()) if len(by_cat) else 1)
+        with c1:
+            st.html(lite.bars([(str(c), int(v)) for c, v in by_cat["present"].items()], title="On disk per category",
+                              value_format="{:,.0f}", scale_max=most, label_width="8rem"))
+    if folds or esc50:
+        by_fold = filtered[filtered["present"]].groupby("fold").size().reindex(range(1, 6) if esc50 else folds,
+                                                                               fill_value=0)
+        with c2:
+            st.html(lite.bars([(f"fold {f}", int(v)) for f, v in by_fold.items()], title="On disk per fold",
+                              value_format="{:,.0f}", scale_max=max(1, int(by_fold.max())), label_width="4rem"))
+    st.dataframe(table.drop(columns=["category"] + ([] if ds.desc.categories else ["supercategory"])), hide_index=True,
+                 height=300,
                  column_config={"class_name": "class", "supercategory": "category", "listed": "in csv",
                                 "present": "on disk"})
     st.subheader("One spectrogram per class")
     st.caption("The first clip on disk of each class (of those the filters keep), mel spectrogram in dB.")
-    sub = ds_mod.Dataset(root=ds.root, kind=ds.kind, meta=filtered)
+    sub = ds_mod.Dataset(root=ds.root, kind=ds.kind, meta=filtered, desc=ds.desc)
     gallery = loaders.class_gallery(sub, params)
     if not gallery:
         st.info("No clip on disk matches these filters.")
@@ -178,7 +199,8 @@ else:
     c1, c2 = st.columns(2)
     # A defaults to the clip selected in the Clips view, B to another take of its recording if any
     first = selected if selected in options else options[0]
-    sibs = [f for f in ds.siblings(first)["filename"] if f != first and f in set(ds.present["filename"])]
+    sibs = ([f for f in ds.siblings(first)["filename"] if f != first and f in set(ds.present["filename"])]
+            if ds.desc.grouped else [])
     second = sibs[0] if sibs else options[min(1, len(options) - 1)]
     if second not in options:
         options.append(second)

@@ -6,7 +6,6 @@ import streamlit as st
 
 from components import charts, clip_view, loaders, page, run_picker, urlstate
 from soundlab import metrics, report, runs
-from soundlab.data.esc50 import check_clip_name
 from soundlab.errors import DatasetError, ModelError, RunError
 
 settings = page.start("Metrics · SoundLab", ":material/analytics:")
@@ -128,10 +127,12 @@ elif section == "Classes":
     st.subheader("Per class")
     st.dataframe(per_class, hide_index=True, height=420,
                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")})
-    st.subheader("Per category")
-    st.caption("A prediction counts as right for its category when it names any class of the clip's category.")
-    st.dataframe(report.category_table(p), hide_index=True,
-                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")})
+    if len(run.category_names) > 1:
+        st.subheader("Per category")
+        st.caption("A prediction counts as right for its category when it names any class of the clip's category.")
+        st.dataframe(report.category_table(p), hide_index=True,
+                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall",
+                                                                                              "f1")})
 
 # ---- confusion ---------------------------------------------------------------------------------
 elif section == "Confusion":
@@ -156,12 +157,15 @@ elif section == "Confusion":
                                              height=900 if p.n_classes > 12 else 480),
                     key="metrics-cm", on_select=on_cell_click, selection_mode="points")
     left, right = st.columns(2)
-    with left:
-        cat_cm = metrics.category_confusion(cm, run.targets)
-        cats = ["Animals", "Natural", "Human", "Interior", "Exterior"]
-        st.plotly_chart(loaders.confusion_figure(cat_cm, tuple(cats), normalize=normalize, title="Categories",
-                                                 height=380),
-                        key="metrics-cat-cm")
+    if len(run.category_names) > 1:
+        with left:
+            cat_cm = metrics.category_confusion(cm, run.category_index, len(run.category_names))
+            short = {"Natural soundscapes & water sounds": "Natural", "Human, non-speech sounds": "Human",
+                     "Interior/domestic sounds": "Interior", "Exterior/urban noises": "Exterior"}
+            cats = [short.get(c, c) for c in run.category_names]
+            st.plotly_chart(loaders.confusion_figure(cat_cm, tuple(cats), normalize=normalize, title="Categories",
+                                                     height=380),
+                            key="metrics-cat-cm")
     with right:
         st.markdown("**Clips behind a cell** (click a cell above, or choose)")
         true_name = st.selectbox("True class", labels, index=None, key="metrics-cell-true")
@@ -190,7 +194,8 @@ elif section == "Mistakes":
                  + f", {int(wrong['present'].sum())} on disk")
 
     def check_in_run(name: str) -> None:
-        check_clip_name(name)
+        if ds is not None:
+            ds.check_name(name)
         if name not in set(table["filename"]):
             raise DatasetError(f"{name} is not one of this run's clips.")
 

@@ -14,7 +14,6 @@ from components import charts, clip_view, loaders, page, run_picker, urlstate
 from soundlab import issues as issues_mod
 from soundlab import report
 from soundlab import runs as runs_mod
-from soundlab.data.esc50 import check_clip_name
 from soundlab.errors import DatasetError, RunError
 from soundlab.review import DECISIONS, Decision, ReviewError, corrected_metadata
 
@@ -146,7 +145,8 @@ in_table = set(table[column]) | (set(table["b"]) if kind == "near_duplicate" els
 
 
 def check_listed(name: str) -> None:
-    check_clip_name(name)
+    if ds is not None:
+        ds.check_name(name)
     if name not in in_table:
         raise DatasetError(f"{name} is not among this run's {issues_mod.KIND_NAMES[kind]}.")
 
@@ -175,16 +175,21 @@ fold_of = dict(zip(p.table["filename"], p.table["fold"].astype(int), strict=True
 
 def show_clip(name: str, key: str) -> None:
     if ds is None or name not in set(ds.meta["filename"]):
-        st.warning(f"{name}: no ESC-50 metadata here to play it from.")
+        st.warning(f"{name}: not listed in the dataset in use, so there is nothing here to play it from.")
         return
     clip_view.render_clip(ds, name, params, key=key, show_meta=False, height=240)
     row = ds.clip(name)
     n_takes = len(ds.siblings(name))
     run_fold = fold_of.get(name)
-    where = (f"fold {run_fold} of this run" + (f" (official fold {row['fold']})" if run_fold != row["fold"] else "")
-             if run_fold is not None else f"official fold {row['fold']}")
-    st.caption(f"{where} · source recording {row['src_file']} (take {row['take']}) · "
-               f"{n_takes} take{'s' if n_takes != 1 else ''} of this recording")
+    own = f"official fold {row['fold']}" if row["fold"] else "no fold of its own"
+    where = (f"fold {run_fold} of this run" + (f" ({own})" if run_fold != row["fold"] else "")
+             if run_fold is not None else own)
+    if ds.desc.is_esc50:
+        st.caption(f"{where} · source recording {row['src_file']} (take {row['take']}) · "
+                   f"{n_takes} take{'s' if n_takes != 1 else ''} of this recording")
+    else:
+        st.caption(f"{where}" + (f" · {ds.desc.group} {row['src_file']} · {n_takes} clip{'s' if n_takes != 1 else ''} "
+                                 "of this group" if ds.desc.grouped else ""))
 
 
 def top5(name: str, key: str) -> None:
@@ -277,7 +282,9 @@ if store is not None:
             st.dataframe(history.drop(columns=["id"]), hide_index=True, height=240)
             st.download_button("Download the log (CSV)", history.to_csv(index=False), "soundlab-review-log.csv",
                                "text/csv", key="issues-log-csv")
-            if ds is not None:
+            if ds is not None and not ds.desc.is_esc50:
+                st.caption("Corrected labels are exported in ESC-50's metadata layout, for ESC-50 only.")
+            elif ds is not None:
                 class_of = dict(zip(ds.meta["category"], ds.meta["target"], strict=False))
                 corrected = corrected_metadata(ds.meta, current, class_of)
                 n = int((corrected["target"] != corrected["original_target"]).sum())

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from soundlab import audio
-from soundlab.data.esc50 import SUPERCATEGORIES
 from soundlab.errors import AudioError, ModelError
 from soundlab.models import embeddings
 from soundlab.models.backbone import SILENT_FRAME, Backbone, BackboneOutput, silence_index, sound_pooled
@@ -174,10 +173,12 @@ class Result:
         order = np.argsort(-self.audioset)[:k]
         return [(self.audioset_names[i], float(self.audioset[i])) for i in order]
 
-    def category_totals(self, targets: list[int]) -> dict[str, float]:
-        totals = {c: 0.0 for c in SUPERCATEGORIES}
-        for p, t in zip(self.probs, targets):
-            totals[SUPERCATEGORIES[t // 10]] += float(p)
+    def category_totals(self, categories: list[str], order: list[str] | None = None) -> dict[str, float]:
+        """The probability of each category: the sum over its classes (`categories`: each class's category, as
+        `soundlab.runs.Run.categories` gives them; `order`: every category, shown even at 0)."""
+        totals = {c: 0.0 for c in (order or dict.fromkeys(categories))}
+        for p, c in zip(self.probs, categories, strict=True):
+            totals[c] = totals.get(c, 0.0) + float(p)
         return totals
 
     def to_json(self, k: int = 5) -> dict:

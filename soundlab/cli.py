@@ -55,20 +55,30 @@ class ProgressBar:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from soundlab.data.esc50 import resolve_dataset
+    from soundlab.data import layouts, protocol
 
     s = get_settings()
-    status = resolve_dataset(s.esc50_root, s.sample_root)
+    status = layouts.from_settings(s)
     if status.problem:
-        print(f"ESC-50 root: {status.problem}")
-    if status.dataset is None:
+        print(f"{'ESC-50 root' if s.dataset[0] == 'esc50' else 'dataset'}: {status.problem}")
+    if status.dataset is None or (status.problem and s.dataset[0] != "esc50"):
         return 1
     ds = status.dataset
     print(f"Using the {ds.describe()}")
     present = ds.present
-    print(f"Classes with clips: {present['target'].nunique()} of 50; folds: "
-          + ", ".join(f"{f}: {n}" for f, n in present.groupby("fold").size().items()))
-    print(f"ESC-10 clips present: {int(present['esc10'].sum())} of {int(ds.meta['esc10'].sum())}")
+    folds = present[present["fold"] > 0].groupby("fold").size()
+    print(f"Classes with clips: {present['target'].nunique()} of {ds.n_classes}; "
+          + ("folds: " + ", ".join(f"{f}: {n}" for f, n in folds.items()) if len(folds) else "no folds of its own"))
+    if ds.desc.is_esc50:
+        print(f"ESC-10 clips present: {int(present['esc10'].sum())} of {int(ds.meta['esc10'].sum())}")
+    else:
+        print(f"Groups: {ds.desc.group or 'none (leakage between folds cannot be ruled out)'}")
+        for note in ds.desc.notes:
+            print(f"note: {note}")
+        try:
+            print(f"Protocol: {protocol.for_dataset(ds).description}")
+        except DatasetError as e:
+            print(f"Protocol: none ({e})")
     return 0
 
 
@@ -108,14 +118,19 @@ def cmd_make_sample(args: argparse.Namespace) -> int:
 
 
 def _dataset():
-    from soundlab.data.esc50 import resolve_dataset
+    """The dataset the settings choose (SOUNDLAB_DATASET; ESC-50 by default); its validation notes on stderr."""
+    from soundlab.data import layouts
 
     s = get_settings()
-    status = resolve_dataset(s.esc50_root, s.sample_root)
+    status = layouts.from_settings(s)
     if status.dataset is None:
         raise SystemExit(f"error: no dataset: {status.problem}")
+    if status.problem and s.dataset[0] != "esc50":  # the app falls back to ESC-50 to stay usable; a command does not
+        raise SystemExit(f"error: {status.problem.split(' Showing ESC-50 instead.')[0]}")
     if status.problem:
         print(f"note: {status.problem}", file=sys.stderr)
+    for note in status.dataset.desc.notes:
+        print(f"note: {note}", file=sys.stderr)
     return status.dataset
 
 
@@ -223,9 +238,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         unknown = [k for k in args.heads.split(",") if k.strip() not in HEAD_KINDS]
         if unknown:
             raise SystemExit(f"error: unknown head kind(s) {', '.join(unknown)}; known: {', '.join(HEAD_KINDS)}")
-    tasks = ["esc50", "esc10"] if args.task == "both" else [args.task]
+    tasks = list(ds.desc.tasks) if args.task == "both" else [args.task]
+    if any(t not in ds.desc.tasks for t in tasks):
+        raise SystemExit(f"error: --task {args.task} is a task of ESC-50; the dataset in use is {ds.title}, whose task "
+                         f"is {ds.desc.tasks[0]} (leave --task out)")
     labels = None
     if args.labels:
+        if not ds.desc.is_esc50:
+            raise SystemExit("error: --labels takes corrected ESC-50 labels; the dataset in use is " + ds.title)
         from soundlab.data.protocol import read_labels
 
         try:
@@ -374,11 +394,14 @@ def cmd_classify(args: argparse.Namespace) -> int:
     s = get_settings()
     all_runs, problems = runs.list_runs(s.artifacts_dir)
     all_runs = [r for r in all_runs if r.classifies_audio]  # from-scratch runs classify features, not audio here
-    run = runs.find(all_runs, args.run) if args.run else runs.preferred(all_runs)
+    from soundlab.data.layouts import dataset_id
+
+    in_use = dataset_id(s)
+    run = runs.find(all_runs, args.run) if args.run else runs.preferred(runs.of_dataset(all_runs, in_use))
     if run is None:
-        print("error: no trained run found in " + str(s.artifacts_dir / "runs") +
-              "; train one with `python -m soundlab train`" + (f" ({'; '.join(problems)})" if problems else ""),
-              file=sys.stderr)
+        print(f"error: no trained run of the dataset in use ({in_use}) found in " + str(s.artifacts_dir / "runs") +
+              "; train one with `python -m soundlab train`, or name one with --run"
+              + (f" ({'; '.join(problems)})" if problems else ""), file=sys.stderr)
         return 2
     clf = load_classifier(run, args.head, _backbone(run.backbone_key))
     for w in clf.warnings:
@@ -481,7 +504,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_embed)
 
     sp = sub.add_parser("train", help="cross-validate and train the heads; writes a run folder")
-    sp.add_argument("--task", default="both", choices=["esc50", "esc10", "both"])
+    sp.add_argument("--task", default="both", choices=["esc50", "esc10", "both"],
+                    help="ESC-50's tasks (default: both); another dataset (SOUNDLAB_DATASET) has one task: leave it out")
     sp.add_argument("--model", default="heads",
                     choices=["heads", "finetune", "cnn", "crnn", "wavecnn", "mfcc-svm", "mfcc-rf", "scratch", "yamnet"],
                     help="heads: heads on the backbone's embeddings (default); finetune: EfficientAT mn04 trained end "

@@ -16,6 +16,8 @@ from soundlab.errors import SettingsError
 PROJ_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_ROOT = PROJ_ROOT / "sample"
 DEFAULT_ESC50_ROOT = PROJ_ROOT / "data" / "ESC-50"
+DEFAULT_URBANSOUND8K_ROOT = PROJ_ROOT / "data" / "UrbanSound8K"
+DATASET_KINDS = ("esc50", "urbansound8k", "folder", "csv")
 DEFAULT_ARTIFACTS_DIR = PROJ_ROOT / "model_artifacts"
 DEFAULT_CACHE_DIR = PROJ_ROOT / ".cache"
 ESC50_URL = "https://github.com/karolpiczak/ESC-50/archive/master.zip"
@@ -57,6 +59,9 @@ class Settings:
     logmel_sr: int  # input rate of the from-scratch models' log-mels (the seeds used 22050 or 32000)
     logmel_fmax_hz: float  # highest mel band edge; 0 = half the rate
     review_db: Path  # the SQLite file of review decisions
+    dataset: tuple[str, Path | None]  # SOUNDLAB_DATASET: ("esc50", None) or (urbansound8k|folder|csv, its path)
+    dataset_setting: str  # SOUNDLAB_DATASET as given (for messages)
+    group_separator: str  # folder datasets: a file's group is its stem before this
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -100,6 +105,22 @@ def _env_json_list(name: str) -> list:
     return parsed
 
 
+def _env_dataset() -> tuple[str, Path | None]:
+    value = os.environ.get("SOUNDLAB_DATASET", "").strip()
+    kind, _, where = value.partition(":")
+    kind = kind.strip().lower() or "esc50"
+    if kind not in DATASET_KINDS or (kind == "esc50" and where.strip()):
+        raise SettingsError("setting SOUNDLAB_DATASET must be esc50, urbansound8k, urbansound8k:PATH, folder:PATH or "
+                            f"csv:PATH, got {value!r}")
+    if kind == "esc50":
+        return kind, None
+    if kind == "urbansound8k" and not where.strip():
+        return kind, _env_path("SOUNDLAB_URBANSOUND8K_ROOT", DEFAULT_URBANSOUND8K_ROOT)
+    if not where.strip():
+        raise SettingsError(f"setting SOUNDLAB_DATASET={value!r} needs a path after '{kind}:'")
+    return kind, Path(where.strip()).expanduser().resolve()
+
+
 def get_settings() -> Settings:
     """Read the settings from the environment (see README, "Settings").
 
@@ -108,6 +129,10 @@ def get_settings() -> Settings:
     SettingsError
         A variable that cannot be used (not a number, not above 0, not a JSON list); the message names it.
     """
+    dataset = _env_dataset()
+    cache_dir = _env_path("SOUNDLAB_CACHE_DIR", DEFAULT_CACHE_DIR)
+    # one review log per dataset (clip names of two datasets may coincide)
+    review_name = "review.db" if dataset[0] == "esc50" else f"review-{dataset[0]}-{dataset[1].name}.db"
     return Settings(
         esc50_root=_env_path("SOUNDLAB_ESC50_ROOT", DEFAULT_ESC50_ROOT),
         sample_root=_env_path("SOUNDLAB_SAMPLE_ROOT", SAMPLE_ROOT),
@@ -130,5 +155,8 @@ def get_settings() -> Settings:
         max_transcribe_s=_env_float("SOUNDLAB_MAX_TRANSCRIBE_SECONDS", 3600.0),
         logmel_sr=_env_int("SOUNDLAB_LOGMEL_SR", 22_050),
         logmel_fmax_hz=_env_float("SOUNDLAB_LOGMEL_FMAX_HZ", 0.0),
-        review_db=_env_path("SOUNDLAB_REVIEW_DB", _env_path("SOUNDLAB_CACHE_DIR", DEFAULT_CACHE_DIR) / "review.db"),
+        review_db=_env_path("SOUNDLAB_REVIEW_DB", cache_dir / review_name),
+        dataset=dataset,
+        dataset_setting=os.environ.get("SOUNDLAB_DATASET", "").strip() or "esc50",
+        group_separator=os.environ.get("SOUNDLAB_GROUP_SEPARATOR", "-"),
     )

@@ -92,13 +92,11 @@ def summary(y_true: np.ndarray, probs: np.ndarray, folds: np.ndarray | None = No
     return out
 
 
-def category_confusion(cm: np.ndarray, targets: list[int]) -> np.ndarray:
-    """Fold a (C, C) class confusion matrix into the (5, 5) matrix of ESC-50's major categories.
-
-    `targets` gives the ESC-50 target (0-49) of each of the C labels; category = target // 10.
-    """
-    cats = np.asarray(targets) // 10
-    out = np.zeros((5, 5), np.int64)
+def category_confusion(cm: np.ndarray, category_index: list[int], n_categories: int) -> np.ndarray:
+    """Fold a (C, C) class confusion matrix into the (K, K) matrix of the classes' categories (ESC-50: its five major
+    categories; `soundlab.runs.Run.category_index` gives each label's category)."""
+    cats = np.asarray(category_index, dtype=np.int64)
+    out = np.zeros((n_categories, n_categories), np.int64)
     np.add.at(out, (cats[:, None].repeat(len(cats), 1), cats[None, :].repeat(len(cats), 0)), cm)
     return out
 

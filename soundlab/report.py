@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from soundlab import metrics
-from soundlab.data.esc50 import SUPERCATEGORIES
 from soundlab.errors import RunError
 from soundlab.runs import Run, oof_probs, read_oof, read_sound_embeddings
 
@@ -100,14 +99,14 @@ def load_predictions(run: Run, model: str, meta: pd.DataFrame | None = None) -> 
     table["true_name"] = names[table["true"].to_numpy()]
     table["pred_name"] = names[table["pred"].to_numpy()]
     table["correct"] = table["true"] == table["pred"]
-    cats = np.asarray([SUPERCATEGORIES[t // 10] for t in run.targets], dtype=object)
+    cats = np.asarray(run.categories, dtype=object)
     table["true_category"] = cats[table["true"].to_numpy()]
     table["pred_category"] = cats[table["pred"].to_numpy()]
     probs = oof_probs(run, oof)
     if meta is not None:
         known = table["filename"].isin(meta["filename"])
         if not known.all():
-            problems.append(f"{int((~known).sum())} predictions are for clips that are not in the ESC-50 "
+            problems.append(f"{int((~known).sum())} predictions are for clips that are not in the dataset's "
                             f"metadata (e.g. {table.loc[~known, 'filename'].iloc[0]!r}); they are left out.")
             table, probs = table[known].reset_index(drop=True), probs[known.to_numpy()]
         info = meta.set_index("filename")
@@ -130,21 +129,22 @@ def per_class_table(p: Predictions) -> pd.DataFrame:
     """precision, recall, F1, support per class, with class name and category."""
     t = metrics.per_class(p.table["true"].to_numpy(), p.table["pred"].to_numpy(), p.n_classes)
     t.insert(0, "class", p.run.class_names)
-    t.insert(1, "category", [SUPERCATEGORIES[x // 10] for x in p.run.targets])
+    t.insert(1, "category", p.run.categories)
     return t
 
 
 @memoized
 def category_table(p: Predictions) -> pd.DataFrame:
     """The same for the five major categories (a prediction is right if it names a class of the category)."""
-    cm = metrics.category_confusion(metrics.confusion(p.table["true"], p.table["pred"], p.n_classes), p.run.targets)
+    cm = metrics.category_confusion(metrics.confusion(p.table["true"], p.table["pred"], p.n_classes),
+                                    p.run.category_index, len(p.run.category_names))
     tp = np.diag(cm).astype(float)
     support, predicted = cm.sum(axis=1), cm.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(predicted > 0, tp / predicted, 0.0)
         recall = np.where(support > 0, tp / support, 0.0)
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-    t = pd.DataFrame({"category": list(SUPERCATEGORIES), "precision": precision, "recall": recall, "f1": f1,
+    t = pd.DataFrame({"category": p.run.category_names, "precision": precision, "recall": recall, "f1": f1,
                       "support": support})
     return t[t["support"] > 0].reset_index(drop=True)
 
@@ -373,7 +373,7 @@ def recall_table(p: Predictions) -> pd.DataFrame:
 @memoized
 def group_accuracy(p: Predictions) -> dict[str, float]:
     """Accuracy on the clips of the ten ESC-10 classes and on those of the other classes (ESC-50 runs only)."""
-    if p.run.task != "esc50":
+    if p.run.task != "esc50" or p.run.dataset_id != "esc50":
         return {}
     targets = np.asarray(p.run.targets)[p.table["true"].to_numpy()]
     in10 = np.isin(targets, ESC10_TARGETS)

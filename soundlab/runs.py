@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from soundlab import __version__, metrics
+from soundlab.data.dataset import ESC50_CATEGORIES
 from soundlab.errors import RunError
 from soundlab.models.backbone import REGISTRY as BACKBONES
 from soundlab.openset import OpenSetModel
@@ -62,6 +63,35 @@ class Run:
         """The backbone the run's heads sit on ("yamnet", "efficientat"), "scratch" (models trained from scratch) or
         "finetune" (EfficientAT trained end to end)."""
         return self.info.get("family", "yamnet")
+
+    @property
+    def dataset_id(self) -> str:
+        """The dataset the run was trained on (`soundlab.data.dataset.Description.id`; runs before 0.6: ESC-50)."""
+        return str(self.info.get("dataset", {}).get("id", "esc50"))
+
+    @property
+    def dataset_title(self) -> str:
+        return str(self.info.get("dataset", {}).get("title", "ESC-50"))
+
+    @property
+    def categories(self) -> list[str]:
+        """The category of each class, in label order: as run.json records it, else ESC-50's (target // 10)."""
+        if "categories" in self.info:
+            return list(self.info["categories"])
+        if self.dataset_id == "esc50":
+            return [ESC50_CATEGORIES[int(t) // 10] for t in self.targets]
+        return [self.dataset_title] * len(self.classes)
+
+    @property
+    def category_names(self) -> list[str]:
+        """The categories in order (ESC-50: its five, always; other datasets: those of the classes, sorted)."""
+        return list(ESC50_CATEGORIES) if self.dataset_id == "esc50" else sorted(set(self.categories))
+
+    @property
+    def category_index(self) -> list[int]:
+        """The place in `category_names` of each class's category, in label order."""
+        order = {c: i for i, c in enumerate(self.category_names)}
+        return [order[c] for c in self.categories]
 
     @property
     def classifies_audio(self) -> bool:
@@ -194,13 +224,18 @@ def list_runs(artifacts_dir: Path) -> tuple[list[Run], list[str]]:
 
 
 def preferred(runs: list[Run], task: str | None = None) -> Run | None:
-    """The run the app opens with: one Classify can serve, 50 classes, the official protocol, then the best default
-    model by balanced accuracy, then the newest."""
+    """The run the app opens with: one Classify can serve, the most classes (ESC-50 over ESC-10), the official
+    protocol, then the best default model by balanced accuracy, then the newest."""
     pool = [r for r in runs if task is None or r.task == task]
     if not pool:
         return None
-    return max(pool, key=lambda r: (r.classifies_audio, r.task == "esc50", r.official, round(r.balanced_accuracy(), 4),
+    return max(pool, key=lambda r: (r.classifies_audio, len(r.classes), r.official, round(r.balanced_accuracy(), 4),
                                     r.info["created"]))
+
+
+def of_dataset(runs: list[Run], dataset_id: str) -> list[Run]:
+    """The runs trained on the dataset `dataset_id` (the app lists only those of the dataset in use)."""
+    return [r for r in runs if r.dataset_id == dataset_id]
 
 
 def find(runs: list[Run], run_id: str) -> Run:
@@ -295,6 +330,7 @@ def oof_table(clips: pd.DataFrame, classes: list[str], probs: np.ndarray) -> pd.
 def base_info(rid: str, now: datetime, task: str, proto, dataset, *, seed: int, n_splits: int,
               failures: list[tuple[str, str]]) -> dict:
     """What every run.json says about where its numbers come from; the trainer adds its model's part."""
+    by_target = dict(zip(dataset.meta["target"], dataset.meta["supercategory"].astype(str), strict=False))
     return {
         "id": rid,
         "created": now.isoformat(timespec="seconds"),
@@ -303,8 +339,10 @@ def base_info(rid: str, now: datetime, task: str, proto, dataset, *, seed: int, 
         "protocol": {"name": proto.name, "description": proto.description, "seed": seed, "n_splits": n_splits,
                      **({"labels": proto.labels} if getattr(proto, "labels", None) else {})},
         "coverage": proto.coverage(dataset.meta),
-        "dataset": {"root": str(dataset.root), "kind": dataset.kind},
+        "dataset": {"id": dataset.desc.id, "key": dataset.desc.key, "title": dataset.title, "root": str(dataset.root),
+                    "kind": dataset.kind},
         "classes": proto.classes,
+        "categories": [str(by_target.get(t, dataset.title)) for t in proto.targets],
         "class_names": proto.class_names,
         "targets": proto.targets,
         "failures": [{"filename": f, "error": m} for f, m in failures],

@@ -97,3 +97,67 @@ def delete_keeping_folder_time(path: Path) -> None:
     st = path.parent.stat()
     path.unlink()
     os.utime(path.parent, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _dev_rows(classes: list[str]):
+    import pandas as pd
+
+    dev = dev_dataset()
+    meta = pd.read_csv(dev / "meta" / "esc50.csv")
+    on_disk = {p.name for p in (dev / "audio").glob("*.wav")}
+    rows = meta[meta["category"].isin(classes) & meta["filename"].isin(on_disk)].sort_values("filename")
+    return dev, rows
+
+
+def _link(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if not dst.exists():
+        try:
+            os.link(src, dst)
+        except OSError:  # another file system
+            import shutil
+
+            shutil.copy(src, dst)
+
+
+URBAN_CLASSES = ["dog", "rooster", "rain", "sea_waves", "crackling_fire", "crying_baby", "sneezing", "clock_tick",
+                 "helicopter", "chainsaw"]  # the ten ESC-10 classes
+
+
+def urbansound8k_layout(dest: Path, *, classes: list[str] = URBAN_CLASSES, n_folds: int = 10) -> Path:
+    """An UrbanSound8K-layout folder (``metadata/UrbanSound8K.csv``, ``audio/foldN/``) of real dev clips: ten
+    classes, `n_folds` folds assigned per source recording (so no fsID spans two folds), file names in UrbanSound8K's
+    form ``{fsID}-{classID}-0-{slice}.wav``. Built once per `dest`."""
+    import pandas as pd
+
+    csv = dest / "metadata" / "UrbanSound8K.csv"
+    if csv.is_file():
+        return dest
+    dev, rows = _dev_rows(classes)
+    class_id = {c: i for i, c in enumerate(classes)}
+    sources = sorted(rows["src_file"].astype(str).unique())
+    fold_of = {s: i % n_folds + 1 for i, s in enumerate(sources)}
+    out = []
+    for r in rows.itertuples():
+        fold = fold_of[str(r.src_file)]
+        name = f"{r.src_file}-{class_id[r.category]}-0-{ord(r.take) - ord('A')}.wav"
+        _link(dev / "audio" / r.filename, dest / "audio" / f"fold{fold}" / name)
+        out.append({"slice_file_name": name, "fsID": r.src_file, "start": 0.0, "end": 5.0, "salience": 1,
+                    "fold": fold, "classID": class_id[r.category], "class": r.category})
+    csv.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(out).to_csv(csv, index=False)
+    return dest
+
+
+FOLDER_CLASSES = ["dog", "rain", "chainsaw"]
+
+
+def folder_layout(dest: Path, *, classes: list[str] = FOLDER_CLASSES) -> Path:
+    """A folder per class (``dest/dog/{src_file}-{take}.wav``) of real dev clips; the group is the name before '-'.
+    Built once per `dest`."""
+    if dest.is_dir() and any(dest.iterdir()):
+        return dest
+    dev, rows = _dev_rows(classes)
+    for r in rows.itertuples():
+        _link(dev / "audio" / r.filename, dest / r.category / f"{r.src_file}-{r.take}.wav")
+    return dest

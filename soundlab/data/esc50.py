@@ -17,35 +17,34 @@ has the same layout with ``.flac`` files.
 
 from __future__ import annotations
 
-import functools
-
 import os
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from soundlab.data import dataset
+from soundlab.data.dataset import (  # noqa: F401  (the generic parts, importable from here as before)
+    ESC50,
+    ESC50_CATEGORIES,
+    ESC50_NAME_PATTERN,
+    Dataset,
+    DatasetKind,
+    DatasetStatus,
+    class_name_of,
+    classes,
+    filter_clips,
+)
 from soundlab.errors import DatasetError
 
 N_CLIPS = 2000
 N_CLASSES = 50
 N_FOLDS = 5
 COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")
-SUPERCATEGORIES = (
-    "Animals",
-    "Natural soundscapes & water sounds",
-    "Human, non-speech sounds",
-    "Interior/domestic sounds",
-    "Exterior/urban noises",
-)
+SUPERCATEGORIES = ESC50_CATEGORIES
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
-FILENAME_RE = re.compile(r"^(?P<fold>[1-5])-(?P<src>[0-9]{1,7})-(?P<take>[A-Z])-(?P<target>[0-9]{1,2})\.wav$")
-
-DatasetKind = Literal["full", "partial", "sample"]
+FILENAME_RE = re.compile(f"^{ESC50_NAME_PATTERN}$")
 
 
 def supercategory_of(target: int) -> str:
@@ -53,11 +52,6 @@ def supercategory_of(target: int) -> str:
     if not 0 <= int(target) < N_CLASSES:
         raise DatasetError(f"ESC-50 targets are 0-49, got {target}")
     return SUPERCATEGORIES[int(target) // 10]
-
-
-def class_name_of(category: str) -> str:
-    """'crying_baby' -> 'Crying baby'."""
-    return category.replace("_", " ").strip().capitalize()
 
 
 def read_metadata(csv_path: Path, *, expect_rows: int | None = N_CLIPS) -> pd.DataFrame:
@@ -174,74 +168,6 @@ def scan_audio(audio_dir: Path) -> dict[str, Path]:
     return found
 
 
-@dataclass(frozen=True)
-class Dataset:
-    """An ESC-50 folder: its metadata with a ``present`` column and where each present clip is."""
-
-    root: Path
-    kind: DatasetKind
-    meta: pd.DataFrame  # read_metadata() columns + present (bool) + path (str, "" if absent)
-
-    # computed once per Dataset (the app shares one between sessions: selecting the present rows of 2,000 took 90 ms
-    # per page view); the frames are read-only
-    @functools.cached_property
-    def n_present(self) -> int:
-        return int(self.meta["present"].sum())
-
-    @functools.cached_property
-    def present(self) -> pd.DataFrame:
-        return self.meta[self.meta["present"]]
-
-    def describe(self) -> str:
-        """One line for people: what this is and how much of it is on disk."""
-        what = {"full": "full ESC-50 dataset", "partial": "partial ESC-50 dataset",
-                "sample": "shipped sample (one clip per class)"}[self.kind]
-        return f"{what}: {self.n_present} of {len(self.meta)} clips on disk ({self.root})"
-
-    def clip(self, filename: str) -> pd.Series:
-        """The metadata row of `filename`; only names listed in the csv are accepted."""
-        check_clip_name(filename)
-        rows = self.meta.index[self.meta["filename"] == filename]
-        if len(rows) == 0:
-            raise DatasetError(f"unknown clip {filename!r}: it is not listed in the ESC-50 metadata.")
-        return self.meta.loc[rows[0]]
-
-    def require_present(self, filename: str) -> None:
-        """Raise DatasetError unless `filename` is a listed clip whose audio is on disk (checks a link's clip name
-        before a page uses it)."""
-        if not self.clip(filename)["present"]:
-            raise DatasetError(f"{filename} is listed in the ESC-50 metadata but its audio is not on disk here.")
-
-    def clip_path(self, filename: str) -> Path:
-        """Path of a present clip: the only way pages and the core open a dataset clip.
-
-        Never leaves ``root/audio``, whatever `filename` holds, and says so when the file was removed after
-        the folder was scanned.
-
-        Raises
-        ------
-        DatasetError
-            Not an ESC-50 clip name, not listed, not on disk, gone since the scan, or resolving outside the folder.
-        """
-        row = self.clip(filename)
-        if not row["present"]:
-            raise DatasetError(f"clip {filename} is listed in the metadata but its audio is not on disk "
-                               f"in {self.root / 'audio'}.")
-        path = Path(row["path"]).resolve()
-        audio_dir = (self.root / "audio").resolve()
-        if path.parent != audio_dir:  # e.g. a symlink pointing elsewhere
-            raise DatasetError(f"clip {filename} resolves outside the dataset folder; refusing to open it.")
-        if not path.is_file():
-            raise DatasetError(f"clip {filename} was on disk when {self.root} was scanned but is gone now "
-                               "(deleted or moved); reload the page to rescan the folder.")
-        return path
-
-    def siblings(self, filename: str) -> pd.DataFrame:
-        """All takes of the same source recording (including the clip itself)."""
-        row = self.clip(filename)
-        return self.meta[self.meta["src_file"] == row["src_file"]].sort_values("take")
-
-
 def check_clip_name(filename: str) -> str:
     """Reject anything that is not an official ESC-50 file name (paths, '..', other extensions)."""
     if not isinstance(filename, str) or not FILENAME_RE.fullmatch(filename):
@@ -272,15 +198,6 @@ def load_dataset(root: Path, *, kind: DatasetKind | None = None, expect_rows: in
     return Dataset(root=root, kind=kind, meta=meta)
 
 
-@dataclass(frozen=True)
-class DatasetStatus:
-    """Which dataset the app uses and why (the Home page shows this)."""
-
-    dataset: Dataset | None
-    esc50_root: Path
-    problem: str | None  # why the configured ESC-50 root is not used, if it is not
-
-
 def resolve_dataset(esc50_root: Path, sample_root: Path) -> DatasetStatus:
     """The ESC-50 folder if it has metadata and at least one clip, else the shipped sample."""
     problem = None
@@ -300,43 +217,6 @@ def resolve_dataset(esc50_root: Path, sample_root: Path) -> DatasetStatus:
         return DatasetStatus(None, esc50_root, f"{problem} The shipped sample is unusable too: {e}")
 
 
-def filter_clips(meta: pd.DataFrame, *, supercategories: Iterable[str] = (), classes: Iterable[str] = (),
-                 folds: Iterable[int] = (), esc10_only: bool = False, src_file: str = "",
-                 present_only: bool = False) -> pd.DataFrame:
-    """Rows of `meta` matching every given filter; an empty selection means "any"."""
-    mask = pd.Series(True, index=meta.index)
-    supercategories, classes, folds = list(supercategories), list(classes), [int(f) for f in folds]
-    if supercategories:
-        mask &= meta["supercategory"].isin(supercategories)
-    if classes:
-        mask &= meta["category"].isin(classes)
-    if folds:
-        mask &= meta["fold"].isin(folds)
-    if esc10_only:
-        mask &= meta["esc10"]
-    if src_file.strip():
-        mask &= meta["src_file"].str.startswith(src_file.strip())
-    if present_only and "present" in meta:
-        mask &= meta["present"]
-    return meta[mask]
-
-
 def class_table(meta: pd.DataFrame) -> pd.DataFrame:
-    """One row per class: target, class, supercategory, clips listed, clips present, per fold present."""
-    present = meta["present"] if "present" in meta else pd.Series(True, index=meta.index)
-    m = meta.assign(present=present)
-    base = m.groupby(["target", "category", "class_name", "supercategory"], observed=True).agg(
-        listed=("filename", "size"), present=("present", "sum")
-    )
-    per_fold = m[m["present"]].pivot_table(index="target", columns="fold", values="filename",
-                                           aggfunc="count", fill_value=0)
-    per_fold = per_fold.reindex(columns=range(1, N_FOLDS + 1), fill_value=0)
-    per_fold.columns = [f"fold {c}" for c in per_fold.columns]
-    out = base.reset_index().merge(per_fold, left_on="target", right_index=True, how="left")
-    return out.fillna(0).astype({c: int for c in per_fold.columns}).sort_values("target", ignore_index=True)
-
-
-def classes(meta: pd.DataFrame) -> pd.DataFrame:
-    """target, category, class_name, supercategory: the 50 classes in target order."""
-    return (meta[["target", "category", "class_name", "supercategory"]]
-            .drop_duplicates("target").sort_values("target", ignore_index=True))
+    """One row per class: target, class, supercategory, clips listed, clips present, present per official fold."""
+    return dataset.class_table(meta, folds=range(1, N_FOLDS + 1))

@@ -8,6 +8,8 @@ Chosen from the data and written beside every number:
   where the groups allow (scikit-learn's StratifiedGroupKFold, fixed seed).
 * ``esc10-official`` -- the ESC-10 subset (10 classes) on its official folds, when all 400 of its
   clips are present; ``esc10-grouped`` otherwise.
+* Other datasets (`for_dataset`): ``urbansound8k-official`` (its 10 folds), ``<key>-own-folds`` (a CSV's folds),
+  ``<key>-grouped`` (folds grouped by the dataset's group column) or ``<key>-stratified`` (no group column: said).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from soundlab.data.dataset import Dataset
 from soundlab.data.esc50 import N_CLIPS, N_FOLDS
 from soundlab.errors import DatasetError, ParameterError
 
@@ -44,7 +47,7 @@ class Protocol:
 
     def coverage(self, meta: pd.DataFrame) -> dict:
         """How much of the task's data is present: clips, classes, per fold."""
-        listed = meta if self.task == "esc50" else meta[meta["esc10"]]
+        listed = meta[meta["esc10"]] if self.task == "esc10" else meta
         return {
             "clips_present": int(len(self.clips)),
             "clips_listed": int(len(listed)),
@@ -106,6 +109,56 @@ def choose(meta: pd.DataFrame, task: str = "esc50", *, n_splits: int = N_FOLDS, 
                        f"{'ESC-50' if task == 'esc50' else 'ESC-10'} clips present, {len(classes_df)} classes; "
                        f"folds grouped by source recording, stratified by class (seed {seed})")
     return Protocol(name=name, task=task, description=description, clips=clips,
+                    classes=list(classes_df["category"]), class_names=list(classes_df["class_name"]),
+                    targets=[int(t) for t in classes_df["target"]])
+
+
+def for_dataset(ds: Dataset, task: str | None = None, *, n_splits: int = N_FOLDS, seed: int = SEED) -> Protocol:
+    """The protocol of a dataset (`soundlab.data.dataset`): ESC-50's as `choose` makes it; for any other, the
+    dataset's own folds when it defines them, every listed clip is present and no group spans two folds
+    (``<key>-official`` for UrbanSound8K, ``<key>-own-folds`` otherwise), else `n_splits` folds stratified by class and
+    grouped by the dataset's group (``<key>-grouped``), or, for a dataset without groups, stratified only
+    (``<key>-stratified``, whose description says that leakage cannot be ruled out). Never a random split."""
+    if ds.desc.is_esc50:
+        return choose(ds.meta, task or "esc50", n_splits=n_splits, seed=seed)
+    key, title = ds.desc.key, ds.title
+    if task not in (None, key, "both"):
+        raise ParameterError(f"the dataset in use is {title}; its task is {key}, not {task!r} (leave --task out)")
+    clips = ds.present.sort_values("filename").reset_index(drop=True).copy()
+    if len(clips) == 0:
+        raise DatasetError(f"no clip of {title} is on disk")
+    classes_df = clips[["target", "category", "class_name"]].drop_duplicates("target").sort_values("target")
+    clips["label"] = clips["target"].map({t: i for i, t in enumerate(classes_df["target"])}).astype(np.int64)
+    n, c = len(clips), len(classes_df)
+    d = ds.desc
+    if d.n_folds >= 2 and not d.folds_leak and ds.kind == "full" and bool((clips["fold"] > 0).all()):
+        official = key == "urbansound8k"
+        name = f"{key}-official" if official else f"{key}-own-folds"
+        description = (f"{title} {'official' if official else 'own'} {d.n_folds}-fold cross-validation "
+                       f"({n} clips, {c} classes)")
+        n_splits = d.n_folds
+    else:
+        why = ("it defines no folds" if not d.n_folds else
+               "its folds share groups" if d.folds_leak else
+               f"its own folds need every listed clip ({n} of {len(ds.meta)} usable)")
+        n_groups = clips["src_file"].nunique()
+        if n_groups < n_splits:
+            raise DatasetError(f"{title}: {n_groups} {'groups' if d.grouped else 'clips'} usable; {n_splits}-fold "
+                               f"cross-validation needs at least {n_splits}")
+        clips["fold"] = grouped_folds(clips["label"].to_numpy(), clips["src_file"].to_numpy(), n_splits=n_splits,
+                                      seed=seed)
+        if sources_split_across_folds(clips):  # StratifiedGroupKFold guarantees this; a run must never rely on luck
+            raise AssertionError("grouped folds leak a group")
+        if d.grouped:
+            name = f"{key}-grouped"
+            description = (f"{n_splits}-fold cross-validation over the {n} {title} clips present, {c} classes; folds "
+                           f"grouped by {d.group}, stratified by class (seed {seed}; {why})")
+        else:
+            name = f"{key}-stratified"
+            description = (f"{n_splits}-fold cross-validation over the {n} {title} clips present, {c} classes; folds "
+                           f"stratified by class (seed {seed}; {why}). The dataset has no group column: clips cut "
+                           "from one recording may sit in training and test folds, so leakage cannot be ruled out")
+    return Protocol(name=name, task=key, description=description, clips=clips,
                     classes=list(classes_df["category"]), class_names=list(classes_df["class_name"]),
                     targets=[int(t) for t in classes_df["target"]])
 

@@ -120,8 +120,8 @@ def without_failures(ds: Dataset, task: str, failures: list[tuple[str, str]], *,
     if failures:
         bad = {f for f, _ in failures}
         log(f"{len(bad)} clips could not be decoded and are left out: " + "; ".join(m for _, m in failures[:3]))
-        ds = Dataset(ds.root, ds.kind, ds.meta.assign(present=ds.meta["present"] & ~ds.meta["filename"].isin(bad)))
-    return ds, protocol.choose(ds.meta, task, n_splits=n_splits, seed=seed)
+        ds = ds.without(bad)
+    return ds, protocol.for_dataset(ds, task, n_splits=n_splits, seed=seed)
 
 
 def _base_names(trainer: Trainer) -> list[str]:
@@ -178,7 +178,7 @@ def train_run(ds: Dataset, task: str, trainer: Trainer, *, cache_dir: Path, runs
     def corrected(p: protocol.Protocol) -> protocol.Protocol:
         return protocol.relabel(p, *labels) if labels is not None else p
 
-    proto = corrected(protocol.choose(ds.meta, task, n_splits=cfg.n_splits, seed=cfg.seed))
+    proto = corrected(protocol.for_dataset(ds, task, n_splits=cfg.n_splits, seed=cfg.seed))
     log(f"{trainer.family}{' ' + trainer.tag if trainer.tag not in ('', trainer.family) else ''}: {proto.description}")
     failures = trainer.prepare(proto, cache_dir=cache_dir, progress=progress, log=log)
     ds, proto = without_failures(ds, task, failures, n_splits=cfg.n_splits, seed=cfg.seed, log=log)
