@@ -99,13 +99,15 @@ def delete_keeping_folder_time(path: Path) -> None:
     os.utime(path.parent, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def _dev_rows(classes: list[str]):
+def _dev_rows(classes: list[str], per_class: int | None = None):
     import pandas as pd
 
     dev = dev_dataset()
     meta = pd.read_csv(dev / "meta" / "esc50.csv")
     on_disk = {p.name for p in (dev / "audio").glob("*.wav")}
     rows = meta[meta["category"].isin(classes) & meta["filename"].isin(on_disk)].sort_values("filename")
+    if per_class:
+        rows = rows.groupby("category").head(per_class)
     return dev, rows
 
 
@@ -124,7 +126,8 @@ URBAN_CLASSES = ["dog", "rooster", "rain", "sea_waves", "crackling_fire", "cryin
                  "helicopter", "chainsaw"]  # the ten ESC-10 classes
 
 
-def urbansound8k_layout(dest: Path, *, classes: list[str] = URBAN_CLASSES, n_folds: int = 10) -> Path:
+def urbansound8k_layout(dest: Path, *, classes: list[str] = URBAN_CLASSES, n_folds: int = 10,
+                        per_class: int | None = None) -> Path:
     """An UrbanSound8K-layout folder (``metadata/UrbanSound8K.csv``, ``audio/foldN/``) of real dev clips: ten
     classes, `n_folds` folds assigned per source recording (so no fsID spans two folds), file names in UrbanSound8K's
     form ``{fsID}-{classID}-0-{slice}.wav``. Built once per `dest`."""
@@ -133,7 +136,7 @@ def urbansound8k_layout(dest: Path, *, classes: list[str] = URBAN_CLASSES, n_fol
     csv = dest / "metadata" / "UrbanSound8K.csv"
     if csv.is_file():
         return dest
-    dev, rows = _dev_rows(classes)
+    dev, rows = _dev_rows(classes, per_class)
     class_id = {c: i for i, c in enumerate(classes)}
     sources = sorted(rows["src_file"].astype(str).unique())
     fold_of = {s: i % n_folds + 1 for i, s in enumerate(sources)}
@@ -152,12 +155,12 @@ def urbansound8k_layout(dest: Path, *, classes: list[str] = URBAN_CLASSES, n_fol
 FOLDER_CLASSES = ["dog", "rain", "chainsaw"]
 
 
-def folder_layout(dest: Path, *, classes: list[str] = FOLDER_CLASSES) -> Path:
+def folder_layout(dest: Path, *, classes: list[str] = FOLDER_CLASSES, per_class: int | None = None) -> Path:
     """A folder per class (``dest/dog/{src_file}-{take}.wav``) of real dev clips; the group is the name before '-'.
     Built once per `dest`."""
     if dest.is_dir() and any(dest.iterdir()):
         return dest
-    dev, rows = _dev_rows(classes)
+    dev, rows = _dev_rows(classes, per_class)
     for r in rows.itertuples():
         _link(dev / "audio" / r.filename, dest / r.category / f"{r.src_file}-{r.take}.wav")
     return dest
