@@ -322,8 +322,14 @@ def _embedding_map(run_path: str, stamp: tuple, method: str, _pooled):
 
 
 def embedding_map(run, method: str):
+    """(embeddings of the clips on the map, their 2-D coordinates, how many clips the run has): every clip, or a
+    seeded sample of `report.MAP_MAX_POINTS` of a larger run (the page says so). Raises RunError."""
+    from soundlab import report
+
     emb = run_embeddings(run)
-    return emb, _embedding_map(str(run.path), file_stamp(run.path / "embeddings.npz"), method, emb.pooled)
+    shown = report.subset_embeddings(emb, report.map_sample(len(emb.filenames)))
+    return shown, _embedding_map(str(run.path), file_stamp(run.path / "embeddings.npz"), method, shown.pooled), \
+        len(emb.filenames)
 
 
 # ---- transcription -------------------------------------------------------------------------------

@@ -297,11 +297,14 @@ elif section == "Map":
                       format_func={"pca": "PCA", "tsne": "t-SNE"}.get)
     color_by = c2.radio("Colour by", ["class", "right / wrong"], horizontal=True, key="metrics-map-color")
     try:
-        emb, xy = loaders.embedding_map(run, method)
+        emb, xy, n_all = loaders.embedding_map(run, method)
     except RunError as e:
         st.error(str(e))
         st.stop()
     pts = report.map_points(p, emb, xy, classes=filter_ids, color_by=color_by)
+    if len(emb.filenames) < n_all:
+        st.caption(f"A random sample of {len(emb.filenames):,} of the run's {n_all:,} clips (seed 0; every class in "
+                   "proportion): a map of every clip would take minutes with t-SNE and slow the browser.")
     event = st.plotly_chart(
         charts.embedding_scatter(pts[["x", "y"]].to_numpy(), list(pts["color"]), list(pts["hover"]),
                                  keys=list(pts["filename"]),
