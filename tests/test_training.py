@@ -112,6 +112,26 @@ def test_embedding_cache(dev, yamnet, tmp_path):
     assert bb.calls == 12 and np.allclose(es4.embeddings, es.embeddings)  # a damaged cache is rebuilt
 
 
+def test_an_interrupted_embedding_resumes_from_its_shards(dev, yamnet, tmp_path):
+    clips = list(zip(dev.present["filename"], dev.present["path"]))[:6]
+    bb = Counting(yamnet)
+
+    def stop_at_five(done, total):
+        if done == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        embeddings.embed_clips(clips, bb, cache_dir=tmp_path, save_every=2, progress=stop_at_five)
+    folder = embeddings.shard_dir(tmp_path, yamnet.fingerprint, "orig")
+    # five clips embedded, the first four committed in two shards; the fifth was lost with the interruption
+    assert len(list(folder.glob("shard-*.npz"))) == 2 and bb.calls == 5
+    assert not embeddings.cache_path(tmp_path, yamnet.fingerprint, "orig").exists()  # written once, at the end
+    es, _ = embeddings.embed_clips(clips, bb, cache_dir=tmp_path, save_every=2)
+    assert bb.calls == 7 and len(es) == 6 and not folder.exists()  # only the two uncommitted clips were embedded
+    fresh, _ = embeddings.embed_clips(clips, yamnet, cache_dir=tmp_path / "fresh")
+    assert list(es.filenames) == list(fresh.filenames) and np.allclose(es.embeddings, fresh.embeddings, atol=1e-5)
+
+
 def test_embedding_views_differ(dev, yamnet, tmp_path):
     clips = list(zip(dev.present["filename"], dev.present["path"]))[:2]
     orig, _ = embeddings.embed_clips(clips, yamnet, cache_dir=tmp_path, view="orig")

@@ -146,6 +146,61 @@ def save_cache(path: Path, es: EmbeddingSet) -> None:
                     scores=es.scores, stamps=es.stamps, tags=es.tags)
 
 
+def shard_dir(cache_dir: Path, fingerprint: str, view: str) -> Path:
+    """Where an embedding job commits its work in progress: ``<view>.shards/`` beside the cache file."""
+    p = cache_path(cache_dir, fingerprint, view)
+    return p.with_name(f"{view}.shards")
+
+
+def read_shards(folder: Path, params: BackboneParams) -> tuple[list[EmbeddingSet], list[Path]]:
+    """The committed shards of an interrupted job (a damaged shard reads as empty: its clips are embedded again)."""
+    sets, paths = [], []
+    for p in sorted(folder.glob("shard-*.npz")) if folder.is_dir() else []:
+        es = load_cache(p, params)
+        if len(es):
+            sets.append(es)
+            paths.append(p)
+    return sets, paths
+
+
+def write_shard(folder: Path, es: EmbeddingSet) -> Path:
+    """Commit `es` as one new shard (atomic: a reader sees all of it or none)."""
+    import uuid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"shard-{uuid.uuid4().hex}.npz"
+    save_cache(path, es)
+    return path
+
+
+def stamps_of(sets: list[EmbeddingSet]) -> dict[str, tuple[int, int]]:
+    """The file stamp each clip had when it was embedded (the last set holding a clip wins)."""
+    have: dict[str, tuple[int, int]] = {}
+    for es in sets:
+        for name, stamp in zip(es.filenames, es.stamps, strict=True):
+            have[str(name)] = tuple(int(x) for x in stamp)
+    return have
+
+
+def merge_into_cache(path: Path, folder: Path, cached: EmbeddingSet, recomputed: set[str],
+                     sets: list[EmbeddingSet], params: BackboneParams) -> EmbeddingSet:
+    """End of a job: the cache (minus the clips computed again) plus the shards and new sets, one entry per clip,
+    written as the cache file; then the shard files go. Returns the merged set."""
+    keep = [f for f in cached.filenames if f not in recomputed]
+    merged = concat([cached.subset(keep) if keep else empty_set(params), *sets], params)
+    # one entry per clip: a clip changed on disk since a resumed shard holds it twice, and `subset` keeps the last
+    names = list(dict.fromkeys(str(x) for x in merged.filenames))
+    if len(names) != len(merged):
+        merged = merged.subset(names)
+    save_cache(path, merged)
+    if folder.is_dir():
+        for p in folder.glob("shard-*.npz"):
+            p.unlink(missing_ok=True)
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    return merged
+
+
 def view_input(y: np.ndarray, view: str, params: BackboneParams) -> np.ndarray:
     """The waveform a view feeds to the backbone (same length as the input)."""
     shift = int(round(VIEWS[view] * params.hop_samples))
@@ -178,7 +233,10 @@ def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: 
     """Embeddings of `clips` ((filename, path) pairs), computing only what the cache lacks.
 
     Decoding runs ahead in a helper thread while the backbone works; a backbone with ``embed_batch`` gets clips of
-    equal length `batch` at a time. A damaged cache file is recomputed, and `log` is told so.
+    equal length `batch` at a time. A damaged cache file is recomputed, and `log` is told so. Every `save_every` new
+    clips are committed as a shard (``<view>.shards/``, as the Ray engine does), so an interrupted run keeps its work
+    and resumes from it, and the cache file is written once at the end (rewriting it every 200 clips made a
+    20,000-clip job slow down as the file grew).
 
     Returns
     -------
@@ -191,10 +249,11 @@ def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: 
         raise ParameterError(f"unknown view {view!r}; known: {', '.join(VIEWS)}")
     params = backbone.params
     path = cache_path(cache_dir, backbone.fingerprint, view)
+    folder = shard_dir(cache_dir, backbone.fingerprint, view)
     cached = load_cache(path, params, log=log)
-    index = cached.index()
-    todo = [(f, p) for f, p in clips if f not in index or tuple(cached.stamps[index[f]]) != file_stamp(p)]
-    keep = [f for f in cached.filenames if f not in {t[0] for t in todo}]
+    shards, _ = read_shards(folder, params)
+    have = stamps_of([cached, *shards])
+    todo = [(f, p) for f, p in clips if have.get(f) != file_stamp(p)]
     new_e, new_s, new_t, new_names, new_stamps = [], [], [], [], []
     done = len(clips) - len(todo)
     if progress:
@@ -210,7 +269,8 @@ def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: 
         except AudioError as e:
             return name, p, e
 
-    def merged() -> EmbeddingSet:
+    def chunk() -> EmbeddingSet:
+        """The clips embedded since the last shard (and forget them: they are in `shards` now)."""
         new = EmbeddingSet(
             filenames=np.array(new_names, dtype=object),
             offsets=np.concatenate([[0], np.cumsum([len(e) for e in new_e], dtype=np.int64)]),
@@ -219,7 +279,10 @@ def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: 
             stamps=np.array(new_stamps, np.int64).reshape(-1, 2),
             tags=np.stack(new_t) if new_t else np.zeros((0, params.n_tags), np.float16),
         )
-        return concat([cached.subset(keep) if keep else empty_set(params), new], params)
+        for lst in (new_e, new_s, new_t, new_names, new_stamps):
+            lst.clear()
+        shards.append(new)
+        return new
 
     def flush(group) -> None:
         outs = embed_batch([y for _, _, y in group]) if batch > 1 else [backbone(group[0][2])]
@@ -230,8 +293,7 @@ def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: 
             new_names.append(name)
             new_stamps.append(file_stamp(p))
 
-    if todo:
-        saved = 0
+    if todo or shards:
         with ThreadPoolExecutor(max_workers=1) as pool:
             decoded = _ahead(pool, decode, todo, 2 * batch)  # decoding runs ahead of the backbone, bounded
             group = []
@@ -249,12 +311,12 @@ def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: 
                         group = []
                 if progress:
                     progress(done, len(clips))
-                if save_every and len(new_names) - saved >= save_every:
-                    save_cache(path, merged())  # an interrupted run keeps what it computed
-                    saved = len(new_names)
+                if save_every and len(new_names) >= save_every:
+                    write_shard(folder, chunk())  # an interrupted run keeps what it computed
             if group:
                 flush(group)
-        save_cache(path, merged())
+        chunk()
+        merge_into_cache(path, folder, cached, {f for f, _ in todo}, shards, params)
         cached = load_cache(path, params)
     failed = {f for f, _ in failures}
     return cached.subset([f for f, _ in clips if f not in failed]), failures

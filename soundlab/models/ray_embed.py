@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,11 +32,14 @@ from soundlab.models.embeddings import (
     Progress,
     cache_path,
     concat,
-    empty_set,
     load_cache,
-    save_cache,
+    merge_into_cache,
+    read_shards,
+    shard_dir,
+    stamps_of,
+    write_shard,
 )
-from soundlab.storage import file_stamp, save_npz_atomic
+from soundlab.storage import file_stamp
 
 INSTALL = "Ray is not installed: `pip install -r requirements-scale.txt` (Ray Data), or use --engine local"
 
@@ -49,11 +51,6 @@ def require_ray():
     except ImportError:
         raise ModelError(INSTALL) from None
     return ray
-
-
-def shard_dir(cache_dir: Path, fingerprint: str, view: str) -> Path:
-    p = cache_path(cache_dir, fingerprint, view)
-    return p.with_name(f"{view}.shards")
 
 
 class EmbedActor:
@@ -95,16 +92,6 @@ class EmbedActor:
                 rows[k].append(v)
         return {k: np.array(v, dtype=object if k in ("embeddings", "scores", "tags") else None)
                 for k, v in rows.items()}
-
-
-def _read_shards(folder: Path, params) -> tuple[list[EmbeddingSet], list[Path]]:
-    sets, paths = [], []
-    for p in sorted(folder.glob("shard-*.npz")):
-        es = load_cache(p, params)  # a damaged shard reads as empty: its clips are embedded again
-        if len(es):
-            sets.append(es)
-            paths.append(p)
-    return sets, paths
 
 
 def _shard_from_rows(rows: list[dict], params) -> EmbeddingSet:
@@ -151,12 +138,8 @@ def embed_clips_ray(clips: list[tuple[str, str]], backbone, *, cache_dir: Path, 
     folder = shard_dir(cache_dir, backbone.fingerprint, view)
     folder.mkdir(parents=True, exist_ok=True)
     cached = load_cache(path, params, log=log)
-    shards, shard_paths = _read_shards(folder, params)
-    done_sets = [cached, *shards]
-    have: dict[str, tuple[int, int]] = {}
-    for es in done_sets:
-        for name, stamp in zip(es.filenames, es.stamps, strict=True):
-            have[str(name)] = tuple(int(x) for x in stamp)
+    shards, _ = read_shards(folder, params)
+    have = stamps_of([cached, *shards])
     todo = [(f, p) for f, p in clips if have.get(f) != file_stamp(p)]
     n_resumed = sum(len(s) for s in shards)
     stats = {"computed": 0, "resumed": n_resumed, "shards": 0}
@@ -178,9 +161,7 @@ def embed_clips_ray(clips: list[tuple[str, str]], backbone, *, cache_dir: Path, 
             good = [r for r in pending if not r["error"]]
             if good:
                 es = _shard_from_rows(good, params)
-                save_npz_atomic(folder / f"shard-{uuid.uuid4().hex}.npz", filenames=es.filenames.astype(str),
-                                offsets=es.offsets, embeddings=es.embeddings, scores=es.scores, stamps=es.stamps,
-                                tags=es.tags)
+                write_shard(folder, es)
                 shards.append(es)
                 stats["shards"] += 1
                 stats["computed"] += len(good)
@@ -207,18 +188,8 @@ def embed_clips_ray(clips: list[tuple[str, str]], backbone, *, cache_dir: Path, 
                     return concat([cached, *shards], params), failures, stats
         commit()
     # merge: the cache (minus what was recomputed), the resumed shards and the new ones, then the shards go
-    recomputed = {f for f, _ in todo}
-    keep = [f for f in cached.filenames if f not in recomputed]
-    merged = concat([cached.subset(keep) if keep else empty_set(params), *shards], params)
-    # one entry per clip: a clip changed on disk since a resumed shard holds it twice, and `subset` keeps the last
-    names = list(dict.fromkeys(str(x) for x in merged.filenames))
-    if len(names) != len(merged):
-        merged = merged.subset(names)
-    save_cache(path, merged)
-    for p in shard_paths + list(folder.glob("shard-*.npz")):
-        p.unlink(missing_ok=True)
-    if folder.exists() and not any(folder.iterdir()):
-        folder.rmdir()
+    merged = merge_into_cache(path, folder, cached, {f for f, _ in todo}, shards, params)
+    names = [str(x) for x in merged.filenames]
     have_now = set(names)
     wanted = [f for f, _ in clips if f in have_now]
     stats["seconds"] = time.monotonic() - t0
