@@ -283,8 +283,11 @@ def _predictions(run_path: str, name: str, stamp: tuple, _run, _meta):
 def predictions(run, name: str, ds):
     """A model's out-of-fold predictions joined with the dataset in use. Raises RunError."""
     s = get_settings()
+    from soundlab.data import layouts
+
     stamp = (file_stamp(run.path / run.model(name)["oof"]), _dataset_stamp(s.esc50_root),
-             _dataset_stamp(s.sample_root), ds.kind if ds is not None else None, str(ds.root) if ds is not None else "")
+             _dataset_stamp(s.sample_root), layouts.stamp(*s.dataset), ds.kind if ds is not None else None,
+             str(ds.root) if ds is not None else "")
     return _predictions(str(run.path), name, stamp, run, ds.meta if ds is not None else None)
 
 
