@@ -301,15 +301,11 @@ elif section == "Map":
     except RunError as e:
         st.error(str(e))
         st.stop()
-    pts = report.map_points(p, emb, xy, classes=filter_ids, color_by=color_by)
+    pts, fig = loaders.map_view(run, head, p, emb, xy, method=method, color_by=color_by, classes=filter_ids)
     if len(emb.filenames) < n_all:
         st.caption(f"A random sample of {len(emb.filenames):,} of the run's {n_all:,} clips (seed 0; every class in "
                    "proportion): a map of every clip would take minutes with t-SNE and slow the browser.")
-    event = st.plotly_chart(
-        charts.embedding_scatter(pts[["x", "y"]].to_numpy(), list(pts["color"]), list(pts["hover"]),
-                                 keys=list(pts["filename"]),
-                                 title=f"{len(pts)} clips, mean embedding ({method.upper()}); click a point to listen"),
-        key="metrics-map", on_select="rerun", selection_mode="points")
+    event = st.plotly_chart(fig, key="metrics-map", on_select="rerun", selection_mode="points")
     points = event.selection.points if event is not None else []
     data = charts.point_customdata(points[0]) if points else []
     if data:

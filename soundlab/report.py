@@ -202,7 +202,7 @@ def correct_neighbours(p: Predictions, emb: Embeddings, filename: str, label: in
     return cand.iloc[idx].assign(distance=dist)
 
 
-MAP_MAX_POINTS = 5000  # a larger map is sampled: t-SNE and the browser's scatter plot slow down past a few thousand
+MAP_MAX_POINTS = 3000  # a larger map is sampled: t-SNE and the browser's SVG scatter plot slow down past a few thousand
 
 
 def map_sample(n: int, max_points: int = MAP_MAX_POINTS, seed: int = 0) -> np.ndarray:
