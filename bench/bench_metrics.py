@@ -143,7 +143,7 @@ def main() -> None:
         print_figure("Confusion: rerun after selecting a cell (warm)", timeit(at.run, repeat=20, warmup=2), target_ms=300)
 
         at = metrics_page("Mistakes")
-        name = next(f for f in p.table[~p.table["correct"]]["filename"] if p.table.set_index("filename").loc[f, "present"])
+        name = next(f for f in report.mistakes(p)["filename"] if p.table.set_index("filename").loc[f, "present"])
         at.selectbox(key="metrics-clip").set_value(name).run()
         assert not at.exception
         print_figure("Mistakes: rerun with a clip selected (warm)", timeit(at.run, repeat=20, warmup=2), target_ms=300)

@@ -9,6 +9,7 @@ from soundlab import metrics, report, runs
 from soundlab.errors import DatasetError, ModelError, RunError
 
 settings = page.start("Metrics · SoundLab", ":material/analytics:")
+MAX_OPTIONS = 1000  # clips listed in a selectbox (the tables list every row)
 st.title("Metrics and mistakes")
 
 all_runs = loaders.runs_with_warnings()
@@ -206,7 +207,9 @@ elif section == "Mistakes":
     if picked is not None and picked["filename"] != st.session_state.get("metrics-wrong-last"):
         st.session_state["metrics-wrong-last"] = picked["filename"]
         st.session_state["metrics-clip"] = picked["filename"]
-    options = list(wrong["filename"])
+    # the most confidently wrong first; a selectbox of every mistake of a 50,000-clip run (12,500 names) made each
+    # rerun slow, and a clip picked in the table (or a link) is added to the list anyway
+    options = list(wrong["filename"].head(MAX_OPTIONS))
     current = st.session_state.get("metrics-clip")
     if current and current not in options and current in set(table["filename"]):
         options.insert(0, current)
