@@ -39,10 +39,10 @@ def test_a_dataset_clip(clf, dev_root):
     assert len(res.window_starts) == 1 and res.frame_probs.shape == (10, 50)
     assert res.verdict.in_set
     assert res.diagnostics.sr == 44_100 and res.diagnostics.duration_s == pytest.approx(5.0)
-    assert set(res.category_totals(clf.run.targets)) == {
+    assert set(res.category_totals(clf.run.categories, clf.run.category_names)) == {
         "Animals", "Natural soundscapes & water sounds", "Human, non-speech sounds",
         "Interior/domestic sounds", "Exterior/urban noises"}
-    assert sum(res.category_totals(clf.run.targets).values()) == pytest.approx(1, abs=1e-4)
+    assert sum(res.category_totals(clf.run.categories, clf.run.category_names).values()) == pytest.approx(1, abs=1e-4)
     assert res.top_tags(1)[0][0] in ("Thunderstorm", "Thunder", "Rain")
     assert {"decode", "backbone", "head", "total"} <= set(res.timings_ms)
 
