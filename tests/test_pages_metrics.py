@@ -144,7 +144,7 @@ def test_compare_puts_every_model_side_by_side_with_a_verdict(dev_root, use_data
     board = at.dataframe[-1].value
     scratch_runs = [r for r in SHIPPED if r.family == "scratch" and r.task == "esc50"]
     assert {r.default_model for r in scratch_runs} <= set(board["model"])
-    assert set(board["family"]) == {"yamnet", "efficientat", "scratch"}
+    assert set(board["family"]) == {"yamnet", "efficientat", "finetune", "scratch"}  # every shipped family
     # each row is on the clips it shares with the selected run (paired); the heads runs share all of them
     same_set = board["run"].map(lambda rid: runs.find(SHIPPED, rid).info["coverage"]["clips_present"]
                                 == esc50.info["coverage"]["clips_present"])
