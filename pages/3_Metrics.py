@@ -158,7 +158,9 @@ elif section == "Confusion":
                                              height=900 if p.n_classes > 12 else 480),
                     key="metrics-cm", on_select=on_cell_click, selection_mode="points")
     left, right = st.columns(2)
-    if len(run.category_names) > 1:
+    if len(run.category_names) <= 1:  # no category matrix: the cell chooser takes the first column
+        right = left
+    else:
         with left:
             cat_cm = metrics.category_confusion(cm, run.category_index, len(run.category_names))
             short = {"Natural soundscapes & water sounds": "Natural", "Human, non-speech sounds": "Human",
