@@ -34,7 +34,7 @@ ds = status.dataset
 if ds is None:
     st.error(f"No dataset available: {status.problem}")
 elif ds.desc.is_esc50:
-    if settings.dataset[0] != "esc50" and status.problem:  # SOUNDLAB_DATASET names a dataset that cannot be used
+    if status.unusable:  # SOUNDLAB_DATASET names a dataset that cannot be used
         st.warning(status.problem)
     kind = {"full": "Full ESC-50", "partial": "Partial ESC-50", "sample": "Shipped sample"}[ds.kind]
     present = ds.present

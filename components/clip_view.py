@@ -29,22 +29,9 @@ def mel_params_widgets(key: str, *, max_sr: int = 44_100) -> dsp.MelParams:
                          n_mels=n_mels, fmax_hz=float(fmax))
 
 
-def metadata_table(row: pd.Series, ds=None) -> None:
-    """The clip's metadata; for a dataset other than ESC-50 (`ds`), its own fields and extra columns."""
-    if ds is None or ds.desc.is_esc50:
-        fields = {"class": row["class_name"], "category": row["supercategory"], "target": str(row["target"]),
-                  "fold": str(row["fold"]), "ESC-10": "yes" if row["esc10"] else "no",
-                  "source recording": f"{row['src_file']} (freesound.org/s/{row['src_file']})", "take": row["take"]}
-    else:
-        d = ds.desc
-        fields = {"class": row["class_name"], "class id": str(row["target"])}
-        if d.categories:
-            fields["category"] = str(row["supercategory"])
-        if int(row["fold"]):
-            fields["fold"] = str(row["fold"])
-        if d.grouped:
-            fields[d.group] = str(row["src_file"])
-        fields.update({c: str(row[c]) for c in ds.extra_columns})
+def metadata_table(row: pd.Series, ds) -> None:
+    """The clip's metadata (`Dataset.clip_fields`: ESC-50's, or the dataset's own fields and extra columns)."""
+    fields = ds.clip_fields(row)
     st.dataframe(pd.DataFrame({"field": list(fields), "value": list(fields.values())}), hide_index=True)
 
 

@@ -30,13 +30,7 @@ def show_hits(ds, hits: list[tuple[str, float]], *, key: str) -> None:
     meta = ds.meta.set_index("filename") if ds is not None else None
     for rank, (name, dist) in enumerate(hits, 1):
         row = meta.loc[name] if meta is not None and name in meta.index else None
-        if row is None:
-            what = "?"
-        elif ds.desc.is_esc50:
-            what = f"{row['class_name']} · fold {row['fold']} · source {row['src_file']}"
-        else:  # only what the dataset has: a fold, a group
-            what = " · ".join([row["class_name"]] + ([f"fold {row['fold']}"] if int(row["fold"]) else [])
-                              + ([f"{ds.desc.group} {row['src_file']}"] if ds.desc.grouped else []))
+        what = ds.clip_summary(row) if row is not None else "?"
         c1, c2 = st.columns([2, 3])
         c1.markdown(f"**{rank}. {name}**  \n{what}  \ncosine distance {dist:.3f}")
         with c2:

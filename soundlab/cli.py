@@ -61,7 +61,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     status = layouts.from_settings(s)
     if status.problem:
         print(f"{'ESC-50 root' if s.dataset[0] == 'esc50' else 'dataset'}: {status.problem}")
-    if status.dataset is None or (status.problem and s.dataset[0] != "esc50"):
+    if status.dataset is None or status.unusable:
         return 1
     ds = status.dataset
     print(f"Using the {ds.describe()}")
@@ -125,8 +125,8 @@ def _dataset():
     status = layouts.from_settings(s)
     if status.dataset is None:
         raise SystemExit(f"error: no dataset: {status.problem}")
-    if status.problem and s.dataset[0] != "esc50":  # the app falls back to ESC-50 to stay usable; a command does not
-        raise SystemExit(f"error: {status.problem.split(' Showing ESC-50 instead.')[0]}")
+    if status.unusable:  # the app falls back to ESC-50 to stay usable; a command does not
+        raise SystemExit(f"error: {status.unusable}")
     if status.problem:
         print(f"note: {status.problem}", file=sys.stderr)
     for note in status.dataset.desc.notes:

@@ -188,6 +188,29 @@ class Dataset:
         row = self.clip(filename)
         return self.meta[self.meta["src_file"] == row["src_file"]].sort_values(["take", "filename"])
 
+    def clip_fields(self, row: pd.Series) -> dict[str, str]:
+        """A clip's metadata for people, field -> value: ESC-50's fields, or the dataset's own (its class id, category,
+        fold and group where it has them, and its extra columns)."""
+        if self.desc.is_esc50:
+            return {"class": row["class_name"], "category": str(row["supercategory"]), "target": str(row["target"]),
+                    "fold": str(row["fold"]), "ESC-10": "yes" if row["esc10"] else "no",
+                    "source recording": f"{row['src_file']} (freesound.org/s/{row['src_file']})", "take": row["take"]}
+        fields = {"class": row["class_name"], "class id": str(row["target"])}
+        if self.desc.categories:
+            fields["category"] = str(row["supercategory"])
+        if int(row["fold"]):
+            fields["fold"] = str(row["fold"])
+        if self.desc.grouped:
+            fields[self.desc.group] = str(row["src_file"])
+        return {**fields, **{c: str(row[c]) for c in self.extra_columns}}
+
+    def clip_summary(self, row: pd.Series) -> str:
+        """One line for a clip in a list: class, fold and group (only what the dataset has)."""
+        if self.desc.is_esc50:
+            return f"{row['class_name']} · fold {row['fold']} · source {row['src_file']}"
+        return " · ".join([row["class_name"]] + ([f"fold {row['fold']}"] if int(row["fold"]) else [])
+                          + ([f"{self.desc.group} {row['src_file']}"] if self.desc.grouped else []))
+
     def without(self, names: Iterable[str]) -> Dataset:
         """The dataset with the clips `names` marked as not present (clips that could not be decoded)."""
         bad = set(names)
@@ -210,6 +233,7 @@ class DatasetStatus:
     dataset: Dataset | None
     esc50_root: Path
     problem: str | None  # why the configured dataset is not used, if it is not
+    unusable: str | None = None  # SOUNDLAB_DATASET names a dataset that cannot be used: why (the app shows ESC-50)
 
 
 def filter_clips(meta: pd.DataFrame, *, supercategories: Iterable[str] = (), classes: Iterable[str] = (),

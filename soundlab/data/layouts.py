@@ -307,10 +307,10 @@ def resolve(kind: str, where: Path | None, esc50_root: Path, sample_root: Path, 
     try:
         return DatasetStatus(load(kind, where, separator=separator), esc50_root, None)
     except DatasetError as e:
-        problem = f"SOUNDLAB_DATASET={setting or kind} cannot be used: {str(e).rstrip('.')}."
+        unusable = f"SOUNDLAB_DATASET={setting or kind} cannot be used: {str(e).rstrip('.')}."
     fallback = esc50.resolve_dataset(esc50_root, sample_root)
-    return DatasetStatus(fallback.dataset, esc50_root, f"{problem} Showing ESC-50 instead."
-                         + (f" {fallback.problem}" if fallback.problem else ""))
+    return DatasetStatus(fallback.dataset, esc50_root, f"{unusable} Showing ESC-50 instead."
+                         + (f" {fallback.problem}" if fallback.problem else ""), unusable=unusable)
 
 
 def from_settings(settings) -> DatasetStatus:
