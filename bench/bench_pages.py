@@ -11,7 +11,8 @@ command it ends with is run directly instead, and the output says so (`--allow-i
 
 Measured per page, in headless Chromium (Playwright, Debian's /usr/bin/chromium), each visit in a new browser
 context (a new visitor: a new Streamlit session):
-* ready: navigation -> the content the user came for is on screen
+* ready: navigation -> the content the user came for is on screen (in-app visits: the page change inside the open app,
+  see below -> the content)
     Home         the dataset counts ("Clips on disk  N / 2000")
     Explore      a clip opened by its link (?clip=<file>): the picture of its waveform and mel spectrogram loaded
     Explore plotly  the same with "Interactive charts" on (&explore-interactive=true): 2 plotly charts drawn
@@ -31,6 +32,17 @@ context (a new visitor: a new Streamlit session):
 * server CPU: utime+stime of the server's process tree (/proc, children included) over the visit, 0.5 s of quiet
   after it settled included (audio files and static assets are served then too).
 
+Three kinds of visit per page:
+* cold: the page's first visit after a server start (a new visitor, by a link to the page);
+* warm: --repeats later visits by new visitors, each in a fresh browser context (or --returning);
+* in-app: --in-app visits by someone who already has the app open: the tab opens Home (untimed), then moves to the page
+  inside the app, as the sidebar's links do (the client changes its URL and asks the server for the page's script over
+  the open websocket; Streamlit's JavaScript is already running). This is how people move between pages once the app
+  is open.
+A new visitor's figure includes starting Streamlit's own client in a new tab (about 480 kB of index.js, 860 kB of
+protobuf code, fonts, the websocket and the session), which no page can avoid; the (floor) row measures it on a one-line
+Streamlit page with the app's config (`--no-floor` skips it).
+
 Cold = the page's first visit after a server start. By default (`--cold fresh`) the server is restarted for each page,
 so a page's cold visit does not profit from what earlier pages loaded (one server at a time); `--cold shared` keeps
 one server for all pages (later pages then find the shared caches warm). Warm = median (and p95, the nearest-rank
@@ -38,7 +50,7 @@ one server for all pages (later pages then find the shared caches warm). Warm = 
 `--returning`: warm visits are new tabs of one context instead (the app's JavaScript already in the browser cache): the
 difference to the default shows how much of a new visitor's wait is the browser fetching and parsing Streamlit's
 lazy-loaded JavaScript (plotly.js among it) rather than the server.
-Targets: warm median <= 1.5 s, cold <= 4 s (ready times). The browser runs on the same machine and takes CPU from
+Targets: warm median <= 1.5 s, cold <= 4 s (ready times); the in-app median is judged against the same 1.5 s. The browser runs on the same machine and takes CPU from
 the server: measure on an otherwise idle machine.
 """
 
@@ -208,12 +220,18 @@ def install_signal_handlers() -> None:
 
 @contextlib.contextmanager
 def app_server(dataset: Path, cache_dir: Path, *, port: int | None = None, allow_install: bool = False,
-               timeout_s: float = 180):
+               timeout_s: float = 180, floor_dir: Path | None = None):
     """Start the app as scripts/run-app.sh does, in its own process group, on 127.0.0.1; wait for
-    /_stcore/health; yield a Server; always stop the whole group."""
+    /_stcore/health; yield a Server; always stop the whole group. With `floor_dir`: the same Streamlit, started the
+    same way, on the floor app in that folder (`floor_app`) instead of Home.py."""
     port = port or free_port(HOST)
     args = ["--server.address", HOST, "--server.port", str(port), "--server.headless", "true"]
-    if allow_install or not run_app_would_install():
+    if floor_dir is not None:
+        venv = Path(os.environ.get("SOUNDLAB_VENV", ROOT / ".venv"))
+        cmd = [str(venv / "bin" / "python"), "-m", "streamlit", "run", "hello.py", *args]
+        how = "python -m streamlit run hello.py (a one-line page, with the app's .streamlit/config.toml)"
+        env_path = f"{venv / 'bin'}:{os.environ.get('PATH', '')}"
+    elif allow_install or not run_app_would_install():
         cmd, how = ["bash", str(ROOT / "scripts" / "run-app.sh"), *args], "scripts/run-app.sh"
         env_path = os.environ.get("PATH", "")
     else:  # what run-app.sh execs once its environment is set up (scripts/env.sh: PATH=$VENV/bin:$PATH; cd $ROOT)
@@ -225,8 +243,8 @@ def app_server(dataset: Path, cache_dir: Path, *, port: int | None = None, allow
            "PYTHONUNBUFFERED": "1"}
     log = Path(tempfile.mkstemp(prefix="bench-streamlit-", suffix=".log")[1])
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=floor_dir or ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
     _LIVE[proc.pid] = proc
     url = f"http://{HOST}:{port}"
     try:
@@ -249,6 +267,21 @@ def app_server(dataset: Path, cache_dir: Path, *, port: int | None = None, allow
     else:
         _stop(proc)
         log.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def floor_app():
+    """A folder holding a one-line Streamlit page (`st.write`) and a copy of the app's .streamlit/config.toml: what any
+    Streamlit page costs a new visitor on this machine (the framework's own JavaScript, websocket and session), the
+    floor under every page's figure."""
+    d = Path(tempfile.mkdtemp(prefix="bench-streamlit-floor-"))
+    try:
+        (d / ".streamlit").mkdir()
+        shutil.copy(ROOT / ".streamlit" / "config.toml", d / ".streamlit" / "config.toml")
+        (d / "hello.py").write_text('import streamlit as st\n\nst.write("Hello from Streamlit")\n')
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 # ---- what the page received over the websocket ----------------------------------------------------------------------
@@ -405,6 +438,8 @@ BARS_READY = """() => !!document.querySelector('[role="figure"][aria-label="Clas
 METRICS_READY = metric_ready_js("Balanced accuracy")
 ISSUES_READY = """() => document.querySelectorAll('[data-testid="stMetric"]').length >= 4"""
 UPLOADER_READY = """() => !!document.querySelector('[data-testid="stFileUploader"] input[type=file]')"""
+FLOOR_READY = """() => [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+                       .some(m => m.innerText.includes('Hello from Streamlit'))"""
 
 
 @dataclass(frozen=True)
@@ -425,6 +460,7 @@ PAGES = [
     PageSpec("Data issues", "Data_issues", ISSUES_READY, "issue counts"),
     PageSpec("Transcribe", "Transcribe", UPLOADER_READY, "file uploader"),
 ]
+FLOOR = PageSpec("(floor)", "", FLOOR_READY, "a one-line Streamlit page: the framework's own cost")
 
 
 def _norm(name: str) -> str:
@@ -476,10 +512,18 @@ def settle_sync(page, meter: WsMeter, since: int, timeout_s: float) -> float:
         page.wait_for_timeout(50)  # also lets Playwright deliver the websocket events
 
 
+NAVIGATE_JS = """path => { history.pushState(null, '', path); window.dispatchEvent(new PopStateEvent('popstate')); }"""
+
+
 def visit(browser, server: Server, spec: PageSpec, kind: str, *, clip: str, n_clips: int,
-          timeout_s: float, context=None) -> Visit:
+          timeout_s: float, context=None, in_app: bool = False) -> Visit:
     """One visit in a new browser context (or a new tab of `context`: a returning visitor, with the browser's cache of
-    the app's JavaScript warm, but a new Streamlit session): navigation -> content -> script finished -> 0.5 s quiet."""
+    the app's JavaScript warm, but a new Streamlit session): navigation -> content -> script finished -> 0.5 s quiet.
+
+    `in_app`: a user who already has the app open moves to the page. The tab first opens Home (untimed, until it has
+    settled), then changes page inside the app as the sidebar's links do: the client changes its URL and asks the
+    server for the page's script over the open websocket (history.pushState + popstate, which is also how Explore's
+    `?clip=` link is followed: the sidebar's links carry no query). Timed from that change to the content."""
     from playwright.sync_api import Error as PlaywrightError
 
     v = Visit(spec.name, kind)
@@ -489,14 +533,24 @@ def visit(browser, server: Server, spec: PageSpec, kind: str, *, clip: str, n_cl
     try:
         page = context.new_page()
         meter = WsMeter(page)
-        url = f"{server.url}/{spec.path.format(clip=urllib.parse.quote(clip))}"
-        cpu0 = tree_usage(server.pid)[0]
-        t0 = time.perf_counter()
+        path = spec.path.format(clip=urllib.parse.quote(clip))
+        since, cpu0 = 0, math.nan  # set again once the visit's timed part starts
         try:
-            page.goto(url, wait_until="commit", timeout=timeout_s * 1000)
+            if in_app:
+                page.goto(f"{server.url}/", wait_until="commit", timeout=timeout_s * 1000)
+                page.wait_for_function(HOME_READY, polling=50, timeout=timeout_s * 1000)
+                settle_sync(page, meter, 0, timeout_s)
+                page.wait_for_timeout(QUIET_S * 1000)
+            since = meter.mark()
+            cpu0 = tree_usage(server.pid)[0]
+            t0 = time.perf_counter()
+            if in_app:
+                page.evaluate(NAVIGATE_JS, f"/{path}")
+            else:
+                page.goto(f"{server.url}/{path}", wait_until="commit", timeout=timeout_s * 1000)
             page.wait_for_function(spec.ready_js, polling=50, timeout=timeout_s * 1000)
             v.ready_s = time.perf_counter() - t0
-            v.settled_s = settle_sync(page, meter, 0, timeout_s) - t0
+            v.settled_s = settle_sync(page, meter, since, timeout_s) - t0
             page.wait_for_timeout(QUIET_S * 1000)
             last = meter.frames[-1] if meter.frames else None
             v.reran_after_settle = any(f.kind == "new_session" and f.t > t0 + v.settled_s for f in meter.frames)
@@ -513,11 +567,11 @@ def visit(browser, server: Server, spec: PageSpec, kind: str, *, clip: str, n_cl
             v.error = ("timeout: " if "Timeout" in type(e).__name__ or "Timeout" in str(e)[:80] else "error: ") \
                 + str(e).splitlines()[0][:160]
         v.server_cpu_s = tree_usage(server.pid)[0] - cpu0
-        runs = meter.script_runs(0)
+        runs = meter.script_runs(since)
         v.script_runs = len(runs)
         v.script_s = sum(b - a for a, b, _ in runs) if runs else math.nan
-        v.ws_bytes, v.ws_messages = meter.bytes_since(0), len(meter.frames)
-        v.biggest_bytes, v.biggest = meter.biggest_since(0)
+        v.ws_bytes, v.ws_messages = meter.bytes_since(since), len(meter.since(since))
+        v.biggest_bytes, v.biggest = meter.biggest_since(since)
     finally:
         if own:
             context.close()
@@ -556,6 +610,7 @@ def summarize(spec: PageSpec, visits: list[Visit]) -> dict:
     cold = next((v for v in visits if v.kind == "cold"), None)
     warm = [v for v in visits if v.kind == "warm"]
     ok_warm = [v for v in warm if not v.error]
+    in_app = [v for v in visits if v.kind == "in-app"]
     s = {
         "page": spec.name, "content": spec.what,
         "cold_ready_s": cold.ready_s if cold and not cold.error else math.nan,
@@ -572,20 +627,32 @@ def summarize(spec: PageSpec, visits: list[Visit]) -> dict:
         "errors": [f"{v.kind}: {v.error}" for v in visits if v.error],
         "notes": sorted({f"{v.kind}: {n}" for v in visits for n in v.notes}),
         "warm_visits": len(warm),
+        "in_app_ready_median_s": median([v.ready_s for v in in_app if not v.error]),
+        "in_app_ready_p95_s": p95([v.ready_s for v in in_app if not v.error]),
+        "in_app_server_cpu_median_s": median([v.server_cpu_s for v in in_app]),
+        "in_app_visits": len(in_app),
     }
     warm_ok = s["warm_ready_median_s"] <= WARM_TARGET_S if warm else None
     cold_ok = s["cold_ready_s"] <= COLD_TARGET_S if cold else None
     s["pass"] = bool((warm_ok is not False) and (cold_ok is not False) and not s["errors"])
+    s["in_app_pass"] = bool(in_app) and s["in_app_ready_median_s"] <= WARM_TARGET_S
     return s
 
 
 def print_table(summaries: list[dict]) -> None:
     print()
-    print(f"{'page':12s} {'cold':>6s} {'warm':>6s} {'p95':>6s} {'script':>7s} {'script':>6s}  "
-          f"{'target (warm<=1.5, cold<=4)':27s} {'ws cold':>9s} {'ws warm':>9s} {'CPU cold':>8s} {'CPU warm':>8s}")
-    print(f"{'':12s} {'ready':>6s} {'median':>6s} {'ready':>6s} {'end':>7s} {'time':>6s}  {'':27s} "
-          f"{'bytes':>9s} {'bytes':>9s} {'s/view':>8s} {'s/view':>8s}")
+    print(f"{'page':14s} {'cold':>6s} {'warm':>6s} {'p95':>6s} {'script':>7s} {'script':>6s}  "
+          f"{'target (warm<=1.5, cold<=4)':27s} {'in-app':>6s} {'in-app':>9s} {'ws cold':>9s} {'ws warm':>9s} "
+          f"{'CPU cold':>8s} {'CPU warm':>8s}")
+    print(f"{'':14s} {'ready':>6s} {'median':>6s} {'ready':>6s} {'end':>7s} {'time':>6s}  {'':27s} {'median':>6s} "
+          f"{'(<=1.5)':>9s} {'bytes':>9s} {'bytes':>9s} {'s/view':>8s} {'s/view':>8s}")
     for s in summaries:
+        if s["page"] == FLOOR.name:
+            print(f"{s['page']:14s} {fmt_s(s['cold_ready_s'])} {fmt_s(s['warm_ready_median_s'])} "
+                  f"{fmt_s(s['warm_ready_p95_s'])} {fmt_s(s['warm_settled_median_s']):>7s} "
+                  f"{fmt_s(s['warm_script_median_s'])}  {'(reference, no target)':27s}")
+            continue
+        in_app = ("pass" if s["in_app_pass"] else "FAIL") if s["in_app_visits"] else "-"
         verdict = "pass" if s["pass"] else "FAIL"
         why = []
         if not math.isnan(s["warm_ready_median_s"]) and s["warm_ready_median_s"] > WARM_TARGET_S:
@@ -597,15 +664,16 @@ def print_table(summaries: list[dict]) -> None:
         if s["errors"]:
             why.append("errors")
         target = verdict + (f" ({', '.join(why)})" if why and not s["pass"] else "")
-        print(f"{s['page']:12s} {fmt_s(s['cold_ready_s'])} {fmt_s(s['warm_ready_median_s'])} "
+        print(f"{s['page']:14s} {fmt_s(s['cold_ready_s'])} {fmt_s(s['warm_ready_median_s'])} "
               f"{fmt_s(s['warm_ready_p95_s'])} {fmt_s(s['warm_settled_median_s']):>7s} "
-              f"{fmt_s(s['warm_script_median_s'])}  {target:27s} {fmt_bytes(s['cold_ws_bytes']):>9s} "
+              f"{fmt_s(s['warm_script_median_s'])}  {target:27s} {fmt_s(s['in_app_ready_median_s'])} {in_app:>9s} "
+              f"{fmt_bytes(s['cold_ws_bytes']):>9s} "
               f"{fmt_bytes(s['warm_ws_bytes_median']):>9s} {fmt_s(s['cold_server_cpu_s']):>8s} "
               f"{fmt_s(s['warm_server_cpu_median_s']):>8s}")
     print("\nLargest single websocket message per page:")
     for s in summaries:
         size, what = s["biggest_message"]
-        print(f"  {s['page']:12s} {fmt_bytes(size):>9s}  {what}")
+        print(f"  {s['page']:14s} {fmt_bytes(size):>9s}  {what}")
     problems = [(s["page"], x) for s in summaries for x in s["errors"] + s["notes"]]
     if problems:
         print("\nErrors and notes:")
@@ -667,7 +735,15 @@ def main() -> None:
     ap.add_argument("--returning", action="store_true",
                     help="warm visits are new tabs of one browser context per page (a returning visitor: the app's "
                          "JavaScript is in the browser cache; each tab is still a new Streamlit session)")
+    ap.add_argument("--in-app", type=int, default=None, metavar="N",
+                    help="in-app visits per page (default: --repeats): Home opened first, then the page reached inside "
+                         "the app, as the sidebar's links do; 0 skips them")
+    ap.add_argument("--no-floor", action="store_true",
+                    help="skip the floor: a one-line Streamlit page measured the same way first (the framework's own "
+                         "cost for a new visitor on this machine)")
     args = ap.parse_args()
+    if args.in_app is None:
+        args.in_app = args.repeats
     install_signal_handlers()
     try:
         check_chromium()
@@ -680,6 +756,32 @@ def main() -> None:
         sys.exit("bench_pages: interrupted (the server was stopped)")
 
 
+def measure_page(browser, server: Server, spec: PageSpec, args, clips: list[str], *, in_app: bool = True
+                 ) -> list[Visit]:
+    """A page's cold visit (the first after the server started), its warm visits (new visitors, or new tabs of one
+    context with --returning) and its in-app visits (--in-app), each printed as it ends."""
+    visits = []
+    returning = None
+    if args.returning:  # its first tab fills the browser cache: untimed
+        returning = browser.new_context(viewport=VIEWPORT)
+        visit(browser, server, spec, "prime", clip=clips[0], n_clips=len(clips), timeout_s=args.timeout,
+              context=returning)
+    kinds = ["cold"] + ["warm"] * args.repeats + ["in-app"] * (args.in_app if in_app else 0)
+    try:
+        for kind in kinds:
+            v = visit(browser, server, spec, kind, clip=clips[0], n_clips=len(clips), timeout_s=args.timeout,
+                      context=returning if kind == "warm" else None, in_app=kind == "in-app")
+            visits.append(v)
+            print(f"  {spec.name:12s} {v.kind:6s}  ready {fmt_s(v.ready_s)} s  script end {fmt_s(v.settled_s)} s  "
+                  f"script {fmt_s(v.script_s)} s ({v.script_runs} run(s))  ws {fmt_bytes(v.ws_bytes)} "
+                  f"in {v.ws_messages} msgs  server CPU {fmt_s(v.server_cpu_s)} s"
+                  + (f"  ERROR {v.error}" if v.error else ""), flush=True)
+    finally:
+        if returning is not None:
+            returning.close()
+    return visits
+
+
 def run(args, dataset: Path, clips: list[str], pages: list[PageSpec]) -> None:
     from tests.browser import launch_chromium
 
@@ -690,6 +792,13 @@ def run(args, dataset: Path, clips: list[str], pages: list[PageSpec]) -> None:
     with cache_folder(args.cache_dir) as cache, launch_chromium() as browser:
         print(f"cache: {cache}; cold visits: {args.cold}; {args.repeats} warm visit(s) per page, each "
               + ("a new tab of one context (returning visitor)" if args.returning else "a new context (new visitor)"))
+        if not args.no_floor:
+            with floor_app() as d, app_server(dataset, cache, port=args.port, timeout_s=args.start_timeout,
+                                              floor_dir=d) as server:
+                print(f"floor: {server.how}")
+                floor_visits = measure_page(browser, server, FLOOR, args, clips, in_app=False)
+            visits += floor_visits
+            summaries.append(summarize(FLOOR, floor_visits))
         server_cm = None
         server: Server | None = None
         try:
@@ -704,22 +813,7 @@ def run(args, dataset: Path, clips: list[str], pages: list[PageSpec]) -> None:
                     cpu, rss, n = tree_usage(server.pid)
                     print(f"server started in {time.perf_counter() - t:.1f} s ({server.how}) at {server.url}: "
                           f"{rss / 2**20:.0f} MB RSS, {cpu:.1f} CPU s, {n} process(es)")
-                page_visits = []
-                returning = None
-                if args.returning:  # its first tab fills the browser cache: untimed
-                    returning = browser.new_context(viewport=VIEWPORT)
-                    visit(browser, server, spec, "prime", clip=clips[0], n_clips=len(clips), timeout_s=args.timeout,
-                          context=returning)
-                for i in range(1 + args.repeats):
-                    v = visit(browser, server, spec, "cold" if i == 0 else "warm", clip=clips[0],
-                              n_clips=len(clips), timeout_s=args.timeout, context=returning if i else None)
-                    page_visits.append(v)
-                    print(f"  {spec.name:12s} {v.kind}  ready {fmt_s(v.ready_s)} s  script end {fmt_s(v.settled_s)} s  "
-                          f"script {fmt_s(v.script_s)} s ({v.script_runs} run(s))  ws {fmt_bytes(v.ws_bytes)} "
-                          f"in {v.ws_messages} msgs  server CPU {fmt_s(v.server_cpu_s)} s"
-                          + (f"  ERROR {v.error}" if v.error else ""), flush=True)
-                if returning is not None:
-                    returning.close()
+                page_visits = measure_page(browser, server, spec, args, clips)
                 visits += page_visits
                 summaries.append(summarize(spec, page_visits))
                 _, rss, _ = tree_usage(server.pid)
@@ -730,12 +824,13 @@ def run(args, dataset: Path, clips: list[str], pages: list[PageSpec]) -> None:
     print_table(summaries)
     print(f"\nready = navigation -> content on screen; script end = navigation -> script_finished; script time = "
           f"new_session -> script_finished as the browser saw them (warm medians). Warm = {args.repeats} "
-          f"{'returning visitors (browser cache warm)' if args.returning else 'new visitors (fresh contexts)'}. "
-          f"Load average at the end: {loadavg()} (figures are only meaningful on an idle machine).")
+          f"{'returning visitors (browser cache warm)' if args.returning else 'new visitors (fresh contexts)'}; "
+          f"in-app = {args.in_app} visits that open Home first and then change to the page inside the app, timed from "
+          f"that change. (floor) = a one-line Streamlit page, measured as the warm visits. Load average at the end: {loadavg()} (figures are only meaningful on an idle machine).")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         out = {"dataset": str(dataset), "clips": len(clips), "cold_mode": args.cold, "repeats": args.repeats,
-               "returning": args.returning, "targets": {"warm_s": WARM_TARGET_S, "cold_s": COLD_TARGET_S},
+               "returning": args.returning, "in_app": args.in_app, "floor": not args.no_floor, "targets": {"warm_s": WARM_TARGET_S, "cold_s": COLD_TARGET_S},
                "summaries": summaries, "visits": [asdict(v) for v in visits]}
         args.json.write_text(json.dumps(json_ready(out), indent=1, default=str))
         print(f"wrote {args.json}")
