@@ -48,7 +48,9 @@ c2.metric("Balanced accuracy", f"{s['balanced_accuracy']:.1%}", help="The mean o
           "counts the same, however many clips it has.")
 c3.metric("Top-3 accuracy", f"{s['top3_accuracy']:.1%}")
 c4.metric("Macro-F1", f"{s['macro_f1']:.1%}")
-c5.metric("Per fold", f"{s['fold_mean']:.1%} ± {s['fold_std']:.1%}")
+# the spread as the metric's grey second line: "92.4% ± 1.9%" as the value did not fit a fifth of the page
+c5.metric("Per fold", f"{s['fold_mean']:.1%}", delta=f"± {s['fold_std']:.1%}", delta_color="off", delta_arrow="off",
+          help="The mean of the folds' accuracies ± their standard deviation.")
 cov = run.info["coverage"]
 on_disk = int(table["present"].sum())
 st.caption(f"**Protocol:** {run.protocol['description']}. **Coverage:** {cov['clips_present']} of "
