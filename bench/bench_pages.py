@@ -35,7 +35,8 @@ context (a new visitor: a new Streamlit session):
 Three kinds of visit per page:
 * cold: the page's first visit after a server start (a new visitor, by a link to the page);
 * warm: --repeats later visits by new visitors, each in a fresh browser context (or --returning);
-* in-app: --in-app visits by someone who already has the app open: the tab opens Home (untimed), then moves to the page
+* in-app: --in-app visits by someone who already has the app open: the tab opens Home (untimed; for Home itself,
+  Transcribe), then moves to the page
   inside the app, as the sidebar's links do (the client changes its URL and asks the server for the page's script over
   the open websocket; Streamlit's JavaScript is already running). This is how people move between pages once the app
   is open.
@@ -520,8 +521,8 @@ def visit(browser, server: Server, spec: PageSpec, kind: str, *, clip: str, n_cl
     """One visit in a new browser context (or a new tab of `context`: a returning visitor, with the browser's cache of
     the app's JavaScript warm, but a new Streamlit session): navigation -> content -> script finished -> 0.5 s quiet.
 
-    `in_app`: a user who already has the app open moves to the page. The tab first opens Home (untimed, until it has
-    settled), then changes page inside the app as the sidebar's links do: the client changes its URL and asks the
+    `in_app`: a user who already has the app open moves to the page. The tab first opens Home (Transcribe when the
+    page is Home; untimed, until it has settled), then changes page inside the app as the sidebar's links do: the client changes its URL and asks the
     server for the page's script over the open websocket (history.pushState + popstate, which is also how Explore's
     `?clip=` link is followed: the sidebar's links carry no query). Timed from that change to the content."""
     from playwright.sync_api import Error as PlaywrightError
@@ -536,9 +537,10 @@ def visit(browser, server: Server, spec: PageSpec, kind: str, *, clip: str, n_cl
         path = spec.path.format(clip=urllib.parse.quote(clip))
         since, cpu0 = 0, math.nan  # set again once the visit's timed part starts
         try:
-            if in_app:
-                page.goto(f"{server.url}/", wait_until="commit", timeout=timeout_s * 1000)
-                page.wait_for_function(HOME_READY, polling=50, timeout=timeout_s * 1000)
+            if in_app:  # Home is reached from Transcribe (a light page), every other page from Home
+                start, start_ready = ("Transcribe", UPLOADER_READY) if spec.name == "Home" else ("", HOME_READY)
+                page.goto(f"{server.url}/{start}", wait_until="commit", timeout=timeout_s * 1000)
+                page.wait_for_function(start_ready, polling=50, timeout=timeout_s * 1000)
                 settle_sync(page, meter, 0, timeout_s)
                 page.wait_for_timeout(QUIET_S * 1000)
             since = meter.mark()
@@ -825,8 +827,8 @@ def run(args, dataset: Path, clips: list[str], pages: list[PageSpec]) -> None:
     print(f"\nready = navigation -> content on screen; script end = navigation -> script_finished; script time = "
           f"new_session -> script_finished as the browser saw them (warm medians). Warm = {args.repeats} "
           f"{'returning visitors (browser cache warm)' if args.returning else 'new visitors (fresh contexts)'}; "
-          f"in-app = {args.in_app} visits that open Home first and then change to the page inside the app, timed from "
-          f"that change. (floor) = a one-line Streamlit page, measured as the warm visits. Load average at the end: {loadavg()} (figures are only meaningful on an idle machine).")
+          f"in-app = {args.in_app} visits that open Home (for Home: Transcribe) first and then change to the page inside "
+          f"the app, timed from that change. (floor) = a one-line Streamlit page, measured as the warm visits. Load average at the end: {loadavg()} (figures are only meaningful on an idle machine).")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         out = {"dataset": str(dataset), "clips": len(clips), "cold_mode": args.cold, "repeats": args.repeats,
