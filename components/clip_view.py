@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from components import charts, loaders
+from components import charts, loaders, page
 from soundlab import audio, dsp
 from soundlab.errors import SoundLabError
 
@@ -30,9 +30,12 @@ def mel_params_widgets(key: str, *, max_sr: int = 44_100) -> dsp.MelParams:
 
 
 def metadata_table(row: pd.Series, ds) -> None:
-    """The clip's metadata (`Dataset.clip_fields`: ESC-50's, or the dataset's own fields and extra columns)."""
+    """The clip's metadata (`Dataset.clip_fields`: ESC-50's, or the dataset's own fields and extra columns) as a small
+    markdown table. Not a data grid: for a handful of rows it made a new visitor's browser load and compile the grid's
+    JavaScript before showing the clip (bench/bench_pages.py)."""
     fields = ds.clip_fields(row)
-    st.dataframe(pd.DataFrame({"field": list(fields), "value": list(fields.values())}), hide_index=True)
+    st.markdown("| field | value |\n|---|---|\n"
+                + "\n".join(f"| {page.safe(k)} | {page.safe(v)} |" for k, v in fields.items()))
 
 
 def player(ds, filename: str) -> bool:

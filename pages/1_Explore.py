@@ -103,11 +103,18 @@ if view == "Clips":
                ["filename", "class_name"] + (["supercategory"] if ds.desc.categories else []) + (["fold"] if folds else [])
                + (["src_file"] if ds.desc.grouped else []) + ["present"] + ds.extra_columns)
     table = filtered[columns]
-    event = st.dataframe(
-        table, hide_index=True, height=260, key="explore-table", on_select="rerun", selection_mode="single-row",
-        column_config={"class_name": "class", "supercategory": "category", "esc10": "ESC-10",
-                       "src_file": "source" if esc50 else "group", "present": "on disk"},
-    )
+    # Someone who follows a link to a clip came for that clip: the table starts switched off when the page opens on a
+    # clip (its data grid made a new visitor's browser load and compile the grid's JavaScript before showing the clip:
+    # 2.6 -> 2.1 s in bench/bench_pages.py). Set once; afterwards the switch keeps what the user chose.
+    if "explore-show-table" not in st.session_state:
+        st.session_state["explore-show-table"] = st.session_state.get(KEY) is None
+    event = None
+    if st.toggle("Table of the matching clips", key="explore-show-table"):
+        event = st.dataframe(
+            table, hide_index=True, height=260, key="explore-table", on_select="rerun", selection_mode="single-row",
+            column_config={"class_name": "class", "supercategory": "category", "esc10": "ESC-10",
+                           "src_file": "source" if esc50 else "group", "present": "on disk"},
+        )
     rows = event.selection.rows if event is not None else []
     picked = table.iloc[rows[0]]["filename"] if rows else None
     if picked and picked != st.session_state.get("explore-table-last"):
@@ -137,7 +144,7 @@ if view == "Clips":
             elif len(sibs):
                 st.markdown(f"**Clips of the same group ({ds.desc.group}) {row['src_file']}** ({len(sibs)})")
             for sib in sibs.head(50).itertuples():
-                c1, c2 = st.columns([3, 1])
+                c1, c2 = st.columns([3, 2])  # [3, 1] cut "Open take B" to "Open t…"
                 mark = " (this clip)" if sib.filename == choice else ("" if sib.present else " — not on disk")
                 where = f" · fold {sib.fold}" if sib.fold else ""
                 c1.write(f"{sib.take + ': ' if sib.take else ''}{sib.filename} · {sib.class_name}{where}{mark}")

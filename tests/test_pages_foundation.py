@@ -88,6 +88,24 @@ def test_explore_clip_renders_charts_player_and_siblings(dev_root, use_dataset):
     assert at.query_params["clip"] in ("2-104105-B-19.wav", ["2-104105-B-19.wav"])
 
 
+
+def test_explore_link_to_a_clip_opens_the_clip_without_the_table(dev_root, use_dataset, n_dev):
+    # a link to a clip shows the clip first: no data grid (its JavaScript would hold up a new visitor's page); the
+    # metadata is a markdown table, the clip table is one switch away and then keeps its state
+    use_dataset(dev_root)
+    at = run(EXPLORE, {"clip": PRESENT_WITH_SIBLING})
+    assert not at.exception and not at.dataframe
+    assert at.toggle(key="explore-show-table").value is False
+    meta = texts(at, "markdown")
+    assert "| field | value |" in meta and "source recording" in meta and "104105" in meta
+    at.toggle(key="explore-show-table").set_value(True).run()
+    assert len(at.dataframe[0].value) == n_dev
+    assert at.selectbox(key="explore-clip").value == PRESENT_WITH_SIBLING  # the clip stays open
+    at.button(key="explore-sib-2-104105-B-19.wav").click().run()
+    assert len(at.dataframe) == 1  # still on after moving to another clip
+    # without a clip in the link the table is on from the start
+    assert len(run(EXPLORE).dataframe[0].value) == n_dev
+
 def test_explore_mel_parameters(dev_root, use_dataset):
     use_dataset(dev_root)
     at = run(EXPLORE, {"clip": PRESENT_WITH_SIBLING})
@@ -117,6 +135,7 @@ def test_explore_rejects_bad_clip_links(dev_root, use_dataset, bad, message):
     assert message in texts(at, "error")
     assert at.selectbox(key="explore-clip").value is None
     assert "clip" not in at.query_params
+    assert len(at.dataframe) == 1  # no clip opened: the table is on
 
 
 def test_explore_link_to_a_clip_not_on_disk(dev_root, use_dataset):
