@@ -227,18 +227,15 @@ def app_server(dataset: Path, cache_dir: Path, *, port: int | None = None, allow
     same way, on the floor app in that folder (`floor_app`) instead of Home.py."""
     port = port or free_port(HOST)
     args = ["--server.address", HOST, "--server.port", str(port), "--server.headless", "true"]
-    if floor_dir is not None:
-        venv = Path(os.environ.get("SOUNDLAB_VENV", ROOT / ".venv"))
-        cmd = [str(venv / "bin" / "python"), "-m", "streamlit", "run", "hello.py", *args]
-        how = "python -m streamlit run hello.py (a one-line page, with the app's .streamlit/config.toml)"
-        env_path = f"{venv / 'bin'}:{os.environ.get('PATH', '')}"
-    elif allow_install or not run_app_would_install():
+    if floor_dir is None and (allow_install or not run_app_would_install()):
         cmd, how = ["bash", str(ROOT / "scripts" / "run-app.sh"), *args], "scripts/run-app.sh"
         env_path = os.environ.get("PATH", "")
     else:  # what run-app.sh execs once its environment is set up (scripts/env.sh: PATH=$VENV/bin:$PATH; cd $ROOT)
         venv = Path(os.environ.get("SOUNDLAB_VENV", ROOT / ".venv"))
-        cmd = [str(venv / "bin" / "python"), "-m", "streamlit", "run", "Home.py", *args]
-        how = "python -m streamlit run Home.py (what run-app.sh runs; the script itself would reinstall first)"
+        script = "Home.py" if floor_dir is None else "hello.py"
+        cmd = [str(venv / "bin" / "python"), "-m", "streamlit", "run", script, *args]
+        how = (f"python -m streamlit run {script} " + ("(what run-app.sh runs; the script itself would reinstall first)"
+               if floor_dir is None else "(a one-line page, with the app's .streamlit/config.toml)"))
         env_path = f"{venv / 'bin'}:{os.environ.get('PATH', '')}"
     env = {**os.environ, "PATH": env_path, "SOUNDLAB_ESC50_ROOT": str(dataset), "SOUNDLAB_CACHE_DIR": str(cache_dir),
            "PYTHONUNBUFFERED": "1"}

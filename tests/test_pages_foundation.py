@@ -88,7 +88,6 @@ def test_explore_clip_renders_charts_player_and_siblings(dev_root, use_dataset):
     assert at.query_params["clip"] in ("2-104105-B-19.wav", ["2-104105-B-19.wav"])
 
 
-
 def test_explore_link_to_a_clip_opens_the_clip_without_the_table(dev_root, use_dataset, n_dev):
     # a link to a clip shows the clip first: no data grid (its JavaScript would hold up a new visitor's page); the
     # metadata is a markdown table, the clip table is one switch away and then keeps its state
@@ -105,6 +104,7 @@ def test_explore_link_to_a_clip_opens_the_clip_without_the_table(dev_root, use_d
     assert len(at.dataframe) == 1  # still on after moving to another clip
     # without a clip in the link the table is on from the start
     assert len(run(EXPLORE).dataframe[0].value) == n_dev
+
 
 def test_explore_mel_parameters(dev_root, use_dataset):
     use_dataset(dev_root)
