@@ -19,6 +19,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--autoplay-policy=no-user-gesture-required"]
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
+APP_LOGS: list[Path] = []  # the server logs of the apps started by `start_app`, newest last (for failure reports)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -37,6 +38,7 @@ def start_app(env: dict[str, str], *, host: str = "127.0.0.1", port: int | None 
     if netns:
         cmd = ["ip", "netns", "exec", netns] + cmd
     log = tempfile.NamedTemporaryFile("w+", prefix="streamlit-", suffix=".log", delete=False)
+    APP_LOGS.append(Path(log.name))
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://{host}:{port}"
     deadline = time.monotonic() + timeout_s
@@ -84,17 +86,45 @@ def launch_chromium(extra_args: list[str] | None = None):
 
 
 def wait_for_app(page, timeout_ms: int = 60_000) -> None:
-    """Wait until Streamlit has finished running the script (no 'Running...' status widget)."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
-    page.wait_for_function(
-        """() => {
-            const app = document.querySelector('[data-testid="stApp"]');
-            return app && app.getAttribute('data-test-script-state') !== 'running'
-                   && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]');
-        }""",
-        timeout=timeout_ms,
-    )
+    """Wait until Streamlit has finished running the script (no 'Running...' status widget).
+
+    On a timeout the error says what the page showed, what the script state was and what the app server logged last,
+    and a screenshot is saved: a run that hangs on a machine we never see must be diagnosable from CI's output.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
+        page.wait_for_function(
+            """() => {
+                const app = document.querySelector('[data-testid="stApp"]');
+                return app && app.getAttribute('data-test-script-state') !== 'running'
+                       && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]');
+            }""",
+            timeout=timeout_ms,
+        )
+    except PlaywrightTimeout as e:
+        raise AssertionError(f"the app did not finish its script run in {timeout_ms / 1000:.0f} s\n"
+                             + describe_failure(page, "timeout")) from e
     page.wait_for_timeout(300)
+
+
+def describe_failure(page, name: str) -> str:
+    """What a failing browser test saw: URL, script state, status widget, visible text, screenshot, server log tail."""
+    lines = [f"url: {page.url}"]
+    try:
+        lines.append("script state: " + str(page.evaluate(
+            "() => document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state')")))
+        lines.append("status widget: " + str(page.evaluate(
+            "() => document.querySelector('[data-testid=stStatusWidget]')?.innerText")))
+        lines.append("page text (first 1500 chars): " + page.inner_text("body")[:1500].replace("\n", " | "))
+        lines.append(f"screenshot: {screenshot(page, 'failure-' + name)}")
+    except Exception as e:  # noqa: BLE001 - a report of a failure must not fail itself
+        lines.append(f"(could not read the page: {e})")
+    if APP_LOGS and APP_LOGS[-1].is_file():
+        tail = APP_LOGS[-1].read_text(errors="replace").splitlines()[-40:]
+        lines.append("app server log (last 40 lines):\n" + "\n".join(tail))
+    return "\n".join(lines)
 
 
 def no_exception(page) -> list[str]:
