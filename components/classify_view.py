@@ -82,13 +82,14 @@ def render_result(res, clf, *, top_k: int, key: str, true_class: str | None = No
     c2.metric("Probability", f"{res.probs[top]:.1%}")
     c3.metric("Inference time", f"{res.timings_ms['total']:.0f} ms",
               help=f"decode {res.timings_ms['decode']:.1f} ms · {res.tagger} {res.timings_ms['backbone']:.1f} ms · "
-                   f"head {res.timings_ms['head']:.1f} ms")
+                   f"{'fine-tuned network + head' if clf.finetuned is not None else 'head'} "
+                   f"{res.timings_ms['head']:.1f} ms")
     c4.metric(f"{res.tagger} hears", res.top_tags(1)[0][0])
     if true_class is not None:
         ok = true_class == res.classes[top]
         (st.success if ok else st.error)(
-            f"Dataset label: **{true_class.replace('_', ' ')}** — the head is {'right' if ok else 'wrong'}. "
-            "(This clip may have been in this run's training data: the deployed head was trained on every "
+            f"Dataset label: **{true_class.replace('_', ' ')}** — the model is {'right' if ok else 'wrong'}. "
+            "(This clip may have been in this run's training data: the deployed model was trained on every "
             "present clip; see the Metrics page for out-of-fold results.)")
     for w in res.warnings:
         st.warning(w)

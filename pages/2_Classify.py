@@ -22,7 +22,8 @@ with st.sidebar:
 run, head = run_picker.pick(run_picker.pick_backbone(all_runs, prefix="classify"), prefix="classify")
 with st.sidebar:
     cv = run.model(head)["cv"]
-    st.caption(f"{run.task.upper()}, {len(run.classes)} classes. Cross-validated accuracy of this head: "
+    st.caption(f"{run.task.upper()}, {len(run.classes)} classes. Cross-validated accuracy of this "
+               f"{'fused model' if run.is_fused(head) else 'head'}: "
                f"**{cv['accuracy']:.1%}**, balanced {run.balanced_accuracy(head):.1%} (top-3 {cv['top3_accuracy']:.1%}) "
                f"— {run.protocol['description']}.")
     top_k = st.slider("Highlight the top k", 1, 10, 5, key="classify-topk")
@@ -79,7 +80,8 @@ if source == "Dataset clip":
         st.stop()
     oof = loaders.oof_row(run, head, clip)
     if oof is not None:
-        st.info(f"Out of fold (this clip held out, fold {oof['fold']}): the {head} head predicted "
+        st.info(f"Out of fold (this clip held out, fold {oof['fold']}): the {head} "
+                f"{'model' if run.is_fused(head) else 'head'} predicted "
                 f"**{oof['pred_class'].replace('_', ' ')}** ({oof['confidence']:.0%}); the label is "
                 f"**{oof['true_class'].replace('_', ' ')}**.", icon=":material/science:")
     classify_view.render_result(res, clf, top_k=top_k, key="classify-res",

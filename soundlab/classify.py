@@ -15,7 +15,7 @@ import numpy as np
 
 from soundlab import audio
 from soundlab.errors import AudioError, ModelError
-from soundlab.models import embeddings
+from soundlab.models import embeddings, fusion
 from soundlab.models.backbone import SILENT_FRAME, Backbone, BackboneOutput, silence_index, sound_pooled
 from soundlab.models.heads import HeadPredictor
 from soundlab.openset import OpenSetModel, Verdict, normalize
@@ -60,6 +60,7 @@ class Classifier:
     train_pooled: np.ndarray | None  # (n, d) mean embeddings of the run's clips, unit length
     train_labels: np.ndarray | None  # (n,) their labels
     warnings: tuple[str, ...] = ()
+    finetuned: object | None = None  # a fused model's fine-tuned network (`Backbone.fine_tuned`), else None
 
     @property
     def class_names(self) -> list[str]:
@@ -91,6 +92,7 @@ def load_classifier(run: Run, kind: str | None, backbone: Backbone) -> Classifie
                          "heads on a backbone")
     kind = kind or run.default_model
     spec = run.model(kind)
+    head_kind = spec.get("head", {}).get("kind", kind)  # a fused model's head member, else the model itself
     model = heads.load(run.model_path(kind))
     out_classes = int(model.output_shape[-1])
     if out_classes != len(run.classes):
@@ -118,10 +120,13 @@ def load_classifier(run: Run, kind: str | None, backbone: Backbone) -> Classifie
     if osm is None:
         warnings.append(f"Run {run.id} has no open-set calibration; sounds outside ESC-50 are not flagged. Make one "
                         "with `python -m soundlab calibrate`.")
-    predictor = HeadPredictor(model, kind)
+    predictor = HeadPredictor(model, head_kind)
+    finetuned = None
+    if run.is_fused(kind):  # a fused model (soundlab.models.fusion): its fine-tuned network runs beside the head
+        finetuned = backbone.fine_tuned(run.path / spec["finetuned"]["file"], len(run.classes))
     clf = Classifier(backbone=backbone, run=run, kind=kind, predictor=predictor,
                      tta_views=tuple(spec.get("tta_views", ["orig"])), openset=osm, train_pooled=pooled,
-                     train_labels=labels, warnings=tuple(warnings))
+                     train_labels=labels, warnings=tuple(warnings), finetuned=finetuned)
     # Warm up at the shapes used at inference (a 5 s window): the head's traced functions and the backbone's
     # tensors are sized now, so the first classification is not 100s of ms slower.
     _, out = classify_waveform(clf, np.full(int(WINDOW_S * params.sample_rate_hz), 1e-3, np.float32))
@@ -204,12 +209,30 @@ def _window_views(clf: Classifier, y: np.ndarray) -> tuple[dict[str, BackboneOut
     return outs, (time.perf_counter() - t0) * 1000
 
 
-def _head_probs(clf: Classifier, outs: dict[str, BackboneOutput]) -> np.ndarray:
-    """Mean of the head's probabilities over the test-time views (one batched call)."""
+def _head_probs(clf: Classifier, outs: dict[str, BackboneOutput], tuned=None) -> np.ndarray:
+    """Mean of the head's probabilities over the test-time views (one batched call); for a fused model, combined
+    with the fine-tuned network's (`tuned`: its output on the window)."""
     frames = [outs[v].embeddings for v in clf.tta_views]
     if len({len(f) for f in frames}) == 1:
-        return clf.predictor.predict(np.stack(frames)).mean(axis=0)
-    return np.mean([clf.predictor.predict(f) for f in frames], axis=0)
+        p = clf.predictor.predict(np.stack(frames)).mean(axis=0)
+    else:
+        p = np.mean([clf.predictor.predict(f) for f in frames], axis=0)
+    return p if tuned is None else fusion.geometric_mean(p, tuned[0])
+
+
+def _frame_probs(clf: Classifier, out: BackboneOutput, tuned=None) -> np.ndarray:
+    """(frames, n_classes) each backbone frame classified on its own (the timeline); for a fused model, combined with
+    the fine-tuned network's frames (the same columns of the same-shaped feature map; the first ones where it was
+    given a padded window)."""
+    p = clf.predictor.frame_probs(out.embeddings)
+    if tuned is None or len(tuned[1]) < len(p):
+        return p
+    return fusion.geometric_mean(p, tuned[1][: len(p)])
+
+
+def _tuned(clf: Classifier, y: np.ndarray):
+    """A fused model's fine-tuned network on the window `y` (clip and frame probabilities), else None."""
+    return clf.finetuned(y) if clf.finetuned is not None else None
 
 
 class _Stats:
@@ -313,10 +336,10 @@ def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = 
         outs, ms = _window_views(clf, y)
         t_backbone += ms
         t0 = time.perf_counter()
-        p = _head_probs(clf, outs)
+        tuned = _tuned(clf, y)
+        p = _head_probs(clf, outs, tuned)
         if first_frames is None:
-            first_frames = (clf.predictor.frame_probs(outs["orig"].embeddings),
-                            silent_frames(y, outs["orig"], clf.backbone))
+            first_frames = (_frame_probs(clf, outs["orig"], tuned), silent_frames(y, outs["orig"], clf.backbone))
         window_levels.append(level_dbfs(y))
         t_head += (time.perf_counter() - t0) * 1000
         starts.append(start / sr)
@@ -383,7 +406,7 @@ def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = 
 def classify_waveform(clf: Classifier, y: np.ndarray) -> tuple[np.ndarray, BackboneOutput]:
     """Probabilities (n_classes,) of one short window at the backbone's rate, and its backbone output (live mode)."""
     outs, _ = _window_views(clf, y)
-    return _head_probs(clf, outs), outs["orig"]
+    return _head_probs(clf, outs, _tuned(clf, y)), outs["orig"]
 
 
 def _backbone_windows(backbone: Backbone, source: audio.Source, *, name: str | None = None, limits=None,

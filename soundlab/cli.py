@@ -328,6 +328,30 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fuse(args: argparse.Namespace) -> int:
+    from soundlab import runs
+    from soundlab.models.backbone import tag_names_of
+    from soundlab.train import fusion
+
+    s = get_settings()
+    all_runs = _listed_runs(s)
+    if args.finetuned or args.heads_run:
+        if not (args.finetuned and args.heads_run):
+            raise SystemExit("error: name both runs (--finetuned and --heads-run), or neither")
+        pairs = [(runs.find(all_runs, args.finetuned), runs.find(all_runs, args.heads_run))]
+    else:
+        tasks = sorted({r.task for r in all_runs if r.family == fusion.TUNED_FAMILY}) if args.task == "both" \
+            else [args.task]
+        if not tasks:
+            raise SystemExit("error: no fine-tuned run found; train one with `python -m soundlab train --model finetune`")
+        pairs = [fusion.pick_members(all_runs, task) for task in tasks]
+    for tuned, head_run in pairs:
+        print(f"fusing {tuned.id} and {head_run.id} ({args.head or head_run.default_model})")
+        print(fusion.fuse(tuned, head_run, args.head, s.artifacts_dir / "runs",
+                          tag_names=tag_names_of(fusion.BACKBONE, s)))
+    return 0
+
+
 def cmd_issues(args: argparse.Namespace) -> int:
     from soundlab import issues, runs
 
@@ -522,6 +546,16 @@ def build_parser() -> argparse.ArgumentParser:
                          "category), e.g. the export of the Data issues page. Same folds as the official labels; the "
                          "run says its labels differ")
     sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("fuse", help="a run of one fused model: the fine-tuned EfficientAT network and a head on "
+                                     "the frozen backbone, combined clip by clip (geometric mean); trains nothing")
+    sp.add_argument("--task", default="both", choices=["esc50", "esc10", "both"],
+                    help="both (default): every task that has a fine-tuned run; for each, the newest fine-tuned run and "
+                         "the newest run of heads on EfficientAT on the same clips and folds")
+    sp.add_argument("--finetuned", metavar="RUN", help="the fine-tuned run (with --heads-run; default: the newest)")
+    sp.add_argument("--heads-run", metavar="RUN", help="the run of heads on EfficientAT (default: the newest)")
+    sp.add_argument("--head", help="the head to fuse (default: that run's default, its best by balanced accuracy)")
+    sp.set_defaults(func=cmd_fuse)
 
     sp = sub.add_parser("evaluate", help="recompute the metrics of runs from their stored predictions")
     sp.add_argument("--run", help="a run id (default: all runs)")

@@ -463,7 +463,14 @@ MARK_END = "<!-- results: end -->"
 
 
 def model_label(p: Predictions) -> str:
-    return FAMILY_LABELS.get(p.run.family, "{model}").format(model=p.model)
+    """How the README and the comparisons name a model: its own label if run.json gives one (a fused model), else
+    its family's pattern."""
+    return p.run.model(p.model).get("label") or FAMILY_LABELS.get(p.run.family, "{model}").format(model=p.model)
+
+
+def family_of(p: Predictions) -> str:
+    """The model's family for comparisons: "fusion" for a fused model (`soundlab.models.fusion`), else its run's."""
+    return "fusion" if p.run.is_fused(p.model) else p.run.family
 
 
 def results(all_runs: list[Run]) -> dict[str, list[dict]]:
@@ -481,7 +488,7 @@ def results(all_runs: list[Run]) -> dict[str, list[dict]]:
         rows = []
         for p in preds:
             s = p.summary()
-            row = {"model": model_label(p), "run": p.run.id, "family": p.run.family, "n": s["n"],
+            row = {"model": model_label(p), "run": p.run.id, "family": family_of(p), "n": s["n"],
                    "accuracy": s["accuracy"], "balanced_accuracy": s["balanced_accuracy"],
                    "top3_accuracy": s["top3_accuracy"], "macro_f1": s["macro_f1"], **group_accuracy(p)}
             if best_yamnet is not None and p is not best_yamnet:
@@ -536,8 +543,8 @@ def _summary(rows: list[dict]) -> str:
     for r in rows:  # rows are sorted best first
         families.setdefault(r["family"], r)
     parts = []
-    for fam, label in (("efficientat", "heads on EfficientAT"), ("finetune", "EfficientAT fine-tuned"),
-                       ("scratch", "models trained from scratch")):
+    for fam, label in (("fusion", "fused models"), ("efficientat", "heads on EfficientAT"),
+                       ("finetune", "EfficientAT fine-tuned"), ("scratch", "models trained from scratch")):
         r = families.get(fam)
         if r is not None and r.get("p_value") is not None:
             parts.append(f"the best of the {label} ({r['model']}) is {abs(r['vs_best_yamnet_points']):.1f} points "

@@ -142,6 +142,11 @@ class Run:
             raise RunError(f"run {self.id} has no model {name!r}; it has {', '.join(self.model_names)}")
         return self.info["models"][name]
 
+    def is_fused(self, name: str | None = None) -> bool:
+        """Whether a model (default: the run's default) is a fused one: a fine-tuned network beside a head
+        (`soundlab.models.fusion`)."""
+        return "finetuned" in self.model(name or self.default_model)
+
     def model_path(self, name: str) -> Path:
         return self.path / self.model(name)["file"]
 
@@ -380,11 +385,15 @@ class RunWriter:
 
     def add_predictions(self, name: str, proto, probs: np.ndarray, histories: list[dict], final_history: dict) -> dict:
         """Write a model's out-of-fold predictions and history; return its record for run.json."""
-        table = oof_table(proto.clips, proto.classes, probs)
+        return self.add_oof(name, proto.clips, proto.classes, probs, {"folds": histories, "deployed": final_history})
+
+    def add_oof(self, name: str, clips: pd.DataFrame, classes: list[str], probs: np.ndarray, history: dict) -> dict:
+        """Write out-of-fold predictions (`clips`: filename, fold, src_file, label, category per row of `probs`) and
+        a history record; return the model's record for run.json, with its cross-validated metrics."""
+        table = oof_table(clips, classes, probs)
         write_text_atomic(self.folder / "oof" / f"{name}.csv", table.to_csv(index=False, float_format="%.6g"))
-        write_json_atomic(self.folder / "history" / f"{name}.json", {"folds": histories, "deployed": final_history},
-                          indent=None)
-        cv = metrics.summary(proto.clips["label"].to_numpy(), probs, proto.clips["fold"].to_numpy())
+        write_json_atomic(self.folder / "history" / f"{name}.json", history, indent=None)
+        cv = metrics.summary(clips["label"].to_numpy(), probs, clips["fold"].to_numpy())
         return {"oof": f"oof/{name}.csv", "history": f"history/{name}.json", "cv": cv}
 
     def add_embeddings(self, filenames, pooled: np.ndarray, audioset: np.ndarray, *,

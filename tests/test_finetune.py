@@ -89,3 +89,119 @@ def test_fine_tuned_file_for_another_class_list_is_refused(tiny_finetune_run):
 
     with pytest.raises(ModelError, match="another class list"):
         efficientat.load_fine_tuned(tiny_finetune_run.model_path(NAME), 50)
+
+
+# ---- fused models: the fine-tuned network x a head on the frozen backbone -------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_fused_run(tiny_finetune_run, tiny_eat_run, tmp_path_factory):
+    from soundlab.train import fusion
+
+    eat = load_backbone("efficientat", get_settings())
+    path = fusion.fuse(tiny_finetune_run, tiny_eat_run, None, tmp_path_factory.mktemp("fused-runs"),
+                       tag_names=eat.tag_names, log=lambda m: None)
+    return runs.load_run(path)
+
+
+def test_fused_run_combines_its_members_out_of_fold(tiny_fused_run, tiny_finetune_run, tiny_eat_run):
+    from soundlab.models.fusion import KIND, geometric_mean
+
+    run = tiny_fused_run
+    assert run.model_names == [KIND] and run.default_model == KIND
+    assert run.classifies_audio and run.backbone_key == "efficientat" and "fusion" in run.id
+    m = run.model(KIND)
+    assert m["finetuned"]["run"] == tiny_finetune_run.id and m["head"]["run"] == tiny_eat_run.id
+    assert m["head"]["kind"] == tiny_eat_run.default_model and (run.path / m["finetuned"]["file"]).is_file()
+    fused = runs.read_oof(run, KIND).set_index("filename")
+    a = runs.read_oof(tiny_eat_run, tiny_eat_run.default_model).set_index("filename").loc[fused.index]
+    b = runs.read_oof(tiny_finetune_run, NAME).set_index("filename").loc[fused.index]
+    assert (fused["fold"] == a["fold"]).all() and (fused["true"] == a["true"]).all()
+    expect = geometric_mean(runs.oof_probs(run, a), runs.oof_probs(run, b))
+    assert np.allclose(runs.oof_probs(run, fused), expect, atol=2e-6)
+    assert m["cv"]["accuracy"] == pytest.approx(float((expect.argmax(1) == fused["true"].to_numpy()).mean()))
+    assert run.openset() is not None
+    names, pooled, tags = runs.read_embeddings(run)
+    assert pooled.shape == (30, 384) and tags.shape == (30, 527)
+
+
+def test_fused_model_classifies_audio_with_both_members(tiny_fused_run, tiny_eat_run, dev_root):
+    from soundlab.classify import classify_audio, load_classifier
+    from soundlab.models.fusion import geometric_mean
+
+    eat = load_backbone("efficientat", get_settings())
+    clf = load_classifier(tiny_fused_run, None, eat)
+    assert clf.finetuned is not None
+    dog = dev_root / "audio" / "2-117271-A-0.wav"
+    res = classify_audio(clf, dog)
+    assert res.probs.shape == (5,) and np.isclose(res.probs.sum(), 1, atol=1e-4)
+    assert res.frame_probs.shape == (len(res.frame_starts), 5) and res.verdict is not None
+    # the fused probabilities are the geometric mean of what each member says of the same window
+    head_only = classify_audio(load_classifier(tiny_eat_run, None, eat), dog)
+    from soundlab import audio
+
+    tuned, _ = clf.finetuned(audio.load(dog, sr=eat.params.sample_rate_hz).y)
+    assert np.allclose(res.probs, geometric_mean(head_only.probs, tuned), atol=1e-4)
+    # a short sound (0.4 s) is padded for the network as its 5 s training clips were
+    short = audio.load(dog, sr=eat.params.sample_rate_hz).y[: int(0.4 * eat.params.sample_rate_hz)]
+    p, f = clf.finetuned(short)
+    assert p.shape == (5,) and f.ndim == 2 and np.isfinite(f).all()
+
+
+def test_fuse_refuses_runs_that_cannot_be_combined(tiny_finetune_run, tiny_eat_run, tmp_path):
+    import shutil
+
+    from soundlab.errors import RunError
+    from soundlab.train import fusion
+
+    kw = {"tag_names": [], "log": lambda m: None}
+    with pytest.raises(RunError, match="not a fine-tuned run"):
+        fusion.fuse(tiny_eat_run, tiny_eat_run, None, tmp_path, **kw)
+    with pytest.raises(RunError, match="not a run of heads on EfficientAT"):
+        fusion.fuse(tiny_finetune_run, tiny_finetune_run, None, tmp_path, **kw)
+    # the same clips with one clip in another fold: out-of-fold predictions of different models cannot be combined
+    moved = tmp_path / "moved"
+    shutil.copytree(tiny_eat_run.path, moved)
+    oof = moved / tiny_eat_run.model(tiny_eat_run.default_model)["oof"]
+    table = __import__("pandas").read_csv(oof)
+    table.loc[0, "fold"] = table.loc[0, "fold"] % 5 + 1
+    table.to_csv(oof, index=False)
+    with pytest.raises(RunError, match="different folds"):
+        fusion.fuse(tiny_finetune_run, runs.load_run(moved), None, tmp_path / "out", **kw)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())  # nothing half-written
+
+
+def test_shipped_fine_tuned_network_serves_what_it_was_evaluated_on(dev_root):
+    """The Classify page runs the fine-tuned network on a decoded waveform; its out-of-fold figures come from the
+    cached spectrogram features. Both paths must give the same probabilities."""
+    from soundlab import audio
+    from soundlab.train.finetune import predict
+
+    shipped = [r for r in runs.list_runs(DEFAULT_ARTIFACTS_DIR)[0] if r.family == "finetune" and r.task == "esc50"]
+    run = shipped[0]
+    net = efficientat.FineTunedNetwork(run.model_path(NAME), len(run.classes))
+    for name in ("2-117271-A-0.wav", "4-102871-A-42.wav", "4-181286-A-10.wav"):
+        y = audio.load(dev_root / "audio" / name, sr=32_000).y
+        p, _ = net(y)
+        q, _ = predict(net.net, efficientat.log_mel(features.fit_length(y, 160_000))[None])
+        assert np.allclose(p, q[0], atol=1e-4)
+        assert run.classes[int(p.argmax())] == {"0": "dog", "42": "siren", "10": "rain"}[name.split("-")[-1][:-4]]
+
+
+def test_shipped_fused_runs_recompute_from_their_members():
+    """Each shipped fused run's stored out-of-fold predictions are the geometric mean of its two member runs' (also
+    shipped), clip by clip and fold by fold: its headline numbers come from stored predictions, not from a search."""
+    from soundlab.models.fusion import KIND, geometric_mean
+
+    shipped = runs.list_runs(DEFAULT_ARTIFACTS_DIR)[0]
+    fused = [r for r in shipped if r.is_fused()]
+    assert {r.task for r in fused} == {"esc50", "esc10"}
+    for run in fused:
+        m = run.model(KIND)
+        tuned, head_run = runs.find(shipped, m["finetuned"]["run"]), runs.find(shipped, m["head"]["run"])
+        table = runs.read_oof(run, KIND)
+        a = runs.read_oof(head_run, m["head"]["kind"]).set_index("filename").loc[table["filename"]]
+        b = runs.read_oof(tuned, tuned.default_model).set_index("filename").loc[table["filename"]]
+        assert (a["fold"].to_numpy() == table["fold"].to_numpy()).all()
+        assert (b["fold"].to_numpy() == table["fold"].to_numpy()).all()
+        expect = geometric_mean(runs.oof_probs(run, a), runs.oof_probs(run, b))
+        assert np.allclose(runs.oof_probs(run, table), expect, atol=2e-6)

@@ -149,6 +149,13 @@ def test_damaged_head_and_another_head(tmp_path, monkeypatch):
     at = run()
     assert not at.exception
     assert "damaged" in texts(at, "error")
+    # another model still works: another head of the run, or, when the default run holds one model (the fused
+    # model), a head of another run on the same backbone
+    if "linear" not in info["models"]:
+        other = next(r for r in runs.list_runs(art)[0]
+                     if r.backbone_key == runs.load_run(run_dir).backbone_key and r.task == info["task"]
+                     and "linear" in r.model_names)
+        at.selectbox(key="classify-run").set_value(other.id).run()
     at.selectbox(key="classify-head").set_value("linear").run()
     assert not at.exception and "Top class" in metrics(at)
 

@@ -113,6 +113,12 @@ class Backbone(ABC):
     def __call__(self, y: np.ndarray) -> BackboneOutput:
         return self.embed(y)
 
+    def fine_tuned(self, path: Path, n_classes: int):
+        """A network fine-tuned end to end from this backbone's weights, for inference on its windows (called with a
+        window's waveform; returns clip and frame probabilities). Only backbones that can be fine-tuned have one."""
+        raise ModelError(f"{self.name} has no fine-tuned networks; a fused model needs the backbone it was "
+                         "fine-tuned from")
+
     def frame_starts(self, n_frames: int) -> np.ndarray:
         """Start time in seconds of each frame (each covers ``params.frame_window_s``)."""
         return np.arange(n_frames) * self.params.frame_hop_s

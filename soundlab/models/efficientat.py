@@ -292,6 +292,42 @@ def load_fine_tuned(path: Path, n_classes: int):
     return net.eval()
 
 
+class FineTunedNetwork:
+    """A fine-tuned mn04 (`load_fine_tuned`) for inference, on the waveform a backbone window holds (32 kHz).
+
+    Thread-safe (calls are serialised with a lock, as the backbone's are) and optimised like the backbone's
+    convolutional part. Input shorter than `window_s` is zero-padded to it, as the trainer's inputs were
+    (`soundlab.models.features.fit_length`): the network was trained on whole 5 s clips.
+    """
+
+    def __init__(self, path: Path, n_classes: int, *, window_s: float = 5.0):
+        self.path = Path(path)
+        self.net = load_fine_tuned(self.path, n_classes)
+        self.n_classes = n_classes
+        self.window_samples = int(round(window_s * PARAMS.sample_rate_hz))
+        self.fingerprint = f"finetuned-{file_sha256(self.path)[:16]}"
+        self._features = _optimised(self.net.features)
+        self._lock = threading.Lock()
+
+    def __call__(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(n,) float32 at 32 kHz -> (clip probabilities (n_classes,), frame probabilities (T', n_classes)).
+
+        The frames are the columns of the last feature map (one per 0.32 s, as the backbone's), each through the
+        network's classifier; the clip probabilities are its output on the pooled map (what it was trained on).
+        """
+        import torch
+
+        y = np.asarray(y, np.float32)
+        if len(y) < self.window_samples:
+            y = np.pad(y, (0, self.window_samples - len(y)))
+        with self._lock, torch.inference_mode():
+            spec = _front_end()(torch.from_numpy(np.ascontiguousarray(y))[None])
+            _, frame_logits, clip_logits = self.net.frames(spec, self._features)
+            clip = torch.softmax(clip_logits[0], dim=-1).numpy()
+            frames = torch.softmax(frame_logits[0], dim=-1).numpy()
+        return clip, frames
+
+
 class EfficientAT(Backbone):
     """mn04_as on the CPU. Thread-safe: calls are serialised with a lock (Streamlit sessions share one instance)."""
 
@@ -313,6 +349,10 @@ class EfficientAT(Backbone):
         self._features = _optimised(self.net.features)
         self.runtime = f"PyTorch {torch.__version__.split('+')[0]}, {torch.get_num_threads()} threads"
         self._lock = threading.Lock()
+
+    def fine_tuned(self, path: Path, n_classes: int) -> FineTunedNetwork:
+        """A network fine-tuned from these weights (a run of `train --model finetune`), ready for inference."""
+        return FineTunedNetwork(path, n_classes)
 
     def spectrogram(self, y: np.ndarray):
         """(n,) waveform at 32 kHz -> (1, 1, 128, T) torch tensor, the network's input."""

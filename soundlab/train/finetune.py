@@ -8,7 +8,7 @@ warm-up, then cosine decay) rather than early stopping, as for the networks trai
 split would cost a fifth of the few clips there are, and its loss is noisy.
 
 The protocol and run folder are those of every other family, so the Metrics page compares the fine-tuned network
-with the heads clip by clip. The Classify page serves heads on backbones; this run is for comparison.
+with the heads clip by clip. The Classify page serves the network inside a fused model (`soundlab.train.fusion`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,149 @@
+"""Fusing two runs into a run of one fused model: the fine-tuned network and a head on the frozen backbone
+(`soundlab.models.fusion` says how they are combined and why).
+
+Nothing is trained here. The members' out-of-fold predictions are combined clip by clip, which is honest only when
+both members held out the same clips in the same folds: `fuse` checks the task, the classes, the dataset and every
+clip's fold, and refuses otherwise. The new run is self-contained (it copies both members' deployed files and the
+head run's embeddings), so deleting a member's run later does not break it; run.json names both members.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from soundlab import openset, runs
+from soundlab.errors import RunError
+from soundlab.models import fusion
+from soundlab.runs import Run
+
+TUNED_FAMILY = "finetune"
+BACKBONE = "efficientat"  # the backbone the fine-tuned network was tuned from
+
+
+def _sha_part(fingerprint: str) -> str:
+    return fingerprint.rsplit("-", 1)[-1]
+
+
+def check_members(tuned: Run, head_run: Run, head: str) -> None:
+    """Refuse two runs whose out-of-fold predictions cannot be combined (RunError naming the difference)."""
+    if tuned.family != TUNED_FAMILY:
+        raise RunError(f"{tuned.id} is not a fine-tuned run (family {tuned.family!r}); make one with "
+                       "`python -m soundlab train --model finetune`")
+    if head_run.backbone_key != BACKBONE:
+        raise RunError(f"{head_run.id} is not a run of heads on EfficientAT (family {head_run.family!r}); make one with "
+                       "`python -m soundlab train --backbone efficientat`")
+    if head_run.is_fused(head):
+        raise RunError(f"{head} of {head_run.id} is already a fused model")
+    if _sha_part(tuned.fingerprint) != _sha_part(head_run.fingerprint):
+        raise RunError(f"{tuned.id} was fine-tuned from other EfficientAT weights ({tuned.fingerprint}) than "
+                       f"{head_run.id} was trained on ({head_run.fingerprint})")
+    for what, a, b in (("task", tuned.task, head_run.task), ("dataset", tuned.dataset_id, head_run.dataset_id),
+                       ("classes", tuned.classes, head_run.classes),
+                       ("protocol", tuned.protocol.get("description"), head_run.protocol.get("description"))):
+        if a != b:
+            raise RunError(f"{tuned.id} and {head_run.id} differ in their {what}; fuse runs of one task and protocol")
+
+
+def aligned_oof(tuned: Run, head_run: Run, head: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """(the head's out-of-fold table, the head's and the tuned network's probabilities in its row order), after
+    checking that both hold the same clips in the same folds."""
+    a = runs.read_oof(head_run, head)
+    b = runs.read_oof(tuned, tuned.default_model).set_index("filename")
+    missing = sorted(set(a["filename"]) ^ set(b.index))
+    if missing:
+        raise RunError(f"{tuned.id} and {head_run.id} hold different clips ({len(missing)} differ, e.g. {missing[0]}); "
+                       "train both on the same clips")
+    b = b.loc[a["filename"]]
+    moved = np.flatnonzero(a["fold"].to_numpy() != b["fold"].to_numpy())
+    if len(moved):
+        raise RunError(f"{tuned.id} and {head_run.id} put {len(moved)} clips in different folds (e.g. "
+                       f"{a['filename'].iloc[moved[0]]}); their out-of-fold predictions cannot be combined")
+    if not (a["true"].to_numpy() == b["true"].to_numpy()).all():
+        raise RunError(f"{tuned.id} and {head_run.id} disagree on some clips' labels (one used corrected labels?)")
+    return a, runs.oof_probs(head_run, a), runs.oof_probs(tuned, b.reset_index())
+
+
+def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_names: list[str],
+         now: datetime | None = None, log=print) -> Path:
+    """Write a run whose one model, ``fusion``, is the geometric mean of the fine-tuned network of `tuned` and the
+    head `head` (default: the head run's default model) of `head_run`. Returns the published run folder.
+
+    Raises
+    ------
+    RunError
+        Runs that cannot be fused (another family, task, class list, dataset, clip set or fold of any clip).
+    """
+    t0 = time.monotonic()
+    head = head or head_run.default_model
+    check_members(tuned, head_run, head)
+    table, p_head, p_tuned = aligned_oof(tuned, head_run, head)
+    probs = fusion.geometric_mean(p_head, p_tuned)
+    now = now or datetime.now(UTC)
+    n = len(table)
+    rid = runs.run_id(head_run.protocol["name"], n, now, tag=fusion.KIND)
+    head_spec, tuned_spec = head_run.model(head), tuned.model(tuned.default_model)
+    clips = pd.DataFrame({"filename": table["filename"], "fold": table["fold"], "src_file": table["src_file"],
+                          "label": table["true"], "category": table["true_class"]})
+    labels, folds = table["true"].to_numpy(), table["fold"].to_numpy()
+    with runs.RunWriter(runs_dir, rid) as writer:
+        head_file, head_rel = writer.model_file(head, suffix=Path(head_spec["file"]).suffix)
+        tuned_file, tuned_rel = writer.model_file(tuned.default_model, suffix=Path(tuned_spec["file"]).suffix)
+        shutil.copyfile(head_run.model_path(head), head_file)
+        shutil.copyfile(tuned.model_path(tuned.default_model), tuned_file)
+        record = writer.add_oof(fusion.KIND, clips, head_run.classes, probs,
+                                {"members": [f"{tuned.id}/{tuned.default_model}", f"{head_run.id}/{head}"]})
+        shutil.copyfile(head_run.path / "embeddings.npz", writer.folder / "embeddings.npz")
+        names, pooled, tags = runs.read_embeddings(head_run)
+        order = {f: i for i, f in enumerate(names)}
+        rows = [order[f] for f in table["filename"]]
+        log(f"calibrating the open-set check of the fused model on {n} clips ...")
+        writer.add_openset(openset.calibrate_models({fusion.KIND: probs}, pooled=pooled[rows], tags=tags[rows],
+                                                    labels=labels, folds=folds, n_classes=len(head_run.classes),
+                                                    tag_names=tag_names))
+        info = {key: head_run.info[key] for key in ("task", "protocol", "coverage", "dataset", "classes", "categories",
+                                                     "class_names", "targets") if key in head_run.info}
+        members = {"finetuned": {"file": tuned_rel, "run": tuned.id, "model": tuned.default_model,
+                                 "cv": tuned_spec["cv"]},
+                   "head": {"kind": head, "run": head_run.id, "cv": head_spec["cv"]}}
+        info.update({
+            "id": rid, "created": now.isoformat(timespec="seconds"), "soundlab_version": head_run.info.get(
+                "soundlab_version"), "failures": head_run.info.get("failures", []) + tuned.info.get("failures", []),
+            "family": head_run.family, "backbone": head_run.info["backbone"],
+            "config": {"combine": "geometric mean of the members' probabilities, renormalised",
+                       "members": [f"{tuned.id}/{tuned.default_model}", f"{head_run.id}/{head}"]},
+            # what the fused model cost: both members' training (fusing itself takes seconds)
+            "cv_seconds": round(tuned.info.get("cv_seconds", 0) + head_run.info.get("cv_seconds", 0), 1),
+            "wall_seconds": round(tuned.info.get("wall_seconds", 0) + head_run.info.get("wall_seconds", 0), 1),
+            "fuse_seconds": round(time.monotonic() - t0, 1),
+            "models": {fusion.KIND: {
+                "file": head_rel, **members, "label": f"EfficientAT mn04 fine-tuned × {head} (fusion)",
+                "tta_views": head_spec.get("tta_views", ["orig"]),
+                "params": int((tuned_spec.get("params") or 0) + (head_spec.get("params") or 0)), **record}},
+            "default_model": fusion.KIND,
+        })
+        path = writer.publish(info)
+    cv = info["models"][fusion.KIND]["cv"]
+    log(f"{rid}: accuracy {cv['accuracy']:.1%}, balanced {cv['balanced_accuracy']:.1%} "
+        f"(fine-tuned {tuned_spec['cv']['accuracy']:.1%}, {head} {head_spec['cv']['accuracy']:.1%})")
+    return path
+
+
+def pick_members(all_runs: list[Run], task: str) -> tuple[Run, Run]:
+    """The newest fine-tuned run of a task and the newest run of heads on EfficientAT with the same dataset and
+    protocol (RunError if there is no such pair). `all_runs` is newest first, as `runs.list_runs` gives it."""
+    pool = [r for r in all_runs if r.task == task]
+    tuned = [r for r in pool if r.family == TUNED_FAMILY]
+    heads = [r for r in pool if r.backbone_key == BACKBONE and not r.is_fused()]
+    for t in tuned:
+        for h in heads:
+            if (t.dataset_id, t.protocol.get("description")) == (h.dataset_id, h.protocol.get("description")):
+                return t, h
+    raise RunError(f"no fine-tuned run and run of heads on EfficientAT of task {task} on the same clips; train them "
+                   "with `python -m soundlab train --model finetune` and `python -m soundlab train --backbone "
+                   "efficientat`")
