@@ -126,9 +126,15 @@ def main() -> None:
         warm_ms, rate = TARGETS[key]
         print(f"\n{bb.name}: run {run.id if run else '(none shipped)'}")
         if run is not None:
-            for kind in dict.fromkeys((run.default_model, "logreg")):
-                clf = load_classifier(run, kind, bb)
-                report(f"warm classification, 5 s clip, end to end ({kind}, {len(clf.tta_views)} passes)",
+            # the default model, and the logreg baseline (of the run of heads, when the default run is a fused model)
+            base = runs.preferred([r for r in shipped if r.backbone_key == key and "logreg" in r.model_names])
+            for r, kind in dict.fromkeys(((run, run.default_model), (base, "logreg"))):
+                if r is None:
+                    continue
+                clf = load_classifier(r, kind, bb)
+                what = (f"{kind}: fine-tuned network + {r.model(kind)['head']['kind']} head" if r.is_fused(kind)
+                        else f"{kind}, {len(clf.tta_views)} passes")
+                report(f"warm classification, 5 s clip, end to end ({what})",
                        timeit(lambda c=clf: classify_audio(c, CLIP), repeat=40, warmup=3), target_ms=warm_ms)
         y = audio.load(CLIP, sr=bb.params.sample_rate_hz).y
         report(f"  of which {bb.short_name} alone (one pass)", timeit(lambda b=bb, y=y: b(y), repeat=40))
