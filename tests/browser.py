@@ -109,6 +109,18 @@ def wait_for_app(page, timeout_ms: int = 60_000) -> None:
     page.wait_for_timeout(300)
 
 
+def wait_for_url(page, part: str, timeout_ms: int = 90_000) -> None:
+    """Wait until the page's address holds `part` (e.g. "clip=x.wav": a selection reached the script, which wrote it to
+    the URL); on a timeout, say what the page showed (`describe_failure`)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function("part => location.href.includes(part)", arg=part, timeout=timeout_ms)
+    except PlaywrightTimeout as e:
+        raise AssertionError(f"the address never held {part!r} in {timeout_ms / 1000:.0f} s\n"
+                             + describe_failure(page, "url")) from e
+
+
 def describe_failure(page, name: str) -> str:
     """What a failing browser test saw: URL, script state, status widget, visible text, screenshot, server log tail."""
     lines = [f"url: {page.url}"]

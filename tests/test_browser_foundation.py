@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import no_exception, screenshot, wait_for_app
+from tests.browser import no_exception, screenshot, wait_for_app, wait_for_url
 
 pytestmark = pytest.mark.browser
 
@@ -26,7 +26,8 @@ def test_explore_click_into_a_clip(app_server, page, n_dev):
     box.locator("input").click()
     page.keyboard.type("2-104105-A-19")
     page.keyboard.press("Enter")
-    wait_for_app(page)
+    # what a user waits for: the clip's link in the address bar (the script has run up to the clip), then its picture
+    wait_for_url(page, "clip=2-104105-A-19.wav")
     # waveform and spectrogram: one picture drawn by the server (no plotly.js to load)
     picture = page.locator('[data-testid="stImage"] img').first
     picture.wait_for(timeout=30_000)
@@ -41,8 +42,8 @@ def test_explore_click_into_a_clip(app_server, page, n_dev):
     assert no_exception(page) == []
     # open the sibling take through its button
     page.get_by_role("button", name="Open take B", exact=True).click()
+    wait_for_url(page, "clip=2-104105-B-19.wav")
     wait_for_app(page)
-    page.wait_for_function("() => location.search.includes('clip=2-104105-B-19.wav')", timeout=30_000)
     assert no_exception(page) == []
 
 
