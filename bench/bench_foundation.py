@@ -39,7 +39,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         full = full_folder(Path(d), dev)
         report("csv load + presence scan, 2000 clips on disk", timeit(lambda: esc50.load_dataset(full), repeat=20))
-    report("csv load + presence scan, dev set (737 of 2000)", timeit(lambda: esc50.load_dataset(dev), repeat=20))
+    n_dev = esc50.load_dataset(dev).n_present
+    report(f"csv load + presence scan, dev set ({n_dev} of 2000)", timeit(lambda: esc50.load_dataset(dev), repeat=20))
 
     clip = dev / "audio" / "4-181286-A-10.wav" if (dev / "audio" / "4-181286-A-10.wav").exists() else \
         sorted((dev / "audio").glob("4-*.wav"))[0]

@@ -138,12 +138,8 @@ def test_shipped_scratch_runs(dev):
     for run in scratch_runs:
         oof = runs.read_oof(run, run.default_model)
         key = (run.task, run.info["coverage"]["clips_present"])
-        if key in heads_clips:
-            assert set(oof["filename"]) == heads_clips[key]  # the same clips as the YAMNet heads
-        else:
-            # the shipped from-scratch runs still use the earlier 737-clip dev set (retraining them on the 1054-clip
-            # set is open in issue 11); the report and the Metrics page keep them apart from the heads runs
-            assert set(oof["filename"]) <= dev_clips
+        assert key in heads_clips, f"{run.id} is not on the clips of a shipped YAMNet run"
+        assert set(oof["filename"]) == heads_clips[key] <= dev_clips  # the same clips as the YAMNet heads
         if run.protocol["name"].endswith("grouped"):
             assert oof.groupby("src_file")["fold"].nunique().max() == 1
         assert run.model(run.default_model)["cv"]["accuracy"] > 0.2
