@@ -325,7 +325,8 @@ elif section == "Map":
 elif section == "Compare":
     c1, c2 = st.columns(2)
     same_task = [r.id for r in all_runs if r.task == run.task]
-    b_run_id = c1.selectbox("Compare with run", same_task, index=same_task.index(run.id), key="metrics-b-run")
+    b_run_id = c1.selectbox("Compare with run", same_task, index=same_task.index(runs.counterpart(all_runs, run, head).id),
+                            key="metrics-b-run")
     b_run = runs.find(all_runs, b_run_id)
     b_heads = [k for k in b_run.model_names if not (b_run.id == run.id and k == head)] or b_run.model_names
     b_head = c2.selectbox("and model", b_heads, key="metrics-b-head")

@@ -285,7 +285,7 @@ def leaderboard(a: Predictions, others: list[Predictions]) -> pd.DataFrame:
         cmp = compare(a, q)
         if not cmp.get("n") or "error" in cmp:
             continue
-        rows.append({"run": q.run.id, "family": q.run.family, "model": q.model, "clips": cmp["n"],
+        rows.append({"run": q.run.id, "family": family_of(q), "model": q.model, "clips": cmp["n"],
                      "accuracy": cmp["acc_b"], "vs selected (points)": 100 * (cmp["acc_b"] - cmp["acc_a"]),
                      "McNemar p": cmp["mcnemar"]["p_value"]})
     return pd.DataFrame(rows).sort_values("accuracy", ascending=False, ignore_index=True) if rows else pd.DataFrame()

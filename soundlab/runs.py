@@ -238,6 +238,14 @@ def preferred(runs: list[Run], task: str | None = None) -> Run | None:
                                     r.info["created"]))
 
 
+def counterpart(runs: list[Run], run: Run, model: str) -> Run:
+    """The run to compare a model with by default: its own run when that holds other models, else the preferred other
+    run of the same task (a fused model's run holds one model; comparing it with itself says nothing)."""
+    if any(k != model for k in run.model_names):
+        return run
+    return preferred([r for r in runs if r.task == run.task and r.id != run.id]) or run
+
+
 def of_dataset(runs: list[Run], dataset_id: str) -> list[Run]:
     """The runs trained on the dataset `dataset_id` (the app lists only those of the dataset in use)."""
     return [r for r in runs if r.dataset_id == dataset_id]

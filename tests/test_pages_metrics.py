@@ -144,7 +144,7 @@ def test_compare_puts_every_model_side_by_side_with_a_verdict(dev_root, use_data
     board = at.dataframe[-1].value
     scratch_runs = [r for r in SHIPPED if r.family == "scratch" and r.task == "esc50"]
     assert {r.default_model for r in scratch_runs} <= set(board["model"])
-    assert set(board["family"]) == {"yamnet", "efficientat", "finetune", "scratch"}  # every shipped family
+    assert set(board["family"]) == {"yamnet", "efficientat", "finetune", "fusion", "scratch"}  # every shipped family
     # each row is on the clips it shares with the selected run (paired); the heads runs share all of them
     same_set = board["run"].map(lambda rid: runs.find(SHIPPED, rid).info["coverage"]["clips_present"]
                                 == esc50.info["coverage"]["clips_present"])
@@ -172,3 +172,14 @@ def test_balanced_accuracy_imbalance_note_recalls_and_references(dev_root, use_d
     refs = next(d.value for d in at.dataframe if "comparable" in d.value.columns)
     assert not refs["comparable"].iloc[:-1].any()  # a partial dataset: no published figure is comparable
     assert "None of the published figures is comparable" in " ".join(c.value for c in at.caption)
+
+
+def test_compare_opens_on_another_model(dev_root, use_dataset):
+    """Compare starts with something to compare: another model of the run, or (a run of one model, as a fused one)
+    the preferred other run of the task, never the selected model against itself."""
+    use_dataset(dev_root)
+    for r in [r for r in SHIPPED if r.task == "esc50" and r.classifies_audio]:
+        at = run({"metrics-run": r.id, "metrics-section": "Compare"})
+        assert not at.exception and not at.error
+        b = (at.selectbox(key="metrics-b-run").value, at.selectbox(key="metrics-b-head").value)
+        assert b != (r.id, r.default_model)
