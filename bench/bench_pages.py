@@ -232,10 +232,12 @@ def app_server(dataset: Path, cache_dir: Path, *, port: int | None = None, allow
         env_path = os.environ.get("PATH", "")
     else:  # what run-app.sh execs once its environment is set up (scripts/env.sh: PATH=$VENV/bin:$PATH; cd $ROOT)
         venv = Path(os.environ.get("SOUNDLAB_VENV", ROOT / ".venv"))
-        script = "Home.py" if floor_dir is None else "hello.py"
-        cmd = [str(venv / "bin" / "python"), "-m", "streamlit", "run", script, *args]
-        how = (f"python -m streamlit run {script} " + ("(what run-app.sh runs; the script itself would reinstall first)"
-               if floor_dir is None else "(a one-line page, with the app's .streamlit/config.toml)"))
+        if floor_dir is None:
+            cmd = [str(venv / "bin" / "python"), "scripts/serve.py", *args]
+            how = "python scripts/serve.py (what run-app.sh runs; the script itself would reinstall first)"
+        else:
+            cmd = [str(venv / "bin" / "python"), "-m", "streamlit", "run", "hello.py", *args]
+            how = "python -m streamlit run hello.py (a one-line page, with the app's .streamlit/config.toml)"
         env_path = f"{venv / 'bin'}:{os.environ.get('PATH', '')}"
     env = {**os.environ, "PATH": env_path, "SOUNDLAB_ESC50_ROOT": str(dataset), "SOUNDLAB_CACHE_DIR": str(cache_dir),
            "PYTHONUNBUFFERED": "1"}

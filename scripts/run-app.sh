@@ -3,4 +3,4 @@
 # Extra arguments go to `streamlit run` (e.g. --server.port 8600).
 set -euo pipefail
 source "$(dirname "$0")/env.sh" requirements.txt
-exec python -m streamlit run Home.py "$@"
+exec python scripts/serve.py "$@"
