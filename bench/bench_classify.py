@@ -34,20 +34,21 @@ from tests.assets import dev_dataset  # noqa: E402
 
 def cold_load() -> None:
     code = ("import time; t0 = time.perf_counter()\n"
-            "from soundlab import runs\nfrom soundlab.models import yamnet as yamnet_model\n"
+            "from soundlab import runs\nfrom soundlab.models.backbone import load_backbone\n"
             "from soundlab.classify import load_classifier, classify_audio\n"
             "from soundlab.config import DEFAULT_ARTIFACTS_DIR as A\n"
-            "t1 = time.perf_counter(); bb = yamnet_model.load_yamnet('tflite', A); t2 = time.perf_counter()\n"
-            "r = runs.preferred(runs.list_runs(A)[0]); clf = load_classifier(r, None, bb); t3 = time.perf_counter()\n"
+            "r = runs.preferred(runs.list_runs(A)[0])\n"
+            "t1 = time.perf_counter(); bb = load_backbone(r.backbone_key); t2 = time.perf_counter()\n"
+            "clf = load_classifier(r, None, bb); t3 = time.perf_counter()\n"
             f"classify_audio(clf, {str(CLIP)!r}); t4 = time.perf_counter()\n"
             "print(f'{t1-t0:.3f} {t2-t1:.3f} {t3-t2:.3f} {t4-t3:.3f}')")
     times = []
-    for _ in range(3):
+    for _ in range(3):  # the default model on its backbone (the app's first Classify visit)
         out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                              env={**os.environ, "PYTHONPATH": str(ROOT)})
         times.append([float(x) for x in out.stdout.split()[-4:]])
     med = np.median(np.array(times), axis=0)
-    print(f"{'cold start (fresh process), median of 3':55s} imports {med[0]:.2f} s, YAMNet {med[1]:.2f} s, "
+    print(f"{'cold start (fresh process), median of 3':55s} imports {med[0]:.2f} s, backbone {med[1]:.2f} s, "
           f"head (load + trace) {med[2]:.2f} s, first classification {med[3] * 1000:.0f} ms")
 
 
@@ -128,9 +129,8 @@ def main() -> None:
         if run is not None:
             # the default model, and the logreg baseline (of the run of heads, when the default run is a fused model)
             base = runs.preferred([r for r in shipped if r.backbone_key == key and "logreg" in r.model_names])
-            for r, kind in dict.fromkeys(((run, run.default_model), (base, "logreg"))):
-                if r is None:
-                    continue
+            pairs = {(r.id, kind): (r, kind) for r, kind in ((run, run.default_model), (base, "logreg")) if r}
+            for r, kind in pairs.values():
                 clf = load_classifier(r, kind, bb)
                 what = (f"{kind}: fine-tuned network + {r.model(kind)['head']['kind']} head" if r.is_fused(kind)
                         else f"{kind}, {len(clf.tta_views)} passes")
