@@ -44,7 +44,8 @@ A new visitor's figure includes starting Streamlit's own client in a new tab (ab
 protobuf code, fonts, the websocket and the session), which no page can avoid; the (floor) row measures it on a one-line
 Streamlit page with the app's config (`--no-floor` skips it).
 
-Cold = the page's first visit after a server start. By default (`--cold fresh`) the server is restarted for each page,
+Cold = the page's first visit after a server start (at once, while the server still warms the pages' libraries in the
+background; `--after-warmup`: once it has, as for a visitor who comes later). By default (`--cold fresh`) the server is restarted for each page,
 so a page's cold visit does not profit from what earlier pages loaded (one server at a time); `--cold shared` keeps
 one server for all pages (later pages then find the shared caches warm). Warm = median (and p95, the nearest-rank
 95th percentile: the maximum for fewer than 20 visits) of --repeats later visits, each in a fresh context.
@@ -725,6 +726,16 @@ def resolve_dataset(path: Path | None) -> tuple[Path, list[str]]:
     return root, dataset_clips(root)
 
 
+def wait_for_warmup(server: Server, timeout_s: float = 60) -> float | None:
+    """Seconds until the server's log says its background warm-up finished (components/warmup.py), or None."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        if "SoundLab warmed up" in server.log.read_text(errors="replace"):
+            return time.monotonic() - t0
+        time.sleep(0.2)
+    return None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     common_args(ap)
@@ -732,6 +743,9 @@ def main() -> None:
     ap.add_argument("--pages", default=None, help=f"comma-separated, of: {', '.join(p.name for p in PAGES)}")
     ap.add_argument("--cold", choices=["fresh", "shared"], default="fresh",
                     help="fresh: a server start per page (default); shared: one server for all pages")
+    ap.add_argument("--after-warmup", action="store_true",
+                    help="make each cold visit once the server has warmed the pages' libraries (its console says "
+                         "'SoundLab warmed up', scripts/serve.py): a visitor who arrives after the start, not at once")
     ap.add_argument("--timeout", type=float, default=120, help="seconds one visit may take")
     ap.add_argument("--returning", action="store_true",
                     help="warm visits are new tabs of one browser context per page (a returning visitor: the app's "
@@ -814,6 +828,10 @@ def run(args, dataset: Path, clips: list[str], pages: list[PageSpec]) -> None:
                     cpu, rss, n = tree_usage(server.pid)
                     print(f"server started in {time.perf_counter() - t:.1f} s ({server.how}) at {server.url}: "
                           f"{rss / 2**20:.0f} MB RSS, {cpu:.1f} CPU s, {n} process(es)")
+                    if args.after_warmup:
+                        waited = wait_for_warmup(server)
+                        print(f"  warm-up finished {waited:.1f} s later" if waited is not None else
+                              "  (no warm-up line in the server's log within 60 s: cold visit anyway)")
                 page_visits = measure_page(browser, server, spec, args, clips)
                 visits += page_visits
                 summaries.append(summarize(spec, page_visits))
