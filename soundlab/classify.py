@@ -230,9 +230,10 @@ def _frame_probs(clf: Classifier, out: BackboneOutput, tuned=None) -> np.ndarray
     return fusion.geometric_mean(p, tuned[1][: len(p)])
 
 
-def _tuned(clf: Classifier, y: np.ndarray):
-    """A fused model's fine-tuned network on the window `y` (clip and frame probabilities), else None."""
-    return clf.finetuned(y) if clf.finetuned is not None else None
+def _tuned(clf: Classifier, y: np.ndarray, out: BackboneOutput):
+    """A fused model's fine-tuned network on the window `y` (clip and frame probabilities), else None; it reuses the
+    backbone's spectrogram of the window (`out.log_mel`) when the backbone gives one."""
+    return clf.finetuned(y, out.log_mel) if clf.finetuned is not None else None
 
 
 class _Stats:
@@ -336,7 +337,7 @@ def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = 
         outs, ms = _window_views(clf, y)
         t_backbone += ms
         t0 = time.perf_counter()
-        tuned = _tuned(clf, y)
+        tuned = _tuned(clf, y, outs["orig"])
         p = _head_probs(clf, outs, tuned)
         if first_frames is None:
             first_frames = (_frame_probs(clf, outs["orig"], tuned), silent_frames(y, outs["orig"], clf.backbone))
@@ -406,7 +407,7 @@ def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = 
 def classify_waveform(clf: Classifier, y: np.ndarray) -> tuple[np.ndarray, BackboneOutput]:
     """Probabilities (n_classes,) of one short window at the backbone's rate, and its backbone output (live mode)."""
     outs, _ = _window_views(clf, y)
-    return _head_probs(clf, outs, _tuned(clf, y)), outs["orig"]
+    return _head_probs(clf, outs, _tuned(clf, y, outs["orig"])), outs["orig"]
 
 
 def _backbone_windows(backbone: Backbone, source: audio.Source, *, name: str | None = None, limits=None,

@@ -205,3 +205,19 @@ def test_shipped_fused_runs_recompute_from_their_members():
         assert (b["fold"].to_numpy() == table["fold"].to_numpy()).all()
         expect = geometric_mean(runs.oof_probs(run, a), runs.oof_probs(run, b))
         assert np.allclose(runs.oof_probs(run, table), expect, atol=2e-6)
+
+
+def test_fine_tuned_network_reuses_the_backbones_spectrogram(dev_root):
+    """A fused model hands the backbone's spectrogram of a 5 s window to the fine-tuned network: the same input as
+    computing it again (the same front end), so the same answer."""
+    from soundlab import audio
+
+    eat = load_backbone("efficientat", get_settings())
+    run = next(r for r in runs.list_runs(DEFAULT_ARTIFACTS_DIR)[0] if r.family == "finetune" and r.task == "esc50")
+    net = eat.fine_tuned(run.model_path(NAME), len(run.classes))
+    y = audio.load(dev_root / "audio" / "2-117271-A-0.wav", sr=32_000).y
+    out = eat(y)
+    (p1, f1), (p2, f2) = net(y), net(y, out.log_mel)
+    assert out.log_mel.shape[0] == 128 and np.allclose(p1, p2, atol=1e-5) and np.allclose(f1, f2, atol=1e-5)
+    short = y[:16_000]  # padded for the network: the backbone's spectrogram of the short input is not used
+    assert np.allclose(net(short)[0], net(short, eat(short).log_mel)[0], atol=1e-6)

@@ -239,3 +239,19 @@ def test_table_of_shipped_results_is_consistent():
     table = pd.DataFrame([{"run": r.id, "head": k, "acc": r.model(k)["cv"]["accuracy"]}
                           for r in shipped if r.family == "yamnet" for k in r.model_names])
     assert (table["acc"] > 0.7).all()
+
+
+def test_linear_heads_predict_exactly_as_keras_does(rng):
+    """The logreg and linear heads are served in numpy (no TensorFlow call overhead); the answer is Keras's."""
+    from soundlab.config import DEFAULT_ARTIFACTS_DIR
+    from soundlab.models import heads
+
+    served = [(r, k) for r in runs.list_runs(DEFAULT_ARTIFACTS_DIR)[0] if r.classifies_audio
+              for k in ("logreg", "linear") if k in r.model_names]
+    assert {r.backbone_key for r, _ in served} == {"yamnet", "efficientat"}
+    for run, kind in served:
+        model = heads.load(run.model_path(kind))
+        predictor = heads.HeadPredictor(model, kind)
+        x = rng.standard_normal((3, 10, predictor.embedding_dim)).astype(np.float32)
+        assert np.allclose(predictor.predict(x), model(x, training=False).numpy(), atol=1e-5)
+        assert np.allclose(predictor.frame_probs(x[0]), model(x[0][:, None, :], training=False).numpy(), atol=1e-5)

@@ -309,19 +309,22 @@ class FineTunedNetwork:
         self._features = _optimised(self.net.features)
         self._lock = threading.Lock()
 
-    def __call__(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, y: np.ndarray, log_mel: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(n,) float32 at 32 kHz -> (clip probabilities (n_classes,), frame probabilities (T', n_classes)).
 
         The frames are the columns of the last feature map (one per 0.32 s, as the backbone's), each through the
         network's classifier; the clip probabilities are its output on the pooled map (what it was trained on).
+        `log_mel`: the backbone's spectrogram of the same `y` (the same front end: 2.5 ms saved), used when `y` needs
+        no padding.
         """
         import torch
 
         y = np.asarray(y, np.float32)
         if len(y) < self.window_samples:
-            y = np.pad(y, (0, self.window_samples - len(y)))
+            y, log_mel = np.pad(y, (0, self.window_samples - len(y))), None
         with self._lock, torch.inference_mode():
-            spec = _front_end()(torch.from_numpy(np.ascontiguousarray(y))[None])
+            spec = (torch.from_numpy(np.ascontiguousarray(log_mel, np.float32))[None, None] if log_mel is not None
+                    else _front_end()(torch.from_numpy(np.ascontiguousarray(y))[None]))
             _, frame_logits, clip_logits = self.net.frames(spec, self._features)
             clip = torch.softmax(clip_logits[0], dim=-1).numpy()
             frames = torch.softmax(frame_logits[0], dim=-1).numpy()
@@ -375,8 +378,8 @@ class EfficientAT(Backbone):
             spec = self.front(torch.from_numpy(np.stack(ys)))
             emb, logits, clip_logits = self.net.frames(spec, self._features)
             scores, clip_scores = torch.sigmoid(logits).numpy(), torch.sigmoid(clip_logits).numpy()
-        emb = emb.numpy()
-        return [BackboneOutput(embeddings=emb[i], scores=scores[i], clip_scores=clip_scores[i])
+        emb, spec = emb.numpy(), spec.numpy()
+        return [BackboneOutput(embeddings=emb[i], scores=scores[i], log_mel=spec[i, 0], clip_scores=clip_scores[i])
                 for i in range(len(ys))]
 
 
