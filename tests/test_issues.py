@@ -138,7 +138,9 @@ def test_review_store_keeps_history_and_the_latest_decision(tmp_path):
 
 
 def _write_many(path: str, who: str, n: int) -> None:
-    store = ReviewStore(path, timeout_s=0.2)  # short timeouts: the retries must carry the contention
+    # a short busy timeout (the app waits 10 s), so the retries carry part of the contention; 0.2 s (a retry budget of
+    # 3.4 s) failed once here with the machine busy: a slow disk's fsync is not a lost decision
+    store = ReviewStore(path, timeout_s=1.0)
     for i in range(n):
         store.add(Decision(f"{who}-{i}.wav", "label", "fine", reviewer=who))
 
