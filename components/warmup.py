@@ -12,15 +12,12 @@ naming what it loads on its first use.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import threading
 import time
 
 import numpy as np
-
-log = logging.getLogger("soundlab.warmup")
 
 
 def _spectrogram() -> None:
@@ -49,7 +46,7 @@ STEPS = (("librosa (first mel spectrogram)", _spectrogram), ("scikit-learn metri
 
 
 def run(*, nice: int = 0) -> dict[str, float]:
-    """Each step's seconds; a step that fails is logged and skipped (the page that needs it will say what is wrong).
+    """Each step's seconds; a step that fails is named on the console and skipped (the page that needs it will say what is wrong).
     `nice`: raise this thread's nice value first (Linux schedules threads on their own), so a visitor's script that
     arrives during the warm-up gets the CPU first."""
     if nice:
@@ -63,7 +60,7 @@ def run(*, nice: int = 0) -> dict[str, float]:
         try:
             step()
         except Exception as e:  # noqa: BLE001 - warming is an optimisation: never a reason for the server to fail
-            log.warning("warm-up of %s failed: %s", name, e)
+            print(f"  SoundLab warm-up of {name} failed ({e}); that page will load it itself", file=sys.stderr)
             continue
         times[name] = time.perf_counter() - t0
     # on the server's console, as Streamlit's own start-up lines are (no logging handler is set up for ours)

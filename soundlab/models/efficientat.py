@@ -301,11 +301,8 @@ class FineTunedNetwork:
     """
 
     def __init__(self, path: Path, n_classes: int, *, window_s: float = 5.0):
-        self.path = Path(path)
-        self.net = load_fine_tuned(self.path, n_classes)
-        self.n_classes = n_classes
+        self.net = load_fine_tuned(Path(path), n_classes)
         self.window_samples = int(round(window_s * PARAMS.sample_rate_hz))
-        self.fingerprint = f"finetuned-{file_sha256(self.path)[:16]}"
         self._features = _optimised(self.net.features)
         self._lock = threading.Lock()
 

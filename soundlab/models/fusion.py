@@ -1,6 +1,6 @@
 """Fused models: the fine-tuned network and a head on the frozen backbone, combined clip by clip.
 
-Both members were trained on the same folds (the run writer checks it), so the fused out-of-fold prediction of a
+Both members were trained on the same folds (`soundlab.train.fusion.fuse` checks every clip's), so the fused out-of-fold prediction of a
 clip combines two predictions of models that never saw that clip: the fused run's numbers are as honest as its
 members'. The combination is fixed, not learned: the geometric mean of the members' probabilities, renormalised
 (the mean of log-probabilities, as a product of experts; a learned weighting would need another level of nested
