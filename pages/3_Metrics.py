@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from components import charts, clip_view, loaders, page, run_picker, urlstate
+from components import charts, clip_view, grid_select, lite, loaders, page, run_picker, urlstate
 from soundlab import metrics, report, runs
 from soundlab.errors import DatasetError, ModelError, RunError
 
@@ -69,24 +69,31 @@ if note:
 caption = report.model_caption(run, head)
 if caption:
     st.caption(caption)
-with st.expander("Recall of every class, worst first"):
-    st.dataframe(report.recall_table(p), hide_index=True, height=300,
-                 column_config={"recall": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
+# The two expanders' tables are drawn only once opened (on_change="rerun"): a data grid in a closed expander still
+# made every visitor's browser fetch and start the grid's code (31 files, 1.7 MB) before the summary above appeared.
+recall = st.expander("Recall of every class, worst first", key="metrics-recall-open", on_change="rerun")
+if recall.open:
+    recall.dataframe(report.recall_table(p), hide_index=True, height=300,
+                     column_config={"recall": st.column_config.ProgressColumn(format="percent", min_value=0,
+                                                                              max_value=1)})
     groups = report.group_accuracy(p)
     if groups:
-        st.caption(f"Accuracy on the clips of the ten ESC-10 classes: {groups['esc10_classes']:.1%}; on the other "
-                   f"classes: {groups['other_classes']:.1%} (balanced {groups['other_balanced']:.1%}).")
-with st.expander("Published reference points, each with its protocol"):
-    refs = report.reference_table(p)
-    st.dataframe(refs, hide_index=True, column_config={"accuracy": st.column_config.NumberColumn(format="percent")})
-    if not refs["comparable"].iloc[:-1].any():
-        st.caption("None of the published figures is comparable with this run: a figure is comparable only when it was "
-                   "measured on the same protocol, the official folds on every clip of the task. "
-                   + ("This run is on a partial dataset; download the full ESC-50 and train again for an "
-                      "official-protocol run." if not run.official else ""))
-    st.caption("A random split puts takes of one source recording in both training and test, so a model is "
-               "tested on near-copies of what it learned: such numbers are higher and say little. All numbers here "
-               "keep a recording's takes in one fold.")
+        recall.caption(f"Accuracy on the clips of the ten ESC-10 classes: {groups['esc10_classes']:.1%}; on the "
+                       f"other classes: {groups['other_classes']:.1%} (balanced {groups['other_balanced']:.1%}).")
+references = st.expander("Published reference points, each with its protocol", key="metrics-refs-open",
+                         on_change="rerun")
+if references.open:
+    with references:
+        refs = report.reference_table(p)
+        st.dataframe(refs, hide_index=True, column_config={"accuracy": st.column_config.NumberColumn(format="percent")})
+        if not refs["comparable"].iloc[:-1].any():
+            st.caption("None of the published figures is comparable with this run: a figure is comparable only when it was "
+                       "measured on the same protocol, the official folds on every clip of the task. "
+                       + ("This run is on a partial dataset; download the full ESC-50 and train again for an "
+                          "official-protocol run." if not run.official else ""))
+        st.caption("A random split puts takes of one source recording in both training and test, so a model is "
+                   "tested on near-copies of what it learned: such numbers are higher and say little. All numbers here "
+                   "keep a recording's takes in one fold.")
 
 
 def play(row: pd.Series, key: str, *, show_meta: bool = False) -> None:
@@ -140,25 +147,38 @@ elif section == "Classes":
 # ---- confusion ---------------------------------------------------------------------------------
 elif section == "Confusion":
 
-    def on_cell_click() -> None:
+    def choose_cell(cell) -> None:
+        if cell is not None and all(0 <= i < len(labels) for i in cell):
+            st.session_state["metrics-cell-true"] = labels[int(cell[0])]
+            st.session_state["metrics-cell-pred"] = labels[int(cell[1])]
+
+    def on_grid_click() -> None:
+        choose_cell(grid_select.clicked_cell("metrics-cm-grid"))
+
+    def on_plotly_click() -> None:
         event = st.session_state.get("metrics-cm")
         points = event.selection.points if event is not None else []
         data = charts.point_customdata(points[0]) if points else []
-        if len(data) >= 2:
-            true, pred = data[:2]
-            st.session_state["metrics-cell-true"] = labels[int(true)]
-            st.session_state["metrics-cell-pred"] = labels[int(pred)]
+        choose_cell(data[:2] if len(data) >= 2 else None)
 
-    normalize = st.toggle("Normalise rows (share of each true class)", value=True, key="metrics-normalize")
+    t1, t2 = st.columns(2)
+    normalize = t1.toggle("Normalise rows (share of each true class)", value=True, key="metrics-normalize")
+    # the matrix is HTML by default: plotly.js (4.7 MB) is started only for those who want to zoom (components/grid_select)
+    zoomable = t2.toggle("Zoomable chart (plotly)", value=False, key="metrics-cm-plotly", bind="query-params",
+                         help="The same matrix as a plotly chart: zoom, pan and save it as PNG. Slower to open.")
     cm = metrics.confusion(table["true"], table["pred"], p.n_classes)
     st.session_state.setdefault("metrics-cell-true", None)
     st.session_state.setdefault("metrics-cell-pred", None)
     cur_true, cur_pred = st.session_state["metrics-cell-true"], st.session_state["metrics-cell-pred"]
     selected = (label_of[cur_true], label_of[cur_pred]) if cur_true in label_of and cur_pred in label_of else None
-    st.plotly_chart(loaders.confusion_figure(cm, tuple(labels), normalize=normalize, selected=selected,
-                                             title="Confusion matrix (click a cell to list its clips)",
-                                             height=900 if p.n_classes > 12 else 480),
-                    key="metrics-cm", on_select=on_cell_click, selection_mode="points")
+    title = "Confusion matrix (click a cell to list its clips)"
+    if zoomable:
+        st.plotly_chart(loaders.confusion_figure(cm, tuple(labels), normalize=normalize, selected=selected,
+                                                 title=title, height=900 if p.n_classes > 12 else 480),
+                        key="metrics-cm", on_select=on_plotly_click, selection_mode="points")
+    else:
+        grid_select.grid(lite.confusion_grid(cm, labels, normalize=normalize, title=title, selected=selected),
+                         key="metrics-cm-grid", on_click=on_grid_click)
     left, right = st.columns(2)
     if len(run.category_names) <= 1:  # no category matrix: the cell chooser takes the first column
         right = left
@@ -168,9 +188,13 @@ elif section == "Confusion":
             short = {"Natural soundscapes & water sounds": "Natural", "Human, non-speech sounds": "Human",
                      "Interior/domestic sounds": "Interior", "Exterior/urban noises": "Exterior"}
             cats = [short.get(c, c) for c in run.category_names]
-            st.plotly_chart(loaders.confusion_figure(cat_cm, tuple(cats), normalize=normalize, title="Categories",
-                                                     height=380),
-                            key="metrics-cat-cm")
+            if zoomable:
+                st.plotly_chart(loaders.confusion_figure(cat_cm, tuple(cats), normalize=normalize, title="Categories",
+                                                         height=380),
+                                key="metrics-cat-cm")
+            else:
+                grid_select.grid(lite.confusion_grid(cat_cm, cats, normalize=normalize, title="Categories",
+                                                     clickable=False), key="metrics-cat-grid")
     with right:
         st.markdown("**Clips behind a cell** (click a cell above, or choose)")
         true_name = st.selectbox("True class", labels, index=None, key="metrics-cell-true")

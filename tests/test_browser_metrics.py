@@ -21,36 +21,49 @@ def cell_position(page, chart_index: int, x: int, y: int) -> tuple[float, float]
         }""", [chart_index, x, y])
 
 
-def test_click_a_confusion_cell_and_play_a_clip(app_server, page, dev_root):
+@pytest.mark.parametrize("chart", ["grid", "plotly"])
+def test_click_a_confusion_cell_and_play_a_clip(app_server, page, dev_root, chart):
+    """The matrix is an HTML grid (components.grid_select) by default and a plotly chart with "Zoomable chart": a click
+    on a cell lists its clips in both."""
     run = runs.preferred(runs.list_runs(DEFAULT_ARTIFACTS_DIR)[0])
     p = report.load_predictions(run, run.default_model, esc50.load_dataset(dev_root).meta)
     cells = p.table[~p.table["correct"]].groupby(["true", "pred"]).size().sort_values(ascending=False)
     (true, pred), n = cells.index[0], int(cells.iloc[0])
 
-    page.goto(f"{app_server}/Metrics")
+    page.goto(f"{app_server}/Metrics" + ("?metrics-cm-plotly=true" if chart == "plotly" else ""))
     wait_for_app(page, 120_000)
-    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-    page.wait_for_timeout(1000)
-    x, y = cell_position(page, 0, int(pred), int(true))
-    page.mouse.move(x, y)
-    page.wait_for_timeout(300)
-    page.mouse.click(x, y)
+    if chart == "plotly":
+        page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(1000)
+        x, y = cell_position(page, 0, int(pred), int(true))
+        page.mouse.move(x, y)
+        page.wait_for_timeout(300)
+        page.mouse.click(x, y)
+    else:
+        cell = page.locator(f'.soundlab-grid [data-cell="{int(true)},{int(pred)}"]')  # Playwright pierces the shadow root
+        cell.wait_for(timeout=60_000)
+        assert f"{n} clip" in cell.get_attribute("title")
+        cell.click()
     heading = page.get_by_text(f"{n} clip{'s' if n != 1 else ''}: true {run.class_names[true]}, "
                                f"predicted {run.class_names[pred]}")
     heading.wait_for(timeout=60_000)
     wait_for_app(page)
     if n > 1:  # pick the first listed clip: click its row in the data grid
         grid = page.locator('[data-testid="stDataFrame"]').last
+        grid.scroll_into_view_if_needed()
         box = grid.bounding_box()
         page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
         wait_for_app(page)
     audio = page.locator("audio").first
     audio.wait_for(timeout=60_000)
-    expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(4, timeout=60_000)  # 2 matrices, wave, mel
+    # the clip's waveform and mel (and with plotly, the two matrices)
+    expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(4 if chart == "plotly" else 2, timeout=60_000)
     page.wait_for_function("() => document.querySelector('audio').readyState >= 1", timeout=30_000)
     audio.evaluate("a => a.play()")
     page.wait_for_function("() => document.querySelector('audio').currentTime > 0.2", timeout=30_000)
-    screenshot(page, "metrics-confusion-cell")
+    if chart == "grid":  # the chosen cell is outlined
+        expect(page.locator(f'.soundlab-grid i.sel[data-cell="{int(true)},{int(pred)}"]')).to_have_count(1)
+    screenshot(page, f"metrics-confusion-cell-{chart}")
     assert no_exception(page) == []
 
 

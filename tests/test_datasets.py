@@ -248,12 +248,16 @@ def test_every_page_on_another_dataset(trained, monkeypatch, key):
     assert at.selectbox(key="classify-run").options == [path.name]
     assert {m.label for m in at.metric} >= {"Top class", "Probability"}
 
-    at = run(METRICS, {"metrics-section": "Confusion"})
+    at = run(METRICS, {"metrics-section": "Confusion", "metrics-cm-plotly": "true"})
     assert not at.exception
     figure = json.loads(at.get("plotly_chart")[0].proto.spec)
     z = figure["data"][0]["z"]  # plotly sends it packed: {"dtype", "bdata", "shape": "n, n"}
     assert (z["shape"] if isinstance(z, dict) else f"{len(z)}, {len(z[0])}") == f"{n}, {n}"  # sized to the classes
     assert len(at.get("plotly_chart")) == 1  # no category matrix without categories
+    at = run(METRICS, {"metrics-section": "Confusion"})  # the default: the HTML grid
+    grids = at.get("bidi_component")
+    assert not at.exception and len(grids) == 1  # no category matrix without categories
+    assert json.loads(grids[0].proto.json)["html"].count('class="row"') == n  # a row per class
 
     at = run(ISSUES)
     assert not at.exception and {m.label for m in at.metric} >= {"Label issues", "Near-duplicates"}

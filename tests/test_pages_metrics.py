@@ -2,6 +2,8 @@
 
 import shutil
 
+import numpy as np
+
 import pytest
 
 from soundlab import runs
@@ -51,6 +53,37 @@ def test_selecting_a_confusion_cell_lists_its_clips(dev_root, use_dataset):
     assert any(s.value.startswith(f"{len(expected)} clip") for s in at.subheader)
     if len(expected) == 1:  # a single clip is shown at once
         assert len(at.get("audio")) == 1
+
+
+def grid_html(at, key: str) -> str:
+    """The HTML a components.grid_select grid with this key was given."""
+    import json
+
+    element = next(e for e in at.get("bidi_component") if e.proto.id.endswith(key))
+    return json.loads(element.proto.json)["html"]
+
+
+def test_the_confusion_matrix_is_an_html_grid_and_plotly_one_toggle_away(dev_root, use_dataset):
+    import re
+
+    from soundlab import metrics as metrics_mod
+    from soundlab import report
+    from soundlab.data import esc50
+
+    use_dataset(dev_root)
+    at = run({"metrics-section": "Confusion"})
+    assert not at.exception
+    assert not at.get("plotly_chart")  # no plotly.js for a new visitor
+    run50 = runs.preferred(SHIPPED)
+    p = report.load_predictions(run50, run50.default_model, esc50.load_dataset(dev_root).meta)
+    cm = metrics_mod.confusion(p.table["true"], p.table["pred"], p.n_classes)
+    html = grid_html(at, "metrics-cm-grid")
+    # every non-empty cell, and only those, can be clicked
+    assert sorted(tuple(map(int, c.split(","))) for c in re.findall(r'data-cell="([0-9,]+)"', html)) == \
+        sorted(zip(*map(list, np.nonzero(cm)), strict=True))
+    assert 'data-cell="' not in grid_html(at, "metrics-cat-grid")  # the category matrix only shows
+    at.toggle(key="metrics-cm-plotly").set_value(True).run()
+    assert not at.exception and len(at.get("plotly_chart")) == 2  # classes and categories
 
 
 def test_a_misclassified_clip_renders_player_charts_and_neighbours(dev_root, use_dataset):
@@ -167,6 +200,12 @@ def test_balanced_accuracy_imbalance_note_recalls_and_references(dev_root, use_d
     cv = run50.model(run50.default_model)["cv"]
     assert labels["Balanced accuracy"] == f"{cv['balanced_accuracy']:.1%}"
     assert "imbalanced" in texts(at, "info") and "balanced accuracy" in texts(at, "info")
+    # the expanders' tables are drawn once opened: closed, they give the browser no data grid to start
+    assert len(at.dataframe) == 0
+    at.session_state["metrics-recall-open"] = True
+    at.session_state["metrics-refs-open"] = True
+    at.run()
+    assert not at.exception and len(at.dataframe) == 2
     recall = next(d.value for d in at.dataframe if "recall" in d.value.columns)
     assert recall["recall"].is_monotonic_increasing and len(recall) == len(run50.classes)
     refs = next(d.value for d in at.dataframe if "comparable" in d.value.columns)

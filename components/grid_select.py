@@ -1,0 +1,51 @@
+"""HTML that answers a click: a Streamlit components-v2 element (inline JavaScript in the page, no iframe, no
+plotly.js) that shows HTML made by `components.lite` and sends the ``data-cell`` of a clicked element back to Python.
+
+Metrics' confusion matrix is drawn with it (`lite.confusion_grid`). As a plotly heatmap it made every new visitor's
+browser fetch and start plotly.js before the page's summary appeared: 0.48 s of the browser's main thread per visit
+(a Chromium CPU profile of the Metrics page, 2-core machine). The grid keeps what the matrix is for: hover a cell for
+its count and share, click it to list its clips. Zoom stays one toggle away (the plotly figure).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+_JS = """
+export default function ({ parentElement, data, setTriggerValue }) {
+  const root = parentElement.querySelector(".soundlab-grid");
+  if (root.soundlabHtml !== data.html) {  // redraw only when the HTML changed
+    root.innerHTML = data.html;
+    root.soundlabHtml = data.html;
+  }
+  root.onclick = (event) => {
+    const cell = event.target.closest("[data-cell]");
+    if (cell) setTriggerValue("cell", cell.dataset.cell.split(",").map(Number));
+  };
+}
+"""
+
+_component = st.components.v2.component("soundlab_grid_select", html='<div class="soundlab-grid"></div>', js=_JS)
+
+
+def clicked_cell(key: str) -> tuple[int, int] | None:
+    """In an ``on_click`` callback of `grid`: the (row, column) of the element just clicked, or None."""
+    state = st.session_state.get(key)
+    cell = getattr(state, "cell", None) if state is not None else None
+    if cell is None and isinstance(state, dict):
+        cell = state.get("cell")
+    if not isinstance(cell, list | tuple) or len(cell) < 2:
+        return None
+    try:
+        return int(cell[0]), int(cell[1])
+    except (TypeError, ValueError):
+        return None
+
+
+def grid(html: str, *, key: str, on_click=None) -> None:
+    """Show `html`; a click on an element carrying ``data-cell="row,col"`` runs `on_click` (read the cell there with
+    `clicked_cell(key)`), then the page reruns as after any widget."""
+    if on_click is None:
+        _component(data={"html": html}, key=key)
+    else:
+        _component(data={"html": html}, key=key, on_cell_change=on_click)
