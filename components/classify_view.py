@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
-from components import lite, loaders
+from components import lite, loaders, page
 from soundlab.classify import HOP_S, WINDOW_S, tag_audio
 from soundlab.errors import SoundLabError
 from soundlab.models.backbone import REGISTRY
@@ -132,7 +131,9 @@ def diagnostics(res, clf) -> None:
     if d.distance is not None:
         rows.append(("distance to the nearest training clip of the top class",
                      f"{d.distance:.3f} (95% of {clf.run.dataset_title} clips within {d.distance_threshold:.3f})"))
-    st.markdown("**Input diagnostics**")
-    st.dataframe(pd.DataFrame(rows, columns=["check", "value"]), hide_index=True)
+    # a markdown table, not a data grid: for seven rows the grid made every new visitor's browser fetch and start its
+    # JavaScript (31 files, 1.7 MB) before the answer showed (bench/bench_pages.py); as clip_view.metadata_table
+    st.markdown("**Input diagnostics**\n\n| check | value |\n|---|---|\n"
+                + "\n".join(f"| {page.safe(k)} | {page.safe(v)} |" for k, v in rows))
     for w in d.warnings:
         st.warning(w, icon=":material/warning:")

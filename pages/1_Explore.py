@@ -57,7 +57,9 @@ with st.sidebar:
         f_src = ""
     f_present = st.toggle("Present only", value=True, key="explore-present", bind="query-params",
                           help="Only clips whose audio is on disk.")
-    with st.expander("Spectrogram settings", expanded=False):
+    # a popover, not an expander: its sliders reach the browser only once it is opened (in a closed expander they
+    # were 12 more files of JavaScript for every new visitor to start before the clip showed)
+    with st.popover("Spectrogram settings", icon=":material/tune:", width="stretch"):
         params = clip_view.mel_params_widgets("explore-mel")
     interactive = st.toggle("Interactive charts", key="explore-interactive", bind="query-params",
                             help="Zoomable waveform and spectrogram with values on hover. Off: one picture drawn by "

@@ -23,17 +23,22 @@ with st.sidebar:
                                if settings.whisper_engine in engines.ENGINES else 0,
                                help="transformers runs any Whisper checkpoint; faster-whisper (CTranslate2, int8) "
                                     "is about 5x faster on a CPU and needs a CTranslate2 model.")
-    model = st.text_input("Model (hub id or local folder)", value=settings.whisper_model, key="transcribe-model",
-                          help="e.g. distil-whisper/distil-large-v3, openai/whisper-base, or /path/to/whisper-folder")
     language = st.selectbox("Language", list(LANGUAGES), format_func=LANGUAGES.get, key="transcribe-language")
-    task = st.radio("Task", ["transcribe", "translate"], horizontal=True, key="transcribe-task",
-                    help="translate: speech in any language to English text (multilingual models only)")
-    chunk_s = st.slider("Chunk length (s)", 10, 30, int(min(max(settings.whisper_chunk_s, 10), 30)),
-                        key="transcribe-chunk")
-    stride_s = st.slider("Cut at the quietest moment of each chunk's last ... s", 0, 10,
-                         int(min(max(settings.whisper_stride_s, 0), 10)), key="transcribe-stride",
-                         help="Chunks do not overlap; each cut is placed in a pause near the chunk's end.")
-    stride_s = min(stride_s, chunk_s / 2 - 0.5)
+    # The settings one rarely changes sit in a popover: a popover's widgets reach the browser only once it is opened.
+    # In the sidebar, their text input, radio and sliders made every new visitor's browser fetch and start about 40
+    # more files of JavaScript before the uploader showed (bench/bench_pages.py).
+    with st.popover("Model, task and chunks", icon=":material/tune:", width="stretch"):
+        model = st.text_input("Model (hub id or local folder)", value=settings.whisper_model, key="transcribe-model",
+                              help="e.g. distil-whisper/distil-large-v3, openai/whisper-base, or /path/to/whisper-folder")
+        task = st.radio("Task", ["transcribe", "translate"], horizontal=True, key="transcribe-task",
+                        help="translate: speech in any language to English text (multilingual models only)")
+        chunk_s = st.slider("Chunk length (s)", 10, 30, int(min(max(settings.whisper_chunk_s, 10), 30)),
+                            key="transcribe-chunk")
+        stride_s = st.slider("Cut at the quietest moment of each chunk's last ... s", 0, 10,
+                             int(min(max(settings.whisper_stride_s, 0), 10)), key="transcribe-stride",
+                             help="Chunks do not overlap; each cut is placed in a pause near the chunk's end.")
+        stride_s = min(stride_s, chunk_s / 2 - 0.5)
+    st.caption(f"Model {page.safe(model)} · {task} · {chunk_s} s chunks")  # typed text: shown as typed
 
 source = st.segmented_control("Source", ["Upload", "Record", "Dataset clip"], default="Upload", required=True,
                               key="transcribe-source", bind="query-params")

@@ -44,6 +44,8 @@ def test_dataset_clip(dev_root, use_dataset):
     assert len(figures) == 5, figures  # bars, categories, tags of both backbones, timeline
     assert "Thunderstorm: " in figures[0] and not at.get("plotly_chart")
     assert "Dataset label: **thunderstorm**" in texts(at, "success")
+    # the input diagnostics are a markdown table: no data grid for the browser to start
+    assert not at.dataframe and "| duration | 5.00 s |" in texts(at, "markdown")
 
 
 def test_a_link_opens_a_dataset_clip(dev_root, use_dataset):
