@@ -88,15 +88,15 @@ CPU_TARGET_S = 0.3
 RSS_FLAT = 0.05
 POLL_MS = 100
 
-CELL_JS = """() => {
-    const gd = document.querySelector('.js-plotly-plot');
-    const t = gd && gd._fullData && gd._fullData.find(d => d.type === 'heatmap');
-    if (!t) return null;
+# the largest off-diagonal cell of Metrics' confusion grid (components/grid_select: its cells carry data-cell="t,p"
+# and a title "true A → predicted B: N clips ..."); run on the grid's cells, which Playwright finds in the shadow root
+CELL_JS = """cells => {
     let best = null;
-    t.z.forEach((row, i) => row.forEach((v, j) => { if (i !== j && v > 0 && (!best || v > best[0])) best = [v, i, j]; }));
-    if (!best) return null;
-    const l = gd._fullLayout, box = gd.getBoundingClientRect();
-    return [box.left + l.xaxis._offset + l.xaxis.d2p(best[2]), box.top + l.yaxis._offset + l.yaxis.d2p(best[1])];
+    for (const c of cells) {
+        const [t, p] = c.dataset.cell.split(",").map(Number), n = parseInt((c.title.match(/: (\\d+) clip/) || [])[1]);
+        if (t !== p && n > 0 && (!best || n > best[0])) best = [n, c.dataset.cell];
+    }
+    return best && best[1];
 }"""
 CELL_HEADING = re.compile(r"^\d+ clips?: true .+, predicted ")
 
@@ -196,15 +196,12 @@ class Session:
         return await self.ready(METRICS_READY)
 
     async def metrics_cell(self) -> float:
-        await self.page.locator(".js-plotly-plot").first.wait_for(timeout=self.timeout_s() * 1000)
-        await self.page.locator(".js-plotly-plot").first.scroll_into_view_if_needed(timeout=self.timeout_s() * 1000)
-        await asyncio.sleep(0.5)  # plotly's layout settles after the scroll
-        xy = await self.page.evaluate(CELL_JS)
-        if xy is None:
+        cells = self.page.locator(".soundlab-grid [data-cell]")
+        await cells.first.wait_for(timeout=self.timeout_s() * 1000)
+        cell = await cells.evaluate_all(CELL_JS)
+        if cell is None:
             raise RuntimeError("no off-diagonal confusion-matrix cell with clips")
-        await self.page.mouse.move(*xy)
-        await asyncio.sleep(0.3)
-        await self.page.mouse.click(*xy)
+        await self.page.locator(f'.soundlab-grid [data-cell="{cell}"]').click(timeout=self.timeout_s() * 1000)
         await self.page.get_by_text(CELL_HEADING).first.wait_for(timeout=self.timeout_s() * 1000)
         return time.perf_counter()
 
