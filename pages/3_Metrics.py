@@ -418,4 +418,5 @@ else:
                                                  metrics.expected_calibration_error(conf, correct))
                        .to_html(include_plotlyjs="cdn").encode(),
                        file_name=f"{run.id}-{head}-reliability.html", mime="text/html", key="metrics-dl-rel")
-    st.caption("Every chart also saves itself as PNG from its toolbar (the camera icon, top right of the chart).")
+    st.caption("Every plotly chart also saves itself as PNG from its toolbar (the camera icon, top right of the "
+               "chart); the confusion matrix is one with *Zoomable chart* on.")
