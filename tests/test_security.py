@@ -595,6 +595,7 @@ def test_two_sessions_transcribing_at_once_see_only_their_own(app_server, browse
         for p in pages:
             p.goto(f"{app_server}/Transcribe?transcribe-engine=faster-whisper")
             wait_for_app(p, 120_000)
+            p.get_by_role("button", name="Model, task and chunks").click()  # the settings' popover
             box = p.get_by_role("textbox", name="Model (hub id or local folder)")
             box.fill(model)
             box.press("Enter")
