@@ -131,9 +131,7 @@ def diagnostics(res, clf) -> None:
     if d.distance is not None:
         rows.append(("distance to the nearest training clip of the top class",
                      f"{d.distance:.3f} (95% of {clf.run.dataset_title} clips within {d.distance_threshold:.3f})"))
-    # a markdown table, not a data grid: for seven rows the grid made every new visitor's browser fetch and start its
-    # JavaScript (31 files, 1.7 MB) before the answer showed (bench/bench_pages.py); as clip_view.metadata_table
-    st.markdown("**Input diagnostics**\n\n| check | value |\n|---|---|\n"
-                + "\n".join(f"| {page.safe(k)} | {page.safe(v)} |" for k, v in rows))
+    # a markdown table, not a data grid: the grid made every new visitor's browser start its JavaScript first
+    st.markdown("**Input diagnostics**\n\n" + page.markdown_table(rows, ("check", "value")))
     for w in d.warnings:
         st.warning(w, icon=":material/warning:")

@@ -34,8 +34,7 @@ def metadata_table(row: pd.Series, ds) -> None:
     markdown table. Not a data grid: for a handful of rows it made a new visitor's browser load and compile the grid's
     JavaScript before showing the clip (bench/bench_pages.py)."""
     fields = ds.clip_fields(row)
-    st.markdown("| field | value |\n|---|---|\n"
-                + "\n".join(f"| {page.safe(k)} | {page.safe(v)} |" for k, v in fields.items()))
+    st.markdown(page.markdown_table(fields.items(), ("field", "value")))
 
 
 def player(ds, filename: str) -> bool:

@@ -29,23 +29,16 @@ _component = st.components.v2.component("soundlab_grid_select", html='<div class
 
 
 def clicked_cell(key: str) -> tuple[int, int] | None:
-    """In an ``on_click`` callback of `grid`: the (row, column) of the element just clicked, or None."""
-    state = st.session_state.get(key)
-    cell = getattr(state, "cell", None) if state is not None else None
-    if cell is None and isinstance(state, dict):
-        cell = state.get("cell")
-    if not isinstance(cell, list | tuple) or len(cell) < 2:
-        return None
+    """In an ``on_click`` callback of `grid`: the (row, column) of the element just clicked, or None (also for a value
+    that is not two integers: it comes from the browser)."""
+    cell = (st.session_state.get(key) or {}).get("cell")  # the component's result: a dict of its state and triggers
     try:
         return int(cell[0]), int(cell[1])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, KeyError):
         return None
 
 
 def grid(html: str, *, key: str, on_click=None) -> None:
     """Show `html`; a click on an element carrying ``data-cell="row,col"`` runs `on_click` (read the cell there with
     `clicked_cell(key)`), then the page reruns as after any widget."""
-    if on_click is None:
-        _component(data={"html": html}, key=key)
-    else:
-        _component(data={"html": html}, key=key, on_cell_change=on_click)
+    _component(data={"html": html}, key=key, on_cell_change=on_click)

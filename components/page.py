@@ -55,3 +55,10 @@ def safe(text: object) -> str:
     """`text` with every markdown (and Streamlit directive) character escaped: for file names, notes and messages
     that carry them, so "[x](http://...)", "**x**", "<b>" or ":red[x]" in an upload's name shows as typed."""
     return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in str(text)).replace("\n", " ")
+
+
+def markdown_table(rows, headers: tuple[str, str]) -> str:
+    """(name, value) rows as a two-column markdown table, every cell escaped (`safe`). For a handful of rows this shows
+    without the data grid's JavaScript (31 files for a new visitor's browser: bench/bench_pages.py)."""
+    head = f"| {headers[0]} | {headers[1]} |\n|---|---|\n"
+    return head + "\n".join(f"| {safe(k)} | {safe(v)} |" for k, v in rows)
