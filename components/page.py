@@ -35,9 +35,15 @@ def keep_keras_cleanup_cheap() -> None:
     time on Classify (py-spy on the running app). The Keras state is still reset; only that collection is skipped
     (Python's own generational collection still runs). Streamlit's own collection after each run is switched off in
     .streamlit/config.toml (``runner.postScriptGC``) for the same reason.
+
+    keras can be in ``sys.modules`` half imported: another session's thread is importing it (the first Classify visits
+    after a start). Then there is nothing to patch yet; a later run does it (Streamlit's own cleanup skips such a
+    module too).
     """
-    backend = sys.modules["keras"].backend
-    clear = backend.clear_session
+    backend = getattr(sys.modules.get("keras"), "backend", None)
+    clear = getattr(backend, "clear_session", None)
+    if clear is None:
+        return
     if getattr(clear, "soundlab_cheap", False):
         return
 

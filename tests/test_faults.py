@@ -195,3 +195,23 @@ def test_a_model_file_broken_while_the_app_runs_is_a_message(tmp_path, monkeypat
     Path(art / "yamnet.tflite").write_bytes(b"not a model")
     at.run()
     assert not at.exception and "yamnet.tflite" in texts(at, "error")
+
+
+def test_a_page_opened_while_another_session_imports_keras_still_starts(monkeypatch):
+    """The first Classify visits after a start: one session's thread is importing keras, another page starts with keras
+    in sys.modules but without its backend yet. That page must start (it once raised AttributeError), and the cheap
+    cleanup is installed by a later run once the import finished."""
+    import types
+
+    from components import page
+
+    half = types.ModuleType("keras")  # what sys.modules holds while keras/__init__.py is still running
+    monkeypatch.setitem(sys.modules, "keras", half)
+    page.keep_keras_cleanup_cheap()  # nothing to patch yet, and no error
+
+    calls = []
+    half.backend = types.SimpleNamespace(clear_session=lambda free_memory=True: calls.append(free_memory))
+    page.keep_keras_cleanup_cheap()
+    page.keep_keras_cleanup_cheap()  # patched once, not wrapped twice
+    half.backend.clear_session()
+    assert calls == [False] and half.backend.clear_session.soundlab_cheap
