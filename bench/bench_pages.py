@@ -166,6 +166,38 @@ def loadavg() -> str:
     return "?"
 
 
+def cpu_pressure(seconds: float = 2.0) -> float | None:
+    """Share of `seconds` during which some runnable task waited for a core (Linux PSI, /proc/pressure/cpu "some"),
+    measured while the benchmark does nothing: about 0 on a quiet machine. On a shared VM another tenant's load shows
+    here (and not always in the load average); every page time is then slower. None where PSI is not available."""
+    def total() -> int:
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]  # some avg10=.. avg60=.. avg300=.. total=<us>
+        return int(line.rsplit("total=", 1)[1])
+
+    try:
+        t0, w0 = total(), time.monotonic()
+        time.sleep(seconds)
+        return (total() - t0) / 1e6 / (time.monotonic() - w0)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def loop_time() -> float:
+    """Seconds a fixed single-thread Python loop takes (median of 3): the machine's speed right now. On a shared VM it
+    varies by a third or more over an hour (another tenant's load), which neither the load average nor PSI inside the
+    VM always shows; compare runs only at similar loop times."""
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        sum(i * i for i in range(3_000_000))
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def pressure_text(p: float | None) -> str:
+    return "not available" if p is None else f"{p:.0%} of the time a task waited for a core"
+
+
 # ---- the server -------------------------------------------------------------------------------------------------------
 
 def run_app_would_install() -> bool:
@@ -800,8 +832,10 @@ def measure_page(browser, server: Server, spec: PageSpec, args, clips: list[str]
 def run(args, dataset: Path, clips: list[str], pages: list[PageSpec]) -> None:
     from tests.browser import launch_chromium
 
+    pressure_before, loop_before = cpu_pressure(), loop_time()
     print(f"dataset: {dataset} ({len(clips)} clips on disk); Explore opens {clips[0]}; machine: {os.cpu_count()} "
-          f"cores, load average {loadavg()}")
+          f"cores, load average {loadavg()}; before starting (nothing of the benchmark running): CPU pressure "
+          f"{pressure_text(pressure_before)}, a fixed Python loop {loop_before:.3f} s")
     visits: list[Visit] = []
     summaries = []
     with cache_folder(args.cache_dir) as cache, launch_chromium() as browser:
@@ -846,10 +880,18 @@ def run(args, dataset: Path, clips: list[str], pages: list[PageSpec]) -> None:
           f"{'returning visitors (browser cache warm)' if args.returning else 'new visitors (fresh contexts)'}; "
           f"in-app = {args.in_app} visits that open Home (for Home: Transcribe) first and then change to the page inside "
           f"the app, timed from that change. (floor) = a one-line Streamlit page, measured as the warm visits. Load average at the end: {loadavg()} (figures are only meaningful on an idle machine).")
+    pressure_after, loop_after = cpu_pressure(), loop_time()
+    print(f"With nothing of the benchmark running: CPU pressure before {pressure_text(pressure_before)}, after "
+          f"{pressure_text(pressure_after)}; a fixed Python loop {loop_before:.3f} s before, {loop_after:.3f} s after. "
+          "Pressure above a few percent, or a slower loop than on other runs, means something else (another process, or "
+          "another tenant of a shared VM, which the load average may not show) takes the cores: every figure above is "
+          "then slower; compare pages with the (floor) row of the same run.")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         out = {"dataset": str(dataset), "clips": len(clips), "cold_mode": args.cold, "repeats": args.repeats,
-               "returning": args.returning, "in_app": args.in_app, "floor": not args.no_floor, "targets": {"warm_s": WARM_TARGET_S, "cold_s": COLD_TARGET_S},
+               "returning": args.returning, "in_app": args.in_app, "floor": not args.no_floor,
+               "idle_machine": {"cpu_pressure": [pressure_before, pressure_after], "loop_s": [loop_before, loop_after]},
+               "targets": {"warm_s": WARM_TARGET_S, "cold_s": COLD_TARGET_S},
                "summaries": summaries, "visits": [asdict(v) for v in visits]}
         args.json.write_text(json.dumps(json_ready(out), indent=1, default=str))
         print(f"wrote {args.json}")
