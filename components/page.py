@@ -17,8 +17,7 @@ from soundlab.errors import SettingsError
 def start(page_title: str, icon: str) -> Settings:
     """Configure the page and return the settings; a bad setting ends the page with a message."""
     st.set_page_config(page_title=page_title, page_icon=icon, layout="wide")
-    if "keras" in sys.modules:
-        keep_keras_cleanup_cheap()
+    keep_keras_cleanup_cheap()
     try:
         return get_settings()
     except SettingsError as e:
@@ -36,15 +35,12 @@ def keep_keras_cleanup_cheap() -> None:
     (Python's own generational collection still runs). Streamlit's own collection after each run is switched off in
     .streamlit/config.toml (``runner.postScriptGC``) for the same reason.
 
-    keras can be in ``sys.modules`` half imported: another session's thread is importing it (the first Classify visits
-    after a start). Then there is nothing to patch yet; a later run does it (Streamlit's own cleanup skips such a
-    module too).
+    Nothing to do while keras is not imported, or only half: another session's thread is importing it (the first
+    Classify visits after a start); a later run patches it (Streamlit's own cleanup skips such a module too).
     """
     backend = getattr(sys.modules.get("keras"), "backend", None)
     clear = getattr(backend, "clear_session", None)
-    if clear is None:
-        return
-    if getattr(clear, "soundlab_cheap", False):
+    if clear is None or getattr(clear, "soundlab_cheap", False):  # nothing to patch yet, or patched already
         return
 
     def clear_session(free_memory: bool = False):
