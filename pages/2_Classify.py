@@ -6,7 +6,7 @@ from components import classify_view, loaders, page, run_picker, search_view, up
 from soundlab import audio
 from soundlab.errors import ModelError, SoundLabError
 
-settings = page.start("Classify · SoundLab", ":material/hearing:")
+settings = page.start("Classify · SoundLab", "👂")
 st.title("Classify a sound")
 
 all_runs = loaders.runs_with_warnings(classifies_audio=True)  # from-scratch runs are compared on the Metrics page

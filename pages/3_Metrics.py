@@ -8,7 +8,7 @@ from components import charts, clip_view, grid_select, lite, loaders, page, run_
 from soundlab import metrics, report, runs
 from soundlab.errors import DatasetError, ModelError, RunError
 
-settings = page.start("Metrics · SoundLab", ":material/analytics:")
+settings = page.start("Metrics · SoundLab", "📊")
 MAX_OPTIONS = 1000  # clips listed in a selectbox (the tables list every row)
 st.title("Metrics and mistakes")
 

@@ -11,7 +11,7 @@ from soundlab import audio
 from soundlab.asr import engines, gate, longform, subtitles
 from soundlab.errors import ModelError, SoundLabError
 
-settings = page.start("Transcribe · SoundLab", ":material/record_voice_over:")
+settings = page.start("Transcribe · SoundLab", "🗣️")
 st.title("Transcribe speech")
 
 LANGUAGES = {"auto": "detect", **engines.languages()}

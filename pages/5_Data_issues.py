@@ -17,7 +17,7 @@ from soundlab import runs as runs_mod
 from soundlab.errors import DatasetError, RunError
 from soundlab.review import DECISIONS, Decision, ReviewError, corrected_metadata
 
-settings = page.start("Data issues · SoundLab", ":material/rule:")
+settings = page.start("Data issues · SoundLab", "🏷️")
 st.title("Data issues")
 st.caption("Clips whose label looks wrong, near-copies of other clips, odd ones out, and regions of the sound space the "
            "model does badly on: found by cleanlab's Datalab on the run's stored out-of-fold probabilities and its "

@@ -1,7 +1,9 @@
-"""Start SoundLab: `streamlit run Home.py` with the pages' libraries warmed in a background thread (components/warmup.py).
+"""Start SoundLab: `streamlit run app.py` (Home.py and pages/, with app.py's middleware) with the pages' libraries warmed
+in a background thread (components/warmup.py).
 
 scripts/run-app.sh runs this; arguments go to `streamlit run` (e.g. --server.port 8600). Plain
-`python -m streamlit run Home.py` works too, only a page's first visit after a start is slower.
+`python -m streamlit run Home.py` works too, only a page's first visit after a start is slower (no warm-up) and a new
+visitor of a page other than Home waits 0.1 s more (app.py says why).
 """
 
 import sys
@@ -17,7 +19,7 @@ def main() -> int:
     from components import warmup
 
     warmup.start()
-    sys.argv = ["streamlit", "run", str(ROOT / "Home.py"), *sys.argv[1:]]
+    sys.argv = ["streamlit", "run", str(ROOT / "app.py"), *sys.argv[1:]]
     return cli.main(prog_name="streamlit")
 
 

@@ -30,8 +30,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @contextlib.contextmanager
 def start_app(env: dict[str, str], *, host: str = "127.0.0.1", port: int | None = None,
-              script: str = "Home.py", netns: str | None = None, timeout_s: float = 90):
-    """Start the app and wait until it answers its health check; stop it afterwards."""
+              script: str = "app.py", netns: str | None = None, timeout_s: float = 90):
+    """Start the app (app.py: Home.py and pages/ with the middleware scripts/run-app.sh serves them with) and wait until
+    it answers its health check; stop it afterwards."""
     port = port or free_port(host if netns is None else "127.0.0.1")
     cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.address", host, "--server.port", str(port),
            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]

@@ -86,6 +86,18 @@ def test_home_imports_only_streamlit_components_and_the_core():
     assert [p for p in code if "Home" in imported(p)] == []
 
 
+def test_page_icons_need_no_network():
+    """Each page's tab icon is an emoji (components/page.start): a material icon makes every browser fetch it from
+    fonts.gstatic.com."""
+    icons = {}
+    for path in [ROOT / "Home.py", *sorted((ROOT / "pages").glob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "page.start":
+                icons[path.name] = ast.literal_eval(node.args[1])
+    assert len(icons) == 1 + len(list((ROOT / "pages").glob("*.py")))
+    assert [name for name, icon in icons.items() if icon.startswith(":")] == []
+
+
 def test_importing_the_core_and_components_loads_no_heavy_framework():
     code = ("import sys, soundlab.classify, soundlab.live, soundlab.report, soundlab.runs, soundlab.cli, "
             "soundlab.models.heads, soundlab.models.scratch, soundlab.models.backbone, soundlab.asr.longform, "

@@ -7,6 +7,8 @@ import sys
 import time
 import urllib.request
 
+import pytest
+
 from tests.assets import ROOT
 from tests.browser import free_port
 
@@ -41,6 +43,14 @@ def test_serve_starts_the_app_and_warms_up(tmp_path):
         assert "failed" not in log.read_text()
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read()
         assert b"<div id=\"root\">" in page or b"root" in page
+        # app.py's middleware: each page's HTML tells the client where the app's root is (none for Streamlit's own)
+        import app
+
+        assert app.root_script(0) in page
+        explore = urllib.request.urlopen(f"http://127.0.0.1:{port}/Explore?clip=x.wav", timeout=10).read()
+        assert app.root_script(1) in explore and explore.count(b"BACKEND_BASE_URL") == 1
+        assert b"BACKEND_BASE_URL" not in urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
+                                                                 timeout=10).read()
     finally:
         proc.terminate()
         proc.wait(20)
@@ -56,3 +66,97 @@ def test_the_server_parses_http_in_c_and_runs_on_uvloop():
     config.load()
     assert config.http_protocol_class is HttpToolsProtocol
     assert config.get_loop_factory().__module__.startswith("uvloop")
+
+
+def test_page_depth_counts_segments_below_the_base_url_path():
+    from app import page_depth
+
+    assert page_depth("/", "") == 0
+    assert page_depth("/Explore", "") == 1
+    assert page_depth("/Explore/", "") == 1
+    assert page_depth("/soundlab/Explore", "soundlab") == 1
+    assert page_depth("/soundlab", "/soundlab/") == 0
+    assert page_depth("/other/Explore", "soundlab") is None  # outside the base
+    for own in ("/_stcore/health", "/static/js/index.js", "/media/x.jpg", "/component/webrtc/index.html",
+                "/app/static/x.png", "/soundlab/_stcore/stream"):
+        assert page_depth(own, "soundlab" if own.startswith("/soundlab") else "") is None
+
+
+def _through_middleware(path: str, headers: list, body: bytes, *, status: int = 200, method: str = "GET",
+                        chunks: int = 1) -> tuple[dict, bytes]:
+    """One request through app.AppRootInPage in front of an ASGI app that answers with `body` in `chunks` parts."""
+    import asyncio
+
+    from app import AppRootInPage
+
+    async def inner(scope, receive, send):
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        step = -(-len(body) // chunks) or 1
+        parts = [body[i:i + step] for i in range(0, len(body), step)] or [b""]
+        for i, part in enumerate(parts):
+            await send({"type": "http.response.body", "body": part, "more_body": i < len(parts) - 1})
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    scope = {"type": "http", "method": method, "path": path, "headers": []}
+    asyncio.run(AppRootInPage(inner, base_url_path="")(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return start, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+def test_the_middleware_adds_the_root_script_to_streamlits_page_html_only():
+    import gzip
+
+    from app import root_script
+
+    html = b'<!DOCTYPE html><html><head><title>x</title></head><body><div id="root"></div></body></html>'
+    page_type = [(b"content-type", b"text/html; charset=utf-8")]
+    start, out = _through_middleware("/Data_issues", page_type, html, chunks=3)
+    assert out == html.replace(b"<head>", b"<head>" + root_script(1))
+    assert dict(start["headers"])[b"content-length"] == str(len(out)).encode()
+    # gzip-encoded (Streamlit compresses HTML for browsers that accept it): sent decoded, with the script
+    start, out = _through_middleware("/", [*page_type, (b"content-encoding", b"gzip")], gzip.compress(html))
+    assert out == html.replace(b"<head>", b"<head>" + root_script(0))
+    assert b"content-encoding" not in dict(start["headers"])
+    # untouched: other HTML (no Streamlit root), other types, Streamlit's own paths, errors, other methods
+    other = b"<html><head></head><body>component</body></html>"
+    assert _through_middleware("/Explore", page_type, other)[1] == other
+    assert _through_middleware("/Explore", [(b"content-type", b"application/json")], b'{"a": 1}')[1] == b'{"a": 1}'
+    assert _through_middleware("/component/x/index.html", page_type, html)[1] == html
+    assert _through_middleware("/Explore", page_type, html, status=304)[1] == html
+    assert _through_middleware("/Explore", page_type, html, method="HEAD")[1] == html
+
+
+@pytest.mark.browser
+def test_the_root_script_finds_the_root_in_a_browser(browser):
+    """The script itself, in Chromium: the page's address minus `depth` segments, behind a path prefix too; a host's own
+    window.__streamlit is kept."""
+    from app import root_script
+
+    def html(head: bytes):
+        return lambda route: route.fulfill(content_type="text/html", body=b"<html><head>" + head + b"</head></html>")
+
+    page = browser.new_page()
+    try:
+        cases = [("http://example.test/Explore", 1, "http://example.test/"),
+                 ("http://example.test/", 0, "http://example.test/"),
+                 ("http://example.test/proxy/8501/Data_issues?x=1", 1, "http://example.test/proxy/8501/"),
+                 ("http://example.test/soundlab/Explore/", 1, "http://example.test/soundlab/")]
+        for url, depth, root in cases:
+            page.route("**/*", html(root_script(depth)))
+            page.goto(url)
+            assert page.evaluate("window.__streamlit.BACKEND_BASE_URL") == root, url
+            page.unroute("**/*")
+        page.route("**/*", html(b"<script>window.__streamlit={BACKEND_BASE_URL:'http://host.test/'}</script>"
+                                + root_script(1)))
+        page.goto("http://example.test/Explore")
+        assert page.evaluate("window.__streamlit.BACKEND_BASE_URL") == "http://host.test/"
+    finally:
+        page.close()
