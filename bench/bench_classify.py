@@ -95,7 +95,7 @@ def app_memory() -> None:
 
     shipped, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
     with start_app({"SOUNDLAB_ESC50_ROOT": str(DEV)}) as url:
-        out = subprocess.run(["pgrep", "-f", f"streamlit run Home.py --server.address 127.0.0.1 --server.port {url.rsplit(':', 1)[1]}"],
+        out = subprocess.run(["pgrep", "-f", f"streamlit run app.py --server.address 127.0.0.1 --server.port {url.rsplit(':', 1)[1]}"],
                              capture_output=True, text=True)
         pid = int(out.stdout.split()[0])
         with launch_chromium() as browser:

@@ -70,7 +70,8 @@ def _isolated_settings(monkeypatch, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def app_server(dev_root, tmp_path_factory):
-    """`streamlit run app.py` (Home.py and pages/, as scripts/run-app.sh serves them) on 127.0.0.1 with the dev dataset; yields the base URL."""
+    """`streamlit run app.py` (Home.py and pages/, as scripts/run-app.sh serves them) on 127.0.0.1 with the dev
+    dataset; yields the base URL."""
     from tests.browser import start_app
 
     with start_app({"SOUNDLAB_ESC50_ROOT": str(dev_root),
