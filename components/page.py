@@ -17,8 +17,8 @@ from soundlab.errors import SettingsError
 def start(page_title: str, icon: str) -> Settings:
     """Configure the page and return the settings; a bad setting ends the page with a message.
 
-    `icon`: an emoji, which the browser draws itself. Not a ``:material/...:`` icon: for the tab's icon Streamlit's client
-    fetches that from fonts.gstatic.com on every visit (a failed request, after a DNS timeout, on a machine offline)."""
+    `icon`: an emoji, which the browser draws itself. Not a ``:material/...:`` icon: for the tab's icon Streamlit's
+    client fetches that from fonts.gstatic.com on every visit (a failed request, after a DNS timeout, offline)."""
     st.set_page_config(page_title=page_title, page_icon=icon, layout="wide")
     keep_keras_cleanup_cheap()
     try:
