@@ -8,8 +8,10 @@ first asks ``/Explore/_stcore/health``, gets a 404, waits its minimum retry peri
 ``window.__streamlit.BACKEND_BASE_URL`` when the page sets it (Streamlit's setting for hosts that embed an app), so
 this middleware sets it in the page's HTML: the server knows how many path segments the request has below its base
 URL path (one for ``/Explore``), and the browser drops that many from its own address, which also holds behind a
-proxy that strips a path prefix. Nothing else reads that setting in this version (`tests/test_app_entry.py` checks the
-client's bundle for it). Hand-written, deliberately: no library does this; it is Streamlit-specific.
+proxy that strips a path prefix. In Streamlit 1.67's client the only other readers of that setting need a host's
+``HOST_CONFIG`` or ``resourceCrossOriginMode`` as well, which this app does not set. If an upgrade stops reading it,
+tests/test_browser_foundation.py (no ``/Explore/_stcore/health`` request) fails. Hand-written, deliberately: no library
+does this; it is Streamlit-specific.
 """
 
 from __future__ import annotations

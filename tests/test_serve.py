@@ -86,6 +86,7 @@ def _through_middleware(path: str, headers: list, body: bytes, *, status: int = 
                         chunks: int = 1) -> tuple[dict, bytes]:
     """One request through app.AppRootInPage in front of an ASGI app that answers with `body` in `chunks` parts."""
     import asyncio
+    import concurrent.futures
 
     from app import AppRootInPage
 
@@ -106,7 +107,9 @@ def _through_middleware(path: str, headers: list, body: bytes, *, status: int = 
         return {"type": "http.request", "body": b""}
 
     scope = {"type": "http", "method": method, "path": path, "headers": []}
-    asyncio.run(AppRootInPage(inner, base_url_path="")(scope, receive, send))
+    # in a thread of its own: the browser tests' Playwright keeps an event loop running in this one
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, AppRootInPage(inner, base_url_path="")(scope, receive, send)).result()
     start = next(m for m in sent if m["type"] == "http.response.start")
     return start, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
 
