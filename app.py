@@ -17,7 +17,6 @@ does this; it is Streamlit-specific.
 from __future__ import annotations
 
 import gzip
-import json
 from pathlib import Path
 
 import streamlit as st
@@ -26,7 +25,7 @@ from starlette.middleware import Middleware
 
 ROOT = Path(__file__).resolve().parent
 # the address spaces Streamlit serves itself (never a page's HTML): see streamlit/web/server/starlette
-NOT_PAGES = ("_stcore", "static", "media", "component", "app")
+NOT_PAGES = (["_stcore"], ["static"], ["media"], ["component"], ["app", "static"])
 
 
 def page_depth(path: str, base_url_path: str) -> int | None:
@@ -37,7 +36,7 @@ def page_depth(path: str, base_url_path: str) -> int | None:
     if parts[:len(base)] != base:
         return None
     rest = parts[len(base):]
-    if rest and rest[0] in NOT_PAGES:
+    if any(rest[:len(own)] == own for own in NOT_PAGES):
         return None
     return len(rest)
 
@@ -47,7 +46,7 @@ def root_script(depth: int) -> bytes:
     A host that embeds the app and sets ``window.__streamlit`` itself keeps its setting."""
     return ("<script>(function(){if(window.__streamlit)return;"
             "var p=location.pathname.replace(/\\/+$/,'').split('/');"
-            f"p.splice(p.length-{json.dumps(depth)},{json.dumps(depth)});"
+            f"p.splice(p.length-{int(depth)},{int(depth)});"
             "window.__streamlit={BACKEND_BASE_URL:location.origin+p.join('/')+'/'};})();</script>").encode()
 
 
@@ -56,18 +55,14 @@ class AppRootInPage:
     page's address). Every other response passes through untouched."""
 
     def __init__(self, app, base_url_path: str | None = None) -> None:
-        self.app = app
-        self.base_url_path = base_url_path
-
-    def _base(self) -> str:
-        if self.base_url_path is not None:
-            return self.base_url_path
         from streamlit import config
 
-        return config.get_option("server.baseUrlPath") or ""
+        self.app = app
+        # read once: Starlette builds its middleware when the server starts, after Streamlit has read its config
+        self.base_url_path = (config.get_option("server.baseUrlPath") or "") if base_url_path is None else base_url_path
 
     async def __call__(self, scope, receive, send) -> None:
-        depth = (page_depth(scope["path"], self._base())
+        depth = (page_depth(scope["path"], self.base_url_path)
                  if scope["type"] == "http" and scope["method"] == "GET" else None)
         if depth is None:
             await self.app(scope, receive, send)
