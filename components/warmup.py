@@ -1,4 +1,5 @@
-"""Warm the libraries the pages need, in a background thread, when the server starts (`scripts/serve.py`).
+"""Warm the libraries the pages need, and the Classify page's default model, in a background thread, when the server
+starts (`scripts/serve.py`).
 
 A page's first visit after a start used to pay for first uses that have nothing to do with the visitor: librosa's
 first spectrogram (its lazily loaded submodules and numba), scikit-learn's metrics, cleanlab, plotly's first figure
@@ -6,12 +7,17 @@ first spectrogram (its lazily loaded submodules and numba), scikit-learn's metri
 Done once per process before anyone asks, that time is not a visitor's. Python's import lock makes it safe: a page
 that needs a module while it is being imported here waits for it, as it would have waited importing it itself.
 
-The backbones (TensorFlow, torch) are not warmed: they hold hundreds of MB, and the Classify page shows a spinner
-naming what it loads on its first use.
+Last, the Classify page's default model is loaded into the page's own caches (`components.loaders`): TensorFlow,
+torch, the preferred run's backbone and head, about 7 s of CPU and 0.9 GB of memory. Without it, the first visitor of
+Classify after every start waited 7-17 s behind a spinner (bench/bench_pages.py, 2026-12-03). A visitor who opens
+Classify while it loads waits for this load (Streamlit's cache computes a value once) instead of starting another.
+SOUNDLAB_WARMUP=libraries skips it (a server where nobody classifies keeps the memory), SOUNDLAB_WARMUP=off skips the
+whole warm-up.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -41,11 +47,35 @@ def _plotly() -> None:
     go.Figure(go.Heatmap(z=[[0, 1], [1, 0]])).to_json()
 
 
-STEPS = (("librosa (first mel spectrogram)", _spectrogram), ("scikit-learn metrics", _metrics),
-         ("plotly (first figure)", _plotly), ("cleanlab", _cleanlab))
+def _classifier() -> None:
+    from components import loaders
+    from soundlab import runs
+
+    found = [r for r in loaders.runs()[0] if r.classifies_audio]
+    if not found:  # nothing to classify with: the page says how to train
+        return
+    run = runs.preferred(found)  # what the Classify page shows first (components.run_picker)
+    loaders.classifier(run, run.default_model, loaders.backbone(run.backbone_key))
 
 
-def run(*, nice: int = 0) -> dict[str, float]:
+LIBRARIES = (("librosa (first mel spectrogram)", _spectrogram), ("scikit-learn metrics", _metrics),
+             ("plotly (first figure)", _plotly), ("cleanlab", _cleanlab))
+MODELS = (("the Classify page's default model", _classifier),)
+STEPS = LIBRARIES + MODELS
+
+
+THREAD_NAME = "soundlab-warmup"
+
+
+class _NoContextWarning(logging.Filter):
+    """Drops Streamlit's "missing ScriptRunContext" warning for this thread: the cached loaders' spinners have no page
+    to show on here, which is expected (the warning is meant for a thread a page started and forgot to attach)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.threadName == THREAD_NAME and "missing ScriptRunContext" in record.msg)
+
+
+def run(*, nice: int = 0, steps=STEPS) -> dict[str, float]:
     """Each step's seconds; a step that fails is named on the console and skipped (the page that needs it will say what is wrong).
     `nice`: raise this thread's nice value first (Linux schedules threads on their own), so a visitor's script that
     arrives during the warm-up gets the CPU first."""
@@ -55,7 +85,7 @@ def run(*, nice: int = 0) -> dict[str, float]:
         except (OSError, AttributeError):  # not Linux, or not allowed: warm at normal priority
             pass
     times = {}
-    for name, step in STEPS:
+    for name, step in steps:
         t0 = time.perf_counter()
         try:
             step()
@@ -69,8 +99,21 @@ def run(*, nice: int = 0) -> dict[str, float]:
     return times
 
 
-def start() -> threading.Thread:
-    """Run `run` in a daemon thread (it never keeps the server from stopping)."""
-    thread = threading.Thread(target=run, kwargs={"nice": 10}, name="soundlab-warmup", daemon=True)
+def start() -> threading.Thread | None:
+    """Run `run` in a daemon thread (it never keeps the server from stopping), with the steps SOUNDLAB_WARMUP asks for;
+    None when it says off."""
+    from soundlab.config import warmup_mode
+    from soundlab.errors import SettingsError
+
+    try:
+        mode = warmup_mode()
+    except SettingsError as e:  # the server still starts; the safe choice is the warm-up that loads no model
+        print(f"  SoundLab: {e}; warming the libraries only", file=sys.stderr, flush=True)
+        mode = "libraries"
+    if mode == "off":
+        return None
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_NoContextWarning())
+    thread = threading.Thread(target=run, kwargs={"nice": 10, "steps": STEPS if mode == "models" else LIBRARIES},
+                              name=THREAD_NAME, daemon=True)
     thread.start()
     return thread

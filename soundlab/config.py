@@ -121,6 +121,19 @@ def _env_dataset() -> tuple[str, Path | None]:
     return kind, Path(where.strip()).expanduser().resolve()
 
 
+WARMUP_MODES = ("models", "libraries", "off")
+
+
+def warmup_mode() -> str:
+    """SOUNDLAB_WARMUP: what `scripts/serve.py` warms when the server starts (`components.warmup`). Read only there, not
+    in `Settings`: a mistyped value must not stop the pages. Raises SettingsError."""
+    value = os.environ.get("SOUNDLAB_WARMUP", "").strip().lower() or WARMUP_MODES[0]
+    if value not in WARMUP_MODES:
+        raise SettingsError(f"setting SOUNDLAB_WARMUP must be {', '.join(WARMUP_MODES[:-1])} or {WARMUP_MODES[-1]}, "
+                            f"got {os.environ.get('SOUNDLAB_WARMUP')!r}")
+    return value
+
+
 def get_settings() -> Settings:
     """Read the settings from the environment (see README, "Settings").
 

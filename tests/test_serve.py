@@ -16,8 +16,42 @@ from tests.browser import free_port
 def test_warm_up_runs_every_step():
     from components import warmup
 
-    times = warmup.run()
-    assert set(times) == {name for name, _ in warmup.STEPS} and all(t >= 0 for t in times.values())
+    times = warmup.run(steps=warmup.LIBRARIES)
+    assert set(times) == {name for name, _ in warmup.LIBRARIES} and all(t >= 0 for t in times.values())
+
+
+def test_warm_up_loads_the_classify_pages_default_model_into_the_pages_cache(monkeypatch):
+    """The model step fills the cache the Classify page reads: its first visitor after a start loads nothing."""
+    from components import loaders, warmup
+    from soundlab import classify, runs
+    from soundlab.models import backbone
+
+    assert set(warmup.run(steps=warmup.MODELS)) == {name for name, _ in warmup.MODELS}
+    run = runs.preferred([r for r in loaders.runs()[0] if r.classifies_audio])  # what the page opens with
+
+    def no_second_load(*args, **kwargs):
+        raise AssertionError("the warmed model was loaded again")
+
+    monkeypatch.setattr(classify, "load_classifier", no_second_load)
+    monkeypatch.setattr(backbone, "load_backbone", no_second_load)
+    clf = loaders.classifier(run, run.default_model, loaders.backbone(run.backbone_key))
+    assert clf.run.id == run.id and clf.kind == run.default_model
+
+
+@pytest.mark.parametrize("value, steps", [("", "STEPS"), ("models", "STEPS"), ("libraries", "LIBRARIES"),
+                                          ("bogus", "LIBRARIES"), ("off", None)])
+def test_soundlab_warmup_chooses_the_steps(monkeypatch, capsys, value, steps):
+    from components import warmup
+
+    started = []
+    monkeypatch.setattr(warmup.threading, "Thread", lambda **kw: started.append(kw["kwargs"]["steps"]) or
+                        type("T", (), {"start": lambda self: None})())
+    monkeypatch.setenv("SOUNDLAB_WARMUP", value)
+    thread = warmup.start()
+    assert (thread is None) == (steps is None)
+    assert started == ([getattr(warmup, steps)] if steps else [])
+    if value == "bogus":  # named on the console, and the server still starts
+        assert "SOUNDLAB_WARMUP must be models, libraries or off, got 'bogus'" in capsys.readouterr().err
 
 
 def test_serve_starts_the_app_and_warms_up(tmp_path):
@@ -40,7 +74,9 @@ def test_serve_starts_the_app_and_warms_up(tmp_path):
             warmed = "SoundLab warmed up in the background" in log.read_text()
             time.sleep(0.5)
         assert served and warmed, log.read_text()
-        assert "failed" not in log.read_text()
+        text = log.read_text()
+        assert "SoundLab warm-up of" not in text  # no step failed (a step's failure is named so)
+        assert "the Classify page's default model" in text.split("SoundLab warmed up in the background")[1]
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read()
         assert b"<div id=\"root\">" in page or b"root" in page
         # app.py's middleware: each page's HTML tells the client where the app's root is (none for Streamlit's own)
