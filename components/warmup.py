@@ -8,11 +8,11 @@ Done once per process before anyone asks, that time is not a visitor's. Python's
 that needs a module while it is being imported here waits for it, as it would have waited importing it itself.
 
 Last, the Classify page's default model is loaded into the page's own caches (`components.loaders`): TensorFlow,
-torch, the preferred run's backbone and head, about 7 s of CPU and 0.9 GB of memory. Without it, the first visitor of
-Classify after every start waited 7-17 s behind a spinner (bench/bench_pages.py, 2026-12-03). A visitor who opens
-Classify while it loads waits for this load (Streamlit's cache computes a value once) instead of starting another.
-SOUNDLAB_WARMUP=libraries skips it (a server where nobody classifies keeps the memory), SOUNDLAB_WARMUP=off skips the
-whole warm-up.
+torch, the preferred run's backbone and head, about 7 s of CPU and 0.8 GB of memory (server RSS 1189 MB against 404 MB
+with SOUNDLAB_WARMUP=libraries). Without it, the first visitor of Classify after every start waited 7-17 s behind a
+spinner (bench/bench_pages.py, 2026-12-03). A visitor who opens Classify while it loads waits for this load
+(Streamlit's cache computes a value once) instead of starting another. SOUNDLAB_WARMUP=libraries skips it (a server
+where nobody classifies keeps the memory), SOUNDLAB_WARMUP=off skips the whole warm-up.
 """
 
 from __future__ import annotations
