@@ -112,7 +112,9 @@ def start() -> threading.Thread | None:
         mode = "libraries"
     if mode == "off":
         return None
-    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_NoContextWarning())
+    streamlit_log = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+    if not any(isinstance(f, _NoContextWarning) for f in streamlit_log.filters):  # once, however often this is called
+        streamlit_log.addFilter(_NoContextWarning())
     thread = threading.Thread(target=run, kwargs={"nice": 10, "steps": STEPS if mode == "models" else LIBRARIES},
                               name=THREAD_NAME, daemon=True)
     thread.start()

@@ -1,6 +1,7 @@
 """The README's start command (scripts/run-app.sh runs scripts/serve.py): the server starts, serves the app, and warms
 the pages' libraries in the background without getting in the way."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -50,8 +51,22 @@ def test_soundlab_warmup_chooses_the_steps(monkeypatch, capsys, value, steps):
     thread = warmup.start()
     assert (thread is None) == (steps is None)
     assert started == ([getattr(warmup, steps)] if steps else [])
+    if steps == "STEPS":  # Streamlit's warning about the loaders' spinners is dropped for the warm-up thread, once
+        log = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+        assert sum(isinstance(f, warmup._NoContextWarning) for f in log.filters) == 1
     if value == "bogus":  # named on the console, and the server still starts
         assert "SOUNDLAB_WARMUP must be models, libraries or off, got 'bogus'" in capsys.readouterr().err
+
+
+def test_the_warm_up_hides_streamlits_context_warning_for_its_own_thread_only():
+    from components import warmup
+
+    record = logging.LogRecord("streamlit", logging.WARNING, __file__, 1, "Thread '%s': missing ScriptRunContext! This "
+                               "warning can be ignored when running in bare mode.", (warmup.THREAD_NAME,), None)
+    record.threadName = warmup.THREAD_NAME
+    assert not warmup._NoContextWarning().filter(record)
+    record.threadName = "ScriptRunner.scriptThread"  # a page's own thread: still warned about
+    assert warmup._NoContextWarning().filter(record)
 
 
 def test_serve_starts_the_app_and_warms_up(tmp_path):
