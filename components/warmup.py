@@ -7,12 +7,13 @@ first spectrogram (its lazily loaded submodules and numba), scikit-learn's metri
 Done once per process before anyone asks, that time is not a visitor's. Python's import lock makes it safe: a page
 that needs a module while it is being imported here waits for it, as it would have waited importing it itself.
 
-Last, the Classify page's default model is loaded into the page's own caches (`components.loaders`): TensorFlow,
-torch, the preferred run's backbone and head, about 7 s of CPU and 0.8 GB of memory (server RSS 1189 MB against 404 MB
-with SOUNDLAB_WARMUP=libraries). Without it, the first visitor of Classify after every start waited 7-17 s behind a
-spinner (bench/bench_pages.py, 2026-12-03). A visitor who opens Classify while it loads waits for this load
-(Streamlit's cache computes a value once) instead of starting another. SOUNDLAB_WARMUP=libraries skips it (a server
-where nobody classifies keeps the memory), SOUNDLAB_WARMUP=off skips the whole warm-up.
+Last, the Classify page's default model is loaded into the page's own caches (`components.loaders`): TensorFlow, torch,
+the preferred run's backbone and head, and the other backbones whose tags the page shows, about 7 s of CPU and 0.8 GB of
+memory (server RSS 1189 MB against 404 MB with SOUNDLAB_WARMUP=libraries). Without it, the first visitor of Classify
+after every start waited 7-17 s behind a spinner (bench/bench_pages.py, 2026-12-03). A visitor who opens Classify while
+it loads waits for this load (Streamlit's cache computes a value once) instead of starting another.
+SOUNDLAB_WARMUP=libraries skips it (a server where nobody classifies keeps the memory), SOUNDLAB_WARMUP=off skips the
+whole warm-up.
 """
 
 from __future__ import annotations
@@ -50,12 +51,20 @@ def _plotly() -> None:
 def _classifier() -> None:
     from components import loaders
     from soundlab import runs
+    from soundlab.errors import SoundLabError
+    from soundlab.models.backbone import REGISTRY
 
     found = [r for r in loaders.runs()[0] if r.classifies_audio]
     if not found:  # nothing to classify with: the page says how to train
         return
     run = runs.preferred(found)  # what the Classify page shows first (components.run_picker)
     loaders.classifier(run, run.default_model, loaders.backbone(run.backbone_key))
+    for key in REGISTRY:  # the page also shows what the other backbones hear (components.classify_view.other_tags)
+        if key != run.backbone_key:
+            try:
+                loaders.backbone(key)
+            except SoundLabError:  # the page says what is missing, under the tags it cannot show
+                pass
 
 
 LIBRARIES = (("librosa (first mel spectrogram)", _spectrogram), ("scikit-learn metrics", _metrics),
@@ -76,9 +85,32 @@ class _NoContextWarning(logging.Filter):
 
 
 def run(*, nice: int = 0, steps=STEPS) -> dict[str, float]:
-    """Each step's seconds; a step that fails is named on the console and skipped (the page that needs it will say what is wrong).
-    `nice`: raise this thread's nice value first (Linux schedules threads on their own), so a visitor's script that
-    arrives during the warm-up gets the CPU first."""
+    """Each step's seconds; a step that fails is named on the console and skipped (the page that needs it will say what
+    is wrong).
+
+    `nice`: the libraries' steps run in a thread of their own at this nice value (Linux schedules threads on their
+    own), so a visitor's script that arrives during the warm-up gets the CPU first. The model steps run in the calling
+    thread, at its priority: the thread pools TensorFlow and torch start during them (tf_Compute, torch's OpenMP
+    threads) take the nice value of the thread that starts them, for good, and an unprivileged process cannot lower it
+    again. Started at nice 10 (seen with `ps -L`), every later classification ran its parallel work at low priority,
+    behind the browser and the other sessions' scripts."""
+    times: dict[str, float] = {}
+    low = [s for s in steps if s in LIBRARIES]
+    if low:
+        # The same holds for scipy's own OpenBLAS (librosa and scikit-learn load it): its worker thread starts when
+        # the library loads, so it loads here, at normal priority, not first in the niced thread.
+        import scipy.linalg  # noqa: F401
+        thread = threading.Thread(target=lambda: times.update(_run_steps(low, nice)), name=THREAD_NAME, daemon=True)
+        thread.start()
+        thread.join()
+    times.update(_run_steps([s for s in steps if s not in LIBRARIES], 0))
+    # on the server's console, as Streamlit's own start-up lines are (no logging handler is set up for ours)
+    print("  SoundLab warmed up in the background: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()),
+          file=sys.stderr, flush=True)
+    return times
+
+
+def _run_steps(steps, nice: int) -> dict[str, float]:
     if nice:
         try:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
@@ -93,15 +125,12 @@ def run(*, nice: int = 0, steps=STEPS) -> dict[str, float]:
             print(f"  SoundLab warm-up of {name} failed ({e}); that page will load it itself", file=sys.stderr)
             continue
         times[name] = time.perf_counter() - t0
-    # on the server's console, as Streamlit's own start-up lines are (no logging handler is set up for ours)
-    print("  SoundLab warmed up in the background: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()),
-          file=sys.stderr, flush=True)
     return times
 
 
 def start() -> threading.Thread | None:
-    """Run `run` in a daemon thread (it never keeps the server from stopping), with the steps SOUNDLAB_WARMUP asks for;
-    None when it says off."""
+    """Run `run` in a daemon thread (it never keeps the server from stopping; started here, by the main thread, at normal
+    priority), with the steps SOUNDLAB_WARMUP asks for; None when it says off."""
     from soundlab.config import warmup_mode
     from soundlab.errors import SettingsError
 

@@ -1,12 +1,14 @@
 """The README's start command (scripts/run-app.sh runs scripts/serve.py): the server starts, serves the app, and warms
 the pages' libraries in the background without getting in the way."""
 
+import contextlib
 import logging
 import os
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +25,7 @@ def test_warm_up_runs_every_step():
 
 def test_warm_up_loads_the_classify_pages_default_model_into_the_pages_cache(monkeypatch):
     """The model step fills the cache the Classify page reads: its first visitor after a start loads nothing."""
-    from components import loaders, warmup
+    from components import classify_view, loaders, warmup
     from soundlab import classify, runs
     from soundlab.models import backbone
 
@@ -37,6 +39,7 @@ def test_warm_up_loads_the_classify_pages_default_model_into_the_pages_cache(mon
     monkeypatch.setattr(backbone, "load_backbone", no_second_load)
     clf = loaders.classifier(run, run.default_model, loaders.backbone(run.backbone_key))
     assert clf.run.id == run.id and clf.kind == run.default_model
+    assert classify_view.other_backbones(clf)  # the other backbones, whose tags the page shows, are loaded too
 
 
 @pytest.mark.parametrize("value, steps", [("", "STEPS"), ("models", "STEPS"), ("libraries", "LIBRARIES"),
@@ -90,6 +93,16 @@ def test_serve_starts_the_app_and_warms_up(tmp_path):
             time.sleep(0.5)
         assert served and warmed, log.read_text()
         text = log.read_text()
+        # the warm-up ran niced, but no thread it leaves behind is (TensorFlow's, torch's and OpenBLAS's pools would
+        # run every later classification at low priority); jemalloc's purger, idle, may be
+        niced = []
+        for task in Path(f"/proc/{proc.pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                stat = (task / "stat").read_text()
+                name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+                if int(fields[16]) != 0:  # field 19 of stat, the nice value
+                    niced.append(name)
+        assert set(niced) <= {"jemalloc_bg_thd"}, niced
         assert "SoundLab warm-up of" not in text  # no step failed (a step's failure is named so)
         assert "the Classify page's default model" in text.split("SoundLab warmed up in the background")[1]
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read()
