@@ -49,22 +49,15 @@ def _plotly() -> None:
 
 
 def _classifier() -> None:
-    from components import loaders
+    from components import classify_view, loaders
     from soundlab import runs
-    from soundlab.errors import SoundLabError
-    from soundlab.models.backbone import REGISTRY
 
     found = [r for r in loaders.runs()[0] if r.classifies_audio]
     if not found:  # nothing to classify with: the page says how to train
         return
     run = runs.preferred(found)  # what the Classify page shows first (components.run_picker)
-    loaders.classifier(run, run.default_model, loaders.backbone(run.backbone_key))
-    for key in REGISTRY:  # the page also shows what the other backbones hear (components.classify_view.other_tags)
-        if key != run.backbone_key:
-            try:
-                loaders.backbone(key)
-            except SoundLabError:  # the page says what is missing, under the tags it cannot show
-                pass
+    clf = loaders.classifier(run, run.default_model, loaders.backbone(run.backbone_key))
+    classify_view.other_backbones(clf)  # the page also shows what they hear; one that cannot load is the page's caption
 
 
 LIBRARIES = (("librosa (first mel spectrogram)", _spectrogram), ("scikit-learn metrics", _metrics),
