@@ -2,6 +2,9 @@
 
     .venv/bin/python bench/bench_classify.py [--skip-app]
 
+Also: the default model's classification as the app calls it (a new thread per clip), idle, with one core busy and
+with another Python thread busy.
+
 Targets (2-core machine): warm end-to-end classification of a 5 s clip <= 25 ms with YAMNet and <= 15 ms with
 EfficientAT mn04; `embed` over the dev set >= 65 clips/s with YAMNet and >= 100 clips/s with mn04; live mode latency
 from audio frame to updated probabilities <= 1 s. Also reported: cold load of backbone + head, CPU use while
@@ -14,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -111,6 +115,44 @@ def app_memory() -> None:
                 print(f"{'app process after Classify with ' + key:55s} peak RSS {hwm:.0f} MB, now {rss:.0f} MB")
 
 
+def as_the_app_calls_it(clf, clips: list[str]) -> None:
+    """Classification as the app runs it: each clip from a new thread (Streamlit runs every script run in a new
+    thread), idle, with another process keeping one core busy (a browser drawing a page on the same machine), and
+    with another Python thread busy (other sessions' scripts, the server's event loop: they hold the GIL)."""
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            pass
+
+    for what in ("idle", "one core busy (another process)", "another Python thread busy (the GIL)"):
+        busy = (subprocess.Popen([sys.executable, "-c", "while True: pass"]) if "process" in what else None)
+        spinner = threading.Thread(target=spin, daemon=True) if "GIL" in what else None
+        stop.clear()
+        if spinner:
+            spinner.start()
+        times = []
+
+        def one(path, times=times):
+            t0 = time.perf_counter()
+            classify_audio(clf, path)
+            times.append((time.perf_counter() - t0) * 1000)
+
+        try:
+            for path in clips:
+                t = threading.Thread(target=one, args=(path,))
+                t.start()
+                t.join()
+        finally:
+            stop.set()
+            if busy:
+                busy.kill()
+                busy.wait()
+            if spinner:
+                spinner.join()
+        report(f"  each clip from a new thread, {what}", times)
+
+
 TARGETS = {"yamnet": (25, 65), "efficientat": (15, 100)}  # warm ms per 5 s clip, embed clips/s
 
 
@@ -136,6 +178,8 @@ def main() -> None:
                         else f"{kind}, {len(clf.tta_views)} passes")
                 report(f"warm classification, 5 s clip, end to end ({what})",
                        timeit(lambda c=clf: classify_audio(c, CLIP), repeat=40, warmup=3), target_ms=warm_ms)
+                if kind == run.default_model and r is run:
+                    as_the_app_calls_it(clf, [path for _, path in clips[:20]])
         y = audio.load(CLIP, sr=bb.params.sample_rate_hz).y
         report(f"  of which {bb.short_name} alone (one pass)", timeit(lambda b=bb, y=y: b(y), repeat=40))
         with tempfile.TemporaryDirectory() as cache:

@@ -93,8 +93,9 @@ def test_serve_starts_the_app_and_warms_up(tmp_path):
             time.sleep(0.5)
         assert served and warmed, log.read_text()
         text = log.read_text()
-        # the warm-up ran niced, but no thread it leaves behind is (TensorFlow's, torch's and OpenBLAS's pools would
-        # run every later classification at low priority); jemalloc's purger, idle, may be
+        # the warm-up ran niced, but no thread it leaves behind is (TensorFlow's, torch's and OpenBLAS's pools, and the
+        # inference thread the model step started, would run every later classification at low priority); jemalloc's
+        # purger, idle, may be
         niced = []
         for task in Path(f"/proc/{proc.pid}/task").iterdir():
             with contextlib.suppress(OSError):
@@ -118,6 +119,31 @@ def test_serve_starts_the_app_and_warms_up(tmp_path):
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_serve_sets_a_short_thread_switch_interval(monkeypatch):
+    """scripts/serve.py sets Python's switch interval to 1 ms before Streamlit starts (a classification waiting for
+    the GIL behind another session's script: 290-300 ms at 5 ms, 83-94 ms at 1 ms; bench/bench_classify.py)."""
+    import importlib.util
+
+    from streamlit.web import cli
+
+    from components import warmup
+
+    spec = importlib.util.spec_from_file_location("serve_under_test", ROOT / "scripts" / "serve.py")
+    serve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(serve)
+    seen = {}
+    monkeypatch.setattr(warmup, "start", lambda: seen.setdefault("warm", sys.getswitchinterval()))
+    monkeypatch.setattr(cli, "main", lambda prog_name: seen.setdefault("run", (sys.getswitchinterval(), sys.argv)) and 0)
+    monkeypatch.setattr(sys, "argv", ["serve.py", "--server.port", "1"])
+    before = sys.getswitchinterval()
+    try:
+        serve.main()
+    finally:
+        sys.setswitchinterval(before)
+    assert seen["warm"] == seen["run"][0] == serve.SWITCH_INTERVAL_S == 0.001
+    assert seen["run"][1][:2] == ["streamlit", "run"] and seen["run"][1][-2:] == ["--server.port", "1"]
 
 
 def test_the_server_parses_http_in_c_and_runs_on_uvloop():

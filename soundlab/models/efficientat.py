@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from soundlab.errors import ModelError
+from soundlab.models import torch_thread
 from soundlab.models.backbone import (
     Backbone,
     BackboneOutput,
@@ -196,12 +197,41 @@ def _torch_modules():
             power = spec.real ** 2 + spec.imag ** 2  # (batch, 513, T)
             return ((torch.matmul(self.mel, power) + 1e-5).log() + 4.5).div(5.0)[:, None]
 
-    return MobileNet, FrontEnd
+    class Inference(nn.Module):
+        """A network's whole inference as one module, to trace into one TorchScript call (see `_optimised`):
+        [(batch, n) waveform -> log-mel ->] features -> (frame embeddings (batch, T', 384), frame outputs, clip
+        output, log-mel), as `MobileNet.frames`, with `activation` applied to the logits."""
+
+        def __init__(self, net, front_end: bool, activation: str):
+            super().__init__()
+            self.front = FrontEnd() if front_end else None
+            self.features, self.mlp = net.features, net.classifier[2:]
+            self.softmax = activation == "softmax"
+
+        def forward(self, x):
+            spec = self.front(x) if self.front is not None else x
+            cols = self.features(spec).mean(dim=2).transpose(1, 2)
+            frames, clip = self.mlp(cols), self.mlp(cols.mean(dim=1))
+            if self.softmax:
+                return cols, torch.softmax(frames, dim=-1), torch.softmax(clip, dim=-1), spec
+            return cols, torch.sigmoid(frames), torch.sigmoid(clip), spec
+
+    return MobileNet, FrontEnd, Inference
 
 
 @functools.cache
 def _front_end():
     return _torch_modules()[1]().eval()
+
+
+@functools.cache
+def _traced_front_end():
+    """The front end as one TorchScript call (same output: tracing changes no kernel), for `FineTunedNetwork`."""
+    import torch
+
+    with torch.no_grad():
+        return torch.jit.freeze(torch.jit.trace(_front_end(), torch.zeros(1, SAMPLE_RATE),
+                                                check_trace=False).eval())
 
 
 def log_mel(y: np.ndarray) -> np.ndarray:
@@ -221,7 +251,7 @@ def load_network(weights: Path):
     """The mn04 network with the state dict at `weights` loaded strictly, in eval mode. Raises ModelError."""
     import torch
 
-    MobileNet, _ = _torch_modules()
+    MobileNet = _torch_modules()[0]
     weights = Path(weights)
     if not weights.is_file():
         raise ModelError(f"EfficientAT weights not found: {weights}. They ship in model_artifacts/{FOLDER}/ (restore "
@@ -239,22 +269,31 @@ def load_network(weights: Path):
     return net.eval()
 
 
-def _optimised(features):
-    """The convolutional part traced, frozen and optimised for CPU inference (batch norm folded into the
-    convolutions, oneDNN kernels): about 1.7x faster than eager mode here (5.2 vs 8.9 ms for 5 s), same output
-    within 2e-5. Falls back to the eager module if TorchScript is unavailable."""
+def _optimised(net, *, front_end: bool, activation: str):
+    """The network's whole inference (`Inference`) traced, frozen and optimised for CPU inference, as one call.
+
+    - Optimised (batch norm folded into the convolutions, oneDNN kernels): about 1.7x faster than eager mode here
+      (5.2 vs 8.9 ms for the convolutions on 5 s), same output within 2e-5.
+    - One call: TorchScript runs the whole graph without Python's GIL, where eager mode takes the GIL back after
+      each of ~40 operations. In the app other threads (the server's event loop, other sessions' scripts) hold
+      the GIL for up to 5 ms each time (Python's switch interval): with one such busy thread a 5 s clip took
+      190-200 ms eagerly against 19-22 ms as one call (8 ms with no other thread).
+    Falls back to the eager module if TorchScript is unavailable.
+    """
     import torch
 
+    _, _, Inference = _torch_modules()
+    module = Inference(net, front_end, activation).eval()
     try:
-        example = torch.zeros(1, 1, N_MELS, 500)
+        example = torch.zeros(1, SAMPLE_RATE * 5) if front_end else torch.zeros(1, 1, N_MELS, 500)
         with torch.no_grad():
-            traced = torch.jit.trace(features, example, check_trace=False)
+            traced = torch.jit.trace(module, example, check_trace=False)
             return torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
     except (RuntimeError, AttributeError) as e:  # an unusual torch build: eager mode is correct, only slower
         import logging
 
         logging.getLogger(__name__).warning("EfficientAT runs in eager mode (%s)", e)
-        return features
+        return module
 
 
 def fine_tunable(weights: Path, n_classes: int):
@@ -280,7 +319,7 @@ def load_fine_tuned(path: Path, n_classes: int):
     """A network saved by :func:`save_network` after fine-tuning for `n_classes`, in eval mode. Raises ModelError."""
     import torch
 
-    MobileNet, _ = _torch_modules()
+    MobileNet = _torch_modules()[0]
     if not Path(path).is_file():
         raise ModelError(f"fine-tuned model file not found: {path}")
     try:
@@ -295,15 +334,16 @@ def load_fine_tuned(path: Path, n_classes: int):
 class FineTunedNetwork:
     """A fine-tuned mn04 (`load_fine_tuned`) for inference, on the waveform a backbone window holds (32 kHz).
 
-    Thread-safe (calls are serialised with a lock, as the backbone's are) and optimised like the backbone's
-    convolutional part. Input shorter than `window_s` is zero-padded to it, as the trainer's inputs were
-    (`soundlab.models.features.fit_length`): the network was trained on whole 5 s clips.
+    Thread-safe (it runs in the inference thread, `torch_thread`, and calls are serialised with a lock, as the
+    backbone's are) and optimised as the backbone is (`_optimised`: one TorchScript call). Input shorter than
+    `window_s` is zero-padded to it, as the trainer's inputs were (`soundlab.models.features.fit_length`): the
+    network was trained on whole 5 s clips.
     """
 
     def __init__(self, path: Path, n_classes: int, *, window_s: float = 5.0):
         self.net = load_fine_tuned(Path(path), n_classes)
         self.window_samples = int(round(window_s * PARAMS.sample_rate_hz))
-        self._features = _optimised(self.net.features)
+        self._inference = _optimised(self.net, front_end=False, activation="softmax")
         self._lock = threading.Lock()
 
     def __call__(self, y: np.ndarray, log_mel: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -314,22 +354,24 @@ class FineTunedNetwork:
         `log_mel`: the backbone's spectrogram of the same `y` (the same front end: 2.5 ms saved), used when `y` needs
         no padding.
         """
-        import torch
-
         y = np.asarray(y, np.float32)
         if len(y) < self.window_samples:
             y, log_mel = np.pad(y, (0, self.window_samples - len(y))), None
+        return torch_thread.call(self._infer, y, log_mel)
+
+    def _infer(self, y: np.ndarray, log_mel: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
         with self._lock, torch.inference_mode():
             spec = (torch.from_numpy(np.ascontiguousarray(log_mel, np.float32))[None, None] if log_mel is not None
-                    else _front_end()(torch.from_numpy(np.ascontiguousarray(y))[None]))
-            _, frame_logits, clip_logits = self.net.frames(spec, self._features)
-            clip = torch.softmax(clip_logits[0], dim=-1).numpy()
-            frames = torch.softmax(frame_logits[0], dim=-1).numpy()
-        return clip, frames
+                    else _traced_front_end()(torch.from_numpy(np.ascontiguousarray(y))[None]))
+            _, frames, clip, _ = self._inference(spec)
+        return clip[0].numpy(), frames[0].numpy()
 
 
 class EfficientAT(Backbone):
-    """mn04_as on the CPU. Thread-safe: calls are serialised with a lock (Streamlit sessions share one instance)."""
+    """mn04_as on the CPU. Thread-safe: calls are serialised with a lock (Streamlit sessions share one instance);
+    single clips run in the inference thread (`torch_thread`), batches in the caller's."""
 
     key = "efficientat"
     short_name = "EfficientAT"
@@ -346,7 +388,7 @@ class EfficientAT(Backbone):
         self.fingerprint = f"efficientat-mn04-{file_sha256(self.weights)[:16]}"
         # bounded: the app's other work (TensorFlow heads, decoding, other sessions) shares the same cores
         torch.set_num_threads(max(1, min(threads, torch.get_num_threads())))
-        self._features = _optimised(self.net.features)
+        self._inference = _optimised(self.net, front_end=True, activation="sigmoid")
         self.runtime = f"PyTorch {torch.__version__.split('+')[0]}, {torch.get_num_threads()} threads"
         self._lock = threading.Lock()
 
@@ -362,7 +404,8 @@ class EfficientAT(Backbone):
             return self.front(torch.from_numpy(np.ascontiguousarray(y, np.float32))[None])
 
     def embed(self, y: np.ndarray) -> BackboneOutput:
-        return self.embed_batch([y])[0]
+        """One clip, in the inference thread (`torch_thread`: one OpenMP thread, steady when the cores are shared)."""
+        return torch_thread.call(self.embed_batch, [y])[0]
 
     def embed_batch(self, ys: list[np.ndarray]) -> list[BackboneOutput]:
         """Several waveforms in one pass when they have one length (faster per clip on a CPU)."""
@@ -372,10 +415,7 @@ class EfficientAT(Backbone):
         if len({len(y) for y in ys}) != 1:
             return [out for y in ys for out in self.embed_batch([y])]
         with self._lock, torch.inference_mode():
-            spec = self.front(torch.from_numpy(np.stack(ys)))
-            emb, logits, clip_logits = self.net.frames(spec, self._features)
-            scores, clip_scores = torch.sigmoid(logits).numpy(), torch.sigmoid(clip_logits).numpy()
-        emb, spec = emb.numpy(), spec.numpy()
+            emb, scores, clip_scores, spec = (t.numpy() for t in self._inference(torch.from_numpy(np.stack(ys))))
         return [BackboneOutput(embeddings=emb[i], scores=scores[i], log_mel=spec[i, 0], clip_scores=clip_scores[i])
                 for i in range(len(ys))]
 

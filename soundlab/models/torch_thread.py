@@ -1,0 +1,71 @@
+"""One long-lived thread for the process's single-clip PyTorch inference, with one OpenMP thread.
+
+Why (measured on the 2-core machine, the default fused EfficientAT model, 5 s clips, `bench/bench_classify.py`):
+- Streamlit runs each script run in a new thread. A torch call from a thread that never ran torch before pays a
+  first-use cost (ATen's per-thread set-up, a new OpenMP team): 33 ms per clip against 22 ms in a thread that
+  has run it before.
+- In a thread other than the main one, two OpenMP threads were *slower* than one for one clip (38 vs 22 ms
+  median), and when another process kept one core busy (the browser drawing the page, on a laptop) two threads
+  took 46 ms median and 213 ms at worst against 26 and 39 ms with one: a team of two waits at every barrier for
+  the thread the OS has descheduled.
+- Idle, in the main thread, one and two threads take the same time (19.4 vs 19.1 ms).
+
+`torch.set_num_threads` is global to the process (and the Whisper engine and training set it), but OpenMP's
+thread count is per thread: this thread sets its own to 1 (with threadpoolctl) and no other thread's setting
+changes. Batches (`embed`, training) still run in their caller's thread with its threads. Calls are serialised,
+as the models' own locks serialised them before.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+THREAD_NAME = "soundlab-torch"
+OPENMP_THREADS = 1
+
+_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+_thread_ident: int | None = None
+
+
+def _init() -> None:
+    global _thread_ident
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    _thread_ident = threading.get_ident()
+    torch.get_num_threads()  # ATen's per-thread set-up first: it would reset this thread's OpenMP count later
+    threadpool_limits(OPENMP_THREADS, user_api="openmp")  # this thread's count only (OpenMP's is per thread)
+
+
+def _reset_after_fork() -> None:  # a forked child has no copy of the thread: it starts its own when needed
+    global _executor, _thread_ident, _lock
+    _executor, _thread_ident, _lock = None, None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def call(fn: Callable[..., T], *args, **kwargs) -> T:
+    """`fn(*args, **kwargs)` run in the inference thread; its result or its exception, in the caller's thread."""
+    global _executor
+    if threading.get_ident() == _thread_ident:  # already there (a model calling another): no hop, no deadlock
+        return fn(*args, **kwargs)
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(1, thread_name_prefix=THREAD_NAME, initializer=_init)
+        executor = _executor
+    return executor.submit(fn, *args, **kwargs).result()
+
+
+def openmp_threads() -> int:
+    """The inference thread's OpenMP thread count (starts the thread if needed): what a clip runs on."""
+    import torch
+
+    return call(torch.get_num_threads)
