@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_classify.py [--skip-app]
 
 Also: the default model's classification as the app calls it (a new thread per clip), idle, with one core busy and
-with another Python thread busy.
+with another Python thread busy (at Python's default thread switch interval and at the one scripts/serve.py sets).
 
 Targets (2-core machine): warm end-to-end classification of a 5 s clip <= 25 ms with YAMNet and <= 15 ms with
 EfficientAT mn04; `embed` over the dev set >= 65 clips/s with YAMNet and >= 100 clips/s with mn04; live mode latency
@@ -125,10 +125,17 @@ def as_the_app_calls_it(clf, clips: list[str]) -> None:
         while not stop.is_set():
             pass
 
-    for what in ("idle", "one core busy (another process)", "another Python thread busy (the GIL)"):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from serve import SWITCH_INTERVAL_S  # what the served app runs with
+
+    default_interval = sys.getswitchinterval()
+    for what, interval in (("idle", default_interval), ("one core busy (another process)", default_interval),
+                           ("another Python thread busy (the GIL), switch 5 ms", 0.005),
+                           (f"the same, switch {SWITCH_INTERVAL_S * 1000:g} ms (the served app's)", SWITCH_INTERVAL_S)):
         busy = (subprocess.Popen([sys.executable, "-c", "while True: pass"]) if "process" in what else None)
-        spinner = threading.Thread(target=spin, daemon=True) if "GIL" in what else None
+        spinner = threading.Thread(target=spin, daemon=True) if "switch" in what else None
         stop.clear()
+        sys.setswitchinterval(interval)
         if spinner:
             spinner.start()
         times = []
@@ -150,6 +157,7 @@ def as_the_app_calls_it(clf, clips: list[str]) -> None:
                 busy.wait()
             if spinner:
                 spinner.join()
+            sys.setswitchinterval(default_interval)
         report(f"  each clip from a new thread, {what}", times)
 
 

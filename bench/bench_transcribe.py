@@ -4,6 +4,9 @@ and tiny.en with both engines, on the same clips. Each configuration runs in a f
     .venv/bin/python bench/bench_transcribe.py
 
 Target: real-time factor <= 0.1 for whisper-base with the faster engine on the 58 s clip (2 threads).
+
+Also: whisper-base on the clip's first 15 s beside another busy Python thread (in the app, another session's script or
+the server's event loop), at Python's default thread switch interval (5 ms) and at the one scripts/serve.py sets.
 """
 
 from __future__ import annotations
@@ -38,6 +41,46 @@ print(json.dumps(out))
 """
 
 
+CONTENTION = r"""
+import sys, threading, time
+import soundfile as sf
+from soundlab.asr import engines, longform
+engine, model, clip, app_interval = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+e = engines.load_engine(engine, model, threads=2)
+y, _ = sf.read(clip, dtype="float32")
+y = y[: 16_000 * 15]
+longform.transcribe(e, y[: 16_000 * 3], language="en")
+def seconds():
+    t0 = time.perf_counter(); longform.transcribe(e, y, language="en"); return time.perf_counter() - t0
+stop = threading.Event()
+def spin():
+    while not stop.is_set():
+        pass
+out = [f"alone {seconds():.1f} s"]
+for interval in (0.005, app_interval):
+    sys.setswitchinterval(interval)
+    stop.clear(); spinner = threading.Thread(target=spin); spinner.start()
+    try:
+        out.append(f"beside a busy thread, switch interval {interval * 1000:g} ms: {seconds():.1f} s")
+    finally:
+        stop.set(); spinner.join()
+print(" | ".join(out))
+"""
+
+
+def contention(models) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from serve import SWITCH_INTERVAL_S
+
+    clip = str(shared("speech", "en-long.wav"))
+    for engine, name in (("transformers", "whisper-base-hf"), ("faster-whisper", "whisper-base-ct2")):
+        out = subprocess.run([sys.executable, "-c", CONTENTION, engine, str(models / name), clip,
+                              str(SWITCH_INTERVAL_S)], cwd=ROOT, capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+        line = out.stdout.strip().splitlines()[-1] if out.returncode == 0 else "FAILED " + out.stderr[-300:]
+        print(f"{engine:15s} whisper-base, 15 s: {line}")
+
+
 def main() -> None:
     models = whisper_models()
     clips = [str(shared("speech", f"{c}.wav"))[:-4] for c in ("en-long", "en-short")]
@@ -67,6 +110,7 @@ def main() -> None:
         if fw and tr:
             print(f"{name}: faster-whisper is {tr['runs']['en-long']['rtf'] / fw['runs']['en-long']['rtf']:.1f}x "
                   "faster than transformers on the 58 s clip")
+    contention(models)
 
 
 if __name__ == "__main__":
