@@ -56,3 +56,22 @@ def test_efficientat_clips_run_in_the_thread_and_bad_input_is_named(dev_root):
     assert out.embeddings.shape[1] == 384 and np.isfinite(out.scores).all()
     with pytest.raises(AudioError, match="NaN"):  # the backbone's own message, raised in the caller
         eat.embed(np.full(32_000, np.nan, np.float32))
+
+
+def test_without_threadpoolctl_clips_still_run(monkeypatch, caplog):
+    """The thread's set-up without threadpoolctl: a warning that says what to install, and calls still work."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_threadpoolctl(name, *args, **kwargs):
+        if name == "threadpoolctl":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_threadpoolctl)
+    monkeypatch.setattr(torch_thread, "_executor", None)
+    monkeypatch.setattr(torch_thread, "_thread_ident", None)
+    with caplog.at_level("WARNING", logger="soundlab.models.torch_thread"):
+        assert torch_thread.call(lambda: 42) == 42
+    assert "threadpoolctl is missing" in caplog.text and "requirements.txt" in caplog.text

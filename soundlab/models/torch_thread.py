@@ -18,6 +18,7 @@ as the models' own locks serialised them before.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -36,10 +37,15 @@ _thread_ident: int | None = None
 def _init() -> None:
     global _thread_ident
     import torch
-    from threadpoolctl import threadpool_limits
 
     _thread_ident = threading.get_ident()
     torch.get_num_threads()  # ATen's per-thread set-up first: it would reset this thread's OpenMP count later
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pinned in requirements.txt; without it clips run correctly, on the process's thread count
+        logging.getLogger(__name__).warning("threadpoolctl is missing: single clips run on %d OpenMP threads "
+                                            "(pip install -r requirements.txt)", torch.get_num_threads())
+        return
     threadpool_limits(OPENMP_THREADS, user_api="openmp")  # this thread's count only (OpenMP's is per thread)
 
 
