@@ -276,8 +276,9 @@ def _optimised(net, *, front_end: bool, activation: str):
       (5.2 vs 8.9 ms for the convolutions on 5 s), same output within 2e-5.
     - One call: TorchScript runs the whole graph without Python's GIL, where eager mode takes the GIL back after
       each of ~40 operations. In the app other threads (the server's event loop, other sessions' scripts) hold
-      the GIL for up to 5 ms each time (Python's switch interval): with one such busy thread a 5 s clip took
-      190-200 ms eagerly against 19-22 ms as one call (8 ms with no other thread).
+      the GIL for up to 5 ms each time (Python's default switch interval; scripts/serve.py sets 0.5 ms): with
+      one such busy thread a 5 s clip took 190-200 ms eagerly against 19-22 ms as one call, at 5 ms (8 ms with no
+      other thread).
     Falls back to the eager module if TorchScript is unavailable.
     """
     import torch
