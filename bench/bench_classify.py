@@ -13,6 +13,7 @@ streaming, peak memory of the app with one and with both backbones loaded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-from common import ROOT, report, timeit  # noqa: E402,I001
+from common import ROOT, busy_python_thread, report, served_switch_interval, timeit  # noqa: E402,I001
 
 import numpy as np  # noqa: E402
 
@@ -118,26 +119,12 @@ def app_memory() -> None:
 def as_the_app_calls_it(clf, clips: list[str]) -> None:
     """Classification as the app runs it: each clip from a new thread (Streamlit runs every script run in a new
     thread), idle, with another process keeping one core busy (a browser drawing a page on the same machine), and
-    with another Python thread busy (other sessions' scripts, the server's event loop: they hold the GIL)."""
-    stop = threading.Event()
-
-    def spin():
-        while not stop.is_set():
-            pass
-
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from serve import SWITCH_INTERVAL_S  # what the served app runs with
-
-    default_interval = sys.getswitchinterval()
-    for what, interval in (("idle", default_interval), ("one core busy (another process)", default_interval),
-                           ("another Python thread busy (the GIL), switch 5 ms", 0.005),
-                           (f"the same, switch {SWITCH_INTERVAL_S * 1000:g} ms (the served app's)", SWITCH_INTERVAL_S)):
-        busy = (subprocess.Popen([sys.executable, "-c", "while True: pass"]) if "process" in what else None)
-        spinner = threading.Thread(target=spin, daemon=True) if "switch" in what else None
-        stop.clear()
-        sys.setswitchinterval(interval)
-        if spinner:
-            spinner.start()
+    beside another busy Python thread (other sessions' scripts, the server's event loop: they hold the GIL)."""
+    served = served_switch_interval()
+    conditions = (("idle", contextlib.nullcontext), ("one core busy (another process)", busy_core),
+                  ("another Python thread busy (the GIL), switch 5 ms", lambda: busy_python_thread(0.005)),
+                  (f"the same, switch {served * 1000:g} ms (the served app's)", lambda: busy_python_thread(served)))
+    for what, condition in conditions:
         times = []
 
         def one(path, times=times):
@@ -145,20 +132,23 @@ def as_the_app_calls_it(clf, clips: list[str]) -> None:
             classify_audio(clf, path)
             times.append((time.perf_counter() - t0) * 1000)
 
-        try:
+        with condition():
             for path in clips:
                 t = threading.Thread(target=one, args=(path,))
                 t.start()
                 t.join()
-        finally:
-            stop.set()
-            if busy:
-                busy.kill()
-                busy.wait()
-            if spinner:
-                spinner.join()
-            sys.setswitchinterval(default_interval)
         report(f"  each clip from a new thread, {what}", times)
+
+
+@contextlib.contextmanager
+def busy_core():
+    """Another process keeping one core busy, for the block."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 TARGETS = {"yamnet": (25, 65), "efficientat": (15, 100)}  # warm ms per 5 s clip, embed clips/s

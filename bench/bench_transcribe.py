@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 
-from common import ROOT  # noqa: I001
+from common import ROOT, served_switch_interval  # noqa: I001
 
 from tests.assets import shared, whisper_models
 
@@ -42,8 +42,9 @@ print(json.dumps(out))
 
 
 CONTENTION = r"""
-import sys, threading, time
+import sys, time
 import soundfile as sf
+from common import busy_python_thread
 from soundlab.asr import engines, longform
 engine, model, clip, app_interval = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 e = engines.load_engine(engine, model, threads=2)
@@ -52,31 +53,20 @@ y = y[: 16_000 * 15]
 longform.transcribe(e, y[: 16_000 * 3], language="en")
 def seconds():
     t0 = time.perf_counter(); longform.transcribe(e, y, language="en"); return time.perf_counter() - t0
-stop = threading.Event()
-def spin():
-    while not stop.is_set():
-        pass
 out = [f"alone {seconds():.1f} s"]
 for interval in (0.005, app_interval):
-    sys.setswitchinterval(interval)
-    stop.clear(); spinner = threading.Thread(target=spin); spinner.start()
-    try:
+    with busy_python_thread(interval):
         out.append(f"beside a busy thread, switch interval {interval * 1000:g} ms: {seconds():.1f} s")
-    finally:
-        stop.set(); spinner.join()
 print(" | ".join(out))
 """
 
 
 def contention(models) -> None:
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from serve import SWITCH_INTERVAL_S
-
     clip = str(shared("speech", "en-long.wav"))
     for engine, name in (("transformers", "whisper-base-hf"), ("faster-whisper", "whisper-base-ct2")):
         out = subprocess.run([sys.executable, "-c", CONTENTION, engine, str(models / name), clip,
-                              str(SWITCH_INTERVAL_S)], cwd=ROOT, capture_output=True, text=True,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+                              str(served_switch_interval())], cwd=ROOT, capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": os.pathsep.join((str(ROOT), str(ROOT / "bench")))})
         line = out.stdout.strip().splitlines()[-1] if out.returncode == 0 else "FAILED " + out.stderr[-300:]
         print(f"{engine:15s} whisper-base, 15 s: {line}")
 

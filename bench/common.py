@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,3 +35,33 @@ def report(name: str, times_ms: list[float], *, target_ms: float | None = None, 
         target = f"  target <= {target_ms:g} {unit}: {'met' if med <= target_ms else 'NOT met'}"
     print(f"{name:55s} median {med:8.2f} {unit}  (p10 {q[0]:.2f}, p90 {q[-1]:.2f}, n={len(times_ms)}){target}")
     return med
+
+
+def served_switch_interval() -> float:
+    """The thread switch interval the served app runs with (scripts/serve.py sets it)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from serve import SWITCH_INTERVAL_S
+
+    return SWITCH_INTERVAL_S
+
+
+@contextlib.contextmanager
+def busy_python_thread(switch_interval_s: float):
+    """For the block, another Python thread that always wants the GIL (in the app: another session's script, the
+    server's event loop), with Python's thread switch interval set to `switch_interval_s`; both undone after."""
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            pass
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(switch_interval_s)
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        spinner.join()
+        sys.setswitchinterval(before)

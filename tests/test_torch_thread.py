@@ -26,7 +26,7 @@ def test_one_named_thread_with_one_openmp_thread_and_the_process_setting_kept():
     before = torch.get_num_threads()
     names = {torch_thread.call(lambda: threading.current_thread().name) for _ in range(3)}
     assert len(names) == 1 and names.pop().startswith(torch_thread.THREAD_NAME)
-    assert torch_thread.openmp_threads() == torch_thread.OPENMP_THREADS == 1
+    assert torch_thread.call(torch.get_num_threads) == torch_thread.OPENMP_THREADS == 1
     assert torch.get_num_threads() == before  # the caller's (and the process's) count is unchanged
     seen = []
     t = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))  # a new thread, as a Streamlit rerun

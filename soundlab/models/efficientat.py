@@ -174,11 +174,11 @@ def _torch_modules():
             fmap = self.features(spec)
             return self.classifier(fmap), fmap.mean(dim=(2, 3))
 
-        def frames(self, spec, features=None):
+        def frames(self, spec):
             """(frame embeddings (batch, T', 384), frame logits (batch, T', 527), clip logits (batch, 527)): one
             frame per column of the last feature map, averaged over frequency; the clip logits are the network's
-            output on the pooled embedding. `features` replaces `self.features` (an optimised copy)."""
-            cols = (features or self.features)(spec).mean(dim=2).transpose(1, 2)  # (batch, T', 384)
+            output on the pooled embedding."""
+            cols = self.features(spec).mean(dim=2).transpose(1, 2)  # (batch, T', 384)
             mlp = self.classifier[2:]
             return cols, mlp(cols), mlp(cols.mean(dim=1))
 
@@ -199,22 +199,19 @@ def _torch_modules():
 
     class Inference(nn.Module):
         """A network's whole inference as one module, to trace into one TorchScript call (see `_optimised`):
-        [(batch, n) waveform -> log-mel ->] features -> (frame embeddings (batch, T', 384), frame outputs, clip
-        output, log-mel), as `MobileNet.frames`, with `activation` applied to the logits."""
+        [(batch, n) waveform -> log-mel ->] `MobileNet.frames` with `activation` applied to the logits ->
+        (frame embeddings (batch, T', 384), frame outputs, clip output, log-mel)."""
 
         def __init__(self, net, front_end: bool, activation: str):
             super().__init__()
             self.front = FrontEnd() if front_end else None
-            self.features, self.mlp = net.features, net.classifier[2:]
-            self.softmax = activation == "softmax"
+            self.net = net
+            self.activation = (lambda t: torch.softmax(t, dim=-1)) if activation == "softmax" else torch.sigmoid
 
         def forward(self, x):
             spec = self.front(x) if self.front is not None else x
-            cols = self.features(spec).mean(dim=2).transpose(1, 2)
-            frames, clip = self.mlp(cols), self.mlp(cols.mean(dim=1))
-            if self.softmax:
-                return cols, torch.softmax(frames, dim=-1), torch.softmax(clip, dim=-1), spec
-            return cols, torch.sigmoid(frames), torch.sigmoid(clip), spec
+            cols, frames, clip = self.net.frames(spec)
+            return cols, self.activation(frames), self.activation(clip), spec
 
     return MobileNet, FrontEnd, Inference
 

@@ -72,9 +72,3 @@ def call(fn: Callable[..., T], *args, **kwargs) -> T:
         executor = _executor
     return executor.submit(fn, *args, **kwargs).result()
 
-
-def openmp_threads() -> int:
-    """The inference thread's OpenMP thread count (starts the thread if needed): what a clip runs on."""
-    import torch
-
-    return call(torch.get_num_threads)
