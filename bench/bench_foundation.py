@@ -65,12 +65,16 @@ def main() -> None:
     at.query_params["clip"] = "2-104105-A-19.wav"
     at.run()
     assert not at.exception, at.exception
-    assert len(at.get("plotly_chart")) == 2
+    # the page's default view: one picture (waveform and mel spectrogram drawn on the server)
+    assert len(at.get("image")) == 1 and not at.get("plotly_chart"), "Explore's clip view changed: update the bench"
     report("Explore rerun with a clip selected (AppTest, warm)", timeit(at.run, repeat=30, warmup=3), target_ms=300)
     at.select_slider(key="explore-mel-nfft").set_value(2048).run()
     report("Explore rerun after a mel setting changed (then warm)", timeit(at.run, repeat=30, warmup=1),
            target_ms=300)
-
+    # "Interactive charts" on: two plotly figures instead of the picture
+    at.toggle(key="explore-interactive").set_value(True).run()
+    assert not at.exception and len(at.get("plotly_chart")) == 2, at.exception
+    report("Explore rerun, interactive charts (AppTest, warm)", timeit(at.run, repeat=30, warmup=1), target_ms=300)
 
 if __name__ == "__main__":
     main()

@@ -34,8 +34,14 @@ from tests.assets import dev_dataset
 def synthetic_run(artifacts: Path, meta: pd.DataFrame, seed: int = 0, dataset_id: str = "esc50") -> Path:
     """A run folder with 2000 out-of-fold rows of plausible (synthetic) probabilities, for timing only."""
     rng = np.random.default_rng(seed)
-    template = runs.preferred(runs.list_runs(DEFAULT_ARTIFACTS_DIR)[0])
-    info = json.loads((template.path / "run.json").read_text())
+    # the shipped YAMNet heads run (its two models and 1024-d embeddings are what the synthetic run imitates); not
+    # runs.preferred, which is the app's default model (a fused EfficientAT run since 2026-12-02)
+    for template in runs.list_runs(DEFAULT_ARTIFACTS_DIR)[0]:
+        info = json.loads((template.path / "run.json").read_text())
+        if {"attention", "linear"} <= set(info["models"]):
+            break
+    else:
+        raise SystemExit(f"no shipped run with the attention and linear heads in {DEFAULT_ARTIFACTS_DIR / 'runs'}")
     classes_df = meta.drop_duplicates("target").sort_values("target")
     classes = list(classes_df["category"])
     meta = meta.sort_values("filename")

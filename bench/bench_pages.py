@@ -79,7 +79,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from common import ROOT  # noqa: I001
+from common import ROOT, loop_time  # noqa: I001
 
 from tests.browser import CHROMIUM, free_port
 
@@ -180,18 +180,6 @@ def cpu_pressure(seconds: float = 2.0) -> float | None:
         return (total() - t0) / 1e6 / (time.monotonic() - w0)
     except (OSError, IndexError, ValueError):
         return None
-
-
-def loop_time() -> float:
-    """Seconds a fixed single-thread Python loop takes (median of 3): the machine's speed right now. On a shared VM it
-    varies by a third or more over an hour (another tenant's load), which neither the load average nor PSI inside the
-    VM always shows; compare runs only at similar loop times."""
-    times = []
-    for _ in range(3):
-        t = time.perf_counter()
-        sum(i * i for i in range(3_000_000))
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def pressure_text(p: float | None) -> str:

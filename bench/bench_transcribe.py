@@ -16,14 +16,15 @@ import os
 import subprocess
 import sys
 
-from common import ROOT, served_switch_interval  # noqa: I001
+from common import ROOT, loop_time, served_switch_interval  # noqa: I001
 
 from tests.assets import shared, whisper_models
 
 CHILD = r"""
 import json, resource, sys, time
 import soundfile as sf
-from soundlab.asr import engines, gate, longform, subtitles
+from soundlab.asr import engines, longform
+from tests.wer import word_error_rate
 engine, model, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
 t0 = time.perf_counter(); e = engines.load_engine(engine, model, threads=threads); load = time.perf_counter() - t0
 out = {"load_s": load, "runs": {}}
@@ -72,11 +73,17 @@ def contention(models) -> None:
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--no-contention", action="store_true", help="skip the runs beside a busy thread")
+    args = ap.parse_args()
     models = whisper_models()
     clips = [str(shared("speech", f"{c}.wav"))[:-4] for c in ("en-long", "en-short")]
     configs = [("faster-whisper", "whisper-base-ct2"), ("transformers", "whisper-base-hf"),
                ("faster-whisper", "whisper-tiny.en-ct2"), ("transformers", "whisper-tiny.en-hf")]
-    print(f"cpu cores {os.cpu_count()}; 2 threads; greedy decoding; clips: en-long (58 s), en-short (7 s)")
+    print(f"cpu cores {os.cpu_count()}; 2 threads; greedy decoding; clips: en-long (58 s), en-short (7 s); the machine's "
+          f"speed: a fixed Python loop {loop_time():.3f} s (compare runs at similar loop times)")
     print(f"{'engine':15s} {'model':15s} {'RTF 58 s (median of 3)':>24s} {'WER long':>9s} {'WER short':>10s} "
           f"{'load':>7s} {'peak RSS':>9s}")
     results = {}
@@ -100,7 +107,9 @@ def main() -> None:
         if fw and tr:
             print(f"{name}: faster-whisper is {tr['runs']['en-long']['rtf'] / fw['runs']['en-long']['rtf']:.1f}x "
                   "faster than transformers on the 58 s clip")
-    contention(models)
+    if not args.no_contention:
+        contention(models)
+    print(f"the fixed Python loop after the runs: {loop_time():.3f} s")
 
 
 if __name__ == "__main__":

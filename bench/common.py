@@ -37,6 +37,18 @@ def report(name: str, times_ms: list[float], *, target_ms: float | None = None, 
     return med
 
 
+def loop_time() -> float:
+    """Seconds a fixed single-thread Python loop takes (median of 3): the machine's speed right now. On a shared VM it
+    varies by a third or more over an hour (another tenant's load), which neither the load average nor PSI inside the
+    VM always shows; compare runs only at similar loop times."""
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        sum(i * i for i in range(3_000_000))
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
 def served_switch_interval() -> float:
     """The thread switch interval the served app runs with (scripts/serve.py sets it)."""
     sys.path.insert(0, str(ROOT / "scripts"))
