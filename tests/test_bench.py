@@ -1,0 +1,57 @@
+"""The benchmarks still run. Speed is never asserted here (the bench scripts print it); what is checked is that the
+scripts the README's figures come from do not break when the pages, the shipped runs or the helpers they use change
+(bench_transcribe failed on every configuration for two weeks after the WER helper moved, bench_metrics and
+bench_foundation after the default run and Explore's default view changed)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+
+
+def child_programs() -> list[tuple[str, str, str]]:
+    """(script, constant, code) of every program a bench script runs in a child process (a module-level string
+    constant handed to `python -c`): ruff, like any linter, sees only a string there."""
+    out = []
+    for script in sorted(BENCH.glob("*.py")):
+        for node in ast.parse(script.read_text()).body:
+            if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+                    and isinstance(node.value.value, str) and node.value.value.lstrip().startswith("import ")):
+                out.append((script.name, node.targets[0].id, node.value.value))
+    return out
+
+
+def test_child_programs_of_the_benchmarks_name_only_what_they_define_or_import(tmp_path):
+    programs = child_programs()
+    assert {(s, c) for s, c, _ in programs} >= {("bench_transcribe.py", "CHILD"), ("bench_transcribe.py", "CONTENTION")}
+    for script, const, code in programs:
+        path = tmp_path / f"{script[:-3]}_{const}.py"
+        path.write_text(code)
+        out = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--select",
+                              "F821,F401", str(path)], capture_output=True, text=True)
+        assert out.returncode == 0, f"{script}'s {const}:\n{out.stdout}{out.stderr}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args, expect", [
+    (["bench_foundation.py"], "Explore rerun, interactive charts"),
+    (["bench_metrics.py"], "Map (PCA"),
+    (["bench_accuracy.py"], "open set"),
+    (["bench_issues.py", "--repeats", "1", "--queries", "5"], "sound search over 100,000 clips"),
+], ids=["foundation", "metrics", "accuracy", "issues"])
+def test_a_benchmark_runs_to_the_end(args, expect, dev_root, tmp_path):
+    env = {**os.environ, "SOUNDLAB_ESC50_ROOT": str(dev_root), "SOUNDLAB_CACHE_DIR": str(tmp_path)}
+    for key in ("SOUNDLAB_ARTIFACTS_DIR", "SOUNDLAB_DATASET"):
+        env.pop(key, None)  # the shipped runs, as a user running the bench has them
+    out = subprocess.run([sys.executable, str(BENCH / args[0]), *args[1:]], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert expect in out.stdout, out.stdout[-2000:]
