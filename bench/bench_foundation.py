@@ -76,5 +76,6 @@ def main() -> None:
     assert not at.exception and len(at.get("plotly_chart")) == 2, at.exception
     report("Explore rerun, interactive charts (AppTest, warm)", timeit(at.run, repeat=30, warmup=1), target_ms=300)
 
+
 if __name__ == "__main__":
     main()

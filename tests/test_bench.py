@@ -1,7 +1,7 @@
 """The benchmarks still run. Speed is never asserted here (the bench scripts print it); what is checked is that the
 scripts the README's figures come from do not break when the pages, the shipped runs or the helpers they use change
-(bench_transcribe failed on every configuration for two weeks after the WER helper moved, bench_metrics and
-bench_foundation after the default run and Explore's default view changed)."""
+(bench_transcribe failed on every configuration from 2026-11-21, when the WER helper moved, to 2026-12-03;
+bench_metrics and bench_foundation broke when the default run and Explore's default view changed)."""
 
 from __future__ import annotations
 
