@@ -52,6 +52,27 @@ def test_whisper_base_english_wer(kind, clip):
     assert word_error_rate(ref, t.text) <= 0.15, t.text
 
 
+@pytest.mark.parametrize("name", ["whisper-base-hf", "whisper-tiny.en-hf"])
+def test_transformers_scores_a_chunk_on_generates_own_encoder_output(name, monkeypatch):
+    """The scoring pass reuses the encoder output generate() computed for the chunk's first window; the score is the
+    one a pass that runs the encoder again gives."""
+    e = engine("transformers", name)
+    y, _ = speech("en-long")
+    seen = []
+    score = engines.TransformersEngine._mean_logprob
+
+    def check(self, feats, sequences, language, task, *, encoder_outputs=None):
+        seen.append(encoder_outputs is not None)
+        got = score(self, feats, sequences, language, task, encoder_outputs=encoder_outputs)
+        again = score(self, feats, sequences, language, task)
+        assert got[1] == again[1] and got[0] == pytest.approx(again[0], abs=1e-5)
+        return got
+
+    monkeypatch.setattr(engines.TransformersEngine, "_mean_logprob", check)
+    segments = e.transcribe_chunk(y[: 20 * SR], language="en", task="transcribe")
+    assert seen == [True] and segments and segments[0].n_tokens > 10
+
+
 @pytest.mark.parametrize("kind, name", COMBOS)
 def test_long_clip_is_covered_without_loss_or_repetition(kind, name):
     """The 58 s clip needs two chunks; its first and last words must be there, nothing said twice."""

@@ -181,11 +181,25 @@ class TransformersEngine:
         kwargs = {"return_timestamps": True, "return_dict_in_generate": True}
         if self.multilingual:
             kwargs.update(task=task, language=language)
+        first: list = []  # (input features, output) of generate's first encoder pass
+
+        def keep_first(module, args, kw, output) -> None:
+            if not first:
+                first.append((kw.get("input_features", args[0] if args else None), output))
+
         with self._lock, torch.no_grad():
             feats = self._features(y16k)
-            out = self._model.generate(feats, **kwargs)
+            hook = self._model.get_encoder().register_forward_hook(keep_first, with_kwargs=True)
+            try:
+                out = self._model.generate(feats, **kwargs)
+            finally:
+                hook.remove()
             sequences = out["sequences"] if isinstance(out, dict) else out.sequences
-            logprob, n_tokens = self._mean_logprob(feats, sequences, language, task)
+            # the scoring pass reuses that encoder output when it was computed from these very features (a chunk's
+            # first window): 0.2 s instead of 0.8-1.0 s per 30 s chunk of whisper-base, the same scores
+            reuse = first[0][1] if first and isinstance(first[0][0], torch.Tensor) and torch.equal(first[0][0], feats) \
+                else None
+            logprob, n_tokens = self._mean_logprob(feats, sequences, language, task, encoder_outputs=reuse)
         segments = []
         for seg in (out.get("segments") or [[]])[0]:
             tokens = seg["tokens"].tolist() if hasattr(seg["tokens"], "tolist") else list(seg["tokens"])
@@ -200,8 +214,10 @@ class TransformersEngine:
                 segments.append(Segment(0.0, len(y16k) / SAMPLE_RATE, text, logprob, n_tokens))
         return segments
 
-    def _mean_logprob(self, feats, sequences, language: str | None, task: str) -> tuple[float | None, int]:
-        """(mean log-probability of the generated text tokens, their number), teacher-forced in one decoder pass."""
+    def _mean_logprob(self, feats, sequences, language: str | None, task: str, *,
+                      encoder_outputs=None) -> tuple[float | None, int]:
+        """(mean log-probability of the generated text tokens, their number), teacher-forced in one decoder pass
+        (on `encoder_outputs` when given: the encoder's output for `feats`)."""
         import torch
 
         gc = self._model.generation_config
@@ -214,7 +230,8 @@ class TransformersEngine:
         # the decoder has max_target_positions (448) positions: a decoding that ran to the limit (a loop) is scored
         # on what fits
         full = full[:, : self._model.config.max_target_positions + 1]
-        logits = self._model(input_features=feats, decoder_input_ids=full[:, :-1]).logits.float()
+        source = {"input_features": feats} if encoder_outputs is None else {"encoder_outputs": encoder_outputs}
+        logits = self._model(**source, decoder_input_ids=full[:, :-1]).logits.float()
         logp = torch.log_softmax(logits, dim=-1).gather(-1, full[:, 1:, None])[..., 0]
         generated = logp[:, len(init) - 1 :]
         text = full[:, len(init):] < gc.eos_token_id  # ordinary tokens, not timestamps or specials
