@@ -9,11 +9,11 @@ import ast
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.assets import ROOT
+
 BENCH = ROOT / "bench"
 
 
