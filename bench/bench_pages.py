@@ -242,10 +242,10 @@ def install_signal_handlers() -> None:
 
 @contextlib.contextmanager
 def app_server(dataset: Path, cache_dir: Path, *, port: int | None = None, allow_install: bool = False,
-               timeout_s: float = 180, floor_dir: Path | None = None):
+               timeout_s: float = 180, floor_dir: Path | None = None, env: dict[str, str] | None = None):
     """Start the app as scripts/run-app.sh does, in its own process group, on 127.0.0.1; wait for
     /_stcore/health; yield a Server; always stop the whole group. With `floor_dir`: the same Streamlit, started the
-    same way, on the floor app in that folder (`floor_app`) instead of Home.py."""
+    same way, on the floor app in that folder (`floor_app`) instead of Home.py. `env`: more settings."""
     port = port or free_port(HOST)
     args = ["--server.address", HOST, "--server.port", str(port), "--server.headless", "true"]
     if floor_dir is None and (allow_install or not run_app_would_install()):
@@ -261,7 +261,7 @@ def app_server(dataset: Path, cache_dir: Path, *, port: int | None = None, allow
             how = "python -m streamlit run hello.py (a one-line page, with the app's .streamlit/config.toml)"
         env_path = f"{venv / 'bin'}:{os.environ.get('PATH', '')}"
     env = {**os.environ, "PATH": env_path, "SOUNDLAB_ESC50_ROOT": str(dataset), "SOUNDLAB_CACHE_DIR": str(cache_dir),
-           "PYTHONUNBUFFERED": "1"}
+           "PYTHONUNBUFFERED": "1", **(env or {})}
     log = Path(tempfile.mkstemp(prefix="bench-streamlit-", suffix=".log")[1])
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=floor_dir or ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,

@@ -7,6 +7,7 @@ Target: real-time factor <= 0.1 for whisper-base with the faster engine on the 5
 
 Also: whisper-base on the clip's first 15 s beside another busy Python thread (in the app, another session's script or
 the server's event loop), at Python's default thread switch interval (5 ms) and at the one scripts/serve.py sets.
+The worst case for the GIL the app's sessions share; bench_transcribe_app.py measures the page beside a real visitor.
 """
 
 from __future__ import annotations
@@ -77,8 +78,14 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--no-contention", action="store_true", help="skip the runs beside a busy thread")
+    ap.add_argument("--contention-only", action="store_true", help="only the runs beside a busy thread")
     args = ap.parse_args()
     models = whisper_models()
+    if args.contention_only:
+        print(f"the machine's speed: a fixed Python loop {loop_time():.3f} s")
+        contention(models)
+        print(f"the fixed Python loop after the runs: {loop_time():.3f} s")
+        return
     clips = [str(shared("speech", f"{c}.wav"))[:-4] for c in ("en-long", "en-short")]
     configs = [("faster-whisper", "whisper-base-ct2"), ("transformers", "whisper-base-hf"),
                ("faster-whisper", "whisper-tiny.en-ct2"), ("transformers", "whisper-tiny.en-hf")]

@@ -46,7 +46,9 @@ def test_child_programs_of_the_benchmarks_name_only_what_they_define_or_import(t
     (["bench_metrics.py"], "Map (PCA"),
     (["bench_accuracy.py"], "open set"),
     (["bench_issues.py", "--repeats", "1", "--queries", "5"], "sound search over 100,000 clips"),
-], ids=["foundation", "metrics", "accuracy", "issues"])
+    pytest.param(["bench_transcribe_app.py", "--engines", "faster-whisper", "--rounds", "1"], "beside a visitor",
+                 marks=pytest.mark.browser),
+], ids=["foundation", "metrics", "accuracy", "issues", "transcribe-app"])
 def test_a_benchmark_runs_to_the_end(args, expect, dev_root, tmp_path):
     env = {**os.environ, "SOUNDLAB_ESC50_ROOT": str(dev_root), "SOUNDLAB_CACHE_DIR": str(tmp_path)}
     for key in ("SOUNDLAB_ARTIFACTS_DIR", "SOUNDLAB_DATASET"):
