@@ -39,14 +39,16 @@ def metric(page, label: str) -> str:
     return m.inner_text().replace(label, "").split("\n")[-1].strip()
 
 
-def transcribe(page, clip: Path, before: str, timeout_s: float, other=None) -> tuple[float, int]:
-    """Upload `clip`, wait for a new transcript; while waiting, `other` (a page) visits other pages."""
+def transcribe(page, clip: Path, before: str, timeout_s: float, other=None, url: str = "") -> tuple[float, int]:
+    """Upload `clip`, wait for a new transcript; while waiting, `other` (a page) visits other pages of the app at
+    `url` (the transcript is then looked for after each of its visits: the wall time is up to one visit late, the
+    page's own time taken is exact)."""
     t0 = time.perf_counter()
     page.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(str(clip))
     views, i = 0, 0
     while time.perf_counter() - t0 < timeout_s:
         if other is not None:
-            other.goto(f"{other.base}/{OTHER_PAGES[i % len(OTHER_PAGES)]}")
+            other.goto(f"{url}/{OTHER_PAGES[i % len(OTHER_PAGES)]}")
             other.wait_for_function(IDLE, timeout=60_000)
             i, views = i + 1, views + 1
         else:
@@ -69,11 +71,9 @@ def one_round(pw, engine: str, beside: bool, args) -> str:
             page.locator('[data-testid="stFileUploader"] input[type=file]').wait_for(state="attached",
                                                                                       timeout=120_000)
             transcribe(page, shared("speech", "en-short.wav"), "", 300)
-            other = None
-            if beside:
-                other = browser.new_context().new_page()
-                other.base = server.url
-            wall, views = transcribe(page, shared("speech", "en-long.wav"), page.evaluate(TRANSCRIPT), 600, other)
+            other = browser.new_context().new_page() if beside else None
+            wall, views = transcribe(page, shared("speech", "en-long.wav"), page.evaluate(TRANSCRIPT), 600, other,
+                                     server.url)
             where = f"beside a visitor ({views} page views)" if beside else "alone"
             return (f"{engine:15s} {where:32s} wall {wall:5.1f} s   page: time taken {metric(page, 'Time taken')}, "
                     f"RTF {metric(page, 'Real-time factor')}")
