@@ -33,12 +33,15 @@ with st.sidebar:
         task = st.radio("Task", ["transcribe", "translate"], horizontal=True, key="transcribe-task",
                         help="translate: speech in any language to English text (multilingual models only)")
         chunk_s = st.slider("Chunk length (s)", 10, 30, int(min(max(settings.whisper_chunk_s, 10), 30)),
-                            key="transcribe-chunk")
+                            key="transcribe-chunk",
+                            help="The transformers engine. faster-whisper decodes the whole audio in its own 30 s "
+                                 "windows, each starting where the last complete sentence ended.")
         stride_s = st.slider("Cut at the quietest moment of each chunk's last ... s", 0, 10,
                              int(min(max(settings.whisper_stride_s, 0), 10)), key="transcribe-stride",
                              help="Chunks do not overlap; each cut is placed in a pause near the chunk's end.")
         stride_s = min(stride_s, chunk_s / 2 - 0.5)
-    st.caption(f"Model {page.safe(model)} · {task} · {chunk_s} s chunks")  # typed text: shown as typed
+    parts = f"{chunk_s} s chunks" if engine_name != "faster-whisper" else "its own 30 s windows"
+    st.caption(f"Model {page.safe(model)} · {task} · {parts}")  # typed text: shown as typed
 
 source = st.segmented_control("Source", ["Upload", "Record", "Dataset clip"], default="Upload", required=True,
                               key="transcribe-source", bind="query-params")
@@ -96,7 +99,7 @@ if key not in store:
     try:
         result = longform.transcribe(engine, clip_audio.y, language=None if language == "auto" else language,
                                        task=task, chunk_length_s=float(chunk_s), stride_s=float(stride_s),
-                                       progress=lambda i, n: bar.progress(i / n, text=f"Chunk {i} of {n} done"))
+                                       progress=lambda i, n: bar.progress(min(i / max(n, 1), 1.0), text=f"{i / max(n, 1):.0%} done"))
     except SoundLabError as e:
         bar.empty()
         st.error(page.safe(e))
@@ -118,7 +121,7 @@ else:
               delta=f"{result.language_probability:.0%} sure" if result.language_probability is not None else None,
               delta_color="off")
 c2.metric("Speech", f"{checked.share:.0%}" if checked else "n/a", help="share of YAMNet frames that are speech")
-c3.metric("Time taken", f"{result.seconds:.1f} s", help=f"for {result.duration_s:.1f} s of audio in {result.chunks} chunks")
+c3.metric("Time taken", f"{result.seconds:.1f} s", help=f"for {result.duration_s:.1f} s of audio in {result.chunks} {result.chunk_kind}")
 c4.metric("Real-time factor", f"{result.real_time_factor:.3f}", help="processing time / audio duration")
 for note in result.notes:
     st.info(note)

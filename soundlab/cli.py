@@ -480,7 +480,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         result = longform.transcribe(engine, clip.y, language=args.language, task=args.task,
                                      chunk_length_s=args.chunk_s or s.whisper_chunk_s,
                                      stride_s=s.whisper_stride_s if args.stride_s is None else args.stride_s,
-                                     progress=functools.partial(bar, "chunks"))
+                                     progress=functools.partial(
+                                         bar, "seconds" if hasattr(engine, "transcribe_long") else "chunks"))
     finally:
         bar.close()
     for note in result.notes:

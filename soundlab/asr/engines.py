@@ -305,6 +305,33 @@ class FasterWhisperEngine:
             return [Segment(float(s.start), float(s.end), s.text.strip(), float(s.avg_logprob), len(s.tokens))
                     for s in segs if s.text.strip()]
 
+    def transcribe_long(self, y16k: np.ndarray, *, language: str | None, task: str,
+                        progress=None) -> tuple[list[Segment], int]:
+        """(segments, windows decoded): the whole audio in faster-whisper's own sequential 30 s windows, each
+        starting where the last complete segment of the one before ended (OpenAI's long-form decoding), with the
+        same decoding options as `transcribe_chunk`. `progress(done_s, total_s)` after each segment (whole seconds).
+
+        Why not our pause-aligned chunks for this engine: faster-whisper runs each chunk the same way, and the
+        decoding of a chunk's first window ends with its last complete segment, so every chunk took a second full
+        30 s window for its last few seconds. The 58 s clip took 4 windows in 4.0-4.2 s (WER 9.7%); the whole clip
+        at once 3 windows in 3.1 s (WER 8.3%) (whisper-base, language given, 2026-12-04)."""
+        total = int(round(len(y16k) / SAMPLE_RATE))
+        with self._lock:
+            segs, _ = self._model.transcribe(y16k, language=language if self.multilingual else None,
+                                             task=task if self.multilingual else "transcribe", beam_size=1,
+                                             condition_on_previous_text=False, vad_filter=False)
+            out, windows = [], set()
+            for s in segs:  # a generator: each window is decoded as its segments are asked for
+                windows.add(s.seek)
+                if s.text.strip():
+                    out.append(Segment(float(s.start), float(s.end), s.text.strip(), float(s.avg_logprob),
+                                       len(s.tokens)))
+                if progress:
+                    progress(min(int(s.end), total), total)
+        if progress:
+            progress(total, total)
+        return out, max(1, len(windows))
+
 
 def model_source(model: str, engine: str) -> str:
     """Where a Whisper model would come from, in words (cheap: no loading, no network)."""

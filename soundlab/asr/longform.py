@@ -4,7 +4,9 @@ Long audio is cut into chunks of at most `chunk_length_s` (<= 30 s, Whisper's wi
 placed at the quietest 100 ms within the last `stride_s` seconds of the chunk, so a cut falls in a
 pause rather than through a word; chunks do not overlap, so nothing has to be merged and no text can
 be lost or repeated at a seam. Each chunk is decoded with timestamps, which are shifted by the
-chunk's start.
+chunk's start. An engine with `transcribe_long` (faster-whisper) decodes the whole audio in its own sequential
+30 s windows instead, each starting where the last complete segment ended: no chunk settings apply to it.
+`progress(done, total)` counts chunks, or whole seconds of audio with such an engine.
 
 English-only models (``*.en``, distil-large-v3) are always run in English; when they are unsure of what they
 heard (mean token log-probability below -1), the transcript carries a note that the speech may not be English.
@@ -56,10 +58,11 @@ class Transcript:
     model: str
     duration_s: float
     seconds: float  # processing time
-    chunks: int
+    chunks: int  # pause-aligned chunks, or the engine's own windows (chunk_kind)
     notes: list[str] = field(default_factory=list)
     language_candidates: list = field(default_factory=list)  # [(code, probability, mean log-probability or None)]
     language_unsure: bool = False  # detection was unsure: the language was chosen by decoding the candidates
+    chunk_kind: str = "chunks"  # "chunks" (cut at pauses) or "windows" (the engine's own sequential 30 s windows)
 
     @property
     def real_time_factor(self) -> float:
@@ -133,16 +136,24 @@ def transcribe(engine, y16k: np.ndarray, *, language: str | None = None, task: s
             notes.append("The language was hard to tell from the sound alone ("
                          + ", ".join(f"{c} {p:.0%}" for c, p, _ in candidates) + f"); {language} was chosen because "
                          "its transcript is the one the model finds most probable.")
-    chunks = plan_chunks(y16k, chunk_length_s=chunk_length_s, stride_s=stride_s)
+    chunks = plan_chunks(y16k, chunk_length_s=chunk_length_s, stride_s=stride_s)  # checks the settings
     segments: list[Segment] = []
-    for i, (a, b) in enumerate(chunks):
-        for s in engine.transcribe_chunk(y16k[a:b], language=language, task=task):
-            off = a / SAMPLE_RATE
-            end = min(s.end_s + off, b / SAMPLE_RATE)
-            segments.append(Segment(round(s.start_s + off, 3), round(max(end, s.start_s + off), 3), s.text,
-                                    s.avg_logprob, s.n_tokens))
-        if progress:
-            progress(i + 1, len(chunks))
+    if hasattr(engine, "transcribe_long"):  # faster-whisper: its own sequential windows (its docstring says why)
+        found, n_parts = engine.transcribe_long(y16k, language=language, task=task, progress=progress)
+        duration = len(y16k) / SAMPLE_RATE
+        segments = [Segment(round(s.start_s, 3), round(max(min(s.end_s, duration), s.start_s), 3), s.text,
+                            s.avg_logprob, s.n_tokens) for s in found]
+        kind = "windows"
+    else:
+        for i, (a, b) in enumerate(chunks):
+            for s in engine.transcribe_chunk(y16k[a:b], language=language, task=task):
+                off = a / SAMPLE_RATE
+                end = min(s.end_s + off, b / SAMPLE_RATE)
+                segments.append(Segment(round(s.start_s + off, 3), round(max(end, s.start_s + off), 3), s.text,
+                                        s.avg_logprob, s.n_tokens))
+            if progress:
+                progress(i + 1, len(chunks))
+        n_parts, kind = len(chunks), "chunks"
     text = " ".join(s.text for s in segments).strip()
     logprobs = [s.avg_logprob for s in segments if s.avg_logprob is not None]
     mean_logprob = float(np.mean(logprobs)) if logprobs else None
@@ -161,8 +172,8 @@ def transcribe(engine, y16k: np.ndarray, *, language: str | None = None, task: s
         notes.append(f"The model is unsure of this transcript ({why}); treat it with care.")
     return Transcript(text=text, segments=segments, language=language,
                       language_probability=prob, language_candidates=candidates, language_unsure=unsure, task=task, engine=engine.name, model=engine.model,
-                      duration_s=len(y16k) / SAMPLE_RATE, seconds=time.perf_counter() - t0, chunks=len(chunks),
-                      notes=notes)
+                      duration_s=len(y16k) / SAMPLE_RATE, seconds=time.perf_counter() - t0, chunks=n_parts,
+                      chunk_kind=kind, notes=notes)
 
 
 def choose_language(engine, y16k: np.ndarray, *, task: str = "transcribe"
