@@ -40,7 +40,7 @@ with st.sidebar:
                              int(min(max(settings.whisper_stride_s, 0), 10)), key="transcribe-stride",
                              help="Chunks do not overlap; each cut is placed in a pause near the chunk's end.")
         stride_s = min(stride_s, chunk_s / 2 - 0.5)
-    parts = f"{chunk_s} s chunks" if engine_name != "faster-whisper" else "its own 30 s windows"
+    parts = "its own 30 s windows" if engines.decodes_in_own_windows(engine_name) else f"{chunk_s} s chunks"
     st.caption(f"Model {page.safe(model)} · {task} · {parts}")  # typed text: shown as typed
 
 source = st.segmented_control("Source", ["Upload", "Record", "Dataset clip"], default="Upload", required=True,
@@ -99,7 +99,8 @@ if key not in store:
     try:
         result = longform.transcribe(engine, clip_audio.y, language=None if language == "auto" else language,
                                        task=task, chunk_length_s=float(chunk_s), stride_s=float(stride_s),
-                                       progress=lambda i, n: bar.progress(min(i / max(n, 1), 1.0), text=f"{i / max(n, 1):.0%} done"))
+                                       progress=lambda i, n: bar.progress(min(i / max(n, 1), 1.0),
+                                                                          text=f"{i / max(n, 1):.0%} done"))
     except SoundLabError as e:
         bar.empty()
         st.error(page.safe(e))

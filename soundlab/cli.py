@@ -481,7 +481,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
                                      chunk_length_s=args.chunk_s or s.whisper_chunk_s,
                                      stride_s=s.whisper_stride_s if args.stride_s is None else args.stride_s,
                                      progress=functools.partial(
-                                         bar, "seconds" if hasattr(engine, "transcribe_long") else "chunks"))
+                                         bar, "seconds" if engines.decodes_in_own_windows(engine_name) else "chunks"))
     finally:
         bar.close()
     for note in result.notes:

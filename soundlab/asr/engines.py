@@ -348,6 +348,13 @@ def model_source(model: str, engine: str) -> str:
     return "not downloaded yet: it is fetched from the Hugging Face hub on first use (needs internet)"
 
 
+def decodes_in_own_windows(engine: str) -> bool:
+    """Whether the engine of this name decodes whole audio in its own windows (`transcribe_long`: faster-whisper),
+    so that the chunk settings do not apply to it and its progress counts seconds of audio."""
+    return hasattr({"transformers": TransformersEngine, "faster-whisper": FasterWhisperEngine}.get(engine),
+                   "transcribe_long")
+
+
 def load_engine(engine: str, model: str, *, threads: int | None = None) -> Engine:
     """Build an engine by name ("transformers" or "faster-whisper"). Raises ModelError."""
     if engine == "transformers":

@@ -75,13 +75,18 @@ class Transcript:
         return d
 
 
-def plan_chunks(y16k: np.ndarray, *, chunk_length_s: float = 30.0, stride_s: float = 5.0) -> list[tuple[int, int]]:
-    """Non-overlapping (start, end) sample ranges of at most `chunk_length_s`, each cut at the quietest
-    100 ms within the last `stride_s` seconds of its chunk."""
+def check_chunking(chunk_length_s: float, stride_s: float) -> None:
+    """Raise ParameterError for chunk settings plan_chunks cannot use."""
     if not 5.0 <= chunk_length_s <= WHISPER_WINDOW_S:
         raise ParameterError(f"chunk_length_s must be between 5 and {WHISPER_WINDOW_S:.0f} s, got {chunk_length_s}")
     if not 0.0 <= stride_s < chunk_length_s / 2:
         raise ParameterError(f"stride_s must be >= 0 and below half the chunk length, got {stride_s}")
+
+
+def plan_chunks(y16k: np.ndarray, *, chunk_length_s: float = 30.0, stride_s: float = 5.0) -> list[tuple[int, int]]:
+    """Non-overlapping (start, end) sample ranges of at most `chunk_length_s`, each cut at the quietest
+    100 ms within the last `stride_s` seconds of its chunk."""
+    check_chunking(chunk_length_s, stride_s)
     n = len(y16k)
     size = int(chunk_length_s * SAMPLE_RATE)
     search = int(stride_s * SAMPLE_RATE)
@@ -136,7 +141,7 @@ def transcribe(engine, y16k: np.ndarray, *, language: str | None = None, task: s
             notes.append("The language was hard to tell from the sound alone ("
                          + ", ".join(f"{c} {p:.0%}" for c, p, _ in candidates) + f"); {language} was chosen because "
                          "its transcript is the one the model finds most probable.")
-    chunks = plan_chunks(y16k, chunk_length_s=chunk_length_s, stride_s=stride_s)  # checks the settings
+    check_chunking(chunk_length_s, stride_s)  # bad settings are refused with either engine
     segments: list[Segment] = []
     if hasattr(engine, "transcribe_long"):  # faster-whisper: its own sequential windows (its docstring says why)
         found, n_parts = engine.transcribe_long(y16k, language=language, task=task, progress=progress)
@@ -145,6 +150,7 @@ def transcribe(engine, y16k: np.ndarray, *, language: str | None = None, task: s
                             s.avg_logprob, s.n_tokens) for s in found]
         kind = "windows"
     else:
+        chunks = plan_chunks(y16k, chunk_length_s=chunk_length_s, stride_s=stride_s)
         for i, (a, b) in enumerate(chunks):
             for s in engine.transcribe_chunk(y16k[a:b], language=language, task=task):
                 off = a / SAMPLE_RATE
