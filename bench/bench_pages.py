@@ -426,6 +426,43 @@ class WsMeter:
         return sizes[:top]
 
 
+STALL_S = 4.0  # a visit slower than this (the cold target) gets its longest waits in the notes
+
+
+class PageLog:
+    """What the browser did during a visit, with times: requests (sent, finished or failed), the websocket opening,
+    Streamlit's messages (from a WsMeter) and console lines. Kept so that a slow visit explains itself: `gaps` lists
+    the longest stretches in which nothing happened, each with the event before and after it (a stalled request, a
+    websocket that opened late, a script that started late)."""
+
+    def __init__(self, page):
+        self.events: list[tuple[float, str]] = []
+        page.on("request", lambda r: self._add(f"request {self._short(r.url)}"))
+        page.on("requestfinished", lambda r: self._add(f"finished {self._short(r.url)}"))
+        page.on("requestfailed", lambda r: self._add(f"FAILED {self._short(r.url)}: {r.failure}"))
+        page.on("websocket", lambda ws: self._add(f"websocket opened {self._short(ws.url)}"))
+        page.on("console", lambda m: self._add(f"console {m.type}: {m.text[:120]}"))
+
+    @staticmethod
+    def _short(url: str) -> str:
+        return url.split("://", 1)[-1].split("/", 1)[-1][:80] or "/"
+
+    def _add(self, what: str) -> None:
+        self.events.append((time.perf_counter(), what))
+
+    def gaps(self, meter: WsMeter, t0: float, t1: float, top: int = 3, min_s: float = 0.5) -> list[str]:
+        """The `top` longest stretches of at least `min_s` between `t0` and `t1` with no event, in time order."""
+        evs = sorted([(t, w) for t, w in self.events if t0 <= t <= t1]
+                     + [(f.t, f"message {f.kind}" + (f":{f.detail}" if f.detail else "")) for f in meter.frames
+                        if t0 <= f.t <= t1] + [(t0, "navigation"), (t1, "content on screen")])
+        spans = sorted(((b[0] - a[0], i) for i, (a, b) in enumerate(zip(evs, evs[1:], strict=False))), reverse=True)
+        out = []
+        for d, i in sorted(spans[:top], key=lambda x: x[1]):
+            if d >= min_s:
+                out.append(f"{evs[i][0] - t0:.2f} s {evs[i][1]} -> {d:.2f} s of nothing -> {evs[i + 1][1]}")
+        return out or [f"none as long as {min_s} s (the time went to many short steps)"]
+
+
 # ---- page readiness ----------------------------------------------------------------------------------------------------
 
 SCRIPT_IDLE_JS = """() => {
@@ -554,8 +591,9 @@ def visit(browser, server: Server, spec: PageSpec, kind: str, *, clip: str, n_cl
     try:
         page = context.new_page()
         meter = WsMeter(page)
+        log = PageLog(page)
         path = spec.path.format(clip=urllib.parse.quote(clip))
-        since, cpu0 = 0, math.nan  # set again once the visit's timed part starts
+        since, cpu0, t0 = 0, math.nan, math.nan  # set again once the visit's timed part starts
         try:
             if in_app:  # Home is reached from Transcribe (a light page), every other page from Home
                 start, start_ready = ("Transcribe", UPLOADER_READY) if spec.name == "Home" else ("", HOME_READY)
@@ -572,6 +610,9 @@ def visit(browser, server: Server, spec: PageSpec, kind: str, *, clip: str, n_cl
                 page.goto(f"{server.url}/{path}", wait_until="commit", timeout=timeout_s * 1000)
             page.wait_for_function(spec.ready_js, polling=50, timeout=timeout_s * 1000)
             v.ready_s = time.perf_counter() - t0
+            if v.ready_s > STALL_S:  # say where the wait was, so that a rare stall can be explained
+                v.notes.append(f"{kind} visit took {v.ready_s:.1f} s; longest waits: "
+                               + "; ".join(log.gaps(meter, t0, t0 + v.ready_s)))
             v.settled_s = settle_sync(page, meter, since, timeout_s) - t0
             page.wait_for_timeout(QUIET_S * 1000)
             last = meter.frames[-1] if meter.frames else None
@@ -588,6 +629,9 @@ def visit(browser, server: Server, spec: PageSpec, kind: str, *, clip: str, n_cl
         except (PlaywrightError, TimeoutError) as e:
             v.error = ("timeout: " if "Timeout" in type(e).__name__ or "Timeout" in str(e)[:80] else "error: ") \
                 + str(e).splitlines()[0][:160]
+            if not math.isnan(t0):  # the timed part had started: where it waited
+                v.notes.append(f"{kind} visit failed; longest waits: "
+                               + "; ".join(log.gaps(meter, t0, time.perf_counter())))
         v.server_cpu_s = tree_usage(server.pid)[0] - cpu0
         runs = meter.script_runs(since)
         v.script_runs = len(runs)
@@ -757,6 +801,7 @@ def wait_for_warmup(server: Server, timeout_s: float = 60) -> float | None:
 
 
 def main() -> None:
+    global STALL_S
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     common_args(ap)
     ap.add_argument("--repeats", type=int, default=5, help="warm visits per page (default 5)")
@@ -776,7 +821,11 @@ def main() -> None:
     ap.add_argument("--no-floor", action="store_true",
                     help="skip the floor: a one-line Streamlit page measured the same way first (the framework's own "
                          "cost for a new visitor on this machine)")
+    ap.add_argument("--explain-slower", type=float, default=STALL_S, metavar="S",
+                    help=f"a visit slower than S seconds gets its longest waits (what happened before and after "
+                         f"each) in the notes (default {STALL_S:.0f}, the cold target)")
     args = ap.parse_args()
+    STALL_S = args.explain_slower
     if args.in_app is None:
         args.in_app = args.repeats
     install_signal_handlers()
@@ -810,7 +859,8 @@ def measure_page(browser, server: Server, spec: PageSpec, args, clips: list[str]
             print(f"  {spec.name:12s} {v.kind:6s}  ready {fmt_s(v.ready_s)} s  script end {fmt_s(v.settled_s)} s  "
                   f"script {fmt_s(v.script_s)} s ({v.script_runs} run(s))  ws {fmt_bytes(v.ws_bytes)} "
                   f"in {v.ws_messages} msgs  server CPU {fmt_s(v.server_cpu_s)} s"
-                  + (f"  ERROR {v.error}" if v.error else ""), flush=True)
+                  + (f"  ERROR {v.error}" if v.error else "")
+                  + "".join(f"\n    note: {n}" for n in v.notes), flush=True)
     finally:
         if returning is not None:
             returning.close()

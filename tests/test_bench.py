@@ -57,3 +57,26 @@ def test_a_benchmark_runs_to_the_end(args, expect, dev_root, tmp_path):
                          text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert expect in out.stdout, out.stdout[-2000:]
+
+
+def test_a_slow_page_visit_says_where_it_waited():
+    """bench_pages' note on a slow visit names the longest stretch with nothing happening and what came before and
+    after it (a cold visit once took 9.2 s with the server idle: the next one should explain itself)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        from bench_pages import Frame, PageLog, WsMeter
+    finally:
+        sys.path.remove(str(BENCH))
+
+    class FakePage:  # the Playwright page's event registration, unused here
+        def on(self, event, handler):
+            pass
+
+    page = FakePage()
+    log, meter = PageLog(page), WsMeter(page)
+    log.events = [(0.1, "request /Metrics"), (0.2, "finished /Metrics"), (3.2, "websocket opened _stcore/stream")]
+    meter.frames = [Frame(3.3, 400, "new_session", ""), Frame(3.5, 900, "delta", "metric")]
+    gaps = log.gaps(meter, 0.0, 3.6)
+    assert gaps[0] == "0.20 s finished /Metrics -> 3.00 s of nothing -> websocket opened _stcore/stream"
+    assert len(gaps) == 1  # the other stretches are shorter than half a second
+    assert "none" in log.gaps(meter, 3.25, 3.6)[0]
