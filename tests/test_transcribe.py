@@ -75,12 +75,16 @@ def test_transformers_scores_a_chunk_on_generates_own_encoder_output(name, monke
 
 @pytest.mark.parametrize("kind, name", COMBOS)
 def test_long_clip_is_covered_without_loss_or_repetition(kind, name):
-    """The 58 s clip needs two chunks (transformers) or three of faster-whisper's own sequential windows (two
+    """The 58 s clip needs two chunks (transformers) or at most three of faster-whisper's own sequential windows (two
     pause-aligned chunks took four: each chunk's last few seconds a window of their own); its first and last words
-    must be there, nothing said twice."""
+    must be there, nothing said twice. Where faster-whisper's windows start depends on where its decoded segments
+    end, which can differ on another CPU (int8), so its count is a range: two at least (58 s), three at most here."""
     y, ref = speech("en-long")
     t = longform.transcribe(engine(kind, name), y, chunk_length_s=30)
-    assert (t.chunk_kind, t.chunks) == (("chunks", 2) if kind == "transformers" else ("windows", 3))
+    if kind == "transformers":
+        assert (t.chunk_kind, t.chunks) == ("chunks", 2)
+    else:
+        assert t.chunk_kind == "windows" and 2 <= t.chunks <= 3, t.chunks
     hyp, ref_words = words(t.text), words(ref)
     assert hyp[:3] == ref_words[:3], f"the start is lost: {t.text[:120]!r}"  # "environmental sound classification"
     tail = " ".join(hyp[-12:])
