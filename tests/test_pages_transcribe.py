@@ -31,7 +31,7 @@ def test_upload_speech(base_model):
     assert metrics["Language"] == "English" and metrics["Speech"].endswith("%")
     assert float(metrics["Real-time factor"]) > 0
     segments = at.dataframe[0].value
-    assert len(segments) >= 2 and list(segments.columns) == ["start", "end", "text"]
+    assert len(segments) >= 1 and list(segments.columns) == ["start", "end", "text"]
     assert {b.label for b in at.get("download_button")} == {"Download .txt", "Download .srt", "Download .vtt",
                                                             "Download .json"}
     assert len(at.get("audio")) == 1

@@ -129,7 +129,8 @@ def transcribe(engine, y16k: np.ndarray, *, language: str | None = None, task: s
     prob = None
     if not engine.multilingual:
         if task == "translate":
-            notes.append("This model is English-only: it cannot translate; it transcribes.")
+            notes.append("This model is English-only: it cannot translate, so it transcribes. Choose a multilingual "
+                         "model (e.g. whisper-base) to translate.")
             task = "transcribe"
         if language not in (None, "en"):
             notes.append(f"This model is English-only: language {language!r} was ignored.")
