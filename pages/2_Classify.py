@@ -28,7 +28,7 @@ with st.sidebar:
                f"— {run.protocol['description']}.")
     # in a popover, like Explore's and Transcribe's settings: its slider reaches the browser only once it is opened
     # (as a plain sidebar slider it made every new visitor's browser fetch and start the slider's code before the
-    # bars showed: 0.07-0.17 s of the page's time in three A/B pairs, bench/bench_pages.py)
+    # bars showed: 0.07-0.15 s of the page's time in three A/B pairs, bench/bench_pages.py)
     with st.popover("Display", icon=":material/tune:", width="stretch"):
         top_k = st.slider("Highlight the top k", 1, 10, 5, key="classify-topk")
     st.caption(f"The top {top_k} classes highlighted.")
