@@ -63,6 +63,7 @@ import atexit
 import contextlib
 import csv
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -426,7 +427,7 @@ class WsMeter:
         return sizes[:top]
 
 
-STALL_S = 4.0  # a visit slower than this (the cold target) gets its longest waits in the notes
+STALL_S = 4.0  # by default, a visit slower than this (the cold target) gets its longest waits in the notes
 
 
 class PageLog:
@@ -455,7 +456,7 @@ class PageLog:
         evs = sorted([(t, w) for t, w in self.events if t0 <= t <= t1]
                      + [(f.t, f"message {f.kind}" + (f":{f.detail}" if f.detail else "")) for f in meter.frames
                         if t0 <= f.t <= t1] + [(t0, "navigation"), (t1, "content on screen")])
-        spans = sorted(((b[0] - a[0], i) for i, (a, b) in enumerate(zip(evs, evs[1:], strict=False))), reverse=True)
+        spans = sorted(((b[0] - a[0], i) for i, (a, b) in enumerate(itertools.pairwise(evs))), reverse=True)
         out = []
         for d, i in sorted(spans[:top], key=lambda x: x[1]):
             if d >= min_s:
@@ -574,9 +575,11 @@ NAVIGATE_JS = """path => { history.pushState(null, '', path); window.dispatchEve
 
 
 def visit(browser, server: Server, spec: PageSpec, kind: str, *, clip: str, n_clips: int,
-          timeout_s: float, context=None, in_app: bool = False) -> Visit:
+          timeout_s: float, context=None, in_app: bool = False, explain_slower_s: float = STALL_S) -> Visit:
     """One visit in a new browser context (or a new tab of `context`: a returning visitor, with the browser's cache of
     the app's JavaScript warm, but a new Streamlit session): navigation -> content -> script finished -> 0.5 s quiet.
+
+    `explain_slower_s`: a visit slower than this gets its longest waits in its notes (`PageLog.gaps`).
 
     `in_app`: a user who already has the app open moves to the page. The tab first opens Home (Transcribe when the
     page is Home; untimed, until it has settled), then changes page inside the app as the sidebar's links do: the client changes its URL and asks the
@@ -610,7 +613,7 @@ def visit(browser, server: Server, spec: PageSpec, kind: str, *, clip: str, n_cl
                 page.goto(f"{server.url}/{path}", wait_until="commit", timeout=timeout_s * 1000)
             page.wait_for_function(spec.ready_js, polling=50, timeout=timeout_s * 1000)
             v.ready_s = time.perf_counter() - t0
-            if v.ready_s > STALL_S:  # say where the wait was, so that a rare stall can be explained
+            if v.ready_s > explain_slower_s:  # say where the wait was, so that a rare stall can be explained
                 v.notes.append(f"{kind} visit took {v.ready_s:.1f} s; longest waits: "
                                + "; ".join(log.gaps(meter, t0, t0 + v.ready_s)))
             v.settled_s = settle_sync(page, meter, since, timeout_s) - t0
@@ -800,8 +803,18 @@ def wait_for_warmup(server: Server, timeout_s: float = 60) -> float | None:
     return None
 
 
+def non_negative_seconds(text: str) -> float:
+    """An argparse type: seconds, 0 or more (0 explains every visit)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
+    return value
+
+
 def main() -> None:
-    global STALL_S
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     common_args(ap)
     ap.add_argument("--repeats", type=int, default=5, help="warm visits per page (default 5)")
@@ -821,11 +834,10 @@ def main() -> None:
     ap.add_argument("--no-floor", action="store_true",
                     help="skip the floor: a one-line Streamlit page measured the same way first (the framework's own "
                          "cost for a new visitor on this machine)")
-    ap.add_argument("--explain-slower", type=float, default=STALL_S, metavar="S",
+    ap.add_argument("--explain-slower", type=non_negative_seconds, default=STALL_S, metavar="S",
                     help=f"a visit slower than S seconds gets its longest waits (what happened before and after "
                          f"each) in the notes (default {STALL_S:.0f}, the cold target)")
     args = ap.parse_args()
-    STALL_S = args.explain_slower
     if args.in_app is None:
         args.in_app = args.repeats
     install_signal_handlers()
@@ -854,7 +866,8 @@ def measure_page(browser, server: Server, spec: PageSpec, args, clips: list[str]
     try:
         for kind in kinds:
             v = visit(browser, server, spec, kind, clip=clips[0], n_clips=len(clips), timeout_s=args.timeout,
-                      context=returning if kind == "warm" else None, in_app=kind == "in-app")
+                      context=returning if kind == "warm" else None, in_app=kind == "in-app",
+                      explain_slower_s=args.explain_slower)
             visits.append(v)
             print(f"  {spec.name:12s} {v.kind:6s}  ready {fmt_s(v.ready_s)} s  script end {fmt_s(v.settled_s)} s  "
                   f"script {fmt_s(v.script_s)} s ({v.script_runs} run(s))  ws {fmt_bytes(v.ws_bytes)} "
