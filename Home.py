@@ -38,11 +38,9 @@ elif ds.desc.is_esc50:
         st.warning(status.problem)
     kind = {"full": "Full ESC-50", "partial": "Partial ESC-50", "sample": "Shipped sample"}[ds.kind]
     present = ds.present
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("In use", kind)
-    c2.metric("Clips on disk", f"{ds.n_present} / {len(ds.meta)}")
-    c3.metric("Classes with audio", f"{present['target'].nunique()} / 50")
-    c4.metric("ESC-10 clips on disk", f"{int(present['esc10'].sum())} / {int(ds.meta['esc10'].sum())}")
+    page.figures([("In use", kind), ("Clips on disk", f"{ds.n_present} / {len(ds.meta)}"),
+                  ("Classes with audio", f"{present['target'].nunique()} / 50"),
+                  ("ESC-10 clips on disk", f"{int(present['esc10'].sum())} / {int(ds.meta['esc10'].sum())}")])
     st.caption(f"Folder: `{ds.root}`")
     if ds.kind == "sample":
         st.info("The app is showing its shipped sample (one real clip per class, see `sample/LICENSE.md`). "
@@ -52,13 +50,13 @@ elif ds.desc.is_esc50:
                 "works on the clips that are there and says how many.")
 else:
     present = ds.present
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("In use", ds.title, help=f"SOUNDLAB_DATASET={settings.dataset_setting}")
-    c2.metric("Clips usable", f"{ds.n_present:,} / {len(ds.meta):,}")
-    c3.metric("Classes", f"{present['target'].nunique()} / {ds.n_classes}")
-    c4.metric("Folds", str(ds.desc.n_folds) if ds.desc.n_folds and not ds.desc.folds_leak else "made by SoundLab",
-              help="The dataset's own folds are used when it defines them, every listed clip is usable and no group "
-                   "spans two folds; otherwise SoundLab makes 5 folds stratified by class and grouped by the group.")
+    page.figures([
+        ("In use", ds.title, f"SOUNDLAB_DATASET={settings.dataset_setting}"),
+        ("Clips usable", f"{ds.n_present:,} / {len(ds.meta):,}"),
+        ("Classes", f"{present['target'].nunique()} / {ds.n_classes}"),
+        ("Folds", str(ds.desc.n_folds) if ds.desc.n_folds and not ds.desc.folds_leak else "made by SoundLab",
+         "The dataset's own folds are used when it defines them, every listed clip is usable and no group spans two "
+         "folds; otherwise SoundLab makes 5 folds stratified by class and grouped by the group.")])
     st.caption(f"Folder: `{ds.root}` · groups: {ds.desc.group or 'none'}"
                + (f" · categories: {len(ds.desc.categories)}" if ds.desc.categories else ""))
     for note in ds.desc.notes:

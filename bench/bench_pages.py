@@ -21,6 +21,9 @@ context (a new visitor: a new Streamlit session):
     Metrics      the summary metrics (accuracy, balanced accuracy, ...)
     Data issues  the counts per kind of issue
     Transcribe   the file uploader
+* drawn: navigation -> the script has finished and no element still shows Streamlit's grey placeholder (its code
+  is fetched when its kind first appears on the page; React shows a waiting element at most every 0.5 s while others
+  still wait, so the content can wait for a slower element's code, e.g. the data grid's): the whole page on screen;
 * script end: navigation -> the script has finished (the websocket's script_finished message, once the app's
   data-test-script-state is notRunning with no running status widget); it can come before "ready" when the browser
   is still drawing (plotly) after the last message;
@@ -472,21 +475,36 @@ SCRIPT_IDLE_JS = """() => {
            && !document.querySelector('[data-testid="stStatusWidgetRunningIcon"]');
 }"""
 
+# everything drawn: the script has finished and no element still shows Streamlit's placeholder while its code loads
+# (each element kind's JavaScript is fetched when the kind first appears; React reveals a waiting element at most every
+# 0.5 s while others still wait, so an element can show well after its own code arrived: `drawn` is when none waits)
+DRAWN_JS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
+           && !document.querySelector('[data-testid="stStatusWidgetRunningIcon"]')
+           && !document.querySelector('[data-testid="stSkeleton"]');
+}"""
+
 EXCEPTIONS_JS = """() => [...document.querySelectorAll('[data-testid="stException"]')]
                           .map(e => e.innerText.split('\\n').slice(0, 2).join(' '))"""
 
 
-def metric_ready_js(label: str) -> str:
-    """A st.metric whose text contains `label` is on screen (label text is unique to its page: no stale match)."""
-    return f"""() => [...document.querySelectorAll('[data-testid="stMetric"]')]
-                     .some(m => m.innerText.includes({json.dumps(label)}) && /\\d/.test(m.innerText))"""
+# a page's headline figures (components.page.figures): a markdown block with the label and the value as a heading
+FIGURES_JS = """[...document.querySelectorAll('[data-testid="stMain"] [data-testid="stMarkdownContainer"]')]
+                .filter(m => m.querySelector('h3'))"""
 
 
-HOME_READY = """() => [...document.querySelectorAll('[data-testid="stMetric"]')]
-                      .some(m => m.innerText.includes('Clips on disk') && /\\d+ \\/ \\d+/.test(m.innerText))"""
-HOME_COUNT = """() => { const m = [...document.querySelectorAll('[data-testid="stMetric"]')]
-                                  .find(m => m.innerText.includes('Clips on disk'));
-                        const r = m && m.innerText.match(/(\\d+) \\/ (\\d+)/); return r ? +r[1] : null; }"""
+def figure_ready_js(*labels: str) -> str:
+    """Every figure named in `labels` is on screen with a number in it (the labels are unique to their page: no stale
+    match from the page before)."""
+    return f"""() => {{ const f = {FIGURES_JS};
+                       return {json.dumps(list(labels))}.every(l => f.some(m => m.innerText.includes(l)
+                                                                               && /\\d/.test(m.innerText))); }}"""
+
+
+HOME_READY = figure_ready_js("Clips on disk")
+HOME_COUNT = f"""() => {{ const m = {FIGURES_JS}.find(m => m.innerText.includes('Clips on disk'));
+                         const r = m && m.innerText.match(/(\\d+) \\/ (\\d+)/); return r ? +r[1] : null; }}"""
 EXPLORE_READY = """() => [...document.querySelectorAll('[data-testid="stImage"] img')]
                          .some(i => i.complete && i.naturalWidth > 0 && /mel spectrogram/i.test(i.alt + ' ' +
                                (i.closest('[data-testid="stImage"]')?.innerText || '')))"""
@@ -494,8 +512,8 @@ EXPLORE_PLOTLY_READY = """() => document.querySelectorAll('.js-plotly-plot').len
                          && !!document.querySelector('.js-plotly-plot .heatmaplayer, .js-plotly-plot .hm')
                          && !!document.querySelector('.js-plotly-plot .scatterlayer .trace')"""
 BARS_READY = """() => !!document.querySelector('[role="figure"][aria-label="Class probabilities"] [title]')"""
-METRICS_READY = metric_ready_js("Balanced accuracy")
-ISSUES_READY = """() => document.querySelectorAll('[data-testid="stMetric"]').length >= 4"""
+METRICS_READY = figure_ready_js("Balanced accuracy")
+ISSUES_READY = figure_ready_js("Label issues", "Near-duplicates", "Outliers", "Under-performing groups")
 UPLOADER_READY = """() => !!document.querySelector('[data-testid="stFileUploader"] input[type=file]')"""
 FLOOR_READY = """() => [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
                        .some(m => m.innerText.includes('Hello from Streamlit'))"""
@@ -545,6 +563,7 @@ class Visit:
     page: str
     kind: str  # cold / warm
     ready_s: float = math.nan
+    drawn_s: float = math.nan  # navigation -> script finished and no element waiting for its code (DRAWN_JS)
     settled_s: float = math.nan
     script_s: float = math.nan  # sum of the script runs' new_session -> script_finished
     script_runs: int = 0
@@ -616,6 +635,8 @@ def visit(browser, server: Server, spec: PageSpec, kind: str, *, clip: str, n_cl
             if v.ready_s > explain_slower_s:  # say where the wait was, so that a rare stall can be explained
                 v.notes.append(f"{kind} visit took {v.ready_s:.1f} s; longest waits: "
                                + "; ".join(log.gaps(meter, t0, t0 + v.ready_s)))
+            page.wait_for_function(DRAWN_JS, polling=20, timeout=timeout_s * 1000)
+            v.drawn_s = time.perf_counter() - t0
             v.settled_s = settle_sync(page, meter, since, timeout_s) - t0
             page.wait_for_timeout(QUIET_S * 1000)
             last = meter.frames[-1] if meter.frames else None
@@ -687,6 +708,7 @@ def summarize(spec: PageSpec, visits: list[Visit]) -> dict:
         "warm_ready_median_s": median([v.ready_s for v in ok_warm]),
         "warm_ready_p95_s": p95([v.ready_s for v in ok_warm]),
         "warm_settled_median_s": median([v.settled_s for v in ok_warm]),
+        "warm_drawn_median_s": median([v.drawn_s for v in ok_warm]),
         "warm_script_median_s": median([v.script_s for v in ok_warm]),
         "cold_ws_bytes": cold.ws_bytes if cold else math.nan,
         "warm_ws_bytes_median": median([float(v.ws_bytes) for v in warm]),
@@ -698,6 +720,7 @@ def summarize(spec: PageSpec, visits: list[Visit]) -> dict:
         "warm_visits": len(warm),
         "in_app_ready_median_s": median([v.ready_s for v in in_app if not v.error]),
         "in_app_ready_p95_s": p95([v.ready_s for v in in_app if not v.error]),
+        "in_app_drawn_median_s": median([v.drawn_s for v in in_app if not v.error]),
         "in_app_server_cpu_median_s": median([v.server_cpu_s for v in in_app]),
         "in_app_visits": len(in_app),
     }
@@ -710,15 +733,16 @@ def summarize(spec: PageSpec, visits: list[Visit]) -> dict:
 
 def print_table(summaries: list[dict]) -> None:
     print()
-    print(f"{'page':14s} {'cold':>6s} {'warm':>6s} {'p95':>6s} {'script':>7s} {'script':>6s}  "
+    print(f"{'page':14s} {'cold':>6s} {'warm':>6s} {'p95':>6s} {'drawn':>6s} {'script':>7s} {'script':>6s}  "
           f"{'target (warm<=1.5, cold<=4)':27s} {'in-app':>6s} {'in-app':>9s} {'ws cold':>9s} {'ws warm':>9s} "
           f"{'CPU cold':>8s} {'CPU warm':>8s}")
-    print(f"{'':14s} {'ready':>6s} {'median':>6s} {'ready':>6s} {'end':>7s} {'time':>6s}  {'':27s} {'median':>6s} "
+    print(f"{'':14s} {'ready':>6s} {'median':>6s} {'ready':>6s} {'median':>6s} {'end':>7s} {'time':>6s}  {'':27s} "
+          f"{'median':>6s} "
           f"{'(<=1.5)':>9s} {'bytes':>9s} {'bytes':>9s} {'s/view':>8s} {'s/view':>8s}")
     for s in summaries:
         if s["page"] == FLOOR.name:
             print(f"{s['page']:14s} {fmt_s(s['cold_ready_s'])} {fmt_s(s['warm_ready_median_s'])} "
-                  f"{fmt_s(s['warm_ready_p95_s'])} {fmt_s(s['warm_settled_median_s']):>7s} "
+                  f"{fmt_s(s['warm_ready_p95_s'])} {fmt_s(s['warm_drawn_median_s'])} {fmt_s(s['warm_settled_median_s']):>7s} "
                   f"{fmt_s(s['warm_script_median_s'])}  {'(reference, no target)':27s}")
             continue
         in_app = ("pass" if s["in_app_pass"] else "FAIL") if s["in_app_visits"] else "-"
@@ -734,7 +758,7 @@ def print_table(summaries: list[dict]) -> None:
             why.append("errors")
         target = verdict + (f" ({', '.join(why)})" if why and not s["pass"] else "")
         print(f"{s['page']:14s} {fmt_s(s['cold_ready_s'])} {fmt_s(s['warm_ready_median_s'])} "
-              f"{fmt_s(s['warm_ready_p95_s'])} {fmt_s(s['warm_settled_median_s']):>7s} "
+              f"{fmt_s(s['warm_ready_p95_s'])} {fmt_s(s['warm_drawn_median_s'])} {fmt_s(s['warm_settled_median_s']):>7s} "
               f"{fmt_s(s['warm_script_median_s'])}  {target:27s} {fmt_s(s['in_app_ready_median_s'])} {in_app:>9s} "
               f"{fmt_bytes(s['cold_ws_bytes']):>9s} "
               f"{fmt_bytes(s['warm_ws_bytes_median']):>9s} {fmt_s(s['cold_server_cpu_s']):>8s} "
@@ -869,7 +893,8 @@ def measure_page(browser, server: Server, spec: PageSpec, args, clips: list[str]
                       context=returning if kind == "warm" else None, in_app=kind == "in-app",
                       explain_slower_s=args.explain_slower)
             visits.append(v)
-            print(f"  {spec.name:12s} {v.kind:6s}  ready {fmt_s(v.ready_s)} s  script end {fmt_s(v.settled_s)} s  "
+            print(f"  {spec.name:12s} {v.kind:6s}  ready {fmt_s(v.ready_s)} s  drawn {fmt_s(v.drawn_s)} s  "
+                  f"script end {fmt_s(v.settled_s)} s  "
                   f"script {fmt_s(v.script_s)} s ({v.script_runs} run(s))  ws {fmt_bytes(v.ws_bytes)} "
                   f"in {v.ws_messages} msgs  server CPU {fmt_s(v.server_cpu_s)} s"
                   + (f"  ERROR {v.error}" if v.error else "")
@@ -926,7 +951,8 @@ def run(args, dataset: Path, clips: list[str], pages: list[PageSpec]) -> None:
             if server_cm is not None:
                 server_cm.__exit__(None, None, None)
     print_table(summaries)
-    print(f"\nready = navigation -> content on screen; script end = navigation -> script_finished; script time = "
+    print(f"\nready = navigation -> content on screen; drawn = navigation -> script finished and no element still waiting "
+          f"for its code (Streamlit's grey placeholders gone); script end = navigation -> script_finished; script time = "
           f"new_session -> script_finished as the browser saw them (warm medians). Warm = {args.repeats} "
           f"{'returning visitors (browser cache warm)' if args.returning else 'new visitors (fresh contexts)'}; "
           f"in-app = {args.in_app} visits that open Home (for Home: Transcribe) first and then change to the page inside "

@@ -62,6 +62,25 @@ def safe(text: object) -> str:
     return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in str(text)).replace("\n", " ")
 
 
+def figures(items) -> None:
+    """A row of labelled figures, each (label, value), (label, value, help) or (label, value, help, note): the label
+    small and grey, the value large below it, an optional grey note under the value (like st.metric's delta line).
+
+    Drawn as markdown instead of ``st.metric`` on purpose: markdown's code is part of the JavaScript Streamlit's client
+    starts with, while a metric's is fetched when the first metric appears, and React reveals a waiting element at
+    most every 0.5 s while others (the data grid's 1.2 MB of code) still wait. A page's headline figures showed 0.3-0.5 s
+    after its title for a new visitor; as markdown they show with it (bench/bench_pages.py: `ready` against `drawn`).
+    `tests/apptest.py: figures` reads them back."""
+    cols = st.columns(len(items))
+    for col, item in zip(cols, items, strict=True):
+        label, value, help_, note = (tuple(item) + (None, None))[:4]
+        col.markdown(f"{FIGURE_LABEL.format(safe(label))}\n### {safe(value)}"
+                     + (f"\n{FIGURE_LABEL.format(safe(note))}" if note else ""), help=help_)
+
+
+FIGURE_LABEL = ":small[:gray[{}]]"
+
+
 def markdown_table(rows, headers: tuple[str, str]) -> str:
     """(name, value) rows as a two-column markdown table, every cell escaped (`safe`). For a handful of rows this shows
     without the data grid's JavaScript (31 files for a new visitor's browser: bench/bench_pages.py)."""

@@ -42,15 +42,15 @@ filter_ids = [label_of[c] for c in class_filter]
 
 # ---- summary ---------------------------------------------------------------------------------
 s = p.summary()
-c1, c2, c3, c4, c5 = st.columns(5)
-c1.metric("Accuracy", f"{s['accuracy']:.1%}")
-c2.metric("Balanced accuracy", f"{s['balanced_accuracy']:.1%}", help="The mean of the per-class recalls: every class "
-          "counts the same, however many clips it has.")
-c3.metric("Top-3 accuracy", f"{s['top3_accuracy']:.1%}")
-c4.metric("Macro-F1", f"{s['macro_f1']:.1%}")
-# the spread as the metric's grey second line: "92.4% ± 1.9%" as the value did not fit a fifth of the page
-c5.metric("Per fold", f"{s['fold_mean']:.1%}", delta=f"± {s['fold_std']:.1%}", delta_color="off", delta_arrow="off",
-          help="The mean of the folds' accuracies ± their standard deviation.")
+page.figures([
+    ("Accuracy", f"{s['accuracy']:.1%}"),
+    ("Balanced accuracy", f"{s['balanced_accuracy']:.1%}", "The mean of the per-class recalls: every class counts the "
+     "same, however many clips it has."),
+    ("Top-3 accuracy", f"{s['top3_accuracy']:.1%}"),
+    ("Macro-F1", f"{s['macro_f1']:.1%}"),
+    # the spread as a grey second line: "92.4% ± 1.9%" as the value did not fit a fifth of the page
+    ("Per fold", f"{s['fold_mean']:.1%}", "The mean of the folds' accuracies ± their standard deviation.",
+     f"± {s['fold_std']:.1%}")])
 cov = run.info["coverage"]
 on_disk = int(table["present"].sum())
 st.caption(f"**Protocol:** {run.protocol['description']}. **Coverage:** {cov['clips_present']} of "

@@ -71,9 +71,7 @@ def decision_text(filename: str, kind: str) -> str:
 
 # ---- counts ---------------------------------------------------------------------------------------------------
 counts = found.counts()
-cols = st.columns(4)
-for col, kind in zip(cols, issues_mod.KINDS, strict=True):
-    col.metric(issues_mod.KIND_NAMES[kind].capitalize(), counts[kind])
+page.figures([(issues_mod.KIND_NAMES[kind].capitalize(), counts[kind]) for kind in issues_mod.KINDS])
 both = int(found.labels["both_backbones"].sum()) if counts["label"] else 0
 leaks = int(found.duplicates["cross_fold"].sum()) if counts["near_duplicate"] else 0
 st.caption(f"{len(p.table)} clips of `{run.id}`, model `{model}` (out of fold). "

@@ -34,3 +34,17 @@ def pictures(at: AppTest) -> list[str]:
 def html_figures(at: AppTest) -> list[str]:
     """The HTML of each `st.html` chart (components.lite), in page order, entities unescaped (``&#x27;`` -> ')."""
     return [html.unescape(el.proto.body) for el in at.get("html") if 'role="figure"' in el.proto.body]
+
+
+_FIGURE = re.compile(r"^:small\[:gray\[(?P<label>.*?)\]\]\n### (?P<value>.*?)(?:\n:small\[:gray\[(?P<note>.*)\]\])?$",
+                     re.S)
+
+
+def figures(at: AppTest) -> dict[str, str]:
+    """The page's labelled figures (`components.page.figures`) as label -> value, unescaped as the user reads them."""
+    out = {}
+    for el in at.markdown:
+        m = _FIGURE.match(str(el.value))
+        if m:
+            out[re.sub(r"\\(.)", r"\1", m["label"])] = re.sub(r"\\(.)", r"\1", m["value"])
+    return out

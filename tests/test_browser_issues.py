@@ -22,7 +22,7 @@ def pick(page, label: str, text: str | None = None) -> None:
 def test_review_a_label_issue_and_see_it_kept_after_a_reload(app_server, page):
     page.goto(f"{app_server}/Data_issues")
     wait_for_app(page, 120_000)
-    page.locator('[data-testid="stMetric"]').first.wait_for(timeout=120_000)
+    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=120_000)  # the ranked table
     screenshot(page, "issues-label-table")
     # click the first row of the ranked table
     grid = page.locator('[data-testid="stDataFrame"]').first
@@ -54,7 +54,7 @@ def test_review_a_label_issue_and_see_it_kept_after_a_reload(app_server, page):
 def test_near_duplicates_side_by_side(app_server, page):
     page.goto(f"{app_server}/Data_issues?issues-kind=Near-duplicates")
     wait_for_app(page, 120_000)
-    page.locator('[data-testid="stMetric"]').first.wait_for(timeout=120_000)
+    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=120_000)  # the ranked table
     pick(page, "Clip")  # the first pair: across folds, if there is such a pair
     expect(page.locator("audio")).to_have_count(2, timeout=60_000)
     page.locator('[data-testid="stPlotlyChart"]').nth(3).wait_for(timeout=60_000)

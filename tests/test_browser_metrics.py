@@ -71,7 +71,7 @@ def test_metrics_sections_render(app_server, page):
     for section in ["Mistakes", "Calibration", "Map", "Compare"]:
         page.goto(f"{app_server}/Metrics?metrics-section={section}")
         wait_for_app(page, 120_000)
-        page.locator('[data-testid="stMetric"]').first.wait_for(timeout=60_000)
+        page.get_by_text("Balanced accuracy", exact=True).first.wait_for(timeout=60_000)  # the summary
         if section in ("Calibration", "Map"):
             page.locator(".js-plotly-plot .scatterlayer").first.wait_for(timeout=60_000)
         page.wait_for_timeout(800)
@@ -91,7 +91,7 @@ def test_a_from_scratch_run_renders(app_server, page):
     cnn = next(r for r in shipped if r.family == "scratch" and r.task == "esc50" and r.default_model == "cnn")
     page.goto(f"{app_server}/Metrics?metrics-run={cnn.id}&metrics-section=Mistakes")
     wait_for_app(page, 120_000)
-    page.locator('[data-testid="stMetric"]').first.wait_for(timeout=60_000)
+    page.get_by_text("Balanced accuracy", exact=True).first.wait_for(timeout=60_000)  # the summary
     page.get_by_text("trained from scratch").first.wait_for(timeout=60_000)
     page.wait_for_timeout(800)
     screenshot(page, "metrics-scratch-cnn")

@@ -17,7 +17,7 @@ from soundlab.config import DEFAULT_ARTIFACTS_DIR, get_settings
 from soundlab.data import layouts, protocol
 from soundlab.errors import DatasetError, SettingsError
 from tests import assets
-from tests.apptest import EXPLORE, HOME, run, texts
+from tests.apptest import EXPLORE, HOME, figures, run, texts
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = str(ROOT / "pages" / "3_Metrics.py")
@@ -227,7 +227,7 @@ def test_every_page_on_another_dataset(trained, monkeypatch, key):
 
     at = run(HOME)
     assert not at.exception
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = figures(at)
     assert metrics["In use"] == ds.title and metrics["Classes"] == f"{n} / {n}"
     page = " ".join(str(m.value) for m in at.markdown)
     assert path.name in page and "runs of other datasets not listed" in page
@@ -260,4 +260,4 @@ def test_every_page_on_another_dataset(trained, monkeypatch, key):
     assert json.loads(grids[0].proto.json)["html"].count('class="row"') == n  # a row per class
 
     at = run(ISSUES)
-    assert not at.exception and {m.label for m in at.metric} >= {"Label issues", "Near-duplicates"}
+    assert not at.exception and set(figures(at)) >= {"Label issues", "Near-duplicates"}

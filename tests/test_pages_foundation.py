@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.apptest import EXPLORE, HOME, pictures, run, texts
+from tests.apptest import EXPLORE, HOME, figures, pictures, run, texts
 
 PRESENT_WITH_SIBLING = "2-104105-A-19.wav"  # thunderstorm, takes A and B both on disk
 
@@ -10,7 +10,7 @@ PRESENT_WITH_SIBLING = "2-104105-A-19.wav"  # thunderstorm, takes A and B both o
 def test_home_in_sample_mode():
     at = run(HOME)
     assert not at.exception
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = figures(at)
     assert metrics["In use"] == "Shipped sample" and metrics["Clips on disk"] == "50 / 2000"
     assert "no ESC-50 dataset" in texts(at, "info")
     assert any(b.label == "Download ESC-50 now" for b in at.button)
@@ -20,7 +20,7 @@ def test_home_with_the_dev_dataset(dev_root, use_dataset, n_dev):
     use_dataset(dev_root)
     at = run(HOME)
     assert not at.exception
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = figures(at)
     assert metrics["In use"] == "Partial ESC-50" and metrics["Clips on disk"] == f"{n_dev} / 2000"
     assert metrics["ESC-10 clips on disk"] == "400 / 400"
     page = " ".join(str(m.value) for m in at.markdown)

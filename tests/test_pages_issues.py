@@ -6,7 +6,7 @@ from soundlab import issues, runs
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
 from soundlab.review import ReviewStore
 from tests.apptest import run as run_page
-from tests.apptest import texts
+from tests.apptest import figures, texts
 from tests.assets import ROOT
 
 ISSUES = str(ROOT / "pages" / "5_Data_issues.py")
@@ -30,7 +30,7 @@ def test_counts_select_play_decide_and_see_it_kept_after_a_reload(dev_root, use_
     use_dataset(dev_root)
     at = run()
     assert not at.exception and not at.error, texts(at, "error")
-    labels = {m.label: m.value for m in at.metric}
+    labels = figures(at)
     assert set(KIND_LABEL.values()) <= set(labels)
     assert int(labels["Label issues"]) > 0
     clip = at.selectbox(key="issues-clip-label").options[0]
@@ -79,7 +79,7 @@ def test_a_bad_deep_link_and_a_corrupt_review_database_are_messages(dev_root, us
     at.selectbox(key="issues-clip-label").set_value(clip).run()
     assert not at.exception
     assert str(review_db) in texts(at, "error")  # says which file ...
-    assert len(at.get("audio")) == 1 and at.metric  # ... and the rest of the page works
+    assert len(at.get("audio")) == 1 and figures(at)  # ... and the rest of the page works
 
 
 def test_every_kind_renders(dev_root, use_dataset, review_db):

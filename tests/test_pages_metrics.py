@@ -8,7 +8,7 @@ import pytest
 from soundlab import runs
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
 from tests.apptest import run as run_page
-from tests.apptest import texts
+from tests.apptest import figures, texts
 from tests.assets import ROOT
 
 METRICS = str(ROOT / "pages" / "3_Metrics.py")
@@ -28,7 +28,7 @@ def test_every_section_of_every_shipped_run(dev_root, use_dataset, run_id, secti
     assert not at.exception and not at.error, texts(at, "error")
     info = runs.find(SHIPPED, run_id)
     head = info.default_model
-    labels = {m.label: m.value for m in at.metric}
+    labels = figures(at)
     if section != "Compare":
         assert labels["Accuracy"] == f"{info.model(head)['cv']['accuracy']:.1%}"
     assert info.protocol["description"] in " ".join(c.value for c in at.caption)
@@ -121,7 +121,7 @@ def test_bad_clip_in_link(dev_root, use_dataset, bad):
 def test_bad_run_in_link_is_rejected():
     at = run({"metrics-run": "../../../etc"})
     assert not at.exception
-    assert "not here" in texts(at, "error") and "Accuracy" in {m.label for m in at.metric}
+    assert "not here" in texts(at, "error") and "Accuracy" in figures(at)
 
 
 def test_sample_mode_marks_absent_clips():
@@ -195,7 +195,7 @@ def test_balanced_accuracy_imbalance_note_recalls_and_references(dev_root, use_d
     run50 = runs.preferred(SHIPPED)
     at = run({"metrics-run": run50.id})
     assert not at.exception and not at.error
-    labels = {m.label: m.value for m in at.metric}
+    labels = figures(at)
     cv = run50.model(run50.default_model)["cv"]
     assert labels["Balanced accuracy"] == f"{cv['balanced_accuracy']:.1%}"
     assert "imbalanced" in texts(at, "info") and "balanced accuracy" in texts(at, "info")

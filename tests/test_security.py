@@ -28,7 +28,7 @@ import pytest
 
 from soundlab import runs as runs_mod
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
-from tests.apptest import pictures, run, texts
+from tests.apptest import figures, pictures, run, texts
 from tests.assets import ROOT
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -240,7 +240,7 @@ def check_page(case: Case, at, query: dict, dev_root: Path) -> None:
 
 def page_markers(case_id: str, at) -> None:
     """What each page state shows when it renders normally despite the hostile parameters."""
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: m.value for m in at.metric} | figures(at)  # Classify's are metrics
     if case_id == "home":
         assert metrics["In use"] == "Partial ESC-50"
     elif case_id in ("explore-clips", "explore-compare"):
