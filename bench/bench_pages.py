@@ -505,9 +505,8 @@ def figure_ready_js(*labels: str) -> str:
 HOME_READY = figure_ready_js("Clips on disk")
 HOME_COUNT = f"""() => {{ const m = {FIGURES_JS}.find(m => m.innerText.includes('Clips on disk'));
                          const r = m && m.innerText.match(/(\\d+) \\/ (\\d+)/); return r ? +r[1] : null; }}"""
-EXPLORE_READY = """() => [...document.querySelectorAll('[data-testid="stImage"] img')]
-                         .some(i => i.complete && i.naturalWidth > 0 && /mel spectrogram/i.test(i.alt + ' ' +
-                               (i.closest('[data-testid="stImage"]')?.innerText || '')))"""
+EXPLORE_READY = """() => [...document.querySelectorAll('[data-testid="stMain"] img')]
+                         .some(i => i.complete && i.naturalWidth > 0 && /mel spectrogram/i.test(i.alt))"""
 EXPLORE_PLOTLY_READY = """() => document.querySelectorAll('.js-plotly-plot').length >= 2
                          && !!document.querySelector('.js-plotly-plot .heatmaplayer, .js-plotly-plot .hm')
                          && !!document.querySelector('.js-plotly-plot .scatterlayer .trace')"""

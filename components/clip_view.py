@@ -89,9 +89,8 @@ def render_clip(ds, filename: str, params: dsp.MelParams, *, key: str, title: st
         st.plotly_chart(charts.waveform_figure(t, lo, hi), key=f"{key}-wave")
         st.plotly_chart(charts.mel_figure(S_db, times, freqs, height=height), key=f"{key}-mel")
     else:
-        st.image(picture, width="stretch", output_format="JPEG",
-                 caption=f"Waveform and mel spectrogram (n_fft {effective.n_fft}, hop {effective.hop_length}, "
-                         f"{effective.n_mels} bands to {fmax / 1000:.1f} kHz)")
+        page.picture(picture, f"Waveform and mel spectrogram (n_fft {effective.n_fft}, hop {effective.hop_length}, "
+                              f"{effective.n_mels} bands to {fmax / 1000:.1f} kHz)")
     if show_meta:
         metadata_table(row, ds)
     return True

@@ -6,6 +6,7 @@ the variable, instead of a traceback.
 
 from __future__ import annotations
 
+import base64
 import sys
 
 import streamlit as st
@@ -79,6 +80,18 @@ def figures(items) -> None:
 
 
 FIGURE_LABEL = ":small[:gray[{}]]"
+
+
+def picture(jpeg: bytes, caption: str) -> None:
+    """A JPEG with its caption (also its alt text), drawn as a markdown image with the bytes inline (a data: URL).
+
+    Not ``st.image`` on purpose, for the same reason as `figures`: an image element's code is fetched when the first
+    one appears, and React then shows it with the slowest element still waiting (the player, the data grid). A new
+    visitor following a link to a clip saw its picture 0.3 s after the page's title; inline, it comes with the title
+    (bench/bench_pages.py). The ~60 kB picture is sent again on each rerun instead of from the browser's cache: that is
+    nothing next to the wait, and the picture changes with the settings anyway. `tests/apptest.py: pictures` reads it."""
+    data = base64.b64encode(jpeg).decode("ascii")
+    st.markdown(f"![{safe(caption)}](data:image/jpeg;base64,{data})\n\n{FIGURE_LABEL.format(safe(caption))}")
 
 
 def markdown_table(rows, headers: tuple[str, str]) -> str:

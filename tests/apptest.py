@@ -26,9 +26,14 @@ def texts(at: AppTest, kind: str) -> str:
     return re.sub(r"\\(.)", r"\1", " ".join(str(e.value) for e in getattr(at, kind)))
 
 
+_PICTURE = re.compile(r"^!\[(?P<alt>.*?)\]\(data:image/jpeg;base64,[A-Za-z0-9+/=]+\)")
+
+
 def pictures(at: AppTest) -> list[str]:
-    """Captions of the pictures (`st.image`) on the page, one per image."""
-    return [c for el in at.get("image") for c in el.captions]
+    """Captions of the pictures on the page, one per image: `st.image`'s, and the clip pictures drawn inline as
+    markdown (`components.page.picture`: their alt text), in that order."""
+    return ([c for el in at.get("image") for c in el.captions]
+            + [re.sub(r"\\(.)", r"\1", m["alt"]) for el in at.markdown if (m := _PICTURE.match(str(el.value)))])
 
 
 def html_figures(at: AppTest) -> list[str]:

@@ -34,9 +34,9 @@ def test_explore_click_into_a_clip(app_server, page, n_dev):
     # what a user waits for: the clip's link in the address bar (the script has run up to the clip), then its picture
     wait_for_url(page, "clip=2-104105-A-19.wav")
     # waveform and spectrogram: one picture drawn by the server (no plotly.js to load)
-    picture = page.locator('[data-testid="stImage"] img').first
+    picture = page.locator('[data-testid="stMain"] img[alt^="Waveform and mel spectrogram"]').first
     picture.wait_for(timeout=30_000)
-    page.wait_for_function("() => { const i = document.querySelector('[data-testid=stImage] img');"
+    page.wait_for_function("() => { const i = document.querySelector('[data-testid=stMain] img[alt^=Waveform]');"
                            " return i && i.complete && i.naturalWidth > 500; }", timeout=30_000)
     assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
     audio = page.locator("audio")
