@@ -49,3 +49,20 @@ def write_url(param: str, value: str | None) -> None:
             st.query_params[param] = value
     elif param in st.query_params:
         del st.query_params[param]
+
+
+def mend_unset_choice(key: str, value, options) -> None:
+    """Run the page again, once, when a bound control (``bind="query-params"``, its state set before it) came back with
+    no value: what Streamlit gives it when the browser's Back button returns to a link without its parameter, after
+    another page. Explore then showed its Compare view with no view selected. Widget state cannot be set once the
+    widget exists in a run, so the state is dropped and the run starts again, where the page sets it anew. A second
+    miss in a row is left alone (the caller falls back to its first option)."""
+    flag = f"{key}-mended"
+    if value in options:
+        st.session_state.pop(flag, None)
+        return
+    if not st.session_state.get(flag):
+        st.session_state[flag] = True
+        st.session_state.pop(key, None)
+        st.rerun()
+    st.session_state.pop(flag, None)

@@ -97,6 +97,8 @@ if "explore-view" not in st.session_state and st.query_params.get("explore-view"
     st.session_state["explore-view"] = "Clips"
 view = st.segmented_control("View", VIEWS, required=True,
                             key="explore-view", bind="query-params", label_visibility="collapsed")
+urlstate.mend_unset_choice("explore-view", view, VIEWS)
+view = view if view in VIEWS else "Clips"
 
 # ---- Clips: table, clip view, sibling takes ---------------------------------------------------
 if view == "Clips":

@@ -103,8 +103,10 @@ def forget_clip() -> None:
     st.query_params.pop("clip", None)  # a clip of one kind is not listed under another
 
 
-kind = KIND_OF[st.segmented_control("Kind", list(KIND_OF), required=True, key="issues-kind", bind="query-params",
-                                    label_visibility="collapsed", on_change=forget_clip) or next(iter(KIND_OF))]
+kind_name = st.segmented_control("Kind", list(KIND_OF), required=True, key="issues-kind", bind="query-params",
+                                 label_visibility="collapsed", on_change=forget_clip)
+urlstate.mend_unset_choice("issues-kind", kind_name, KIND_OF)
+kind = KIND_OF.get(kind_name) or KIND_OF[next(iter(KIND_OF))]
 st.caption(KIND_HELP[kind])
 table = found.table(kind).copy()
 

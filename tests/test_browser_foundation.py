@@ -74,3 +74,30 @@ def test_explore_bad_link(app_server, page):
     page.get_by_text("not an ESC-50 clip name").wait_for()
     screenshot(page, "explore-bad-link")
     assert no_exception(page) == []
+
+
+def test_back_to_a_clip_link_keeps_the_view(app_server, page):
+    """A clip's link, another page, then the browser's Back button: Explore shows the clip again with Clips selected.
+    Streamlit gave the bound view control no value on that way back (the URL has no `explore-view`), and the page
+    showed its Compare view with no view selected; Data issues had its kind control unselected the same way."""
+    page.goto(f"{app_server}/Explore?clip=2-104105-A-19.wav")
+    wait_for_app(page)
+    page.locator('[data-testid="stMain"] img[alt^="Waveform and mel spectrogram"]').first.wait_for(timeout=30_000)
+    page.get_by_role("link", name="Home").first.click()
+    page.get_by_text("Partial ESC-50").wait_for(timeout=30_000)
+    page.go_back()
+    wait_for_url(page, "clip=2-104105-A-19.wav")
+    expect(page.locator('[data-testid="stButtonGroup"] [data-selected]')).to_have_text("Clips", timeout=30_000)
+    page.locator('[data-testid="stMain"] img[alt^="Waveform and mel spectrogram"]').first.wait_for(timeout=30_000)
+    wait_for_app(page)
+    assert page.get_by_text("Clip A", exact=True).count() == 0  # not the Compare view
+    assert no_exception(page) == []
+    page.goto(f"{app_server}/Data_issues")
+    wait_for_app(page, 120_000)
+    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=120_000)
+    page.get_by_role("link", name="Home").first.click()
+    page.get_by_text("Partial ESC-50").wait_for(timeout=30_000)
+    page.go_back()
+    expect(page.locator('[data-testid="stButtonGroup"] [data-selected]')).to_have_text("Label issues",
+                                                                                        timeout=60_000)
+    assert no_exception(page) == []
