@@ -63,6 +63,9 @@ def safe(text: object) -> str:
     return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in str(text)).replace("\n", " ")
 
 
+FIGURE_LABEL = ":small[:gray[{}]]"  # a figure's label and note, a picture's caption: small and grey
+
+
 def figures(items) -> None:
     """A row of labelled figures, each (label, value), (label, value, help) or (label, value, help, note): the label
     small and grey, the value large below it, an optional grey note under the value (like st.metric's delta line).
@@ -79,17 +82,15 @@ def figures(items) -> None:
                      + (f"\n{FIGURE_LABEL.format(safe(note))}" if note else ""), help=help_)
 
 
-FIGURE_LABEL = ":small[:gray[{}]]"
-
-
 def picture(jpeg: bytes, caption: str) -> None:
     """A JPEG with its caption (also its alt text), drawn as a markdown image with the bytes inline (a data: URL).
 
     Not ``st.image`` on purpose, for the same reason as `figures`: an image element's code is fetched when the first
     one appears, and React then shows it with the slowest element still waiting (the player, the data grid). A new
     visitor following a link to a clip saw its picture 0.3 s after the page's title; inline, it comes with the title
-    (bench/bench_pages.py). The ~60 kB picture is sent again on each rerun instead of from the browser's cache: that is
-    nothing next to the wait, and the picture changes with the settings anyway. `tests/apptest.py: pictures` reads it."""
+    (bench/bench_pages.py). The picture (90-290 kB as base64: a noisy clip's compresses least) is sent again on each
+    rerun instead of from the browser's cache: little next to the wait, and it changes with the settings anyway.
+    `tests/apptest.py: pictures` reads it."""
     data = base64.b64encode(jpeg).decode("ascii")
     st.markdown(f"![{safe(caption)}](data:image/jpeg;base64,{data})\n\n{FIGURE_LABEL.format(safe(caption))}")
 

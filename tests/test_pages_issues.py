@@ -5,8 +5,8 @@ import pytest
 from soundlab import issues, runs
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
 from soundlab.review import ReviewStore
-from tests.apptest import run as run_page
 from tests.apptest import figures, texts
+from tests.apptest import run as run_page
 from tests.assets import ROOT
 
 ISSUES = str(ROOT / "pages" / "5_Data_issues.py")

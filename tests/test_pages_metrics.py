@@ -7,8 +7,8 @@ import pytest
 
 from soundlab import runs
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
-from tests.apptest import run as run_page
 from tests.apptest import figures, texts
+from tests.apptest import run as run_page
 from tests.assets import ROOT
 
 METRICS = str(ROOT / "pages" / "3_Metrics.py")
