@@ -478,12 +478,7 @@ SCRIPT_IDLE_JS = """() => {
 # everything drawn: the script has finished and no element still shows Streamlit's placeholder while its code loads
 # (each element kind's JavaScript is fetched when the kind first appears; React reveals a waiting element at most every
 # 0.5 s while others still wait, so an element can show well after its own code arrived: `drawn` is when none waits)
-DRAWN_JS = """() => {
-    const app = document.querySelector('[data-testid="stApp"]');
-    return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
-           && !document.querySelector('[data-testid="stStatusWidgetRunningIcon"]')
-           && !document.querySelector('[data-testid="stSkeleton"]');
-}"""
+DRAWN_JS = f"""() => ({SCRIPT_IDLE_JS})() && !document.querySelector('[data-testid="stSkeleton"]')"""
 
 EXCEPTIONS_JS = """() => [...document.querySelectorAll('[data-testid="stException"]')]
                           .map(e => e.innerText.split('\\n').slice(0, 2).join(' '))"""

@@ -51,18 +51,26 @@ def write_url(param: str, value: str | None) -> None:
         del st.query_params[param]
 
 
-def mend_unset_choice(key: str, value, options) -> None:
-    """Run the page again, once, when a bound control (``bind="query-params"``, its state set before it) came back with
-    no value: what Streamlit gives it when the browser's Back button returns to a link without its parameter, after
-    another page. Explore then showed its Compare view with no view selected. Widget state cannot be set once the
-    widget exists in a run, so the state is dropped and the run starts again, where the page sets it anew. A second
-    miss in a row is left alone (the caller falls back to its first option)."""
+def segmented_choice(label: str, options: list[str], *, key: str, **kwargs) -> str:
+    """A required segmented control bound to ``?key=`` that always gives one of `options` (the first by default).
+
+    Its state is set before it (not with `default`, so that buttons can also set it, e.g. Explore's "open this clip"),
+    to the first option unless the URL names a valid one; an unknown value in a link falls back to it.
+
+    Going back to a link without the parameter (the browser's Back button, after another page) Streamlit gives the
+    control no value although the state was just set: Explore showed its Compare view with no view selected. Widget
+    state cannot be set once the widget exists in a run, so the state is dropped and the page runs once more, where it
+    is set anew; a second miss in a row falls back to the first option without another run."""
     flag = f"{key}-mended"
+    if key not in st.session_state and st.query_params.get(key) not in options:
+        st.session_state[key] = options[0]
+    value = st.segmented_control(label, options, required=True, key=key, bind="query-params", **kwargs)
     if value in options:
         st.session_state.pop(flag, None)
-        return
+        return value
     if not st.session_state.get(flag):
         st.session_state[flag] = True
         st.session_state.pop(key, None)
         st.rerun()
     st.session_state.pop(flag, None)
+    return options[0]

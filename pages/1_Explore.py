@@ -92,13 +92,7 @@ def open_clip(name: str) -> None:
 
 
 VIEWS = ["Clips", "Classes", "Compare"]
-if "explore-view" not in st.session_state and st.query_params.get("explore-view") not in VIEWS:
-    # set through state, not `default`, as buttons also set it; an unknown value in a link falls back to Clips
-    st.session_state["explore-view"] = "Clips"
-view = st.segmented_control("View", VIEWS, required=True,
-                            key="explore-view", bind="query-params", label_visibility="collapsed")
-urlstate.mend_unset_choice("explore-view", view, VIEWS)
-view = view if view in VIEWS else "Clips"
+view = urlstate.segmented_choice("View", VIEWS, key="explore-view", label_visibility="collapsed")
 
 # ---- Clips: table, clip view, sibling takes ---------------------------------------------------
 if view == "Clips":

@@ -95,18 +95,14 @@ KIND_HELP = {
 }
 # the kind's readable name is the option (and so the URL value: ?issues-kind=Near-duplicates)
 KIND_OF = {issues_mod.KIND_NAMES[k].capitalize(): k for k in issues_mod.KINDS}
-if "issues-kind" not in st.session_state and st.query_params.get("issues-kind") not in KIND_OF:
-    st.session_state["issues-kind"] = next(iter(KIND_OF))
 
 
 def forget_clip() -> None:
     st.query_params.pop("clip", None)  # a clip of one kind is not listed under another
 
 
-kind_name = st.segmented_control("Kind", list(KIND_OF), required=True, key="issues-kind", bind="query-params",
-                                 label_visibility="collapsed", on_change=forget_clip)
-urlstate.mend_unset_choice("issues-kind", kind_name, KIND_OF)
-kind = KIND_OF.get(kind_name) or KIND_OF[next(iter(KIND_OF))]
+kind = KIND_OF[urlstate.segmented_choice("Kind", list(KIND_OF), key="issues-kind", label_visibility="collapsed",
+                                         on_change=forget_clip)]
 st.caption(KIND_HELP[kind])
 table = found.table(kind).copy()
 

@@ -5,6 +5,7 @@ import re
 
 from streamlit.testing.v1 import AppTest
 
+from components.page import FIGURE_LABEL
 from tests.assets import ROOT
 
 HOME = str(ROOT / "Home.py")
@@ -41,8 +42,9 @@ def html_figures(at: AppTest) -> list[str]:
     return [html.unescape(el.proto.body) for el in at.get("html") if 'role="figure"' in el.proto.body]
 
 
-_FIGURE = re.compile(r"^:small\[:gray\[(?P<label>.*?)\]\]\n### (?P<value>.*?)(?:\n:small\[:gray\[(?P<note>.*)\]\])?$",
-                     re.S)
+_LABEL = re.escape(FIGURE_LABEL).replace(re.escape("{}"), "{}")  # the product's own format
+_FIGURE = re.compile("^" + _LABEL.format("(?P<label>.*?)") + r"\n### (?P<value>.*?)"
+                     + "(?:\n" + _LABEL.format("(?P<note>.*)") + ")?$", re.S)
 
 
 def figures(at: AppTest) -> dict[str, str]:
