@@ -122,6 +122,32 @@ def wait_for_url(page, part: str, timeout_ms: int = 90_000) -> None:
                              + describe_failure(page, "url")) from e
 
 
+def go_back(page, timeout_s: float = 30) -> None:
+    """The browser's Back button, pressed once the browser holds the page's address as its current history entry.
+
+    Playwright's `go_back` moves to the entry before the one the *browser process* holds as current. Streamlit pushes
+    an entry when the page changes (`history.pushState` in the page), and that entry reaches the browser process a
+    moment later: Back pressed in between leaves the app for the entry before (a CI run went back to about:blank
+    instead of Explore). On a timeout the error lists the history the browser held."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            history = cdp.send("Page.getNavigationHistory")
+            here = page.evaluate("location.href")
+            if history["entries"][history["currentIndex"]]["url"] == here:
+                break
+            if time.monotonic() > deadline:
+                entries = [("> " if i == history["currentIndex"] else "  ") + e["url"]
+                           for i, e in enumerate(history["entries"])]
+                raise AssertionError(f"the browser's history never reached {here} in {timeout_s:.0f} s:\n"
+                                     + "\n".join(entries) + "\n" + describe_failure(page, "history"))
+            time.sleep(0.1)
+    finally:
+        cdp.detach()
+    page.go_back()
+
+
 def describe_failure(page, name: str) -> str:
     """What a failing browser test saw: URL, script state, status widget, visible text, screenshot, server log tail."""
     lines = [f"url: {page.url}"]

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import no_exception, screenshot, wait_for_app, wait_for_url
+from tests.browser import go_back, no_exception, screenshot, wait_for_app, wait_for_url
 
 pytestmark = pytest.mark.browser
 
@@ -85,7 +85,8 @@ def test_back_to_a_clip_link_keeps_the_view(app_server, page):
     page.locator('[data-testid="stMain"] img[alt^="Waveform and mel spectrogram"]').first.wait_for(timeout=30_000)
     page.get_by_role("link", name="Home").first.click()
     page.get_by_text("Partial ESC-50").wait_for(timeout=30_000)
-    page.go_back()
+    page.wait_for_function("() => location.pathname === '/'")  # Home's entry is in the page's history
+    go_back(page)
     wait_for_url(page, "clip=2-104105-A-19.wav")
     expect(page.locator('[data-testid="stButtonGroup"] [data-selected]')).to_have_text("Clips", timeout=30_000)
     page.locator('[data-testid="stMain"] img[alt^="Waveform and mel spectrogram"]').first.wait_for(timeout=30_000)
@@ -97,7 +98,8 @@ def test_back_to_a_clip_link_keeps_the_view(app_server, page):
     page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=120_000)
     page.get_by_role("link", name="Home").first.click()
     page.get_by_text("Partial ESC-50").wait_for(timeout=30_000)
-    page.go_back()
+    page.wait_for_function("() => location.pathname === '/'")  # Home's entry is in the page's history
+    go_back(page)
     expect(page.locator('[data-testid="stButtonGroup"] [data-selected]')).to_have_text("Label issues",
                                                                                         timeout=60_000)
     assert no_exception(page) == []
