@@ -505,7 +505,8 @@ EXPLORE_READY = """() => [...document.querySelectorAll('[data-testid="stMain"] i
 EXPLORE_PLOTLY_READY = """() => document.querySelectorAll('.js-plotly-plot').length >= 2
                          && !!document.querySelector('.js-plotly-plot .heatmaplayer, .js-plotly-plot .hm')
                          && !!document.querySelector('.js-plotly-plot .scatterlayer .trace')"""
-BARS_READY = """() => !!document.querySelector('[role="figure"][aria-label="Class probabilities"] [title]')"""
+BARS_READY = """() => [...document.querySelectorAll('[data-testid="stMain"] img')]
+    .some(i => i.alt.startsWith('Class probabilities') && i.complete && i.naturalWidth > 0)"""
 METRICS_READY = figure_ready_js("Balanced accuracy")
 ISSUES_READY = figure_ready_js("Label issues", "Near-duplicates", "Outliers", "Under-performing groups")
 UPLOADER_READY = """() => !!document.querySelector('[data-testid="stFileUploader"] input[type=file]')"""

@@ -93,17 +93,17 @@ def render_result(res, clf, *, top_k: int, key: str, true_class: str | None = No
     for w in res.warnings:
         st.warning(w)
     left, right = st.columns([3, 2])
-    # HTML, not plotly: the answer shows without the browser loading plotly.js (see components/lite.py)
+    # SVG in markdown, not plotly or st.html: the answer shows with the page's title (components.page.chart)
     with left:
-        st.html(lite.probability_bars(res.probs, res.class_names, top_k=top_k, greyed=foreign,
-                                      title=f"If it were one of the {n}: class probabilities" if foreign
-                                      else "Class probabilities"))
+        page.chart(lite.probability_bars(res.probs, res.class_names, top_k=top_k, greyed=foreign,
+                                         title=f"If it were one of the {n}: class probabilities" if foreign
+                                         else "Class probabilities"))
     with right:
         if len(clf.run.category_names) > 1:  # a dataset without categories has nothing to sum
-            st.html(lite.category_bars(res.category_totals(clf.run.categories, clf.run.category_names)))
-        st.html(lite.tag_bars(res.top_tags(5), title=f"{res.tagger}'s AudioSet tags"))
+            page.chart(lite.category_bars(res.category_totals(clf.run.categories, clf.run.category_names)))
+        page.chart(lite.tag_bars(res.top_tags(5), title=f"{res.tagger}'s AudioSet tags"))
         for tagger, tags in more_tags:
-            st.html(lite.tag_bars(tags, title=f"{tagger}'s AudioSet tags (another backbone)"))
+            page.chart(lite.tag_bars(tags, title=f"{tagger}'s AudioSet tags (another backbone)"))
         diagnostics(res, clf)
     shown = list(np.argsort(-res.probs)[: max(top_k, 5)])
     if len(res.window_starts) > 1:

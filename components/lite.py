@@ -1,7 +1,9 @@
-"""Charts that need no plotly.js: bars and heat grids as HTML, a clip's waveform and mel spectrogram as one picture.
+"""Charts that need no plotly.js: bars as SVG, heat grids as HTML, a clip's waveform and mel spectrogram as one picture.
 
-Arrays in, an HTML string or JPEG bytes out; no data loading and no Streamlit here (pages show them with `st.html`
-and `st.image`; `components.loaders.clip_picture` caches the picture).
+Arrays in, a `Chart` (SVG), an HTML string or JPEG bytes out; no data loading and no Streamlit here (pages show them
+with `components.page.chart`, `st.html` and `components.page.picture`; `components.loaders.clip_picture` caches the
+picture). The bars are SVG rather than HTML because a picture in markdown is drawn with the page's title, an
+`st.html` element only once its code has been fetched (`components.page.chart`).
 
 Why not plotly for these (measured with bench/bench_pages.py and a Chromium performance probe, 2-core machine):
 the first plotly chart on a page makes the browser fetch and start plotly.js, a 4.7 MB chunk; starting it blocked the
@@ -19,6 +21,7 @@ import html
 import io
 import math
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,35 +45,61 @@ def _title(title: str | None) -> str:
             if title else "")
 
 
-def bars(items: list[tuple[str, float]], *, title: str | None = None, strong: int | None = None,
-         color: str = BLUE, weak_color: str = BLUE_WEAK, value_format: str = "{:.1%}", scale_max: float = 1.0,
-         label_width: str = "11rem", row_height_px: int = 18) -> str:
-    """Horizontal bars, one row per (label, value), in the given order.
+@dataclass(frozen=True)
+class Chart:
+    """A chart drawn as an SVG document, with its title and its values in words (the image's alt text: for screen
+    readers, and for tests). `components.page.chart` shows it."""
+    title: str
+    svg: str
+    alt: str
 
-    The first `strong` rows are drawn in `color` with their value written beside the bar, the rest in `weak_color`
-    without (every row's exact value is in its hover text). Bar length is value / `scale_max`, clipped to [0, 1].
+
+def _fit(text: str, width_px: float, font_px: float) -> str:
+    """`text` cut with an ellipsis to fit about `width_px` (an SVG text does not cut itself): 0.52 em per character,
+    about a sans-serif face's average."""
+    n = max(1, int(width_px / (0.52 * font_px)))
+    return text if len(text) <= n else text[: n - 1].rstrip() + "\u2026"
+
+
+def bars(items: list[tuple[str, float]], *, title: str, strong: int | None = None, color: str = BLUE,
+         weak_color: str = BLUE_WEAK, value_format: str = "{:.1%}", scale_max: float = 1.0, label_px: int = 176,
+         width_px: int = 560, row_height_px: int = 18) -> Chart:
+    """Horizontal bars, one row per (label, value), in the given order, as SVG.
+
+    The first `strong` rows (all by default) are drawn in `color` with their value in the text colour, the rest in
+    `weak_color` with their value in grey: a picture has no hover text, so every value is written. Bar length is
+    value / `scale_max`, clipped to [0, 1]. The picture is `width_px` wide and shrinks with a narrower column.
     """
+    font = 12.8  # 0.8rem, as the page's small text
+    bar_x = label_px + 8
+    value_x = width_px - 58
+    bar_w = max(10, value_x - 8 - bar_x)
     rows = []
     for r, (label, value) in enumerate(items):
         value = float(value)
         share = 0.0 if not math.isfinite(value) or scale_max <= 0 else min(1.0, max(0.0, value / scale_max))
         on = strong is None or r < strong
-        text = value_format.format(value)
+        y, mid = r * row_height_px, (r + 0.5) * row_height_px
         rows.append(
-            f'<div title="{_esc(label)}: {_esc(text)}" style="display:flex;align-items:center;gap:0.5rem;'
-            f'height:{row_height_px}px;font-size:0.8rem;line-height:1">'
-            f'<span style="flex:0 0 {label_width};text-align:right;white-space:nowrap;overflow:hidden;'
-            f'text-overflow:ellipsis;color:{TEXT}">{_esc(label)}</span>'
-            f'<span style="flex:1 1 auto;height:{row_height_px - 4}px;background:#f3f4f6;border-radius:2px">'
-            f'<span style="display:block;height:100%;width:{share * 100:.2f}%;background:{color if on else weak_color};'
-            f'border-radius:2px"></span></span>'
-            f'<span style="flex:0 0 3.6rem;color:{TEXT if on else MUTED};font-variant-numeric:tabular-nums">'
-            f'{_esc(text) if on else ""}</span></div>')
-    return f'<div role="figure" aria-label="{_esc(title or "bars")}">{_title(title)}{"".join(rows)}</div>'
+            f'<text x="{label_px}" y="{mid:g}" text-anchor="end" dominant-baseline="central" fill="{TEXT}">'
+            f'{_esc(_fit(str(label), label_px, font))}</text>'
+            f'<rect x="{bar_x}" y="{y + 2}" width="{bar_w}" height="{row_height_px - 4}" rx="2" fill="#f3f4f6"/>'
+            f'<rect x="{bar_x}" y="{y + 2}" width="{share * bar_w:.1f}" height="{row_height_px - 4}" rx="2" '
+            f'fill="{color if on else weak_color}"/>'
+            f'<text x="{value_x}" y="{mid:g}" dominant-baseline="central" fill="{TEXT if on else GREY}">'
+            f'{_esc(value_format.format(value))}</text>')
+    height = max(1, len(items)) * row_height_px
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width_px}" height="{height}" '
+           f'viewBox="0 0 {width_px} {height}" font-family="Source Sans Pro, sans-serif" font-size="{font}">'
+           f'{"".join(rows)}</svg>')
+    shown = items if strong is None else items[:strong]
+    alt = (", ".join(f"{label} {value_format.format(float(v))}" for label, v in shown)
+           + (f", and {len(items) - len(shown)} more" if len(items) > len(shown) else ""))
+    return Chart(title, svg, alt)
 
 
 def probability_bars(probs: np.ndarray, class_names: list[str], *, top_k: int = 5, title: str = "Class probabilities",
-                     limit: int | None = None, greyed: bool = False) -> str:
+                     limit: int | None = None, greyed: bool = False) -> Chart:
     """Classes as bars (all, or the `limit` most probable), most probable on top, the top k highlighted.
     `greyed`: the answer is hypothetical (the sound is not one of the classes), every bar in grey."""
     order = np.argsort(-np.asarray(probs))[:limit]
@@ -79,14 +108,14 @@ def probability_bars(probs: np.ndarray, class_names: list[str], *, top_k: int = 
                 weak_color=weak)
 
 
-def category_bars(totals: dict[str, float]) -> str:
-    return bars(list(totals.items()), title="Categories (sum of their classes)", color="#5b8a3c",
-                label_width="9rem")
+def category_bars(totals: dict[str, float]) -> Chart:
+    return bars(list(totals.items()), title="Categories (sum of their classes)", color="#5b8a3c", label_px=144,
+                width_px=380)
 
 
-def tag_bars(tags: list[tuple[str, float]], *, title: str = "AudioSet tags") -> str:
+def tag_bars(tags: list[tuple[str, float]], *, title: str = "AudioSet tags") -> Chart:
     """A backbone's AudioSet tags with their scores (mean over frames, 0..1)."""
-    return bars(tags, title=title, color="#8a5b3c", value_format="{:.2f}", label_width="9rem")
+    return bars(tags, title=title, color="#8a5b3c", value_format="{:.2f}", label_px=144, width_px=380)
 
 
 def blues(p: np.ndarray) -> np.ndarray:

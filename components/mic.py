@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from components import lite
+from components import lite, page
 from soundlab import live
 
 AUDIO_CONSTRAINTS = {"echoCancellation": False, "noiseSuppression": False, "autoGainControl": False}
@@ -97,9 +97,10 @@ def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: 
                 + (f" · this window: {update.verdict.message()}" if update.verdict and not update.verdict.in_set else "")
             )
             hypothetical = update.shown in ("foreign", "silence")
-            bars.html(lite.probability_bars(update.probs, names, top_k=top_k, limit=12, greyed=hypothetical,
-                                            title=f"If it were one of the {len(names)} (top 12)" if hypothetical else
-                                            "Live class probabilities (top 12)"))
+            bars.markdown(page.chart_markdown(lite.probability_bars(
+                update.probs, names, top_k=top_k, limit=12, greyed=hypothetical,
+                title=f"If it were one of the {len(names)} (top 12)" if hypothetical else
+                "Live class probabilities (top 12)")))
             hist = list(stream.history)
             probs = np.stack([h.probs for h in hist])
             shown = list(np.argsort(-probs.mean(axis=0))[:8])

@@ -163,14 +163,15 @@ elif view == "Classes":
         by_cat = table.groupby("supercategory", observed=True)[["listed", "present"]].sum()
         most = max(1, int(by_cat["present"].max()) if len(by_cat) else 1)
         with c1:
-            st.html(lite.bars([(str(c), int(v)) for c, v in by_cat["present"].items()], title="On disk per category",
-                              value_format="{:,.0f}", scale_max=most, label_width="8rem"))
+            page.chart(lite.bars([(str(c), int(v)) for c, v in by_cat["present"].items()], title="On disk per category",
+                                 value_format="{:,.0f}", scale_max=most, label_px=220, width_px=480))
     if folds or esc50:
         by_fold = filtered[filtered["present"]].groupby("fold").size().reindex(range(1, 6) if esc50 else folds,
                                                                                fill_value=0)
         with c2:
-            st.html(lite.bars([(f"fold {f}", int(v)) for f, v in by_fold.items()], title="On disk per fold",
-                              value_format="{:,.0f}", scale_max=max(1, int(by_fold.max())), label_width="4rem"))
+            page.chart(lite.bars([(f"fold {f}", int(v)) for f, v in by_fold.items()], title="On disk per fold",
+                                 value_format="{:,.0f}", scale_max=max(1, int(by_fold.max())), label_px=64,
+                                 width_px=480))
     st.dataframe(table.drop(columns=["category"] + ([] if ds.desc.categories else ["supercategory"])), hide_index=True,
                  height=300,
                  column_config={"class_name": "class", "supercategory": "category", "listed": "in csv",

@@ -1,5 +1,6 @@
 """Helpers for the AppTest page tests."""
 
+import base64
 import html
 import re
 
@@ -35,6 +36,21 @@ def pictures(at: AppTest) -> list[str]:
     markdown (`components.page.picture`: their alt text), in that order."""
     return ([c for el in at.get("image") for c in el.captions]
             + [re.sub(r"\\(.)", r"\1", m["alt"]) for el in at.markdown if (m := _PICTURE.match(str(el.value)))])
+
+
+_CHART = re.compile(r"^\*\*(?P<title>.*?)\*\*\n\n!\[(?P<alt>.*?)\]\(data:image/svg\+xml;base64,(?P<svg>[A-Za-z0-9+/=]+)\)$",
+                    re.S)
+
+
+def charts(at: AppTest) -> list[dict[str, str]]:
+    """The SVG charts on the page (`components.page.chart`), in page order: title, alt (title and values in words, as
+    the user's screen reader reads them) and the SVG document."""
+    out = []
+    for el in at.markdown:
+        if m := _CHART.match(str(el.value)):
+            out.append({"title": re.sub(r"\\(.)", r"\1", m["title"]), "alt": re.sub(r"\\(.)", r"\1", m["alt"]),
+                        "svg": base64.b64decode(m["svg"]).decode("utf-8")})
+    return out
 
 
 def html_figures(at: AppTest) -> list[str]:

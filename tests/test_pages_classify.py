@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
-from tests.apptest import CLASSIFY, EXPLORE, html_figures, texts
+from tests.apptest import CLASSIFY, EXPLORE, charts, html_figures, texts
 from tests.apptest import run as run_page
 from tests.assets import ROOT, yamnet_hub_stub
 from tests.test_audio import MALFORMED
@@ -40,9 +40,12 @@ def test_dataset_clip(dev_root, use_dataset):
     assert not at.exception
     assert metrics(at)["Top class"] == "Thunderstorm"
     assert "Out of fold" in texts(at, "info")
-    figures = html_figures(at)  # HTML charts: the answer shows without plotly.js
-    assert len(figures) == 5, figures  # bars, categories, tags of both backbones, timeline
-    assert "Thunderstorm: " in figures[0] and not at.get("plotly_chart")
+    bars = charts(at)  # SVG in markdown: the answer shows without plotly.js, with the page's title
+    assert [c["title"] for c in bars] == ["Class probabilities", "Categories (sum of their classes)",
+                                          "EfficientAT's AudioSet tags", "YAMNet's AudioSet tags (another backbone)"]
+    assert bars[0]["alt"].startswith("Class probabilities: Thunderstorm ") and ">Thunderstorm</text>" in bars[0]["svg"]
+    assert bars[0]["alt"].endswith(", and 45 more")  # the top 5 in words
+    assert len(html_figures(at)) == 1 and not at.get("plotly_chart")  # the timeline
     assert "Dataset label: **thunderstorm**" in texts(at, "success")
     # the input diagnostics are a markdown table: no data grid for the browser to start
     assert not at.dataframe and "| duration | 5.00 s |" in texts(at, "markdown")
@@ -241,8 +244,8 @@ def test_efficientat_heads_and_both_backbones_tags(dev_root, use_dataset):
     assert not at.exception and not at.error, texts(at, "error")
     assert "Top class" in metrics(at) and "EfficientAT hears" in metrics(at)
     assert set(at.selectbox(key="classify-backbone").options) == {"YAMNet", "EfficientAT mn04"}
-    charts = " ".join(html_figures(at))
-    assert "EfficientAT's AudioSet tags" in charts and "YAMNet's AudioSet tags (another backbone)" in charts
+    titles = [c["title"] for c in charts(at)]
+    assert "EfficientAT's AudioSet tags" in titles and "YAMNet's AudioSet tags (another backbone)" in titles
     at.selectbox(key="classify-backbone").set_value("yamnet").run()
     assert not at.exception and "YAMNet hears" in metrics(at)
 
