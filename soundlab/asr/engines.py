@@ -242,6 +242,12 @@ class FasterWhisperEngine:
     name = "faster-whisper"
     SIZE_ALIASES = {"distil-whisper/distil-large-v3": "distil-large-v3", "openai/whisper-base": "base",
                     "openai/whisper-tiny.en": "tiny.en", "openai/whisper-small": "small"}
+    # Greedy, temperature 0 only, as the transformers engine decodes. faster-whisper's default falls back to sampling
+    # at rising temperatures when a window scores below -1 mean log-probability, and keeps the best-scoring sample:
+    # a random transcript. The 4 s German clip came out as five different texts in five runs on one machine, and
+    # once as "Hoi Tsaegna Tsaegna Tsaegna Lien, ..." (a CI run on 2026-12-04). Greedy gives one answer per machine;
+    # a doubtful one is said so on the page (`longform.transcribe`: low log-probability, or a text that repeats).
+    DECODING = {"beam_size": 1, "temperature": 0.0, "condition_on_previous_text": False, "vad_filter": False}
 
     def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "auto", threads: int | None = None,
                  compute_type: str = "int8"):
@@ -295,13 +301,10 @@ class FasterWhisperEngine:
 
     def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str,
                          greedy: bool = False) -> list[Segment]:
-        """`greedy`: temperature 0 only. faster-whisper otherwise falls back to sampling at higher temperatures when a
-        decoding scores below its thresholds, which makes the result random; the language choice must not be."""
-        extra = {"temperature": 0.0} if greedy else {}
+        """`greedy` is accepted for the interface: this engine always decodes greedily (`DECODING`)."""
         with self._lock:
             segs, _ = self._model.transcribe(y16k, language=language if self.multilingual else None,
-                                             task=task if self.multilingual else "transcribe", beam_size=1,
-                                             condition_on_previous_text=False, vad_filter=False, **extra)
+                                             task=task if self.multilingual else "transcribe", **self.DECODING)
             return [Segment(float(s.start), float(s.end), s.text.strip(), float(s.avg_logprob), len(s.tokens))
                     for s in segs if s.text.strip()]
 
@@ -318,8 +321,7 @@ class FasterWhisperEngine:
         total = int(round(len(y16k) / SAMPLE_RATE))
         with self._lock:
             segs, _ = self._model.transcribe(y16k, language=language if self.multilingual else None,
-                                             task=task if self.multilingual else "transcribe", beam_size=1,
-                                             condition_on_previous_text=False, vad_filter=False)
+                                             task=task if self.multilingual else "transcribe", **self.DECODING)
             out, windows = [], set()
             for s in segs:  # a generator: each window is decoded as its segments are asked for
                 windows.add(s.seek)
