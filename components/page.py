@@ -95,21 +95,21 @@ def picture(jpeg: bytes, caption: str) -> None:
     st.markdown(f"![{safe(caption)}](data:image/jpeg;base64,{data})\n\n{FIGURE_LABEL.format(safe(caption))}")
 
 
-def chart_markdown(chart) -> str:
+def chart_markdown(bars) -> str:
     """A `components.lite.Chart` as markdown: its title in bold, then the SVG as an inline image whose alt text is the
     title and the values in words. For `chart`, and for a placeholder that redraws it (the live microphone)."""
-    data = base64.b64encode(chart.svg.encode("utf-8")).decode("ascii")
-    return f"**{safe(chart.title)}**\n\n![{safe(chart.title)}: {safe(chart.alt)}](data:image/svg+xml;base64,{data})"
+    data = base64.b64encode(bars.svg.encode("utf-8")).decode("ascii")
+    return f"**{safe(bars.title)}**\n\n![{safe(bars.title)}: {safe(bars.alt)}](data:image/svg+xml;base64,{data})"
 
 
-def chart(chart) -> None:
+def chart(bars) -> None:
     """A `components.lite.Chart` (bars) on the page.
 
     Not ``st.html``, for the reason given in `figures`: an HTML element's code is fetched when the first one appears,
     and React shows it with the slowest element still waiting (the player, the uploader). Classify's class bars came
-    0.3-0.5 s sooner for a new visitor (bench/bench_pages.py, three alternating pairs). The cost: a picture has no
+    0.3-0.6 s sooner for a new visitor (bench/bench_pages.py, three alternating pairs). The cost: a picture has no
     hover text, so the bars write every value. `tests/apptest.py: charts` reads them back."""
-    st.markdown(chart_markdown(chart))
+    st.markdown(chart_markdown(bars))
 
 
 def markdown_table(rows, headers: tuple[str, str]) -> str:
