@@ -17,7 +17,8 @@ def test_classify_dataset_clip_and_uploads(app_server, page, dev_root, tmp_path)
     charts = page.locator('[data-testid="stMarkdownContainer"] img[src^="data:image/svg+xml"]')
     expect(charts).to_have_count(4, timeout=60_000)
     expect(page.locator('img[alt^="Class probabilities: Dog "]')).to_have_count(1)
-    assert all(charts.nth(i).evaluate("i => i.complete && i.naturalWidth > 0") for i in range(4))  # drawn, not broken
+    page.wait_for_function("""() => [...document.querySelectorAll('img[src^="data:image/svg+xml"]')]
+        .every(i => i.complete && i.naturalWidth > 0)""", timeout=30_000)  # drawn, not broken images
     expect(page.locator('[data-testid="stHtml"] [role="figure"]')).to_have_count(1)
     assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
     screenshot(page, "classify-clip")
