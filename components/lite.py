@@ -95,7 +95,7 @@ def bars(items: list[tuple[str, float]], *, title: str, strong: int | None = Non
     shown = items if strong is None else items[:strong]
     alt = (", ".join(f"{label} {value_format.format(float(v))}" for label, v in shown)
            + (f", and {len(items) - len(shown)} more" if len(items) > len(shown) else ""))
-    return Chart(title, svg, alt)
+    return Chart(title, svg, alt or "no values")
 
 
 def probability_bars(probs: np.ndarray, class_names: list[str], *, top_k: int = 5, title: str = "Class probabilities",

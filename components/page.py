@@ -91,15 +91,19 @@ def picture(jpeg: bytes, caption: str) -> None:
     (bench/bench_pages.py). The picture (90-290 kB as base64: a noisy clip's compresses least) is sent again on each
     rerun instead of from the browser's cache: little next to the wait, and it changes with the settings anyway.
     `tests/apptest.py: pictures` reads it."""
-    data = base64.b64encode(jpeg).decode("ascii")
-    st.markdown(f"![{safe(caption)}](data:image/jpeg;base64,{data})\n\n{FIGURE_LABEL.format(safe(caption))}")
+    st.markdown(f"{inline_image(safe(caption), 'image/jpeg', jpeg)}\n\n{FIGURE_LABEL.format(safe(caption))}")
+
+
+def inline_image(alt: str, mime: str, data: bytes) -> str:
+    """A markdown image with its bytes inline (a data: URL); `alt` is markdown already escaped (`safe`)."""
+    return f"![{alt}](data:{mime};base64,{base64.b64encode(data).decode('ascii')})"
 
 
 def chart_markdown(bars) -> str:
     """A `components.lite.Chart` as markdown: its title in bold, then the SVG as an inline image whose alt text is the
     title and the values in words. For `chart`, and for a placeholder that redraws it (the live microphone)."""
-    data = base64.b64encode(bars.svg.encode("utf-8")).decode("ascii")
-    return f"**{safe(bars.title)}**\n\n![{safe(bars.title)}: {safe(bars.alt)}](data:image/svg+xml;base64,{data})"
+    return (f"**{safe(bars.title)}**\n\n"
+            + inline_image(f"{safe(bars.title)}: {safe(bars.alt)}", "image/svg+xml", bars.svg.encode("utf-8")))
 
 
 def chart(bars) -> None:

@@ -22,24 +22,33 @@ def run(path: str, query: dict | None = None, timeout: float = 180) -> AppTest:
     return at.run()
 
 
+def unescaped(markdown: str) -> str:
+    """Markdown as the user reads it: the pages escape user text such as file names (`components.page.safe`), and
+    ``notes\\.wav`` is shown as ``notes.wav``."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def texts(at: AppTest, kind: str) -> str:
-    """All texts of one element kind ("error", "warning", "info" ...) joined, as the user reads them (the pages
-    escape user text such as file names for markdown: ``notes\\.wav`` is shown as ``notes.wav``)."""
-    return re.sub(r"\\(.)", r"\1", " ".join(str(e.value) for e in getattr(at, kind)))
+    """All texts of one element kind ("error", "warning", "info" ...) joined, as the user reads them."""
+    return unescaped(" ".join(str(e.value) for e in getattr(at, kind)))
 
 
-_PICTURE = re.compile(r"^!\[(?P<alt>.*?)\]\(data:image/jpeg;base64,[A-Za-z0-9+/=]+\)")
+def _inline_image(mime: str) -> str:
+    """The pattern of `components.page.inline_image` for one type: the alt text, then the base64 data."""
+    return r"!\[(?P<alt>.*?)\]\(data:" + re.escape(mime) + r";base64,(?P<data>[A-Za-z0-9+/=]+)\)"
+
+
+_PICTURE = re.compile("^" + _inline_image("image/jpeg"))
 
 
 def pictures(at: AppTest) -> list[str]:
     """Captions of the pictures on the page, one per image: `st.image`'s, and the clip pictures drawn inline as
     markdown (`components.page.picture`: their alt text), in that order."""
     return ([c for el in at.get("image") for c in el.captions]
-            + [re.sub(r"\\(.)", r"\1", m["alt"]) for el in at.markdown if (m := _PICTURE.match(str(el.value)))])
+            + [unescaped(m["alt"]) for el in at.markdown if (m := _PICTURE.match(str(el.value)))])
 
 
-_CHART = re.compile(r"^\*\*(?P<title>.*?)\*\*\n\n!\[(?P<alt>.*?)\]\(data:image/svg\+xml;base64,(?P<svg>[A-Za-z0-9+/=]+)\)$",
-                    re.S)
+_CHART = re.compile(r"^\*\*(?P<title>.*?)\*\*\n\n" + _inline_image("image/svg+xml") + "$", re.S)
 
 
 def charts(at: AppTest) -> list[dict[str, str]]:
@@ -48,8 +57,8 @@ def charts(at: AppTest) -> list[dict[str, str]]:
     out = []
     for el in at.markdown:
         if m := _CHART.match(str(el.value)):
-            out.append({"title": re.sub(r"\\(.)", r"\1", m["title"]), "alt": re.sub(r"\\(.)", r"\1", m["alt"]),
-                        "svg": base64.b64decode(m["svg"]).decode("utf-8")})
+            out.append({"title": unescaped(m["title"]), "alt": unescaped(m["alt"]),
+                        "svg": base64.b64decode(m["data"]).decode("utf-8")})
     return out
 
 
@@ -69,5 +78,5 @@ def figures(at: AppTest) -> dict[str, str]:
     for el in at.markdown:
         m = _FIGURE.match(str(el.value))
         if m:
-            out[re.sub(r"\\(.)", r"\1", m["label"])] = re.sub(r"\\(.)", r"\1", m["value"])
+            out[unescaped(m["label"])] = unescaped(m["value"])
     return out

@@ -28,7 +28,7 @@ import pytest
 
 from soundlab import runs as runs_mod
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
-from tests.apptest import figures, pictures, run, texts
+from tests.apptest import figures, pictures, run, texts, unescaped
 from tests.assets import ROOT
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -161,11 +161,6 @@ def all_text(at) -> str:
     return "\n".join(out)
 
 
-def unescape(text: str) -> str:
-    # page.safe() escapes markdown characters ("\.", "\-", "\/"); paths are compared without the escapes
-    return re.sub(r"\\(.)", r"\1", text)
-
-
 def folders(dev_root: Path) -> list[Path]:
     return [dev_root / "audio", dev_root, DEFAULT_ARTIFACTS_DIR / "runs", DEFAULT_ARTIFACTS_DIR, ROOT]
 
@@ -199,7 +194,7 @@ def check_page(case: Case, at, query: dict, dev_root: Path) -> None:
     # the page still renders: its title, and the widgets of its state
     assert any(TITLES[case.page] in t.value for t in at.title), where
     text = all_text(at)
-    plain = unescape(text)
+    plain = unescaped(text)
     assert PASSWD_CONTENT not in text, f"{where}: shows the content of /etc/passwd"
     assert joined_with_a_folder(plain, dev_root) == [], where
     for marker in ("Traceback", "Errno", "No such file", "Permission denied", "IsADirectoryError"):

@@ -52,8 +52,10 @@ class Engine(Protocol):
 
     def detect_language(self, y16k: np.ndarray) -> tuple[str, float] | None: ...
 
-    def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str,
-                         greedy: bool = False) -> list[Segment]: ...
+    def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str) -> list[Segment]:
+        """Segments of at most 30 s of audio, decoded greedily (temperature 0, no resampling): the same audio gives the
+        same text, which the language choice (`longform.choose_language`) and the user rely on."""
+        ...
 
 
 def is_english_only(model: str, multilingual_flag: bool | None) -> bool:
@@ -173,9 +175,8 @@ class TransformersEngine:
         found = self.language_probabilities(y16k, top=1)
         return found[0] if found else None
 
-    def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str,
-                         greedy: bool = False) -> list[Segment]:
-        """`greedy` is accepted for the interface: this engine always decodes greedily (no temperature fallback)."""
+    def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str) -> list[Segment]:
+        """Greedy (`generate`'s default here: no temperature fallback)."""
         import torch
 
         kwargs = {"return_timestamps": True, "return_dict_in_generate": True}
@@ -245,7 +246,7 @@ class FasterWhisperEngine:
     # Greedy, temperature 0 only, as the transformers engine decodes. faster-whisper's default falls back to sampling
     # at rising temperatures when a window scores below -1 mean log-probability, and keeps the best-scoring sample:
     # a random transcript. The 4 s German clip came out as five different texts in five runs on one machine, and
-    # once as "Hoi Tsaegna Tsaegna Tsaegna Lien, ..." (a CI run on 2026-12-04). Greedy gives one answer per machine;
+    # once as "Hoi Tsaegna Tsaegna Tsaegna Lien, ..." (a run of the test suite, 2026-12-04). Greedy gives one answer per machine;
     # a doubtful one is said so on the page (`longform.transcribe`: low log-probability, or a text that repeats).
     DECODING = {"beam_size": 1, "temperature": 0.0, "condition_on_previous_text": False, "vad_filter": False}
 
@@ -299,9 +300,8 @@ class FasterWhisperEngine:
                 ctranslate2.StorageView.from_array(np.ascontiguousarray(feats[None], dtype=np.float32)))
         return [(token.strip("<|>"), float(prob)) for token, prob in found[0][:top]]
 
-    def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str,
-                         greedy: bool = False) -> list[Segment]:
-        """`greedy` is accepted for the interface: this engine always decodes greedily (`DECODING`)."""
+    def transcribe_chunk(self, y16k: np.ndarray, *, language: str | None, task: str) -> list[Segment]:
+        """Greedy (`DECODING`)."""
         with self._lock:
             segs, _ = self._model.transcribe(y16k, language=language if self.multilingual else None,
                                              task=task if self.multilingual else "transcribe", **self.DECODING)

@@ -201,7 +201,7 @@ def choose_language(engine, y16k: np.ndarray, *, task: str = "transcribe"
     scored = []
     for code, p in found:
         # the language is a property of the speech: always score the transcription, also when translating
-        segs = engine.transcribe_chunk(head, language=code, task="transcribe", greedy=True)  # deterministic
+        segs = engine.transcribe_chunk(head, language=code, task="transcribe")  # greedy: deterministic
         scored_segs = [s for s in segs if s.avg_logprob is not None and s.n_tokens > 0]
         text = " ".join(s.text for s in segs)
         # a decoding stuck repeating itself scores a high log-probability: OpenAI's Whisper rejects it by its
