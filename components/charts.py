@@ -214,8 +214,12 @@ def embedding_scatter(xy: np.ndarray, color: list[str], text: list[str], *, titl
 
     # SVG, not WebGL: plotly express switches to WebGL above 1000 points, which browsers without a GPU (and
     # headless ones) draw slowly or not at all; 2000 points are fine as SVG
+    # right / wrong in two colours people with any colour vision tell apart; classes in a 60-colour sequence (plotly's
+    # default has 10, so 50 classes shared five colours each)
+    palette = px.colors.qualitative.Dark24 + px.colors.qualitative.Light24 + px.colors.qualitative.Alphabet[:12]
     fig = px.scatter(x=xy[:, 0], y=xy[:, 1], color=color, hover_name=text, custom_data=[keys], height=height,
-                     render_mode="svg")
+                     render_mode="svg", color_discrete_map={"right": "#3b6ea8", "wrong": "#e66100"},
+                     color_discrete_sequence=palette)
     fig.update_traces(marker=dict(size=7, opacity=0.8))
     fig.update_layout(title=title, legend=dict(font=dict(size=9), itemsizing="constant"), clickmode="event+select",
                       **_LAYOUT)

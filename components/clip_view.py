@@ -13,18 +13,20 @@ DEFAULT_PARAMS = dsp.MelParams()
 
 
 def mel_params_widgets(key: str, *, max_sr: int = 44_100) -> dsp.MelParams:
-    """The mel parameters as widgets (n_fft, hop_length, win_length, n_mels, fmax)."""
+    """The mel parameters as widgets (n_fft, hop_length, win_length, n_mels, fmax), bound to the URL so a link
+    reopens the same spectrogram."""
     c1, c2 = st.columns(2)
+    url = {"bind": "query-params"}
     n_fft = c1.select_slider("n_fft", options=[256, 512, 1024, 2048, 4096], value=1024, key=f"{key}-nfft",
-                             help="FFT size in samples: frequency resolution vs time resolution.")
+                             help="FFT size in samples: frequency resolution vs time resolution.", **url)
     hop = c2.select_slider("hop_length", options=[64, 128, 256, 512, 1024], value=256, key=f"{key}-hop",
-                           help="Samples between frames.")
+                           help="Samples between frames.", **url)
     win_options = ["= n_fft"] + [w for w in (128, 256, 320, 400, 512, 1024, 2048) if w < n_fft]
     win = c1.selectbox("win_length", win_options, key=f"{key}-win",
-                       help="Window length in samples; at most n_fft.")
-    n_mels = c2.slider("n_mels", 16, 256, 128, step=8, key=f"{key}-nmels", help="Number of mel bands.")
+                       help="Window length in samples; at most n_fft.", **url)
+    n_mels = c2.slider("n_mels", 16, 256, 128, step=8, key=f"{key}-nmels", help="Number of mel bands.", **url)
     fmax = st.slider("fmax (Hz)", 1000, max_sr // 2, max_sr // 2, step=500, key=f"{key}-fmax",
-                     help="Highest frequency of the mel filter bank (at most half the sample rate).")
+                     help="Highest frequency of the mel filter bank (at most half the sample rate).", **url)
     return dsp.MelParams(n_fft=n_fft, hop_length=hop, win_length=None if win == "= n_fft" else int(win),
                          n_mels=n_mels, fmax_hz=float(fmax))
 
@@ -46,6 +48,14 @@ def player(ds, filename: str) -> bool:
         return False
     st.audio(str(path), format=audio.mime_type(path))
     return True
+
+
+def thumbnail(ds, filename: str) -> None:
+    """A small mel spectrogram of a dataset clip (nothing if it cannot be read: the player beside it says why)."""
+    try:
+        st.image(loaders.clip_thumbnail(ds.clip_path(filename)), width=160)
+    except SoundLabError:
+        pass
 
 
 def render_clip(ds, filename: str, params: dsp.MelParams, *, key: str, title: str | None = None,

@@ -109,8 +109,9 @@ def probability_bars(probs: np.ndarray, class_names: list[str], *, top_k: int = 
 
 
 def category_bars(totals: dict[str, float]) -> Chart:
-    return bars(list(totals.items()), title="Categories (sum of their classes)", color="#5b8a3c", label_px=144,
-                width_px=380)
+    # labels as long as ESC-50's longest category ("Natural soundscapes & water sounds") fit whole
+    return bars(list(totals.items()), title="Categories (sum of their classes)", color="#5b8a3c", label_px=226,
+                width_px=392)
 
 
 def tag_bars(tags: list[tuple[str, float]], *, title: str = "AudioSet tags") -> Chart:
@@ -141,10 +142,11 @@ def _pool_columns(times: np.ndarray, z: np.ndarray, silent: np.ndarray | None, m
 
 
 def timeline(times: np.ndarray, probs: np.ndarray, class_names: list[str], *, classes: list[int], title: str,
-             span_s: float, silent: np.ndarray | None = None, max_cols: int = 240) -> str:
+             span_s: float, silent: np.ndarray | None = None, max_cols: int = 240, note: str = "") -> str:
     """Probabilities over time as a heat grid: a row per listed class, a column per window or frame (at most
     `max_cols`; longer recordings merge neighbours, keeping the maximum). Times marked `silent` are drawn as silence
-    (a grey cell in a "(silence)" row, no class colour) rather than as a confident class.
+    (a grey cell in a "(silence)" row, no class colour) rather than as a confident class. The time axis runs from the
+    first window's start (never before 0) to the last one's end; `note` says under it how the windows are laid out.
 
     times : np.ndarray [shape=(n,)]  start of each window in seconds
     probs : np.ndarray [shape=(n, n_classes)]
@@ -157,7 +159,6 @@ def timeline(times: np.ndarray, probs: np.ndarray, class_names: list[str], *, cl
     times, z, sil = _pool_columns(times, z, sil, max_cols)
     labels = [class_names[c] for c in classes]
     n = z.shape[1]
-    step = float(np.median(np.diff(times))) if n > 1 else span_s
     rgb = blues(z)
     grid = []
 
@@ -182,8 +183,9 @@ def timeline(times: np.ndarray, probs: np.ndarray, class_names: list[str], *, cl
                 cells.append(f'<div style="background:rgb({r},{g},{b})" title="{_esc(label)} · '
                              f't={times[j] + span_s / 2:.2f} s · p={p:.1%}"></div>')
         row(label, cells)
-    end = float(times[-1] + step) if n else 0.0
-    ticks = "".join(f"<span>{t:.1f} s</span>" for t in np.linspace(float(times[0]) if n else 0.0, end, 5))
+    start = max(float(times[0]), 0.0) if n else 0.0
+    end = float(times[-1] + span_s) if n else 0.0
+    ticks = "".join(f"<span>{t:.1f} s</span>" for t in np.linspace(start, end, 5))
     legend = ("".join(f'<span style="flex:1;background:rgb({r},{g},{b})"></span>'
                       for r, g, b in blues(np.linspace(0, 1, 9))))
     return (f'<div role="figure" aria-label="{_esc(title)}">{_title(title)}'
@@ -192,8 +194,8 @@ def timeline(times: np.ndarray, probs: np.ndarray, class_names: list[str], *, cl
             f'<div style="display:flex;justify-content:space-between;margin-left:11rem;font-size:0.72rem;'
             f'color:{MUTED}">{ticks}</div>'
             f'<div style="display:flex;align-items:center;gap:0.4rem;font-size:0.72rem;color:{MUTED};margin-top:2px">'
-            f'p 0%<span style="display:flex;width:8rem;height:8px">{legend}</span>100% · time = window start'
-            f'{"" if n <= 1 else f", {step:g} s apart"}</div></div>')
+            f'p 0%<span style="display:flex;width:8rem;height:8px">{legend}</span>100%'
+            f'{f" · {_esc(note)}" if note else ""}</div></div>')
 
 
 def confusion_grid(cm: np.ndarray, labels: list[str], *, normalize: bool, title: str,
@@ -381,6 +383,15 @@ def clip_picture(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, S_db: np.ndarray
             d.line([x, ya, x, ya + tick], fill=MUTED, width=line)
         d.text((x, m0 + mel_h + pad), f"{sec:g}", fill=MUTED, font=f_small, anchor="ma")
     d.text((left + plot_w / 2, m0 + mel_h + bottom), "time (s)", fill=MUTED, font=f_small, anchor="md")
+    return jpeg(img)
+
+
+def jpeg(image) -> bytes:
+    """A PIL image or an (h, w, 3) uint8 array as JPEG bytes (quality 90, no chroma subsampling: labels stay sharp)."""
+    from PIL import Image
+
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
     buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=90, subsampling=0)
+    image.save(buf, format="JPEG", quality=90, subsampling=0)
     return buf.getvalue()

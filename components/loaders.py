@@ -100,6 +100,20 @@ def clip_picture(path: str | Path, params: dsp.MelParams) -> bytes:
     return _picture(str(path), file_stamp(path), asdict(params))
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def _thumbnail(path: str, stamp: tuple) -> bytes:
+    from components.lite import jpeg, spectrogram_image
+
+    params = dsp.MelParams()
+    S_db, _, _ = _mel(path, stamp, asdict(params))
+    return jpeg(spectrogram_image(S_db, top_db=params.top_db, size=(240, 96)))
+
+
+def clip_thumbnail(path: str | Path) -> bytes:
+    """A small mel spectrogram of a clip as JPEG bytes (for lists of clips), cached per file version."""
+    return _thumbnail(str(path), file_stamp(path))
+
+
 @st.cache_data(show_spinner="Drawing one spectrogram per class ...", max_entries=8)
 def _gallery(items: tuple[tuple[int, str, str, str], ...], stamps: tuple, params: dict) -> list[tuple]:
     from components.lite import spectrogram_image
@@ -216,7 +230,7 @@ def classifier(run, kind: str, bb):
 def _classify_file(path: str, stamp: tuple, run_id: str, kind: str, fingerprint: str, _clf):
     from soundlab.classify import classify_audio
 
-    return classify_audio(_clf, path, limits=get_settings().audio_limits)
+    return classify_audio(_clf, path, limits=get_settings().classify_limits)
 
 
 def classify_file(clf, path: str | Path):
@@ -228,7 +242,7 @@ def classify_file(clf, path: str | Path):
 def _clip_tags(key: str, fingerprint: str, path: str, stamp: tuple, _bb):
     from soundlab.classify import tag_audio
 
-    return tag_audio(_bb, path, limits=get_settings().audio_limits)
+    return tag_audio(_bb, path, limits=get_settings().classify_limits)
 
 
 def clip_tags(bb, path: str | Path) -> np.ndarray:
@@ -410,7 +424,7 @@ def sound_index(run):
 def _clip_embedding(key: str, fingerprint: str, path: str, stamp: tuple, _bb):
     from soundlab.classify import embed_audio
 
-    return embed_audio(_bb, path, limits=get_settings().audio_limits)
+    return embed_audio(_bb, path, limits=get_settings().classify_limits)
 
 
 def clip_embedding(bb, path) -> np.ndarray:

@@ -6,7 +6,7 @@ Every filter, the view, the selected clip and the spectrogram settings are bound
 
 import streamlit as st
 
-from components import clip_view, lite, loaders, page, search_view, urlstate
+from components import clip_view, lite, loaders, page, search_view, selection, urlstate
 from soundlab.data import dataset as ds_mod
 
 page.start("Explore · SoundLab", "🔎")
@@ -25,9 +25,6 @@ st.caption(f"Using the {ds.describe()}.")
 if ds.kind == "sample":
     st.info("This is the shipped sample: one real clip per class (50 of 2000). Download the full dataset "
             "from the Home page or with `python -m soundlab download` to browse all of it.")
-elif ds.kind == "partial":
-    st.caption(f"{len(meta) - ds.n_present} clips are listed in the metadata but not on disk; "
-               "turn off *Present only* to see them.")
 
 # Deep links: ?clip= (and ?a= / ?b= for Compare) are checked before a widget takes them; a bad or
 # malicious name is refused with a message and never reaches the file system.
@@ -57,6 +54,10 @@ with st.sidebar:
         f_src = ""
     f_present = st.toggle("Present only", value=True, key="explore-present", bind="query-params",
                           help="Only clips whose audio is on disk.")
+if ds.kind == "partial" and f_present:
+    st.caption(f"{len(meta) - ds.n_present} clips are listed in the metadata but not on disk; "
+               "turn off *Present only* to see them.")
+with st.sidebar:
     # a popover, not an expander: its sliders reach the browser only once it is opened (in a closed expander they
     # were 12 more files of JavaScript for every new visitor to start before the clip showed)
     with st.popover("Spectrogram settings", icon=":material/tune:", width="stretch"):
@@ -73,9 +74,10 @@ def clip_label(name: str) -> str:
     return f"{name} · {class_of.get(name, '?')}"
 
 
-filtered = ds_mod.filter_clips(meta, supercategories=f_sup, classes=f_cls, folds=f_fold, esc10_only=f_esc10,
-                               src_file=f_src, present_only=f_present)
-present_filtered = filtered[filtered["present"]]
+listed = ds_mod.filter_clips(meta, supercategories=f_sup, classes=f_cls, folds=f_fold, esc10_only=f_esc10,
+                             src_file=f_src)
+present_filtered = listed[listed["present"]]
+filtered = present_filtered if f_present else listed
 
 
 def clip_options(extra: str | None) -> list[str]:
@@ -84,6 +86,14 @@ def clip_options(extra: str | None) -> list[str]:
     if extra and extra not in names and extra in set(ds.present["filename"]):
         names.insert(0, extra)
     return names
+
+
+def not_on_disk(name: str) -> str | None:
+    """Why a table row cannot be opened: its audio is not here."""
+    if name in set(ds.present["filename"]):
+        return None
+    return f"{name} is listed but its audio is not on disk" + (
+        ": download the full dataset from the Home page to hear it." if esc50 else ".")
 
 
 def open_clip(name: str) -> None:
@@ -106,21 +116,18 @@ if view == "Clips":
     # 2.6 -> 2.1 s in bench/bench_pages.py). Set once; afterwards the switch keeps what the user chose.
     if "explore-show-table" not in st.session_state:
         st.session_state["explore-show-table"] = st.session_state.get(KEY) is None
-    event = None
     if st.toggle("Table of the matching clips", key="explore-show-table"):
-        event = st.dataframe(
-            table, hide_index=True, height=260, key="explore-table", on_select="rerun", selection_mode="single-row",
+        selection.choice_table(
+            table, key="explore-table", value_column="filename", choice_key=KEY, refuse=not_on_disk,
+            hide_index=True, height=260,
             column_config={"class_name": "class", "supercategory": "category", "esc10": "ESC-10",
-                           "src_file": "source" if esc50 else "group", "present": "on disk"},
-        )
-    rows = event.selection.rows if event is not None else []
-    picked = table.iloc[rows[0]]["filename"] if rows else None
-    if picked and picked != st.session_state.get("explore-table-last"):
-        st.session_state["explore-table-last"] = picked
-        st.session_state[KEY] = picked
+                           "src_file": "source" if esc50 else "group", "present": "on disk"})
     options = clip_options(st.session_state.get(KEY))
+    if present_filtered.empty:
+        st.info("No clip on disk matches these filters" + (f" (source recording {f_src.strip()})" if f_src.strip()
+                                                            else "") + "."
+                + (" The clip below is the one you opened before." if options else ""))
     if not options:
-        st.info("No clip on disk matches these filters.")
         st.stop()
     choice = st.selectbox("Clip", options, index=None, key=KEY, placeholder="Pick a clip, or click a row in the table",
                           format_func=clip_label)
@@ -151,11 +158,11 @@ if view == "Clips":
                               on_click=open_clip, args=(sib.filename,))
         if st.toggle("Find clips that sound like this", key="explore-similar", bind="query-params",
                      help="The nearest clips in a backbone's embedding space, playable."):
-            search_view.similar_to_clip(ds, loaders.runs()[0], choice, key="explore-similar")
+            search_view.similar_to_clip(ds, loaders.runs()[0], choice, key="explore-similar", on_open=open_clip)
 
 # ---- Classes: counts and one spectrogram per class --------------------------------------------
 elif view == "Classes":
-    table = ds_mod.class_table(filtered, folds=range(1, 6) if esc50 else folds)
+    table = ds_mod.class_table(listed, folds=range(1, 6) if esc50 else folds)  # "in csv": whatever is on disk
     user_filtered = bool(f_sup or f_cls or f_fold or f_esc10 or f_src.strip())
     st.subheader("Clips per class" + (" (filtered)" if user_filtered else ""))
     c1, c2 = st.columns(2)

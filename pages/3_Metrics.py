@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from components import charts, clip_view, grid_select, lite, loaders, page, run_picker, urlstate
+from components import charts, clip_view, grid_select, lite, loaders, page, run_picker, search_view, selection, urlstate
 from soundlab import metrics, report, runs
 from soundlab.errors import DatasetError, ModelError, RunError
 
@@ -85,7 +85,11 @@ references = st.expander("Published reference points, each with its protocol", k
 if references.open:
     with references:
         refs = report.reference_table(p)
-        st.dataframe(refs, hide_index=True, column_config={"accuracy": st.column_config.NumberColumn(format="percent")})
+        # long texts wrap in wide columns instead of being cut at the grid's default width
+        st.dataframe(refs, hide_index=True, row_height=60, column_config={
+            "what": st.column_config.TextColumn(width="large"), "protocol": st.column_config.TextColumn(width="large"),
+            "why": st.column_config.TextColumn(width="large"),
+            "accuracy": st.column_config.NumberColumn(format="percent", width="small")})
         if not refs["comparable"].iloc[:-1].any():
             st.caption("None of the published figures is comparable with this run: a figure is comparable only when it was "
                        "measured on the same protocol, the official folds on every clip of the task. "
@@ -104,15 +108,17 @@ def play(row: pd.Series, key: str, *, show_meta: bool = False) -> None:
     clip_view.render_clip(ds, row["filename"], clip_view.DEFAULT_PARAMS, key=key, show_meta=show_meta, height=220)
 
 
-def clip_table(rows: pd.DataFrame, key: str, extra: list[str] | None = None) -> pd.Series | None:
-    """A clip list with row selection; returns the selected row."""
-    cols = ["filename", "true_name", "pred_name", "confidence", "fold", "present"] + (extra or [])
-    event = st.dataframe(rows[cols], hide_index=True, height=min(35 * (len(rows) + 1) + 3, 300), key=key,
-                         on_select="rerun", selection_mode="single-row",
-                         column_config={"true_name": "true", "pred_name": "predicted", "present": "on disk",
-                                        "confidence": st.column_config.NumberColumn(format="%.2f")})
-    sel = event.selection.rows if event is not None else []
-    return rows.iloc[sel[0]] if sel else None
+def clip_table(rows: pd.DataFrame, key: str, choice_key: str | None = None) -> pd.Series | None:
+    """A clip list whose row click chooses a clip (into `choice_key`, default ``<key>-clip``); returns the chosen
+    clip's row if it is in the list."""
+    choice_key = choice_key or f"{key}-clip"
+    selection.choice_table(rows[["filename", "true_name", "pred_name", "confidence", "fold", "present"]], key=key,
+                           value_column="filename", choice_key=choice_key, hide_index=True,
+                           height=min(35 * (len(rows) + 1) + 3, 300),
+                           column_config={"true_name": "true", "pred_name": "predicted", "present": "on disk",
+                                          "confidence": st.column_config.NumberColumn(format="%.2f")})
+    chosen = rows[rows["filename"] == st.session_state.get(choice_key)]
+    return chosen.iloc[0] if len(chosen) else None
 
 
 section = st.segmented_control(
@@ -122,14 +128,17 @@ section = st.segmented_control(
 # ---- per fold ----------------------------------------------------------------------------------
 if section == "Folds":
     st.plotly_chart(charts.fold_bars(s["per_fold_accuracy"], s["fold_mean"], s["fold_std"]), key="metrics-folds")
-    st.subheader("Clips the models of this run disagree on")
     own, problems = loaders.task_predictions([run], run.task, ds)
     for problem in problems:
         st.warning(problem)
-    flips = report.disagreements(own)
     if len(own) > 1:
+        flips = report.disagreements(own)
+        st.subheader("Clips the models of this run disagree on")
         st.caption(f"{len(flips)} of {len(table)} clips get different answers from different models.")
         st.dataframe(flips, hide_index=True, height=320)
+    else:
+        st.caption("This run holds one model, so there is no disagreement between its models to list; the Compare "
+                   "section sets it against the models of other runs.")
 
 # ---- per class ---------------------------------------------------------------------------------
 elif section == "Classes":
@@ -204,10 +213,10 @@ elif section == "Confusion":
         st.subheader(f"{len(cell)} clip{'s' if len(cell) != 1 else ''}: true {true_name}, predicted {pred_name}")
         if len(cell):
             row = clip_table(cell, "metrics-cell-table")
-            if row is None and len(cell) == 1:
+            if row is None and len(cell) == 1:  # one clip: shown at once
                 row = cell.iloc[0]
             if row is not None:
-                play(row, "metrics-cell-clip")
+                play(row, "metrics-cell-player")
             else:
                 st.caption("Select a clip in the list to hear and see it.")
 
@@ -231,16 +240,15 @@ elif section == "Mistakes":
     refused = urlstate.seed_from_url("metrics-clip", "clip", check_in_run)
     if refused:
         st.error(f"The link's clip was rejected: {refused}")
-    picked = clip_table(wrong, "metrics-wrong-table")
-    if picked is not None and picked["filename"] != st.session_state.get("metrics-wrong-last"):
-        st.session_state["metrics-wrong-last"] = picked["filename"]
-        st.session_state["metrics-clip"] = picked["filename"]
+    clip_table(wrong, "metrics-wrong-table", choice_key="metrics-clip")
     # the most confidently wrong first; a selectbox of every mistake of a 50,000-clip run (12,500 names) made each
     # rerun slow, and a clip picked in the table (or a link) is added to the list anyway
     options = list(wrong["filename"].head(MAX_OPTIONS))
     current = st.session_state.get("metrics-clip")
     if current and current not in options and current in set(table["filename"]):
         options.insert(0, current)
+    elif current and current not in options:  # not one of this run's clips (another run was chosen)
+        st.session_state["metrics-clip"] = None
     if not options:
         st.info("No misclassified clip matches these filters.")
         st.stop()
@@ -272,10 +280,8 @@ elif section == "Mistakes":
                     st.markdown(f"**From the {what} class, {labels[label]}**")
                     if near.empty:
                         st.caption("No correctly classified clip of this class.")
-                    for _, nrow in near.iterrows():
-                        st.caption(f"{nrow['filename']} · distance {nrow['distance']:.3f}")
-                        if not (nrow["present"] and ds is not None and clip_view.player(ds, nrow["filename"])):
-                            st.caption("(not on disk here)")
+                    search_view.show_hits(ds, list(zip(near["filename"], near["distance"])),
+                                          key=f"metrics-near-{what}")
 
 # ---- calibration -------------------------------------------------------------------------------
 elif section == "Calibration":
@@ -326,7 +332,7 @@ elif section == "Map":
     c1, c2 = st.columns(2)
     method = c1.radio("Projection", ["pca", "tsne"], horizontal=True, key="metrics-map-method",
                       format_func={"pca": "PCA", "tsne": "t-SNE"}.get)
-    color_by = c2.radio("Colour by", ["class", "right / wrong"], horizontal=True, key="metrics-map-color")
+    color_by = c2.radio("Colour by", ["right / wrong", "class"], horizontal=True, key="metrics-map-color")
     try:
         emb, xy, n_all = loaders.embedding_map(run, method)
     except RunError as e:
@@ -339,7 +345,7 @@ elif section == "Map":
     event = st.plotly_chart(fig, key="metrics-map", on_select="rerun", selection_mode="points")
     points = event.selection.points if event is not None else []
     data = charts.point_customdata(points[0]) if points else []
-    if data:
+    if data and str(data[0]) in set(table["filename"]):  # a point of this map, not of one drawn before
         name = str(data[0])
         row = report.clip_row(p, name)
         st.markdown(f"**{name}**: {row['true_name']} → predicted {row['pred_name']} ({row['confidence']:.0%})")
@@ -377,12 +383,12 @@ elif section == "Compare":
             st.markdown(f"**A right, B wrong ({len(cmp['only_a'])})**")
             row = clip_table(cmp["only_a"], "metrics-only-a")
             if row is not None:
-                play(row, "metrics-only-a-clip")
+                play(row, "metrics-only-a-player")
         with col_b:
             st.markdown(f"**B right, A wrong ({len(cmp['only_b'])})**")
             row = clip_table(cmp["only_b"], "metrics-only-b")
             if row is not None:
-                play(row, "metrics-only-b-clip")
+                play(row, "metrics-only-b-player")
 
     st.subheader("Every model of this task on the same clips")
     pool, problems = loaders.task_predictions(all_runs, run.task, ds)

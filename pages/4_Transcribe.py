@@ -1,12 +1,11 @@
 """Transcribe speech with Whisper: upload, recording or dataset clip; segments, language, exports."""
 
 import os
-from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
 
-from components import loaders, page, uploads
+from components import loaders, page, selection, uploads
 from soundlab import audio
 from soundlab.asr import engines, gate, longform, subtitles
 from soundlab.errors import ModelError, SoundLabError
@@ -36,7 +35,7 @@ with st.sidebar:
                             key="transcribe-chunk",
                             help="The transformers engine. faster-whisper decodes the whole audio in its own 30 s "
                                  "windows, each starting where the last complete sentence ended.")
-        stride_s = st.slider("Cut at the quietest moment of each chunk's last ... s", 0, 10,
+        stride_s = st.slider("Cut in a pause within each chunk's last (s)", 0, 10,
                              int(min(max(settings.whisper_stride_s, 0), 10)), key="transcribe-stride",
                              help="Chunks do not overlap; each cut is placed in a pause near the chunk's end.")
         stride_s = min(stride_s, chunk_s / 2 - 0.5)
@@ -45,7 +44,7 @@ with st.sidebar:
 
 source = st.segmented_control("Source", ["Upload", "Record", "Dataset clip"], default="Upload", required=True,
                               key="transcribe-source", bind="query-params")
-limits = replace(settings.audio_limits, max_duration_s=settings.max_transcribe_s)
+limits = settings.transcribe_limits
 if source == "Upload":
     upload = uploads.audio_uploader("Audio with speech (wav, flac, ogg, mp3)", key="transcribe-upload")
     data, name, audio_id = (upload, upload.name, upload.file_id) if upload is not None else (None, None, None)
@@ -108,6 +107,7 @@ if key not in store:
     bar.empty()
     store.clear()  # keep one result per session
     store[key] = result
+    st.session_state.pop("transcribe-segment", None)  # a segment of the previous transcript is not one of this
 result = store[key]
 
 c1, c2, c3, c4 = st.columns(4)
@@ -129,16 +129,14 @@ for note in result.notes:
 st.text_area("Transcript", result.text or "(no words recognised)", height=160, key=f"transcribe-text-{hash(key)}")
 
 table = pd.DataFrame([{"start": s.start_s, "end": s.end_s, "text": s.text} for s in result.segments])
-start_at = 0.0
 if len(table):
     st.markdown("**Segments** — select one to play from its start")
-    event = st.dataframe(table, hide_index=True, key="transcribe-segments", on_select="rerun",
-                         selection_mode="single-row", height=min(35 * (len(table) + 1) + 3, 320),
-                         column_config={"start": st.column_config.NumberColumn(format="%.2f s"),
-                                        "end": st.column_config.NumberColumn(format="%.2f s")})
-    rows = event.selection.rows if event is not None else []
-    if rows:
-        start_at = float(table.iloc[rows[0]]["start"])
+    selection.choice_table(table, key="transcribe-segments", value_column="start", choice_key="transcribe-segment",
+                           hide_index=True, height=min(35 * (len(table) + 1) + 3, 320),
+                           column_config={"start": st.column_config.NumberColumn(format="%.2f s"),
+                                          "end": st.column_config.NumberColumn(format="%.2f s")})
+start_at = st.session_state.get("transcribe-segment")
+start_at = float(start_at) if start_at in set(table.get("start", [])) else 0.0
 st.audio(data, format=audio.mime_type(name), start_time=start_at, autoplay=start_at > 0)
 
 stem = name.rsplit(".", 1)[0]

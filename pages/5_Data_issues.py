@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from components import charts, clip_view, loaders, page, run_picker, urlstate
+from components import charts, clip_view, loaders, page, run_picker, selection, urlstate
 from soundlab import issues as issues_mod
-from soundlab import report
+from soundlab import report, review
 from soundlab import runs as runs_mod
 from soundlab.errors import DatasetError, RunError
 from soundlab.review import DECISIONS, Decision, ReviewError, corrected_metadata
+from soundlab.runs import BACKBONE_TITLES
 
 settings = page.start("Data issues · SoundLab", "🏷️")
 st.title("Data issues")
@@ -74,9 +75,10 @@ counts = found.counts()
 page.figures([(issues_mod.KIND_NAMES[kind].capitalize(), counts[kind]) for kind in issues_mod.KINDS])
 both = int(found.labels["both_backbones"].sum()) if counts["label"] else 0
 leaks = int(found.duplicates["cross_fold"].sum()) if counts["near_duplicate"] else 0
-st.caption(f"{len(p.table)} clips of `{run.id}`, model `{model}` (out of fold). "
+st.caption(f"{len(p.table)} clips of the run {page.safe(run.title)}, model {page.safe(run.model_title(model))} (out of "
+           "fold). "
            + (f"{both} of the label issues are also found on the "
-              f"{' and '.join(run_picker.BACKBONE_NAMES.get(o.backbone_key, o.backbone_key) for o in others)} run and "
+              f"{' and '.join(BACKBONE_TITLES.get(o.backbone_key, o.backbone_key) for o in others)} run and "
               "rank first. "
               if found.other_runs else "No run of the other backbone on the same clips: label issues are from this run "
                                        "alone. ")
@@ -98,7 +100,10 @@ KIND_OF = {issues_mod.KIND_NAMES[k].capitalize(): k for k in issues_mod.KINDS}
 
 
 def forget_clip() -> None:
-    st.query_params.pop("clip", None)  # a clip of one kind is not listed under another
+    """Another kind starts with no clip open: a clip of one kind is not listed under another."""
+    st.query_params.pop("clip", None)
+    for k in issues_mod.KINDS:
+        st.session_state.pop(f"issues-clip-{k}", None)
 
 
 kind = KIND_OF[urlstate.segmented_choice("Kind", list(KIND_OF), key="issues-kind", label_visibility="collapsed",
@@ -128,14 +133,12 @@ if kind == "near_duplicate":
 else:
     table["reviewed"] = [decision_text(f, kind) for f in table["filename"]]
     if "found_by" in table:  # run ids are long: name the backbones
-        names_of = {o.id: run_picker.BACKBONE_NAMES.get(o.backbone_key, o.backbone_key) for o in others}
-        this = run_picker.BACKBONE_NAMES.get(run.backbone_key, run.backbone_key)
+        names_of = {o.id: BACKBONE_TITLES.get(o.backbone_key, o.backbone_key) for o in others}
+        this = BACKBONE_TITLES.get(run.backbone_key, run.backbone_key)
         table["found_by"] = [", ".join(names_of.get(x, this if x == "this run" else x) for x in f.split(", "))
                              for f in table["found_by"]]
     shown = table.drop(columns=[c for c in ("both_backbones",) if c in table])
     names = {"src_file": "source", "found_by": "found by"}
-event = st.dataframe(shown, hide_index=True, height=280, key=f"issues-table-{kind}", on_select="rerun",
-                     selection_mode="single-row", column_config=names)
 column = "a" if kind == "near_duplicate" else "filename"
 in_table = set(table[column]) | (set(table["b"]) if kind == "near_duplicate" else set())
 
@@ -151,13 +154,13 @@ CLIP = f"issues-clip-{kind}"
 refused = urlstate.seed_from_url(CLIP, "clip", check_listed)
 if refused:
     st.error(f"The link's clip was rejected: {refused}")
-rows = event.selection.rows if event is not None else []
-picked = table.iloc[rows[0]][column] if rows else None
-if picked and picked != st.session_state.get(f"{CLIP}-last"):
-    st.session_state[f"{CLIP}-last"] = picked
-    st.session_state[CLIP] = picked
+selection.choice_table(shown, key=f"issues-table-{kind}", value_column=column, choice_key=CLIP,
+                       match_columns=["a", "b"] if kind == "near_duplicate" else None, hide_index=True, height=280,
+                       column_config=names)
 options = list(table[column])
-if st.session_state.get(CLIP) and st.session_state[CLIP] not in options:
+if st.session_state.get(CLIP) not in in_table:  # a clip of another run or model: not listed here
+    st.session_state[CLIP] = None
+elif st.session_state[CLIP] not in options:  # clip B of a near-duplicate pair
     options.insert(0, st.session_state[CLIP])
 choice = st.selectbox("Clip", options, index=None, key=CLIP, placeholder="Pick a clip, or click a row in the table")
 urlstate.write_url("clip", choice)
@@ -213,7 +216,6 @@ if kind == "near_duplicate":
         show_clip(a, "issues-dup-a")
     with right:
         show_clip(b, "issues-dup-b")
-    default_decision = "duplicate"
     suggested = None
 else:
     row = table[table[column] == choice].iloc[0]
@@ -221,11 +223,10 @@ else:
         st.markdown(f"### {choice}: labelled **{row['given']}**, cleanlab suggests **{row['suggested']}**")
         st.caption(f"Label quality {row['score']:.3f} (0 = surely wrong, 1 = surely right); found by: {row['found_by']}.")
         suggested = next((c for c, n in category_name.items() if n == row["suggested"]), None)
-        default_decision = "label_wrong"
     else:
         st.markdown(f"### {choice}: **{row['label']}**, an outlier")
         st.caption(f"Outlier score {row['score']:.3f} (low = unlike the rest).")
-        suggested, default_decision = None, "fine"
+        suggested = None
     left, right = st.columns([3, 2])
     with left:
         show_clip(choice, "issues-clip")
@@ -242,29 +243,38 @@ else:
         st.caption(f"In effect: **{decision_text(choice, review_kind)}** by {page.safe(prior.reviewer)} at "
                    f"{prior.created_utc} UTC" + (f" — {page.safe(prior.note)}" if prior.note else "")
                    + ". A new decision replaces it; the log keeps both.")
-    order = list(DECISIONS)
     true_key = run.classes[int(p.table.loc[p.table["filename"] == choice, "true"].iloc[0])] if choice in oof_names else None
+    # Nothing is pre-selected: a decision is recorded only when a person chose it, and says who they are (once per
+    # session). Each clip, and each clip again after a decision, gets a fresh form (its widgets' keys say which).
+    form = f"{kind}-{choice}-{st.session_state.get('issues-recorded', 0)}"
     with st.form(f"issues-review-{kind}", border=True):
-        decision = st.radio("Decision", order, index=order.index(default_decision), format_func=DECISIONS.get,
-                            horizontal=True)
-        label_default = suggested or true_key or run.classes[0]
-        new_label = st.selectbox("The class it should be (for “label wrong”)", run.classes,
-                                 index=run.classes.index(label_default) if label_default in run.classes else 0,
-                                 format_func=category_name.get)
+        decision = st.radio("Decision", list(DECISIONS), index=None, format_func=DECISIONS.get, horizontal=True,
+                            key=f"issues-decision-{form}")
+        hint = f"cleanlab suggests {category_name.get(suggested, suggested)}" if suggested else "Choose a class"
+        new_label = st.selectbox("The class it should be (for “label wrong”)", run.classes, index=None,
+                                 placeholder=hint, format_func=category_name.get, key=f"issues-label-{form}")
         c1, c2 = st.columns([3, 1])
-        note = c1.text_input("Note (optional)", max_chars=500)
-        reviewer = c2.text_input("Your name", key="issues-reviewer", max_chars=80,
-                                 help="Kept with the decision; defaults to the account the app runs under.")
+        note = c1.text_input("Note (optional)", max_chars=500, key=f"issues-note-{form}")
+        reviewer = c2.text_input("Your name", value=st.session_state.get("issues-reviewer-name", ""),
+                                 key="issues-reviewer", max_chars=80,
+                                 help="Kept with every decision you record in this session.")
         submitted = st.form_submit_button("Record decision", type="primary")
     if submitted:
-        try:
-            store.add(Decision(choice, review_kind, decision, new_label=new_label if decision == "label_wrong" else None,
-                               other_file=other_file, note=note, reviewer=reviewer, run_id=run.id))
-        except ReviewError as e:
-            st.error(str(e))
+        problem = review.check_choice(decision, new_label, current_label=true_key, reviewer=reviewer)
+        if problem:
+            st.error(f"{problem} Nothing was recorded.")
         else:
-            st.toast(f"Recorded: {page.safe(choice)} — {DECISIONS[decision]}", icon=":material/check:")
-            st.rerun()
+            try:
+                store.add(Decision(choice, review_kind, decision,
+                                   new_label=new_label if decision == "label_wrong" else None,
+                                   other_file=other_file, note=note, reviewer=reviewer, run_id=run.id))
+            except ReviewError as e:
+                st.error(str(e))
+            else:
+                st.session_state["issues-reviewer-name"] = reviewer.strip()
+                st.session_state["issues-recorded"] = st.session_state.get("issues-recorded", 0) + 1
+                st.toast(f"Recorded: {page.safe(choice)} — {DECISIONS[decision]}", icon=":material/check:")
+                st.rerun()
 
 # ---- the log and its export ---------------------------------------------------------------------------------------
 if store is not None:

@@ -12,7 +12,6 @@ not a SoundLab review database gives a `ReviewError` naming it; the rest of the 
 
 from __future__ import annotations
 
-import getpass
 import sqlite3
 import time
 from contextlib import closing
@@ -57,6 +56,19 @@ class Decision:
     note: str = ""
     reviewer: str = ""
     run_id: str | None = None
+
+
+def check_choice(decision: str | None, new_label: str | None, *, current_label: str | None, reviewer: str) -> str | None:
+    """What is missing or contradictory in a decision a person is about to record (one sentence), or None."""
+    if decision is None:
+        return "Choose a decision first."
+    if decision == "label_wrong" and not new_label:
+        return "Choose the class the clip should have."
+    if decision == "label_wrong" and new_label == current_label:
+        return "That is the clip's label already; choose the class it should have instead."
+    if not reviewer.strip():
+        return "Type your name: it is kept with the decision."
+    return None
 
 
 class ReviewStore:
@@ -110,7 +122,9 @@ class ReviewStore:
             raise ReviewError(f"unknown decision {d.decision!r}; one of {', '.join(DECISIONS)}")
         if d.decision == "label_wrong" and not d.new_label:
             raise ReviewError("a wrong label needs the class it should be")
-        reviewer = d.reviewer.strip() or _user()
+        reviewer = d.reviewer.strip()
+        if not reviewer:  # a decision is a person's, never recorded in the name of whoever runs the server
+            raise ReviewError("a decision needs the name of the person who made it")
         now = datetime.now(UTC).isoformat(timespec="seconds")
 
         def insert(db):
@@ -139,19 +153,14 @@ class ReviewStore:
         return self._run(read)
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
 def corrected_metadata(meta: pd.DataFrame, decisions: pd.DataFrame, class_of: dict[str, int]) -> pd.DataFrame:
     """ESC-50's metadata (the official columns) with the labels the review corrected, plus `original_category`,
     `original_target` and `review_note` columns. `decisions`: `ReviewStore.current()`; per clip the latest "label
     wrong" or "fine" counts, whatever kind of issue it was recorded under. `class_of` maps a category key to its
-    target. The result is what ``train --labels`` reads (`soundlab.data.protocol.read_labels`)."""
+    target. A relabelled clip's `target`, `category` and `esc10` all follow its new class (`esc10` is True only for
+    the ten ESC-10 classes). The result is what ``train --labels`` reads (`soundlab.data.protocol.read_labels`)."""
     out = meta[["filename", "fold", "target", "category", "esc10", "src_file", "take"]].copy()
+    esc10_classes = set(meta.loc[meta["esc10"].astype(bool), "category"])
     out["original_category"], out["original_target"] = out["category"], out["target"]
     out["review_note"] = ""
     # per clip, the latest decision that says something about its label (under any kind): wrong -> which class, fine
@@ -165,5 +174,6 @@ def corrected_metadata(meta: pd.DataFrame, decisions: pd.DataFrame, class_of: di
             continue
         out.iloc[i, out.columns.get_loc("category")] = d["new_label"]
         out.iloc[i, out.columns.get_loc("target")] = class_of[d["new_label"]]
+        out.iloc[i, out.columns.get_loc("esc10")] = d["new_label"] in esc10_classes
         out.iloc[i, out.columns.get_loc("review_note")] = f"{d['reviewer']} {d['created_utc']}: {d['note']}".strip(": ")
     return out

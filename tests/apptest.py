@@ -80,3 +80,37 @@ def figures(at: AppTest) -> dict[str, str]:
         if m:
             out[unescaped(m["label"])] = unescaped(m["value"])
     return out
+
+
+def click_row(at: AppTest, key: str, row: int | None) -> AppTest:
+    """Click row `row` of the selectable table with widget key `key` (None: clear its selection), as a browser does: the
+    click reaches the page as the table's new widget state, so its ``on_select`` callback runs before the script.
+
+    AppTest has no interaction for tables, and assigning ``at.session_state[key]`` runs no callback; this sends the
+    widget state through AppTest's own run (its private ``_run``, the one ``AppTest.run`` calls)."""
+    import json
+
+    table = next((d for d in at.dataframe if d.key == key), None)
+    if table is None:
+        raise AssertionError(f"no selectable table with key {key!r} on the page")
+    states = at._tree.get_widget_states()
+    state = states.widgets.add()
+    state.id = table.proto.id
+    rows = [] if row is None else [int(row)]
+    state.string_value = json.dumps({"selection": {"rows": rows, "columns": [], "cells": []}})
+    return at._run(states)
+
+
+def table(at: AppTest, key: str):
+    """The table with widget key `key` (its rows as shown, a DataFrame), or None if it is not on the page."""
+    found = next((d for d in at.dataframe if d.key == key), None)
+    return None if found is None else found.value
+
+
+def selected_rows(at: AppTest, key: str) -> list[int]:
+    """The rows of table `key` the session holds as selected ([] if none or no such state)."""
+    state = at.session_state[key] if key in at.session_state else None
+    if not state:
+        return []
+    sel = state["selection"] if isinstance(state, dict) else state.selection
+    return list(sel["rows"] if isinstance(sel, dict) else sel.rows)

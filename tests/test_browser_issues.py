@@ -38,6 +38,10 @@ def test_review_a_label_issue_and_see_it_kept_after_a_reload(app_server, page):
     audio.evaluate("a => a.play()")
     page.wait_for_function("() => document.querySelector('audio').currentTime > 0.2", timeout=30_000)
     page.get_by_role("textbox", name="Your name").fill("browser tester")
+    page.get_by_role("button", name="Record decision").click()  # nothing chosen: nothing is recorded
+    wait_for_app(page)
+    page.get_by_text("Choose a decision first. Nothing was recorded.").wait_for(timeout=30_000)
+    page.locator('[data-testid="stRadio"] label').filter(has_text="fine").first.click()
     page.get_by_role("button", name="Record decision").click()
     wait_for_app(page)
     page.get_by_text("In effect:").wait_for(timeout=30_000)

@@ -124,11 +124,15 @@ def test_review_store_keeps_history_and_the_latest_decision(tmp_path):
     store = ReviewStore(tmp_path / "review.db")
     store.add(Decision("1-100032-A-0.wav", "label", "unsure", note="hard to tell", reviewer="ann"))
     store.add(Decision("1-100032-A-0.wav", "label", "label_wrong", new_label="rooster", reviewer="bob"))
-    store.add(Decision("1-100038-A-14.wav", "near_duplicate", "duplicate", other_file="1-100038-A-15.wav"))
+    store.add(Decision("1-100038-A-14.wav", "near_duplicate", "duplicate", other_file="1-100038-A-15.wav",
+                       reviewer="cy"))
     assert len(store.history()) == 3
     cur = store.current().set_index("filename")
     assert cur.loc["1-100032-A-0.wav", "decision"] == "label_wrong" and cur.loc["1-100032-A-0.wav", "reviewer"] == "bob"
-    assert cur.loc["1-100038-A-14.wav", "reviewer"]  # the account the app runs under, when no name is given
+    # a decision is a person's: never recorded in the name of the account the server runs under
+    with pytest.raises(ReviewError, match="name of the person"):
+        store.add(Decision("1-100038-A-14.wav", "near_duplicate", "duplicate", reviewer="  "))
+    assert len(store.history()) == 3
     reopened = ReviewStore(tmp_path / "review.db")  # survives a restart
     assert len(reopened.history()) == 3
     with pytest.raises(ReviewError, match="class it should be"):
@@ -169,7 +173,7 @@ store = ReviewStore(sys.argv[1])
 print("ready", flush=True)
 i = 0
 while True:
-    store.add(Decision(f"clip-{i}.wav", "label", "label_wrong", new_label="dog", note="x" * 2000))
+    store.add(Decision(f"clip-{i}.wav", "label", "label_wrong", new_label="dog", note="x" * 2000, reviewer="ann"))
     i += 1
 """
 
@@ -187,7 +191,7 @@ def test_a_killed_writer_leaves_the_database_consistent(tmp_path):
     history = ReviewStore(path).history()
     assert len(history) > 0
     assert (history["new_label"] == "dog").all() and (history["note"].str.len() == 2000).all()  # no half row
-    ReviewStore(path).add(Decision("after.wav", "label", "fine"))  # and it takes new decisions
+    ReviewStore(path).add(Decision("after.wav", "label", "fine", reviewer="ann"))  # and it takes new decisions
 
 
 def test_a_corrupt_database_file_gives_a_clear_message(tmp_path):
@@ -208,10 +212,17 @@ def dev(dev_root):
 def test_export_reads_back_and_relabels_with_the_same_folds(dev, tmp_path):
     store = ReviewStore(tmp_path / "review.db")
     clip = dev.present[dev.present["category"] == "dog"]["filename"].iloc[0]
-    store.add(Decision(clip, "label", "label_wrong", new_label="rooster", note="a rooster, clearly"))
+    store.add(Decision(clip, "label", "label_wrong", new_label="rooster", note="a rooster, clearly", reviewer="ann"))
     class_of = dict(zip(dev.meta["category"], dev.meta["target"], strict=False))
     corrected = corrected_metadata(dev.meta, store.current(), class_of)
     assert (corrected["target"] != corrected["original_target"]).sum() == 1
+    # the relabelled clip's every label column follows its new class: dog (ESC-10) -> rooster (ESC-10) -> cow (not)
+    fixed_row = corrected.set_index("filename").loc[clip]
+    assert (fixed_row["category"], fixed_row["target"], bool(fixed_row["esc10"])) == ("rooster", 1, True)
+    store.add(Decision(clip, "label", "label_wrong", new_label="cow", reviewer="ann"))
+    cow = corrected_metadata(dev.meta, store.current(), class_of).set_index("filename").loc[clip]
+    assert (cow["category"], cow["target"], bool(cow["esc10"])) == ("cow", 3, False)
+    store.add(Decision(clip, "label", "label_wrong", new_label="rooster", reviewer="ann"))
     path = tmp_path / "esc50-corrected.csv"
     corrected.to_csv(path, index=False)
     labels = protocol.read_labels(path, dev.meta)
@@ -223,7 +234,7 @@ def test_export_reads_back_and_relabels_with_the_same_folds(dev, tmp_path):
     row = fixed.clips.set_index("filename").loc[clip]
     assert row["category"] == "rooster" and fixed.classes[row["label"]] == "rooster"
     # a later "fine" on the same clip undoes the correction
-    store.add(Decision(clip, "outlier", "fine"))
+    store.add(Decision(clip, "outlier", "fine", reviewer="ann"))
     assert (corrected_metadata(dev.meta, store.current(), class_of)["target"]
             == dev.meta["target"]).all()
 

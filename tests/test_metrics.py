@@ -116,6 +116,12 @@ def test_predictions_of_a_shipped_run(shipped, dev_root):
     emb = report.load_embeddings(run)
     near = report.correct_neighbours(p, emb, row["filename"], int(row["true"]))
     assert 1 <= len(near) <= 3 and near["correct"].all() and (near["true"] == row["true"]).all()
+    # a class none of whose clips is right: no neighbours, and still a table of clips (found by the stateful test)
+    from dataclasses import replace
+
+    wrong_everywhere = replace(p, table=p.table.assign(correct=p.table["true"] != row["true"]), memo={})
+    none = report.correct_neighbours(wrong_everywhere, emb, row["filename"], int(row["true"]))
+    assert none.empty and {"filename", "distance"} <= set(none.columns)
     assert report.embedding_map(emb.pooled, "pca").shape == (N, 2)
 
 

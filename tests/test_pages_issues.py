@@ -38,10 +38,22 @@ def test_counts_select_play_decide_and_see_it_kept_after_a_reload(dev_root, use_
     assert not at.exception and len(at.get("audio")) == 1  # the player
     assert any("cleanlab suggests" in m.value for m in at.markdown)
     assert at.query_params["clip"] in (clip, [clip])  # the deep link
+    record = next(b for b in at.button if b.label == "Record decision")
+    record.click().run()  # an untouched form records nothing: no decision is chosen for the person
+    assert "Choose a decision first" in texts(at, "error") and ReviewStore(review_db).history().empty
     at.radio[0].set_value("label_wrong")
     at.text_input(key="issues-reviewer").set_value("tester")
     next(b for b in at.button if b.label == "Record decision").click().run()
+    assert "Choose the class" in texts(at, "error") and ReviewStore(review_db).history().empty
+    box = next(b for b in at.selectbox if b.label.startswith("The class it should be"))
+    assert box.value is None and "cleanlab suggests" in box.placeholder
+    labelled = next(m.value for m in at.markdown if "cleanlab suggests" in m.value)
+    box.set_value("cow" if "labelled **Rooster**" in labelled else "rooster")
+    next(b for b in at.button if b.label == "Record decision").click().run()
     assert not at.exception and not at.error, texts(at, "error")
+    # the name is asked once: the next clip's form has it already
+    at.selectbox(key="issues-clip-label").set_value(at.selectbox(key="issues-clip-label").options[1]).run()
+    assert at.text_input(key="issues-reviewer").value == "tester"
     # a new session (a reload) on the deep link sees the decision in effect, from the database
     again = run({"issues-kind": "Label issues", "clip": clip})
     assert not again.exception and again.selectbox(key="issues-clip-label").value == clip
