@@ -96,7 +96,7 @@ def _memory(pid: int) -> tuple[float, float]:
 
 def app_memory() -> None:
     """The app's memory after the Classify page of a run of each backbone (both backbones are then loaded)."""
-    from tests.browser import launch_chromium, start_app, wait_for_app
+    from tests.browser import ANSWER, launch_chromium, start_app, wait_for_app
 
     shipped, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
     with start_app({"SOUNDLAB_ESC50_ROOT": str(DEV)}) as url:
@@ -111,7 +111,7 @@ def app_memory() -> None:
                     continue
                 page.goto(f"{url}/Classify?classify-backbone={key}&classify-run={run.id}")
                 wait_for_app(page, 120_000)
-                page.get_by_text("Top class").first.wait_for(timeout=120_000)
+                page.locator(ANSWER).first.wait_for(timeout=120_000)
                 hwm, rss = _memory(pid)
                 print(f"{'app process after Classify with ' + key:55s} peak RSS {hwm:.0f} MB, now {rss:.0f} MB")
 

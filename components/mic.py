@@ -59,16 +59,23 @@ def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: 
     top_line = st.empty()
     bars = st.empty()
     timeline = st.empty()
+    kept = st.session_state.setdefault(f"{key}-kept", {"headline": None, "history": []})
     if not ctx.state.playing:
         status.info("Press START to stream the microphone. The page classifies the last "
                     f"{window_s:.2f} s every {clf.backbone.params.frame_hop_s:g} s. "
                     "(Your browser asks for microphone access.)")
+        if kept["headline"]:  # what was heard before STOP stays readable
+            top_line.markdown(f"**Last heard:**\n{kept['headline']}")
+            bars.markdown("**Recent answers** (newest first)\n\n" + page.markdown_table(
+                [(f"{t:.1f} s", what) for t, what in reversed(kept["history"])], ("time", "answer")))
         return
 
     stream = live.for_classifier(clf, window_s=window_s, smoothing=smoothing, others=others)
     other_names = {bb.short_name: bb.tag_names for bb in others}
     names = clf.class_names
     tags = clf.backbone.tag_names
+    hop = clf.backbone.params.frame_hop_s
+    kept["headline"], kept["history"] = None, []
     status.caption("Listening ...")
     started = time.monotonic()
     while ctx.state.playing:
@@ -84,18 +91,17 @@ def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: 
         if update is not None:
             top = int(np.argmax(update.probs))
             tag = int(np.argmax(update.audioset))
-            heard = "".join(f" · {name} hears: {other_names[name][int(np.argmax(t))]}"
+            heard = "".join(f" · {name} hears {other_names[name][int(np.argmax(t))]}"
                             for name, t in update.other_tags.items())
-            headline = {"silence": "### (silence)",
-                        "foreign": f"### Not one of the {len(names)} — {clf.backbone.short_name} hears {tags[tag]}",
-                        "unsure": f"### Unsure — perhaps {names[top]} ({update.probs[top]:.0%})",
-                        }.get(update.shown, f"### {names[top]} — {update.probs[top]:.0%}")
-            top_line.markdown(
-                f"{headline}\n"
-                f"{clf.backbone.short_name} hears: {tags[tag]}{heard} · level {update.level_dbfs:.0f} dBFS · "
-                f"latency {update.latency_s * 1000:.0f} ms"
-                + (f" · this window: {update.verdict.message()}" if update.verdict and not update.verdict.in_set else "")
-            )
+            answer = {"silence": "(silence)",
+                      "foreign": f"Not one of the {len(names)} — {clf.backbone.short_name} hears {tags[tag]}",
+                      "unsure": f"Unsure — perhaps {names[top]} ({update.probs[top]:.0%})",
+                      }.get(update.shown, f"{names[top]} — {update.probs[top]:.0%}")
+            kept["headline"] = (f"### {answer}\n{clf.backbone.short_name} hears {tags[tag]}{heard} · level "
+                                f"{update.level_dbfs:.0f} dBFS · latency {update.latency_s * 1000:.0f} ms")
+            if not kept["history"] or kept["history"][-1][1] != answer:
+                kept["history"] = (kept["history"] + [(update.time_s, answer)])[-10:]
+            top_line.markdown(kept["headline"])
             hypothetical = update.shown in ("foreign", "silence")
             bars.markdown(page.chart_markdown(lite.probability_bars(
                 update.probs, names, top_k=top_k, limit=12, greyed=hypothetical,
@@ -104,9 +110,10 @@ def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: 
             hist = list(stream.history)
             probs = np.stack([h.probs for h in hist])
             shown = list(np.argsort(-probs.mean(axis=0))[:8])
-            timeline.html(lite.timeline(np.array([h.time_s for h in hist]) - window_s, probs, names, classes=shown,
-                                        title="Recent windows", span_s=window_s,
-                                        silent=np.array([h.silent for h in hist])))
+            starts = np.maximum(np.array([h.time_s for h in hist]) - window_s, 0.0)  # the first windows were shorter
+            timeline.html(lite.timeline(starts, probs, names, classes=shown, title="Recent windows", span_s=window_s,
+                                        silent=np.array([h.silent for h in hist]),
+                                        note=f"seconds since START; a {window_s:.2f} s window about every {hop:.2f} s"))
         if max_seconds is not None and time.monotonic() - started > max_seconds:
             break
         time.sleep(0.05)

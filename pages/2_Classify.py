@@ -1,9 +1,10 @@
-"""Classify a sound: a dataset clip, an upload, a recording, or the live microphone."""
+"""Classify a sound: a dataset clip, an example, an upload, a recording, or the live microphone."""
 
 import streamlit as st
 
-from components import classify_view, loaders, page, run_picker, search_view, uploads, urlstate
-from soundlab import audio
+from components import classify_view, loaders, memo, page, run_picker, search_view, uploads, urlstate
+from soundlab.classify import classify_audio
+from soundlab.data.sample import examples
 from soundlab.errors import ModelError, SoundLabError
 
 settings = page.start("Classify · SoundLab", "👂")
@@ -22,13 +23,10 @@ with st.sidebar:
 run, head = run_picker.pick(run_picker.pick_backbone(all_runs, prefix="classify"), prefix="classify")
 with st.sidebar:
     cv = run.model(head)["cv"]
-    st.caption(f"{run.task.upper()}, {len(run.classes)} classes. Cross-validated accuracy of this "
-               f"{'fused model' if run.is_fused(head) else 'head'}: "
-               f"**{cv['accuracy']:.1%}**, balanced {run.balanced_accuracy(head):.1%} (top-3 {cv['top3_accuracy']:.1%}) "
-               f"— {run.protocol['description']}.")
-    # in a popover, like Explore's and Transcribe's settings: its slider reaches the browser only once it is opened
-    # (as a plain sidebar slider it made every new visitor's browser fetch and start the slider's code before the
-    # bars showed: 0.07-0.15 s of the page's time in three A/B pairs, bench/bench_pages.py)
+    st.caption(f"**{page.safe(run.model_title(head))}** names {len(run.classes)} classes. In cross-validation on "
+               f"{run.task_title} it was right {cv['accuracy']:.1%} of the time ({run.balanced_accuracy(head):.1%} "
+               f"per class on average; the right class in its top 3: {cv['top3_accuracy']:.1%}).")
+    # a popover: its slider reaches the browser only once it is opened (bench/RESULTS.md, Classify)
     with st.popover("Display", icon=":material/tune:", width="stretch"):
         top_k = st.slider("Highlight the top k", 1, 10, 5, key="classify-topk")
     st.caption(f"The top {top_k} classes highlighted.")
@@ -40,83 +38,88 @@ except ModelError as e:
     st.error(str(e))
     st.stop()
 
-source = st.segmented_control("Source", ["Dataset clip", "Upload", "Record", "Live microphone"],
+source = st.segmented_control("Source", ["Dataset clip", "Examples", "Upload", "Record", "Live microphone"],
                               default="Dataset clip", required=True, key="classify-source", bind="query-params")
-limits = settings.audio_limits
 
 
-def classify_upload(upload, tag: str):
-    """Classify an uploaded or recorded file once per (file, run, head); errors become messages."""
-    cache_key = ("classify-result", tag, upload.file_id, run.id, head, bb.fingerprint)
-    store = st.session_state.setdefault("classify-results", {})
-    if cache_key not in store:
-        from soundlab.classify import classify_audio
-
+def classify_sound(audio, tag: str):
+    """Classify an upload or a recording once (one result per session); a progress bar for long audio."""
+    def compute():
+        bar = st.progress(0.0, text=f"Listening to {page.safe(audio.name)} ...")
         try:
-            with st.spinner(f"Classifying {page.safe(upload.name)} ..."):
-                store.clear()  # keep one result: uploads can be large
-                store[cache_key] = classify_audio(clf, upload, name=upload.name, limits=limits,
-                                                  max_duration_s=settings.max_classify_s)
-        except SoundLabError as e:
-            store[cache_key] = e
-    return store[cache_key]
+            return classify_audio(clf, audio, name=audio.name, limits=settings.classify_limits,
+                                  progress=lambda done, total: bar.progress(min(done / total, 1.0),
+                                                                            text=f"{done / total:.0%} listened to"))
+        finally:
+            bar.empty()
+
+    return memo.one("classify-result", (tag, audio.file_id, run.id, head, bb.fingerprint), compute)
 
 
-if source == "Dataset clip":
-    status = loaders.dataset_status()
-    ds = status.dataset
-    if ds is None:
-        st.error(f"No dataset or sample available: {status.problem}")
-        st.stop()
-    st.caption(f"Clips from the {ds.describe()}.")
-    present = ds.present
-    names = dict(zip(present["filename"], present["class_name"]))
-    # ?clip= opens a given clip (a link from Explore or Metrics, or one to share); a bad name is refused in one line
-    urlstate.seed_clip("classify-clip", "clip", ds)
-    clip = st.selectbox("Clip", list(names), index=0, key="classify-clip", format_func=lambda f: f"{f} · {names[f]}")
-    urlstate.write_url("clip", clip)
-    row = ds.clip(clip)
+if source in ("Dataset clip", "Examples"):
+    if source == "Dataset clip":
+        status = loaders.dataset_status()
+        ds = status.dataset
+        if ds is None:
+            st.error(f"No dataset or sample available: {status.problem}")
+            st.stop()
+        st.caption(f"Clips from the {ds.describe()}.")
+        names = dict(zip(ds.present["filename"], ds.present["class_name"]))
+        # ?clip= opens a given clip (a link from Explore or Metrics, or one to share); a bad name is refused in one line
+        urlstate.seed_clip("classify-clip", "clip", ds)
+        clip = st.selectbox("Clip", list(names), index=0, key="classify-clip",
+                            format_func=lambda f: f"{f} · {names[f]}")
+        urlstate.write_url("clip", clip)
+        row = ds.clip(clip)
+        path = None
+    else:
+        sounds = examples(settings.sample_root)
+        if not sounds:
+            st.error(f"The example sounds are missing from `{settings.sample_root}`: restore them with "
+                     "`git checkout sample/`.")
+            st.stop()
+        label = st.pills("Try one of these", list(sounds), default=list(sounds)[0], key="classify-example",
+                         required=True)
+        ds = row = clip = None
+        path = sounds[label]
     try:
-        path = ds.clip_path(clip)
-        st.audio(str(path), format=audio.mime_type(path))
+        path = path or ds.clip_path(clip)
         res = loaders.classify_file(clf, path)
     except SoundLabError as e:
         st.error(str(e))
         st.stop()
-    oof = loaders.oof_row(run, head, clip)
-    if oof is not None:
-        st.info(f"Out of fold (this clip held out, fold {oof['fold']}): the {head} "
-                f"{'model' if run.is_fused(head) else 'head'} predicted "
-                f"**{oof['pred_class'].replace('_', ' ')}** ({oof['confidence']:.0%}); the label is "
-                f"**{oof['true_class'].replace('_', ' ')}**.", icon=":material/science:")
+    st.audio(str(path))
+    if row is not None:
+        classify_view.out_of_fold(run, head, row)
     classify_view.render_result(res, clf, top_k=top_k, key="classify-res",
-                                true_class=row["category"] if row["category"] in clf.classes else None,
-                                more_tags=classify_view.other_tags(clf, path))
-    if st.toggle("Find clips that sound like this", key="classify-similar", bind="query-params",
-                 help="The nearest dataset clips in this backbone's embedding space, playable."):
+                                true_class=row["category"] if row is not None and row["category"] in clf.classes
+                                else None, more_tags=classify_view.other_tags(clf, path))
+    if ds is not None and st.toggle("Find clips that sound like this", key="classify-similar", bind="query-params",
+                                    help="The nearest dataset clips in this backbone's embedding space."):
         search_view.similar_to_sound(ds, run, res.sound_embedding, key="classify-similar", exclude=clip)
 
 elif source in ("Upload", "Record"):
     if source == "Upload":
-        upload = uploads.audio_uploader("Audio file (wav, flac, ogg, mp3)", key="classify-upload",
-                                        help=f"Up to {settings.max_classify_s / 60:.0f} minutes; longer audio is "
-                                             "classified in 5 s windows.")
-    else:
-        upload = st.audio_input("Record a sound", key="classify-record")
-    if upload is None:
-        st.caption("Waiting for audio.")
+        audio = uploads.audio_uploader("Audio file (wav, flac, ogg, mp3)", key="classify-upload",
+                                       help=f"Up to {settings.max_classify_s / 60:.0f} minutes; longer audio is "
+                                            "classified in 5 s windows.")
+    else:  # at the browser's own rate: a 16 kHz recording would lose what EfficientAT hears above 8 kHz
+        audio = st.audio_input("Record a sound", key="classify-record", sample_rate=None)
+    if audio is None:
+        st.caption("Waiting for audio. No file at hand? The *Examples* source has sounds to try with one click.")
+        st.stop()
+    try:
+        result = classify_sound(audio, source)
+    except SoundLabError as e:  # no player for audio that cannot be decoded
+        st.error(page.safe(e))
         st.stop()
     if source == "Upload":
-        st.audio(upload)
-    result = classify_upload(upload, source)
-    if isinstance(result, SoundLabError):
-        st.error(page.safe(result))
-        st.stop()
+        st.audio(audio)
     classify_view.render_result(result, clf, top_k=top_k, key="classify-res",
-                                more_tags=classify_view.other_tags(clf, upload, name=upload.name,
-                                                                   upload_id=upload.file_id))
+                                more_tags=classify_view.other_tags(clf, audio, name=audio.name,
+                                                                   upload_id=audio.file_id))
     if st.toggle("Find clips that sound like this", key="classify-similar", bind="query-params",
-                 help="The nearest dataset clips in this backbone's embedding space, playable."):
+                 help="The nearest dataset clips in this backbone's embedding space."):
         search_view.similar_to_sound(loaders.dataset_status().dataset, run, result.sound_embedding,
                                      key="classify-similar")
 

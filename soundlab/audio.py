@@ -212,7 +212,7 @@ def probe(source: Source, *, name: str | None = None, limits: AudioLimits | None
     if info.duration_s > limits.max_duration_s:
         raise AudioError(
             f"{label}: the audio is {info.duration_s:.1f} s long; the limit is "
-            f"{limits.max_duration_s:.0f} s (setting SOUNDLAB_MAX_AUDIO_SECONDS). "
+            f"{limits.max_duration_s:.0f} s (setting {limits.duration_setting}). "
             "Trim the file or raise the limit."
         )
     return info
@@ -364,8 +364,11 @@ def load(source: Source, *, sr: int | None = None, mono: bool = True, name: str 
 
 
 def stream(source: Source, *, sr: int = MODEL_SR, block_s: float = 30.0, name: str | None = None,
-           limits: AudioLimits | None = None, max_duration_s: float = 7200.0):
+           limits: AudioLimits | None = None, on_decoded=None):
     """Probe `source`, then decode it block by block as mono float32 at `sr` (bounded memory).
+
+    `on_decoded(samples)`, if given, sees each block as decoded, before mixing and resampling: (n, channels) float32 at
+    the file's own rate (what the file's levels are measured on; a resampled copy can overshoot its peak).
 
     Returns
     -------
@@ -377,11 +380,9 @@ def stream(source: Source, *, sr: int = MODEL_SR, block_s: float = 30.0, name: s
     Raises
     ------
     AudioError
-        As :func:`probe`, with `max_duration_s` instead of ``limits.max_duration_s``.
+        As :func:`probe`.
     """
-    from dataclasses import replace
-
-    limits = replace(limits or AudioLimits(), max_duration_s=max_duration_s)
+    limits = limits or AudioLimits()
     label = name_of(source, name)
     info = probe(source, name=label, limits=limits)
     if info.duration_s < limits.min_duration_s:
@@ -402,6 +403,8 @@ def stream(source: Source, *, sr: int = MODEL_SR, block_s: float = 30.0, name: s
                 y = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
                 if not np.isfinite(y).all():
                     raise AudioError(f"{label}: the audio holds NaN or infinite samples; the file is damaged.")
+                if on_decoded is not None:
+                    on_decoded(data)
                 if resampler is not None:
                     y = resampler.resample_chunk(np.ascontiguousarray(y), last=last)
                 if len(y):

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from soundlab import audio
+from soundlab import audio, openset
+from soundlab.config import CLASSIFY_LIMITS, AudioLimits
 from soundlab.errors import AudioError, ModelError
 from soundlab.models import embeddings, fusion
 from soundlab.models.backbone import SILENT_FRAME, Backbone, BackboneOutput, silence_index, sound_pooled
@@ -77,7 +78,8 @@ class Classifier:
             return None
         return self.openset.judge(probs=probs, pooled=pooled, tags=audioset, ref_pooled=self.train_pooled,
                                   ref_labels=self.train_labels, class_names=self.class_names,
-                                  tag_names=self.backbone.tag_names, tagger=self.backbone.short_name)
+                                  tag_names=self.backbone.tag_names, tagger=self.backbone.short_name,
+                                  dataset=self.run.task_title)
 
 
 def load_classifier(run: Run, kind: str | None, backbone: Backbone) -> Classifier:
@@ -236,12 +238,14 @@ def _tuned(clf: Classifier, y: np.ndarray, out: BackboneOutput):
     return clf.finetuned(y, out.log_mel) if clf.finetuned is not None else None
 
 
-class _Stats:
-    """Running level statistics of the mono signal at the backbone's rate: peak, RMS, clipping, silent frames."""
+class _Levels:
+    """Running level statistics of the file as decoded (every channel, at its own rate): peak, RMS, clipping, silent
+    50 ms frames. Measured on the file, not on a backbone's resampled copy, whose peak can overshoot the file's."""
 
-    def __init__(self, sr: int):
-        self.sr = sr
-        self.n = 0
+    def __init__(self, sr: int = 0):
+        self.sr = sr  # the file's rate
+        self.n = 0  # samples per channel
+        self.values = 0  # samples over all channels
         self.sumsq = 0.0
         self.peak = 0.0
         self.clipped = 0
@@ -249,20 +253,30 @@ class _Stats:
         self.silent = 0
         self.carry = np.zeros(0, np.float32)
 
-    def add(self, y: np.ndarray) -> None:
-        self.n += len(y)
-        self.sumsq += float(np.sum(y * y))  # not np.dot: see openset.nearest_distance on BLAS threads
-        if len(y):
-            self.peak = max(self.peak, float(np.max(np.abs(y))))
-        self.clipped += int(np.count_nonzero(np.abs(y) >= CLIP_LEVEL))
-        buf = np.concatenate([self.carry, y])
+    def add(self, data: np.ndarray) -> None:
+        """One decoded block, (n, channels) float32."""
+        self.n += len(data)
+        self.values += data.size
+        self.sumsq += float(np.sum(data * data))  # not np.dot: see openset.nearest_distance on BLAS threads
+        if data.size:
+            self.peak = max(self.peak, float(np.max(np.abs(data))))
+        self.clipped += int(np.count_nonzero(np.abs(data) >= CLIP_LEVEL))
+        power = np.concatenate([self.carry, np.mean(data * data, axis=1, dtype=np.float32)])
         hop = int(0.05 * self.sr)
-        k = len(buf) // hop
+        k = len(power) // hop
         if k:
-            rms = np.sqrt(np.mean(buf[: k * hop].reshape(k, hop) ** 2, axis=1) + 1e-20)
+            rms = np.sqrt(power[: k * hop].reshape(k, hop).mean(axis=1) + 1e-20)
             self.frames += k
             self.silent += int(np.count_nonzero(20 * np.log10(rms) < SILENT_DBFS))
-        self.carry = buf[k * hop :]
+        self.carry = power[k * hop :]
+
+    @property
+    def clipped_share(self) -> float:
+        return self.clipped / max(self.values, 1)
+
+    @property
+    def silent_share(self) -> float:
+        return self.silent / max(self.frames, 1)
 
 
 class _Windows:
@@ -304,9 +318,87 @@ def _db(x: float) -> float:
     return float(20 * np.log10(max(x, 1e-10)))
 
 
+class _Accumulator:
+    """What `classify_audio` gathers window by window: probabilities, tags, embeddings, levels, timings."""
+
+    def __init__(self, clf: Classifier):
+        self.clf = clf
+        params = clf.backbone.params
+        self.sr = params.sample_rate_hz
+        self.starts: list[float] = []
+        self.probs: list[np.ndarray] = []
+        self.levels: list[float] = []
+        self.tags = np.zeros(params.n_tags, np.float64)
+        self.pooled = np.zeros(params.embedding_dim, np.float64)
+        self.sound, self.sound_frames = np.zeros(params.embedding_dim, np.float64), 0  # frames that are not silence
+        self.first_frames: tuple[np.ndarray, np.ndarray] | None = None  # the first window's frame probabilities
+        self.silence_at = silence_index(clf.backbone.tag_names)
+        self.ms = {"decode": 0.0, "backbone": 0.0, "head": 0.0}
+
+    def add(self, y: np.ndarray, start: int) -> None:
+        """Classify one window `y` (at the backbone's rate) starting at sample `start`."""
+        clf = self.clf
+        outs, ms = _window_views(clf, y)
+        self.ms["backbone"] += ms
+        t0 = time.perf_counter()
+        o = outs["orig"]
+        tuned = _tuned(clf, y, o)
+        self.probs.append(_head_probs(clf, outs, tuned))
+        if self.first_frames is None:
+            self.first_frames = (_frame_probs(clf, o, tuned), silent_frames(y, o, clf.backbone))
+        self.ms["head"] += (time.perf_counter() - t0) * 1000
+        self.levels.append(level_dbfs(y))
+        self.starts.append(start / self.sr)
+        self.tags += o.pooled_scores
+        self.pooled += o.pooled_embedding
+        keep = (np.ones(len(o.embeddings), bool) if self.silence_at is None
+                else np.asarray(o.scores[:, self.silence_at], np.float32) < SILENT_FRAME)
+        self.sound += o.embeddings[keep].sum(axis=0)
+        self.sound_frames += int(keep.sum())
+
+    def result(self, info: audio.AudioInfo, levels: _Levels, t_start: float) -> Result:
+        clf, n = self.clf, len(self.probs)
+        window_probs = np.asarray(self.probs, np.float32)
+        probs = window_probs.mean(axis=0)
+        tags = (self.tags / n).astype(np.float32)
+        pooled = (self.pooled / n).astype(np.float32)
+        # all silence: the plain mean, as `sound_pooled` does
+        sound = (self.sound / self.sound_frames).astype(np.float32) if self.sound_frames else pooled
+        if np.all(np.asarray(self.levels) < QUIET_DBFS):  # silent all through: no class, whatever the faint tags say
+            verdict = openset.silence(clf.class_names[int(np.argmax(probs))], tagger=clf.backbone.short_name,
+                                      dataset=clf.run.task_title)
+        else:
+            verdict = clf.verdict(probs, pooled, tags)
+        warnings = []
+        if levels.clipped_share > 0.001:
+            warnings.append(f"{levels.clipped_share:.1%} of the samples are clipped (at full scale); the recording is "
+                            "distorted.")
+        if levels.silent_share > 0.8:
+            warnings.append(f"{levels.silent_share:.0%} of the audio is near-silent (below {SILENT_DBFS:.0f} dBFS).")
+        if info.sr < self.sr:
+            warnings.append(f"Low sample rate ({info.sr} Hz): nothing above {info.sr // 2} Hz was recorded.")
+        diag = Diagnostics(
+            duration_s=info.duration_s, sr=info.sr, channels=info.channels, format=f"{info.format} {info.subtype}",
+            peak_dbfs=_db(levels.peak), rms_dbfs=_db(np.sqrt(levels.sumsq / max(levels.values, 1))),
+            clipped_share=levels.clipped_share, silent_share=levels.silent_share,
+            distance=verdict.distance if verdict is not None and verdict.values else None,
+            distance_threshold=float(clf.openset.p95[1]) if verdict is not None and verdict.values else None,
+            warnings=warnings,
+        )
+        fprobs, fsilent = self.first_frames
+        timings = {**self.ms, "total": (time.perf_counter() - t_start) * 1000}
+        return Result(probs=probs, class_names=clf.class_names, classes=clf.classes,
+                      window_starts=np.asarray(self.starts, np.float32), window_probs=window_probs,
+                      frame_starts=clf.backbone.frame_starts(len(fprobs)), frame_probs=fprobs, frame_silent=fsilent,
+                      window_silent=np.asarray(self.levels) < QUIET_DBFS, audioset=tags, embedding=pooled,
+                      sound_embedding=sound, audioset_names=clf.backbone.tag_names, tagger=clf.backbone.short_name,
+                      verdict=verdict, diagnostics=diag, timings_ms=timings, warnings=list(clf.warnings))
+
+
 def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = None,
-                   limits=None, max_duration_s: float = 7200.0, progress=None) -> Result:
-    """Classify a file (path, bytes or upload) of any length up to `max_duration_s`.
+                   limits: AudioLimits | None = None, progress=None) -> Result:
+    """Classify a file (path, bytes or upload) of any length up to ``limits.max_duration_s`` (default
+    `CLASSIFY_LIMITS`).
 
     Raises
     ------
@@ -314,94 +406,31 @@ def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = 
         Undecodable, empty, too long, non-finite or silent audio (the message names the problem).
     """
     t_start = time.perf_counter()
-    params = clf.backbone.params
-    sr = params.sample_rate_hz
-    info, blocks = audio.stream(source, sr=sr, name=name, limits=limits, max_duration_s=max_duration_s)
+    sr = clf.backbone.params.sample_rate_hz
+    levels = _Levels()
+    info, blocks = audio.stream(source, sr=sr, name=name, limits=limits or CLASSIFY_LIMITS, on_decoded=levels.add)
+    levels.sr = info.sr  # blocks are decoded only once iterated
     label = name or audio.name_of(source, None)
-    win = int(WINDOW_S * sr)
-    hop = int(HOP_S * sr)
-    stats = _Stats(sr)
-    windows = _Windows(win, hop)
-    starts, wprobs, tags_sum, window_levels = [], [], np.zeros(params.n_tags, np.float64), []
-    first_frames = None
-    pooled_sum = np.zeros(params.embedding_dim, np.float64)
-    sound_sum, sound_n = np.zeros(params.embedding_dim, np.float64), 0  # frames that are not silence
-    silence_at = silence_index(clf.backbone.tag_names)
-    t_backbone = 0.0
-    t_head = 0.0
-    t_decode = 0.0
+    windows = _Windows(int(WINDOW_S * sr), int(HOP_S * sr))
+    acc = _Accumulator(clf)
     total = max(1, int(info.duration_s * sr))
-
-    def run_window(y: np.ndarray, start: int) -> None:
-        nonlocal t_backbone, t_head, tags_sum, first_frames, pooled_sum, sound_sum, sound_n
-        outs, ms = _window_views(clf, y)
-        t_backbone += ms
-        t0 = time.perf_counter()
-        tuned = _tuned(clf, y, outs["orig"])
-        p = _head_probs(clf, outs, tuned)
-        if first_frames is None:
-            first_frames = (_frame_probs(clf, outs["orig"], tuned), silent_frames(y, outs["orig"], clf.backbone))
-        window_levels.append(level_dbfs(y))
-        t_head += (time.perf_counter() - t0) * 1000
-        starts.append(start / sr)
-        wprobs.append(p)
-        tags_sum += outs["orig"].pooled_scores
-        pooled_sum += outs["orig"].pooled_embedding
-        o = outs["orig"]
-        keep = (np.ones(len(o.embeddings), bool) if silence_at is None
-                else np.asarray(o.scores[:, silence_at], np.float32) < SILENT_FRAME)
-        sound_sum += o.embeddings[keep].sum(axis=0)
-        sound_n += int(keep.sum())
-
     t0 = time.perf_counter()
     for block in blocks:
-        t_decode += (time.perf_counter() - t0) * 1000
-        stats.add(block)
+        acc.ms["decode"] += (time.perf_counter() - t0) * 1000
         for y, start in windows.feed(block):
-            run_window(y, start)
+            acc.add(y, start)
             if progress:
                 progress(min(windows.covered, total), total)
         t0 = time.perf_counter()
-    t_decode += (time.perf_counter() - t0) * 1000
-    if stats.n and stats.peak <= audio.SILENCE_PEAK:
+    acc.ms["decode"] += (time.perf_counter() - t0) * 1000
+    if levels.n and levels.peak <= audio.SILENCE_PEAK:
         raise AudioError(f"{label}: the audio is silent (every sample is at or below -90 dBFS); nothing to classify.")
-    if stats.n / sr < 0.05:
-        raise AudioError(f"{label}: the audio is too short ({1000 * stats.n / sr:.0f} ms); "
+    if levels.n / info.sr < 0.05:
+        raise AudioError(f"{label}: the audio is too short ({1000 * levels.n / info.sr:.0f} ms); "
                          "at least 50 ms is needed.")
     for y, start in windows.finish():
-        run_window(y, start)
-    window_probs = np.asarray(wprobs, np.float32)
-    probs = window_probs.mean(axis=0)
-    audioset_mean = (tags_sum / len(wprobs)).astype(np.float32)
-    pooled = (pooled_sum / len(wprobs)).astype(np.float32)
-    sound = (sound_sum / sound_n).astype(np.float32) if sound_n else pooled  # all silence: as `sound_pooled` does
-    verdict = clf.verdict(probs, pooled, audioset_mean)
-    diag_warn = []
-    clipped_share = stats.clipped / max(stats.n, 1)
-    silent_share = stats.silent / max(stats.frames, 1)
-    if clipped_share > 0.001:
-        diag_warn.append(f"{clipped_share:.1%} of the samples are clipped (at full scale); the recording is distorted.")
-    if silent_share > 0.8:
-        diag_warn.append(f"{silent_share:.0%} of the audio is near-silent (below {SILENT_DBFS:.0f} dBFS).")
-    if info.sr < sr:
-        diag_warn.append(f"Low sample rate ({info.sr} Hz): nothing above {info.sr // 2} Hz was recorded.")
-    diag = Diagnostics(
-        duration_s=info.duration_s, sr=info.sr, channels=info.channels, format=f"{info.format} {info.subtype}",
-        peak_dbfs=_db(stats.peak), rms_dbfs=_db(np.sqrt(stats.sumsq / max(stats.n, 1))),
-        clipped_share=clipped_share, silent_share=silent_share,
-        distance=verdict.distance if verdict is not None else None,
-        distance_threshold=float(clf.openset.p95[1]) if verdict is not None else None, warnings=diag_warn,
-    )
-    fprobs, fsilent = first_frames
-    timings = {"decode": t_decode, "backbone": t_backbone, "head": t_head,
-               "total": (time.perf_counter() - t_start) * 1000}
-    return Result(probs=probs, class_names=clf.class_names, classes=clf.classes,
-                  window_starts=np.asarray(starts, np.float32), window_probs=window_probs,
-                  frame_starts=clf.backbone.frame_starts(len(fprobs)), frame_probs=fprobs, frame_silent=fsilent,
-                  window_silent=np.asarray(window_levels) < QUIET_DBFS, audioset=audioset_mean, embedding=pooled,
-                  sound_embedding=sound,
-                  audioset_names=clf.backbone.tag_names, tagger=clf.backbone.short_name, verdict=verdict,
-                  diagnostics=diag, timings_ms=timings, warnings=list(clf.warnings))
+        acc.add(y, start)
+    return acc.result(info, levels, t_start)
 
 
 def classify_waveform(clf: Classifier, y: np.ndarray) -> tuple[np.ndarray, BackboneOutput]:
@@ -410,11 +439,11 @@ def classify_waveform(clf: Classifier, y: np.ndarray) -> tuple[np.ndarray, Backb
     return _head_probs(clf, outs, _tuned(clf, y, outs["orig"])), outs["orig"]
 
 
-def _backbone_windows(backbone: Backbone, source: audio.Source, *, name: str | None = None, limits=None,
-                      max_duration_s: float = 7200.0) -> list[BackboneOutput]:
+def _backbone_windows(backbone: Backbone, source: audio.Source, *, name: str | None = None,
+                      limits: AudioLimits | None = None) -> list[BackboneOutput]:
     """The backbone's output for each of the windows `classify_audio` uses (bounded memory)."""
     sr = backbone.params.sample_rate_hz
-    _, blocks = audio.stream(source, sr=sr, name=name, limits=limits, max_duration_s=max_duration_s)
+    _, blocks = audio.stream(source, sr=sr, name=name, limits=limits or CLASSIFY_LIMITS)
     windows = _Windows(int(WINDOW_S * sr), int(HOP_S * sr))
     outs = []
     for block in blocks:

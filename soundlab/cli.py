@@ -434,7 +434,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     results = []
     for f in args.files:
         try:
-            res = classify_audio(clf, f, limits=s.audio_limits, max_duration_s=s.max_classify_s)
+            res = classify_audio(clf, f, limits=s.classify_limits)
         except AudioError as e:
             failed += 1
             results.append({"file": f, "error": str(e)})
@@ -453,17 +453,14 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from soundlab import audio
     from soundlab.asr import engines, gate, longform, subtitles
 
     s = get_settings()
     model = args.model or s.whisper_model
     engine_name = args.engine or s.whisper_engine
-    limits = replace(s.audio_limits, max_duration_s=s.max_transcribe_s)
     try:
-        clip = audio.load(args.file, sr=longform.SAMPLE_RATE, limits=limits)
+        clip = audio.load(args.file, sr=longform.SAMPLE_RATE, limits=s.transcribe_limits)
     except AudioError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from soundlab.errors import SettingsError
@@ -33,6 +33,11 @@ class AudioLimits:
     max_sr_hz: int = 384_000
     max_channels: int = 32
     max_file_bytes: int = 1024 * 1024 * 1024  # 1 GiB on disk or as an upload
+    duration_setting: str = "SOUNDLAB_MAX_AUDIO_SECONDS"  # the setting named when a file is too long
+
+
+# Classify (page and command) takes long recordings: they are classified in windows, in bounded memory
+CLASSIFY_LIMITS = AudioLimits(max_duration_s=7200.0, duration_setting="SOUNDLAB_MAX_CLASSIFY_SECONDS")
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,18 @@ class Settings:
     dataset: tuple[str, Path | None]  # SOUNDLAB_DATASET: ("esc50", None) or (urbansound8k|folder|csv, its path)
     dataset_setting: str  # SOUNDLAB_DATASET as given (for messages)
     group_separator: str  # folder datasets: a file's group is its stem before this
+
+    @property
+    def classify_limits(self) -> AudioLimits:
+        """What Classify and `classify` accept: longer audio than elsewhere (it is classified in windows)."""
+        return replace(self.audio_limits, max_duration_s=self.max_classify_s,
+                       duration_setting="SOUNDLAB_MAX_CLASSIFY_SECONDS")
+
+    @property
+    def transcribe_limits(self) -> AudioLimits:
+        """What Transcribe and `transcribe` accept."""
+        return replace(self.audio_limits, max_duration_s=self.max_transcribe_s,
+                       duration_setting="SOUNDLAB_MAX_TRANSCRIBE_SECONDS")
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -159,7 +176,7 @@ def get_settings() -> Settings:
         yamnet=os.environ.get("SOUNDLAB_YAMNET", "").strip() or "tflite",
         efficientat=os.environ.get("SOUNDLAB_EFFICIENTAT", "").strip(),
         ice_servers=_env_json_list("SOUNDLAB_ICE_SERVERS"),
-        max_classify_s=_env_float("SOUNDLAB_MAX_CLASSIFY_SECONDS", 7200.0),
+        max_classify_s=_env_float("SOUNDLAB_MAX_CLASSIFY_SECONDS", CLASSIFY_LIMITS.max_duration_s),
         whisper_model=os.environ.get("SOUNDLAB_WHISPER_MODEL", "").strip() or "distil-whisper/distil-large-v3",
         whisper_engine=os.environ.get("SOUNDLAB_WHISPER_ENGINE", "").strip() or "transformers",
         whisper_chunk_s=_env_float("SOUNDLAB_WHISPER_CHUNK_S", 30.0),

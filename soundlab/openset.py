@@ -172,13 +172,17 @@ class Reason:
 
 @dataclass(frozen=True)
 class Verdict:
-    outcome: str  # "in-set" | "foreign" | "unsure"
+    outcome: str  # "in-set" | "foreign" | "unsure" | "silence" (nothing loud enough to judge)
     label: str  # the predicted class (the closed-set answer)
-    hears: str  # what the tagger hears most, in words
+    hears: str  # what the tagger hears most, in words, with scores: "Speech (0.91), Music (0.12)"
     reasons: tuple[Reason, ...]
     score: float  # Fisher's statistic of the signals
     tagger: str = "YAMNet"
     distance: float = float("nan")
+    heard: str = ""  # the one thing the tagger hears most, for a headline ("Speech", "silence")
+    dataset: str = "ESC-50"  # whose classes: the run's task ("ESC-10" for an ESC-10 run)
+    values: tuple[float, ...] = ()  # every signal's value, in `SIGNALS` order
+    thresholds: tuple[float, ...] = ()  # the value 95% of the run's clips stay within, per signal
 
     @property
     def in_set(self) -> bool:
@@ -186,11 +190,14 @@ class Verdict:
 
     def message(self) -> str:
         if self.outcome == "in-set":
-            return f"an ESC-50 sound: {self.label}"
+            return f"an {self.dataset} sound: {self.label}"
+        if self.outcome == "silence":
+            return "silence: nothing loud enough to classify"
         why = "; ".join(r.text for r in self.reasons[:3])
         if self.outcome == "foreign":
-            return f"not an ESC-50 sound; {self.tagger} hears: {self.hears}" + (f" ({why})" if why else "")
-        return f"unsure whether this is an ESC-50 sound; {self.tagger} hears: {self.hears}" + (f" ({why})" if why else "")
+            return (f"not an {self.dataset} sound; {self.tagger} hears: {self.hears}" + (f" ({why})" if why else ""))
+        return (f"unsure whether this is an {self.dataset} sound; {self.tagger} hears: {self.hears}"
+                + (f" ({why})" if why else ""))
 
     def to_json(self) -> dict:
         return {"outcome": self.outcome, "class": self.label, "hears": self.hears, "score": round(self.score, 3),
@@ -240,36 +247,48 @@ class OpenSetModel:
         return outcome, stat, p
 
     def judge(self, *, probs: np.ndarray, pooled: np.ndarray, tags: np.ndarray, ref_pooled: np.ndarray,
-              ref_labels: np.ndarray, class_names: list[str], tag_names: list[str], tagger: str = "YAMNet") -> Verdict:
-        """The verdict for one clip: head probabilities (n_classes,), mean embedding (d,), AudioSet tags (n_tags,)."""
+              ref_labels: np.ndarray, class_names: list[str], tag_names: list[str], tagger: str = "YAMNet",
+              dataset: str = "ESC-50") -> Verdict:
+        """The verdict for one clip: head probabilities (n_classes,), mean embedding (d,), AudioSet tags (n_tags,).
+        `dataset` names whose classes these are in the reasons ("ESC-10" for a run of ESC-10's ten classes)."""
         values = signals(probs=probs[None], pooled=pooled[None], tags=tags[None], ref_pooled=ref_pooled,
                          ref_labels=ref_labels, tag_map=self.tag_map, speech_music=self.speech_music)
         outcome, stat, p = self.outcome(values)
-        v, pv, p95 = values[0], p[0], self.p95
-        label = class_names[int(np.argmax(probs))]
-        return Verdict(outcome=str(outcome[0]), label=label, hears=self._hears(tags, tag_names),
-                       reasons=self._reasons(v, pv, p95, label, tags, tag_names, tagger), score=float(stat[0]),
-                       tagger=tagger, distance=float(v[1]))
+        v, pv = values[0], p[0]
+        top = int(np.argmax(probs))
+        heard = self._heard(tags, tag_names)
+        return Verdict(outcome=str(outcome[0]), label=class_names[top],
+                       hears=", ".join(f"{tag_names[i]} ({tags[i]:.2f})" for i in heard) or "nothing clearly",
+                       reasons=self._reasons(v, pv, top, class_names, tags, tag_names, tagger, dataset),
+                       score=float(stat[0]), tagger=tagger, distance=float(v[1]),
+                       heard=tag_names[heard[0]] if heard else "", dataset=dataset,
+                       values=tuple(float(x) for x in v), thresholds=tuple(float(x) for x in self.p95))
 
-    def _hears(self, tags: np.ndarray, tag_names: list[str]) -> str:
-        """The tagger's strongest tags in words, the specific ones first (not Animal, Silence ...; speech and music
-        are generic in the map but say what a foreign sound is)."""
+    def _heard(self, tags: np.ndarray, tag_names: list[str]) -> list[int]:
+        """The tagger's two strongest tags worth naming, the specific ones first (not Animal, Vehicle ...; speech and
+        music are generic in the map but say what a foreign sound is). Silence is named when it is the strongest of
+        all: it is generic, but a near-silent recording is best described as silence, not by its faint other tags."""
         generic = set(self.tag_map.generic) - set(self.speech_music)
         order = [int(i) for i in np.argsort(-tags)[:8] if tags[i] >= 0.05]
+        if order and tag_names[order[0]] == "Silence":
+            return order[:1]
         specific = [i for i in order if i not in generic] or order
-        return ", ".join(f"{tag_names[i]} ({tags[i]:.2f})" for i in specific[:2]) or "nothing clearly"
+        return specific[:2]
 
-    def _reasons(self, v, pv, p95, label, tags, tag_names, tagger) -> tuple[Reason, ...]:
+    def _reasons(self, v, pv, top, class_names, tags, tag_names, tagger, dataset) -> tuple[Reason, ...]:
+        """Why a clip looks foreign, in words a listener reads (the numbers stay in the Reason's fields)."""
+        label = class_names[top]
+        own = [tag_names[t] for t in self.tag_map.own(top)][:3]
         texts = {
-            "confidence": f"the head is unsure: top probability {1 - v[0]:.0%} (ESC-50 clips: {1 - p95[0]:.0%} or more)",
-            "distance": f"unlike the {label} clips it trained on (distance {v[1]:.2f}; ESC-50 clips: up to {p95[1]:.2f})",
-            "novelty": f"{tagger} hears {self._novel(tags, tag_names)}, which no ESC-50 class produces "
-                       f"({v[2]:.2f}; ESC-50 clips: up to {p95[2]:.2f})",
-            "support": f"little of what {label} clips sound like to {tagger} "
-                       f"(their tags at most {1 - v[3]:.2f}; ESC-50 clips: {1 - p95[3]:.2f} or more)",
-            "speech_music": f"{tagger} hears speech or music ({v[4]:.2f}; ESC-50 clips: up to {p95[4]:.2f})",
+            "confidence": f"the model is not sure: its best guess, {label}, gets only {1 - v[0]:.0%}",
+            "distance": f"it does not sound like the {label} clips the model learned from",
+            "novelty": f"{tagger} hears {self._novel(tags, tag_names)}, a sound none of the {len(class_names)} "
+                       f"{dataset} classes makes",
+            "support": f"{tagger} does not hear what {label} clips usually sound like"
+                       + (f" ({', '.join(own)})" if own else ""),
+            "speech_music": f"{tagger} hears speech or music",
         }
-        reasons = [Reason(s, float(v[j]), float(p95[j]), float(pv[j]), texts[s])
+        reasons = [Reason(s, float(v[j]), float(self.p95[j]), float(pv[j]), texts[s])
                    for j, s in enumerate(SIGNALS) if pv[j] < 1 - UNSURE_QUANTILE]
         return tuple(sorted(reasons, key=lambda r: r.p))
 
@@ -277,6 +296,13 @@ class OpenSetModel:
         known = self.tag_map.known
         novel = [int(i) for i in np.argsort(-tags)[:10] if int(i) not in known and tags[i] >= 0.05][:2]
         return " and ".join(tag_names[i] for i in novel) or "tags"
+
+
+def silence(label: str, *, tagger: str, dataset: str) -> Verdict:
+    """The verdict for a recording that is silent all through (every window quieter than speech in a quiet room): it is
+    none of the classes, whatever faint tags the tagger reads into it."""
+    return Verdict(outcome="silence", label=label, hears="silence", reasons=(), score=float("nan"), tagger=tagger,
+                   heard="silence", dataset=dataset)
 
 
 def _oof_signals(probs, pooled, tags, labels, folds, n_classes, sm, exclude=None) -> np.ndarray:

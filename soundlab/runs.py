@@ -34,6 +34,11 @@ from soundlab.models.backbone import REGISTRY as BACKBONES
 from soundlab.openset import OpenSetModel
 from soundlab.storage import save_npz_atomic, write_json_atomic, write_text_atomic
 
+# How people read a model's name ("EfficientAT + logistic regression"): pickers, captions, tables
+BACKBONE_TITLES = {"yamnet": "YAMNet", "efficientat": "EfficientAT"}
+MODEL_TITLES = {"attention": "attention head", "mlp": "MLP head", "linear": "linear head", "logreg": "logistic regression",
+                "ensemble": "ensemble of heads", "cnn": "CNN", "crnn": "CRNN", "wavecnn": "waveform CNN",
+                "mfcc-svm": "MFCC + SVM", "mfcc-rf": "MFCC + random forest"}
 RUNS_DIR = "runs"
 STAGING_PREFIX = ".tmp-"
 OPENSET_FILE = "openset.json"
@@ -72,6 +77,12 @@ class Run:
     @property
     def dataset_title(self) -> str:
         return str(self.info.get("dataset", {}).get("title", "ESC-50"))
+
+    @property
+    def task_title(self) -> str:
+        """Whose classes the run's models name, for people: "ESC-10" for ESC-10's ten classes, else the dataset's
+        title."""
+        return "ESC-10" if self.task == "esc10" else self.dataset_title
 
     @property
     def categories(self) -> list[str]:
@@ -135,6 +146,33 @@ class Run:
     @property
     def fingerprint(self) -> str:
         return self.info["backbone"]["fingerprint"]
+
+    def model_title(self, name: str | None = None) -> str:
+        """A model's name for people ("EfficientAT + logistic regression"; "EfficientAT fine-tuned + logistic
+        regression, fused"); run.json may give its own ("title")."""
+        name = name or self.default_model
+        spec = self.model(name)
+        if spec.get("title"):
+            return str(spec["title"])
+        if "finetuned" in spec:
+            head = spec.get("head", {}).get("kind", "")
+            return f"EfficientAT fine-tuned + {MODEL_TITLES.get(head, head)}, fused"
+        if self.family in BACKBONE_TITLES:
+            return f"{BACKBONE_TITLES[self.family]} + {MODEL_TITLES.get(name, name)}"
+        if self.family == "finetune":
+            return "EfficientAT fine-tuned end to end"
+        return f"{MODEL_TITLES.get(name, name)} from scratch" if self.family == "scratch" else name
+
+    @property
+    def title(self) -> str:
+        """The run for people: its task and what its models are ("ESC-50 · heads on YAMNet")."""
+        if self.is_fused():
+            what = "fine-tuned + head, fused"
+        elif len(self.model_names) == 1:
+            what = self.model_title()
+        else:
+            what = f"heads on {BACKBONE_TITLES.get(self.family, self.family)}"
+        return f"{self.task_title} · {what}"
 
     def model(self, name: str) -> dict:
         """The run.json record of one trained model: files, cross-validated metrics, timings."""
@@ -236,6 +274,12 @@ def preferred(runs: list[Run], task: str | None = None) -> Run | None:
         return None
     return max(pool, key=lambda r: (r.classifies_audio, len(r.classes), r.official, round(r.balanced_accuracy(), 4),
                                     r.info["created"]))
+
+
+def best_first(runs: list[Run]) -> list[Run]:
+    """Runs in the order people should meet them: the preferred task first (most classes, official protocol), then
+    the best default model by cross-validated balanced accuracy."""
+    return sorted(runs, key=lambda r: (-len(r.classes), not r.official, -round(r.balanced_accuracy(), 4), r.id))
 
 
 def counterpart(runs: list[Run], run: Run, model: str) -> Run:

@@ -19,6 +19,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--autoplay-policy=no-user-gesture-required"]
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
+# Classify's answer: its one large line ("A dog barking — 98%"), the only h2 in the page's main area
+ANSWER = '[data-testid="stMain"] [data-testid="stMarkdownContainer"] h2'
 APP_LOGS: list[Path] = []  # the server logs of the apps started by `start_app`, newest last (for failure reports)
 
 

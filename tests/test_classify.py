@@ -5,6 +5,7 @@ import subprocess
 import sys
 import threading
 import tracemalloc
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import soundfile as sf
 
 from soundlab import runs
 from soundlab.classify import classify_audio, load_classifier
-from soundlab.config import DEFAULT_ARTIFACTS_DIR, AudioLimits
+from soundlab.config import CLASSIFY_LIMITS, DEFAULT_ARTIFACTS_DIR
 from soundlab.errors import AudioError
 from soundlab.models import yamnet as yamnet_model
 from tests.assets import ROOT, shared, yamnet_hub_stub
@@ -84,8 +85,8 @@ def test_silent_and_too_long_audio(clf, tmp_path):
     with pytest.raises(AudioError, match="silent"):
         classify_audio(clf, _write(tmp_path / "silence.wav", np.zeros(3 * SR, np.float32)))
     long = _write(tmp_path / "long.wav", np.full(120 * SR, 0.1, np.float32))
-    with pytest.raises(AudioError, match="limit is 60 s"):
-        classify_audio(clf, long, max_duration_s=60)
+    with pytest.raises(AudioError, match=r"limit is 60 s \(setting SOUNDLAB_MAX_CLASSIFY_SECONDS\)"):
+        classify_audio(clf, long, limits=replace(CLASSIFY_LIMITS, max_duration_s=60))
 
 
 def test_one_hour_runs_in_bounded_memory(clf, tmp_path, rng):
@@ -94,7 +95,7 @@ def test_one_hour_runs_in_bounded_memory(clf, tmp_path, rng):
         for _ in range(60):
             f.write((0.1 * rng.standard_normal(60 * SR)).astype(np.float32))
     tracemalloc.start()
-    res = classify_audio(clf, path, limits=AudioLimits())
+    res = classify_audio(clf, path, limits=CLASSIFY_LIMITS)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert res.diagnostics.duration_s == pytest.approx(3600)

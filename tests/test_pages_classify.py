@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
-from tests.apptest import CLASSIFY, EXPLORE, charts, html_figures, texts
+from tests.apptest import CLASSIFY, EXPLORE, charts, html_figures, texts, unescaped
 from tests.apptest import run as run_page
 from tests.assets import ROOT, yamnet_hub_stub
 from tests.test_audio import MALFORMED
@@ -21,15 +21,16 @@ def run(path=CLASSIFY, query=None):
     return run_page(path, query)
 
 
-def metrics(at):
-    return {m.label: m.value for m in at.metric}
+def answer(at) -> str | None:
+    """The answer's headline as the person reads it ("A thunderstorm — 97%", "Not one of the 50 sounds: speech"), or
+    None when no result is shown."""
+    lines = [unescaped(str(m.value))[3:] for m in at.markdown if str(m.value).startswith("## ")]
+    return lines[0] if lines else None
 
 
 def classified(at) -> bool:
-    """A result is shown: "Top class" for one of the 50, "If it were one of the 50" for a sound that is not
-    (a sine tone is not an ESC-50 sound)."""
-    m = metrics(at)
-    return "Top class" in m or "If it were one of the 50" in m
+    """A result is shown (for one of the 50, or for a sound that is not: a sine tone is not an ESC-50 sound)."""
+    return answer(at) is not None
 
 
 def test_dataset_clip(dev_root, use_dataset):
@@ -38,17 +39,18 @@ def test_dataset_clip(dev_root, use_dataset):
     assert not at.exception and not at.error
     at.selectbox(key="classify-clip").set_value("2-104105-A-19.wav").run()
     assert not at.exception
-    assert metrics(at)["Top class"] == "Thunderstorm"
-    assert "Out of fold" in texts(at, "info")
+    assert answer(at).startswith("A thunderstorm — ")
+    assert "When this clip was held out (in fold " in texts(at, "info")
     bars = charts(at)  # SVG in markdown: the answer shows without plotly.js, with the page's title
     assert [c["title"] for c in bars] == ["Class probabilities", "Categories (sum of their classes)",
                                           "EfficientAT's AudioSet tags", "YAMNet's AudioSet tags (another backbone)"]
     assert bars[0]["alt"].startswith("Class probabilities: Thunderstorm ") and ">Thunderstorm</text>" in bars[0]["svg"]
     assert bars[0]["alt"].endswith(", and 45 more")  # the top 5 in words
     assert len(html_figures(at)) == 1 and not at.get("plotly_chart")  # the timeline
-    assert "Dataset label: **thunderstorm**" in texts(at, "success")
-    # the input diagnostics are a markdown table: no data grid for the browser to start
+    assert "The dataset says **Thunderstorm**: the model is right" in texts(at, "success")
+    # the input diagnostics are a markdown table one click away: no data grid for the browser to start
     assert not at.dataframe and "| duration | 5.00 s |" in texts(at, "markdown")
+    assert any(e.label.startswith("Why, and the details") for e in at.expander)
 
 
 def test_a_link_opens_a_dataset_clip(dev_root, use_dataset):
@@ -56,7 +58,7 @@ def test_a_link_opens_a_dataset_clip(dev_root, use_dataset):
     at = run(query={"clip": "2-104105-A-19.wav"})
     assert not at.exception and not at.error
     assert at.selectbox(key="classify-clip").value == "2-104105-A-19.wav"
-    assert metrics(at)["Top class"] == "Thunderstorm"
+    assert answer(at).startswith("A thunderstorm — ")
     at.selectbox(key="classify-clip").set_value("2-117271-A-0.wav").run()
     assert at.query_params["clip"] in ("2-117271-A-0.wav", ["2-117271-A-0.wav"])  # the link follows the choice
     at = run(query={"clip": "../../etc/passwd"})
@@ -67,7 +69,7 @@ def test_sample_mode_clip():
     at = run()
     assert not at.exception
     assert "shipped sample" in " ".join(c.value for c in at.caption)
-    assert "Top class" in metrics(at)
+    assert classified(at)
 
 
 @pytest.mark.parametrize("case", list(MALFORMED), ids=list(MALFORMED))
@@ -97,7 +99,8 @@ def test_recording(dev_root):
     at = run(query={"classify-source": "Record"})
     at.audio_input(key="classify-record").set_value(("rec.wav", wav.getvalue(), "audio/wav")).run()
     assert not at.exception
-    assert metrics(at)["Top class"] == "Thunderstorm"
+    assert answer(at).startswith("A thunderstorm — ")
+    assert "Low sample rate" not in texts(at, "warning")  # the app's own recorder records at the browser's rate
 
 
 def test_speech_upload_is_flagged(tmp_path):
@@ -107,8 +110,8 @@ def test_speech_upload_is_flagged(tmp_path):
     at.file_uploader(key="classify-upload").upload("speech.wav", shared("speech", "en-short.wav").read_bytes(),
                                                    "audio/wav").run()
     assert not at.exception
-    warning = texts(at, "warning")
-    assert "Not one of the 50 classes." in warning and "EfficientAT hears Speech" in warning  # the default backbone
+    assert answer(at) == "Not one of the 50 sounds: speech"
+    assert "EfficientAT hears Speech" in texts(at, "caption")  # the default backbone
 
 
 def _artifacts(tmp_path, *, tflite=True, runs=True):
@@ -162,7 +165,7 @@ def test_damaged_head_and_another_head(tmp_path, monkeypatch):
                      and "linear" in r.model_names)
         at.selectbox(key="classify-run").set_value(other.id).run()
     at.selectbox(key="classify-head").set_value("linear").run()
-    assert not at.exception and "Top class" in metrics(at)
+    assert not at.exception and classified(at)
 
 
 def test_unusable_run_folder_is_reported(tmp_path, monkeypatch):
@@ -171,7 +174,7 @@ def test_unusable_run_folder_is_reported(tmp_path, monkeypatch):
     (art / "runs" / "broken-run" / "run.json").write_text("{")
     monkeypatch.setenv("SOUNDLAB_ARTIFACTS_DIR", str(art))
     at = run()
-    assert not at.exception and "broken-run" in texts(at, "warning") and "Top class" in metrics(at)
+    assert not at.exception and "broken-run" in texts(at, "warning") and classified(at)
 
 
 def test_backbone_mismatch_warns(monkeypatch):
@@ -184,7 +187,7 @@ def test_backbone_mismatch_warns(monkeypatch):
 def test_bad_run_in_link():
     at = run(query={"classify-run": "../../etc"})
     assert not at.exception
-    assert "not here" in texts(at, "error") and "Top class" in metrics(at)
+    assert "not here" in texts(at, "error") and classified(at)
 
 
 def test_live_mode_idle():
@@ -216,9 +219,9 @@ def test_from_scratch_runs_are_not_offered_for_classification():
     shipped, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
     at = run()
     assert not at.exception
-    offered = set(at.selectbox(key="classify-run").options)
+    offered = set(at.selectbox(key="classify-run").options)  # the names people read
     backbone = runs.find(shipped, at.selectbox(key="classify-run").value).family
-    assert offered == {r.id for r in shipped if r.family == backbone}  # the heads runs of the selected backbone
+    assert offered == {r.title for r in shipped if r.family == backbone}  # the heads runs of the selected backbone
     assert any(r.family == "scratch" for r in shipped)
 
 
@@ -229,25 +232,25 @@ def test_a_dataset_clip_deleted_after_the_scan_gives_a_message(tmp_path, use_dat
     root = small_dataset(tmp_path / "ESC-50", names)
     use_dataset(root)
     at = run()
-    assert not at.exception and "Top class" in metrics(at)
+    assert not at.exception and classified(at)
     delete_keeping_folder_time(root / "audio" / names[1])
     at.selectbox(key="classify-clip").set_value(names[1]).run()
     assert not at.exception
     assert "gone now" in texts(at, "error")
     at.selectbox(key="classify-clip").set_value(names[0]).run()
-    assert not at.exception and "Top class" in metrics(at)
+    assert not at.exception and classified(at)
 
 
 def test_efficientat_heads_and_both_backbones_tags(dev_root, use_dataset):
     use_dataset(dev_root)
-    at = run(query={"classify-backbone": "EfficientAT mn04"})
+    at = run(query={"classify-backbone": "EfficientAT"})
     assert not at.exception and not at.error, texts(at, "error")
-    assert "Top class" in metrics(at) and "EfficientAT hears" in metrics(at)
-    assert set(at.selectbox(key="classify-backbone").options) == {"YAMNet", "EfficientAT mn04"}
+    assert classified(at) and "EfficientAT hears" in texts(at, "caption")
+    assert set(at.selectbox(key="classify-backbone").options) == {"YAMNet", "EfficientAT"}
     titles = [c["title"] for c in charts(at)]
     assert "EfficientAT's AudioSet tags" in titles and "YAMNet's AudioSet tags (another backbone)" in titles
     at.selectbox(key="classify-backbone").set_value("yamnet").run()
-    assert not at.exception and "YAMNet hears" in metrics(at)
+    assert not at.exception and "YAMNet hears" in texts(at, "caption")
 
 
 def test_the_default_model_is_the_best_head_by_balanced_accuracy():
@@ -259,3 +262,86 @@ def test_the_default_model_is_the_best_head_by_balanced_accuracy():
     at = run()
     assert not at.exception
     assert at.selectbox(key="classify-run").value == best[0].id and at.selectbox(key="classify-head").value == best[1]
+
+
+def _wav(y: np.ndarray, sr: int, subtype: str = "PCM_16") -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, y, sr, format="WAV", subtype=subtype)
+    return buf.getvalue()
+
+
+def test_examples_classify_with_one_click_and_speech_is_not_one_of_the_50():
+    at = run(query={"classify-source": "Examples"})
+    assert not at.exception and not at.error, texts(at, "error")
+    assert answer(at).startswith("A dog barking — ")  # the first example, at once
+    at.button_group(key="classify-example").set_value("Speech").run()
+    assert not at.exception and answer(at) == "Not one of the 50 sounds: speech"
+
+
+def test_a_bad_upload_shows_the_error_and_no_dead_player(tmp_path):
+    at = run(query={"classify-source": "Upload"})
+    at.file_uploader(key="classify-upload").upload("notes.wav", b"this is text\n" * 50, "audio/wav").run()
+    assert not at.exception and "looks like a text file" in texts(at, "error")
+    assert not at.get("audio")  # no 0:00 player above the message
+
+
+def test_a_long_upload_names_the_classify_setting(monkeypatch):
+    monkeypatch.setenv("SOUNDLAB_MAX_CLASSIFY_SECONDS", "10")
+    at = run(query={"classify-source": "Upload"})
+    y = (0.1 * np.sin(np.arange(16_000 * 12) * 0.05)).astype(np.float32)
+    at.file_uploader(key="classify-upload").upload("long.wav", _wav(y, 16_000), "audio/wav").run()
+    assert not at.exception
+    assert "setting SOUNDLAB_MAX_CLASSIFY_SECONDS" in texts(at, "error")  # the setting that sets this limit (B5)
+
+
+def test_an_uneven_upload_has_a_truthful_timeline(dev_root):
+    """7.05 s: two windows, 0-5 s and 2.05-7.05 s; the axis ends at 7.05 s, not at a made-up even spacing (B7)."""
+    y, sr = sf.read(dev_root / "audio" / "2-104105-A-19.wav", dtype="float32")
+    y = np.concatenate([y, y[: int(2.05 * sr)]])
+    at = run(query={"classify-source": "Upload"})
+    at.file_uploader(key="classify-upload").upload("storm.wav", _wav(y, sr), "audio/wav").run()
+    assert not at.exception
+    (timeline,) = html_figures(at)
+    assert "Timeline: 2 windows of 5 s" in timeline and "the last one ends with the audio" in timeline
+    assert "7.0 s</span>" in timeline and "apart" not in timeline and "2.04744" not in timeline
+
+
+def test_levels_come_from_the_file_whatever_the_backbone():
+    """A full-scale 16-bit file peaks at 0 dBFS whichever backbone listens: not a resampled copy's overshoot (B10)."""
+    rng = np.random.default_rng(7)
+    y = np.clip(rng.standard_normal(44_100 * 3) * 0.3, -1, 1)
+    y[1000] = 1.0
+    data = _wav(y.astype(np.float32), 44_100)
+    peaks = {}
+    for backbone in ("EfficientAT", "YAMNet"):
+        at = run(query={"classify-source": "Upload", "classify-backbone": backbone})
+        at.file_uploader(key="classify-upload").upload("noise.wav", data, "audio/wav").run()
+        assert not at.exception
+        table = texts(at, "markdown")
+        peaks[backbone] = table.split("| peak / RMS level (of the file) | ")[1].split(" /")[0]
+    assert peaks["EfficientAT"] == peaks["YAMNet"] and abs(float(peaks["YAMNet"])) < 0.05, peaks
+
+
+def test_near_silence_is_called_silence_not_music():
+    """A near-silent file: the answer names silence, as the tags do (B12)."""
+    rng = np.random.default_rng(3)
+    y = (rng.standard_normal(16_000 * 5) * 10 ** (-75 / 20)).astype(np.float32)
+    at = run(query={"classify-source": "Upload"})
+    at.file_uploader(key="classify-upload").upload("quiet.wav", _wav(y, 16_000, "FLOAT"), "audio/wav").run()
+    assert not at.exception and not at.error, texts(at, "error")
+    said = answer(at)
+    assert "music" not in said.lower() and ("silence" in said.lower() or said.startswith("Unsure")), said
+    assert "hears Music" not in texts(at, "caption")
+
+
+def test_an_esc10_run_speaks_of_its_own_ten_classes():
+    """The reasons follow the run's task: on ESC-10 a vacuum cleaner is a sound none of the 10 classes makes, not one
+    "no ESC-50 class" makes (B8)."""
+    from soundlab import runs
+
+    shipped, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
+    esc10 = next(r for r in shipped if r.task == "esc10" and r.backbone_key == "efficientat" and not r.is_fused())
+    at = run(query={"classify-source": "Dataset clip", "classify-backbone": "EfficientAT", "classify-run": esc10.id})
+    assert not at.exception
+    page = " ".join([texts(at, "markdown"), texts(at, "caption")])
+    assert "ESC-50 class" not in page and "ESC-50 clips" not in page

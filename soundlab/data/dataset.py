@@ -54,6 +54,32 @@ def class_name_of(category: str) -> str:
     return str(category).replace("_", " ").strip().capitalize()
 
 
+# What each ESC-50 class sounds like, as a phrase a listener says ("A dog barking"): for the verdict people read first
+ESC50_SOUNDS = {
+    "dog": "A dog barking", "rooster": "A rooster crowing", "pig": "A pig grunting", "cow": "A cow mooing",
+    "frog": "A frog croaking", "cat": "A cat meowing", "hen": "A hen clucking", "insects": "Insects buzzing",
+    "sheep": "A sheep bleating", "crow": "A crow cawing", "rain": "Rain", "sea_waves": "Sea waves",
+    "crackling_fire": "A crackling fire", "crickets": "Crickets chirping", "chirping_birds": "Birds chirping",
+    "water_drops": "Water dripping", "wind": "Wind", "pouring_water": "Water being poured",
+    "toilet_flush": "A toilet flushing", "thunderstorm": "A thunderstorm", "crying_baby": "A baby crying",
+    "sneezing": "Someone sneezing", "clapping": "Hands clapping", "breathing": "Someone breathing",
+    "coughing": "Someone coughing", "footsteps": "Footsteps", "laughing": "Someone laughing",
+    "brushing_teeth": "Teeth being brushed", "snoring": "Someone snoring", "drinking_sipping": "Someone drinking",
+    "door_wood_knock": "A knock on a wooden door", "mouse_click": "A mouse clicking",
+    "keyboard_typing": "Typing on a keyboard", "door_wood_creaks": "A wooden door creaking",
+    "can_opening": "A can being opened", "washing_machine": "A washing machine", "vacuum_cleaner": "A vacuum cleaner",
+    "clock_alarm": "An alarm clock ringing", "clock_tick": "A clock ticking", "glass_breaking": "Glass breaking",
+    "helicopter": "A helicopter", "chainsaw": "A chainsaw", "siren": "A siren", "car_horn": "A car horn",
+    "engine": "An engine running", "train": "A train", "church_bells": "Church bells ringing",
+    "airplane": "An airplane", "fireworks": "Fireworks", "hand_saw": "A hand saw",
+}
+
+
+def sound_of(category: str) -> str:
+    """The class as a listener would say it: "A dog barking" for ESC-50's dog; other datasets' classes by name."""
+    return ESC50_SOUNDS.get(str(category), class_name_of(category))
+
+
 @dataclass(frozen=True)
 class Description:
     """What a collection is and how it is evaluated. The defaults describe ESC-50."""

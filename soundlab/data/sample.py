@@ -15,6 +15,19 @@ import soundfile as sf
 
 from soundlab.data.esc50 import load_dataset
 
+# Sounds the Classify page offers to try with one click: sample clips of classes people know, and two sounds that are
+# none of the 50 (made here, see examples/README.md) to show the "not one of the 50" answer
+EXAMPLES = (("Dog", "audio/2-117271-A-0.flac"), ("Rooster", "audio/2-95258-B-1.flac"),
+            ("Crying baby", "audio/5-198411-E-20.flac"), ("Siren", "audio/4-102871-A-42.flac"),
+            ("Church bells", "audio/4-125825-A-46.flac"), ("Rain", "audio/1-17367-A-10.flac"),
+            ("Speech", "examples/speech-en.ogg"), ("Piano", "examples/piano.ogg"))
+
+
+def examples(sample_root: Path) -> dict[str, Path]:
+    """The example sounds that are on disk: {label: path}."""
+    return {label: Path(sample_root) / rel for label, rel in EXAMPLES if (Path(sample_root) / rel).is_file()}
+
+
 LICENSE_TEXT = """\
 # Licence and attribution of the sample clips
 
