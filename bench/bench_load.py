@@ -339,31 +339,38 @@ async def run_all(args, server, clips: list[str], wavs: list[Path], started: flo
                 out["levels"].append(lv)
                 if not lv.not_run:
                     rss.append((f"after {n} concurrent", lv.rss_after))
-            churn, done, batch_no = [], 0, 0
-            while done < args.churn:
-                batch_no += 1
-                k = min(args.churn_batch, args.churn - done)
-                lv = await run_level(browser, server, f"churn batch {batch_no}", k, args, clips, wavs, rng, deadline)
-                if lv.not_run:
-                    print(f"\nchurn stopped after {done} sessions: {lv.not_run}")
-                    break
-                churn.append(lv)
-                done += k
-                rss.append((f"churn: after {done} sessions", lv.rss_after))
-                print(f"churn: {done}/{args.churn} sessions gone, {len(lv.errors)} error(s) in this batch, "
-                      f"server RSS {lv.rss_after / 2**20:.0f} MB", flush=True)
-            out["churn"] = churn
-            if args.ttl_wait > 0 and churn:
-                if deadline - time.monotonic() > args.ttl_wait + 30:
-                    print(f"\nwaiting {args.ttl_wait:.0f} s for the disconnected sessions to expire ...", flush=True)
-                    await asyncio.sleep(args.ttl_wait)
-                    probe = await run_level(browser, server, "probe after the TTL wait", 1, args, clips, wavs, rng,
-                                            deadline)
-                    if not probe.not_run:
-                        rss.append(("after the TTL wait + 1 walk", probe.rss_after))
-                        out["probe"] = probe
-                else:
-                    print(f"\nno time left for the {args.ttl_wait:.0f} s TTL wait (--timeout)")
+            out["churn"], out["probes"] = [], []
+            for wave in range(1, args.waves + 1):
+                name = "churn" if args.waves == 1 else f"churn wave {wave}"
+                churn, done, batch_no = [], 0, 0
+                while done < args.churn:
+                    batch_no += 1
+                    k = min(args.churn_batch, args.churn - done)
+                    lv = await run_level(browser, server, f"{name} batch {batch_no}", k, args, clips, wavs, rng,
+                                         deadline)
+                    if lv.not_run:
+                        print(f"\n{name} stopped after {done} sessions: {lv.not_run}")
+                        break
+                    churn.append(lv)
+                    done += k
+                    rss.append((f"{name}: after {done} sessions", lv.rss_after))
+                    print(f"{name}: {done}/{args.churn} sessions gone, {len(lv.errors)} error(s) in this batch, "
+                          f"server RSS {lv.rss_after / 2**20:.0f} MB", flush=True)
+                out["churn"] += churn
+                if args.ttl_wait > 0 and churn:
+                    if deadline - time.monotonic() > args.ttl_wait + 30:
+                        print(f"\nwaiting {args.ttl_wait:.0f} s for the disconnected sessions to expire ...", flush=True)
+                        await asyncio.sleep(args.ttl_wait)
+                        probe = await run_level(browser, server, f"probe after the TTL wait ({name})", 1, args, clips,
+                                                wavs, rng, deadline)
+                        if not probe.not_run:
+                            rss.append((f"after the TTL wait + 1 walk ({name})", probe.rss_after))
+                            out["probes"].append(probe)
+                    else:
+                        print(f"\nno time left for the {args.ttl_wait:.0f} s TTL wait (--timeout)")
+                if args.signal_after_wave:  # e.g. bench/memprobe: the server reports what it holds
+                    os.kill(server.pid, args.signal_after_wave)
+                    await asyncio.sleep(5)
         finally:
             with contextlib.suppress(Exception):
                 await browser.close()
@@ -383,14 +390,20 @@ def verdicts(out: dict, args) -> list[str]:
                      f"-> {'pass' if not top.errors and top.sessions >= 20 else 'FAIL' if top.errors else 'n/a (<20)'}")
     rss = dict(out["rss"])
     base = next((v for k, v in reversed(out["rss"]) if k.startswith("after ") and "concurrent" in k), None)
-    last_key = next((k for k, _ in reversed(out["rss"]) if k.startswith(("churn", "after the TTL"))), None)
-    if base and last_key:
+    waves = sorted({k.split(":")[0].split("(")[-1].rstrip(")") for k, _ in out["rss"] if k.startswith("churn")})
+    churned = 0
+    for wave in waves:  # the last figure of each wave: after its TTL wait, else after its last batch
+        keys = [k for k, _ in out["rss"] if k.startswith(wave) or k.endswith(f"({wave})")]
+        if not base or not keys:
+            continue
+        last_key = keys[-1]
+        churned += sum(lv.sessions for lv in out.get("churn", []) if lv.name.startswith(wave))
         growth = rss[last_key] - base
-        per = growth / max(1, sum(lv.sessions for lv in out.get("churn", [])))
         flat = rss[last_key] <= base * (1 + RSS_FLAT)
         lines.append(f"RSS flat after warm-up: {base / 2**20:.0f} MB after the levels -> {rss[last_key] / 2**20:.0f} MB "
-                     f"{last_key.replace('churn: ', '')} ({growth / 2**20:+.0f} MB, {per / 2**20:+.2f} MB per churned "
-                     f"walk) -> {'pass' if flat else 'FAIL'} (rule: within +{RSS_FLAT:.0%})")
+                     f"{last_key.replace(wave + ': ', '')} ({growth / 2**20:+.0f} MB, "
+                     f"{growth / max(1, churned) / 2**20:+.2f} MB per churned walk so far) -> "
+                     f"{'pass' if flat else 'FAIL'} (rule: within +{RSS_FLAT:.0%})")
     return lines
 
 
@@ -414,6 +427,10 @@ def main() -> None:
     ap.add_argument("--sessions", default="5,10,20", help="concurrency levels (default 5,10,20)")
     ap.add_argument("--churn", type=int, default=100, help="sessions that come and go after the levels (default 100)")
     ap.add_argument("--churn-batch", type=int, default=10, help="churn sessions at once (default 10)")
+    ap.add_argument("--waves", type=int, default=1,
+                    help="churn waves (default 1); a second wave tells memory the allocator keeps from real growth")
+    ap.add_argument("--signal-after-wave", type=int, default=0,
+                    help="send this signal to the server after each wave (10 = SIGUSR1 for bench/memprobe)")
     ap.add_argument("--ttl-wait", type=float, default=130,
                     help="seconds to wait after the churn for disconnected sessions to expire (default 130; 0: skip)")
     ap.add_argument("--timeout", type=float, default=900, help="bound on the whole run in seconds (default 900)")
@@ -461,7 +478,7 @@ def main() -> None:
                 "targets": {"cpu_s_per_view": CPU_TARGET_S, "rss_flat": RSS_FLAT},
                 "rss": [{"when": k, "bytes": v} for k, v in out["rss"]],
                 "levels": [asdict(lv) | {"errors": lv.errors, "cpu_per_view": lv.cpu_per_view}
-                           for lv in [out.get("warmup")] + out["levels"] + out.get("churn", []) + [out.get("probe")]
+                           for lv in [out.get("warmup")] + out["levels"] + out.get("churn", []) + out.get("probes", [])
                            if lv is not None],
                 "verdicts": verdicts(out, args)}
         args.json.write_text(json.dumps(json_ready(data), indent=1, default=str))

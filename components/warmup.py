@@ -1,19 +1,16 @@
 """Warm the libraries the pages need, and the Classify page's default model, in a background thread, when the server
 starts (`scripts/serve.py`).
 
-A page's first visit after a start used to pay for first uses that have nothing to do with the visitor: librosa's
-first spectrogram (its lazily loaded submodules and numba), scikit-learn's metrics, cleanlab, plotly's first figure
-(measured in bench/bench_pages.py: cold Explore 5.5 s, Metrics 5.2 s, Data issues 9.3 s against about 2-3 s warm).
-Done once per process before anyone asks, that time is not a visitor's. Python's import lock makes it safe: a page
-that needs a module while it is being imported here waits for it, as it would have waited importing it itself.
+A page's first visit after a start would pay for first uses that have nothing to do with the visitor: librosa's first
+spectrogram (its lazily loaded submodules and numba), scikit-learn's metrics, cleanlab, plotly's first figure. Done once
+per process before anyone asks, that time is not a visitor's. Python's import lock makes it safe: a page that needs a
+module while it is being imported here waits for it, as it would have waited importing it itself.
 
 Last, the Classify page's default model is loaded into the page's own caches (`components.loaders`): TensorFlow, torch,
-the preferred run's backbone and head, and the other backbones whose tags the page shows, about 7 s of CPU and 0.8 GB of
-memory (server RSS 1189 MB against 404 MB with SOUNDLAB_WARMUP=libraries). Without it, the first visitor of Classify
-after every start waited 7-17 s behind a spinner (bench/bench_pages.py, 2026-12-03). A visitor who opens Classify while
-it loads waits for this load (Streamlit's cache computes a value once) instead of starting another.
-SOUNDLAB_WARMUP=libraries skips it (a server where nobody classifies keeps the memory), SOUNDLAB_WARMUP=off skips the
-whole warm-up.
+the preferred run's backbone and head, and the other backbones whose tags the page shows; the first visitor of Classify
+does not wait for them (bench/RESULTS.md: "Why the server warms up at start"). A visitor who opens Classify while it
+loads waits for this load (Streamlit's cache computes a value once). SOUNDLAB_WARMUP=libraries skips it (a server where
+nobody classifies keeps the memory), SOUNDLAB_WARMUP=off skips the whole warm-up.
 """
 
 from __future__ import annotations
@@ -97,6 +94,9 @@ def run(*, nice: int = 0, steps=STEPS) -> dict[str, float]:
         thread.start()
         thread.join()
     times.update(_run_steps([s for s in steps if s not in LIBRARIES], 0))
+    from components import memory
+
+    memory.settle()  # what the warm-up loaded stays for good: out of the garbage collector's way
     # on the server's console, as Streamlit's own start-up lines are (no logging handler is set up for ours)
     print("  SoundLab warmed up in the background: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()),
           file=sys.stderr, flush=True)
