@@ -5,7 +5,7 @@
 
 Targets (2-core machine): page rerun after a selection <= 300 ms warm with 2000-row predictions;
 nearest-neighbour lookup <= 20 ms. With 50,000 rows the page must stay usable: the figures are printed, and the
-embedding map shows a sample of `report.MAP_MAX_POINTS` clips.
+embedding map shows a sample of `predictions.MAP_MAX_POINTS` clips.
 
 The 50,000-clip dataset is a CSV (`SOUNDLAB_DATASET=csv:`) whose files are hard links to the dev clips (each copy
 its own group), so the page reads, validates and joins a dataset of that size as it would a real one.
@@ -25,7 +25,7 @@ import pandas as pd
 from common import ROOT, timeit  # noqa: I001
 from common import report as print_figure
 
-from soundlab import metrics, report, runs
+from soundlab import metrics, predictions, runs
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
 from soundlab.data import esc50, layouts, protocol
 from tests.assets import dev_dataset
@@ -124,13 +124,13 @@ def main() -> None:
             os.environ["SOUNDLAB_DATASET"] = setting
         path = synthetic_run(art, meta, dataset_id=dataset_id)
         run = runs.load_run(path)
-        p = report.load_predictions(run, "attention", meta)
-        emb = report.load_embeddings(run)
+        p = predictions.load_predictions(run, "attention", meta)
+        emb = predictions.load_embeddings(run)
         wrong = p.table[~p.table["correct"]].iloc[0]
         n = len(p.table)
         print(f"synthetic run: {n} clips, accuracy {p.summary()['accuracy']:.1%}")
         print_figure(f"nearest correct neighbours of one clip ({n} clips)",
-               timeit(lambda: report.correct_neighbours(p, emb, wrong["filename"], int(wrong["true"])), repeat=50),
+               timeit(lambda: predictions.correct_neighbours(p, emb, wrong["filename"], int(wrong["true"])), repeat=50),
                target_ms=20)
         print_figure(f"  of which the cosine search alone (1 x {n} x 1024)",
                timeit(lambda: metrics.nearest_neighbors(emb.pooled[0], emb.pooled, 3), repeat=50))
@@ -149,17 +149,17 @@ def main() -> None:
         print_figure("Confusion: rerun after selecting a cell (warm)", timeit(at.run, repeat=20, warmup=2), target_ms=300)
 
         at = metrics_page("Mistakes")
-        name = next(f for f in report.mistakes(p)["filename"] if p.table.set_index("filename").loc[f, "present"])
+        name = next(f for f in predictions.mistakes(p)["filename"] if p.table.set_index("filename").loc[f, "present"])
         at.selectbox(key="metrics-clip").set_value(name).run()
         assert not at.exception
         print_figure("Mistakes: rerun with a clip selected (warm)", timeit(at.run, repeat=20, warmup=2), target_ms=300)
         t0 = time.perf_counter()
         at = metrics_page("Map")
         assert not at.exception, at.exception
-        print(f"Map: first run (PCA of {min(n, report.MAP_MAX_POINTS)} of {n} clips) {time.perf_counter() - t0:.2f} s")
-        print_figure(f"Map (PCA, {min(n, report.MAP_MAX_POINTS)} of {n} clips shown): rerun (warm)",
+        print(f"Map: first run (PCA of {min(n, predictions.MAP_MAX_POINTS)} of {n} clips) {time.perf_counter() - t0:.2f} s")
+        print_figure(f"Map (PCA, {min(n, predictions.MAP_MAX_POINTS)} of {n} clips shown): rerun (warm)",
                      timeit(at.run, repeat=10, warmup=1), target_ms=300)
-        if n > report.MAP_MAX_POINTS:
+        if n > predictions.MAP_MAX_POINTS:
             assert "random sample" in " ".join(str(c.value) for c in at.caption)
 
 

@@ -265,7 +265,8 @@ def app_server(dataset: Path, cache_dir: Path, *, port: int | None = None, allow
             how = "python -m streamlit run hello.py (a one-line page, with the app's .streamlit/config.toml)"
         env_path = f"{venv / 'bin'}:{os.environ.get('PATH', '')}"
     env = {**os.environ, "PATH": env_path, "SOUNDLAB_ESC50_ROOT": str(dataset), "SOUNDLAB_CACHE_DIR": str(cache_dir),
-           "PYTHONUNBUFFERED": "1", **(env or {})}
+           "PYTHONUNBUFFERED": "1", "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),  # as run-app.sh
+           **(env or {})}
     log = Path(tempfile.mkstemp(prefix="bench-streamlit-", suffix=".log")[1])
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=floor_dir or ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,

@@ -20,7 +20,7 @@ from common import ROOT, timeit  # noqa: E402,F401,I001
 import statistics  # noqa: E402
 
 
-from soundlab import audio, metrics, report, runs
+from soundlab import audio, metrics, predictions, runs
 from soundlab.models import yamnet as yamnet_model
 from soundlab.models import features
 from soundlab.models import scratch
@@ -69,7 +69,7 @@ def main() -> None:
             print(f"{task}: no YAMNet run shipped")
             continue
         yrun = yam[0]
-        preds = {(r.id, k): report.load_predictions(r, k, ds.meta) for r in task_runs for k in r.model_names}
+        preds = {(r.id, k): predictions.load_predictions(r, k, ds.meta) for r in task_runs for k in r.model_names}
         best_y = max(((r, k) for r in yam for k in r.model_names), key=lambda rk: preds[(rk[0].id, rk[1])].table["correct"].mean())
         print(f"\n{task}: {yrun.protocol['description']}")
         for r in task_runs:
@@ -88,7 +88,7 @@ def main() -> None:
                     clf = load_classifier(r, k, backbone)
                     infer = statistics.median(timeit(lambda c=clf: classify_audio(c, clip), repeat=30, warmup=3))
                     wall = r.info.get("cv_seconds", float("nan"))
-                cmp = report.compare(preds[(best_y[0].id, best_y[1])], preds[(r.id, k)])
+                cmp = predictions.compare(preds[(best_y[0].id, best_y[1])], preds[(r.id, k)])
                 p = cmp["mcnemar"]["p_value"] if (r.id, k) != (best_y[0].id, best_y[1]) else float("nan")
                 name = k if r.family == "scratch" else ("YAMNet + logreg" if k == "logreg" and k != best_y[1]
                                                         else "YAMNet + best head")

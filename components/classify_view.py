@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from components import lite, loaders, memo, page
+from components import clip_view, loaders, memo, page, pictures
 from soundlab.classify import HOP_S, QUIET_DBFS, WINDOW_S, tag_audio
 from soundlab.data.dataset import class_name_of, sound_of
 from soundlab.errors import SoundLabError
@@ -53,19 +53,12 @@ def other_tags(clf, source, *, name: str | None = None, upload_id: str | None = 
     return out
 
 
-def fold_words(run_fold: int, official_fold: int) -> str:
-    """Where a clip was held out: the run's fold, and the dataset's own fold when that differs (a run on a partial
-    dataset makes its own folds)."""
-    own = f"; official fold {official_fold}" if official_fold and int(official_fold) != int(run_fold) else ""
-    return f"fold {int(run_fold)} of this run{own}"
-
-
 def out_of_fold(run, head: str, row) -> None:
     """What the model answered for this clip when it had never heard it (its out-of-fold prediction)."""
     oof = loaders.oof_row(run, head, row["filename"])
     if oof is None:
         return
-    st.info(f"When this clip was held out (in {fold_words(oof['fold'], row['fold'])}), the model said "
+    st.info(f"When this clip was held out (in {clip_view.fold_words(oof['fold'], row['fold'])}), the model said "
             f"**{class_name_of(oof['pred_class'])}** ({oof['confidence']:.0%}); the label is "
             f"**{class_name_of(oof['true_class'])}**.", icon=":material/science:")
 
@@ -116,15 +109,15 @@ def render_result(res, clf, *, top_k: int, key: str, true_class: str | None = No
     left, right = st.columns([3, 2])
     # SVG in markdown, not plotly or st.html: the answer shows with the page's title (components.page.chart)
     with left:
-        page.chart(lite.probability_bars(res.probs, res.class_names, top_k=top_k, greyed=foreign,
+        page.chart(pictures.probability_bars(res.probs, res.class_names, top_k=top_k, greyed=foreign,
                                          title=f"If it were one of the {n}: class probabilities" if foreign
                                          else "Class probabilities"))
     with right:
         if len(clf.run.category_names) > 1:  # a dataset without categories has nothing to sum
-            page.chart(lite.category_bars(res.category_totals(clf.run.categories, clf.run.category_names)))
-        page.chart(lite.tag_bars(res.top_tags(5), title=f"{res.tagger}'s AudioSet tags"))
+            page.chart(pictures.category_bars(res.category_totals(clf.run.categories, clf.run.category_names)))
+        page.chart(pictures.tag_bars(res.top_tags(5), title=f"{res.tagger}'s AudioSet tags"))
         for tagger, tags in more_tags:
-            page.chart(lite.tag_bars(tags, title=f"{tagger}'s AudioSet tags (another backbone)"))
+            page.chart(pictures.tag_bars(tags, title=f"{tagger}'s AudioSet tags (another backbone)"))
     timeline(res, clf, top_k=top_k)
     with st.expander("Why, and the details: signals, timings, the input", icon=":material/info:"):
         details(res, clf)
@@ -138,12 +131,12 @@ def timeline(res, clf, *, top_k: int) -> None:
         regular = np.allclose(np.diff(starts), HOP_S, atol=1e-3)
         note = (f"each column a {WINDOW_S:g} s window, one every {HOP_S:g} s" if regular else
                 f"each column a {WINDOW_S:g} s window, one every {HOP_S:g} s; the last one ends with the audio")
-        st.html(lite.timeline(starts, res.window_probs, res.class_names, classes=shown,
+        st.html(pictures.timeline(starts, res.window_probs, res.class_names, classes=shown,
                               title=f"Timeline: {n} windows of {WINDOW_S:g} s", span_s=WINDOW_S,
                               silent=res.window_silent, note=note))
     else:
         p = clf.backbone.params
-        st.html(lite.timeline(res.frame_starts, res.frame_probs, res.class_names, classes=shown,
+        st.html(pictures.timeline(res.frame_starts, res.frame_probs, res.class_names, classes=shown,
                               title=f"Timeline: each {p.frame_window_s:g} s {res.tagger} frame on its own",
                               span_s=p.frame_window_s, silent=res.frame_silent,
                               note=f"a frame every {p.frame_hop_s:g} s; near-silent frames drawn as silence"))

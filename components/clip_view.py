@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from components import charts, loaders, page
+from components import loaders, page, plotly_charts
 from soundlab import audio, dsp
 from soundlab.errors import SoundLabError
 
@@ -33,10 +33,16 @@ def mel_params_widgets(key: str, *, max_sr: int = 44_100) -> dsp.MelParams:
 
 def metadata_table(row: pd.Series, ds) -> None:
     """The clip's metadata (`Dataset.clip_fields`: ESC-50's, or the dataset's own fields and extra columns) as a small
-    markdown table. Not a data grid: for a handful of rows it made a new visitor's browser load and compile the grid's
-    JavaScript before showing the clip (bench/bench_pages.py)."""
+    markdown table: for a handful of rows a data grid's JavaScript would hold up the clip (bench/RESULTS.md)."""
     fields = ds.clip_fields(row)
     st.markdown(page.markdown_table(fields.items(), ("field", "value")))
+
+
+def fold_words(run_fold: int, official_fold: int) -> str:
+    """Where a clip was held out: the run's fold, and the dataset's own fold when that differs (a run on a partial
+    dataset makes its own folds)."""
+    own = f"; official fold {official_fold}" if official_fold and int(official_fold) != int(run_fold) else ""
+    return f"fold {int(run_fold)} of this run{own}"
 
 
 def player(ds, filename: str) -> bool:
@@ -96,8 +102,8 @@ def render_clip(ds, filename: str, params: dsp.MelParams, *, key: str, title: st
     for w in clip.warnings:
         st.caption(f":orange[:material/warning:] {w}")
     if interactive:
-        st.plotly_chart(charts.waveform_figure(t, lo, hi), key=f"{key}-wave")
-        st.plotly_chart(charts.mel_figure(S_db, times, freqs, height=height), key=f"{key}-mel")
+        st.plotly_chart(plotly_charts.waveform_figure(t, lo, hi), key=f"{key}-wave")
+        st.plotly_chart(plotly_charts.mel_figure(S_db, times, freqs, height=height), key=f"{key}-mel")
     else:
         page.picture(picture, f"Waveform and mel spectrogram (n_fft {effective.n_fft}, hop {effective.hop_length}, "
                               f"{effective.n_mels} bands to {fmax / 1000:.1f} kHz)")

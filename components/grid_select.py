@@ -1,7 +1,7 @@
 """HTML that answers a click: a Streamlit components-v2 element (inline JavaScript in the page, no iframe, no
-plotly.js) that shows HTML made by `components.lite` and sends the ``data-cell`` of a clicked element back to Python.
+plotly.js) that shows HTML made by `components.pictures` and sends the ``data-cell`` of a clicked element back to Python.
 
-Metrics' confusion matrix is drawn with it (`lite.confusion_grid`). As a plotly heatmap it made every new visitor's
+Metrics' confusion matrix is drawn with it (`pictures.confusion_grid`). As a plotly heatmap it made every new visitor's
 browser fetch and start plotly.js before the page's summary appeared: 0.48 s of the browser's main thread per visit
 (a Chromium CPU profile of the Metrics page, 2-core machine). The grid keeps what the matrix is for: hover a cell for
 its count and share, click it to list its clips. Zoom stays one toggle away (the plotly figure).

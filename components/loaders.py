@@ -85,24 +85,24 @@ def clip_envelope(path: str | Path, max_points: int = 2000):
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _picture(path: str, stamp: tuple, params: dict) -> bytes:
-    from components import lite
+    from components import pictures
 
     a = clip_audio(path, stamp)
     t, lo, hi = _envelope(path, stamp, 2000)
     S_db, times, freqs = _mel(path, stamp, params)
-    return lite.clip_picture(t, lo, hi, S_db, times, freqs, duration_s=a.duration_s,
+    return pictures.clip_picture(t, lo, hi, S_db, times, freqs, duration_s=a.duration_s,
                              top_db=dsp.MelParams(**params).top_db)
 
 
 def clip_picture(path: str | Path, params: dsp.MelParams) -> bytes:
-    """Waveform and mel spectrogram of a clip as one JPEG (see `components.lite`), cached per file version and
+    """Waveform and mel spectrogram of a clip as one JPEG (see `components.pictures`), cached per file version and
     settings: drawing it again costs nothing, and the browser needs no plotly.js for it."""
     return _picture(str(path), file_stamp(path), asdict(params))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _thumbnail(path: str, stamp: tuple) -> bytes:
-    from components.lite import jpeg, spectrogram_image
+    from components.pictures import jpeg, spectrogram_image
 
     params = dsp.MelParams()
     S_db, _, _ = _mel(path, stamp, asdict(params))
@@ -116,7 +116,7 @@ def clip_thumbnail(path: str | Path) -> bytes:
 
 @st.cache_data(show_spinner="Drawing one spectrogram per class ...", max_entries=8)
 def _gallery(items: tuple[tuple[int, str, str, str], ...], stamps: tuple, params: dict) -> list[tuple]:
-    from components.lite import spectrogram_image
+    from components.pictures import spectrogram_image
 
     p = dsp.MelParams(**params)
     out = []
@@ -176,7 +176,9 @@ def _runs_stamp(artifacts_dir: Path) -> tuple:
     return tuple((e.name, file_stamp(Path(e.path) / "run.json")) for e in entries if e.is_dir())
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
+# a resource: one list of runs shared by every session, read-only (as data, every page view unpickled its own copy of
+# every run, garbage for the collector each time)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _runs(artifacts_dir: str, stamp: tuple):
     from soundlab import runs
 
@@ -277,21 +279,21 @@ def oof_row(run, name: str, filename: str):
 @st.cache_resource(show_spinner=False, max_entries=32)
 def confusion_figure(cm: np.ndarray, labels: tuple[str, ...], *, normalize: bool, title: str, height: int,
                      selected: tuple[int, int] | None = None):
-    """`charts.confusion_figure`, built once per matrix and settings and shared: st.plotly_chart only serializes it,
-    and building it (plotly validating its layout) cost 0.13 s of CPU per Metrics view."""
-    from components import charts
+    """`plotly_charts.confusion_figure`, built once per matrix and settings and shared: st.plotly_chart only serializes
+    it, and building it (plotly validating its layout) is costly (bench/RESULTS.md)."""
+    from components import plotly_charts
 
-    return charts.confusion_figure(cm, list(labels), normalize=normalize, selected=selected, title=title,
+    return plotly_charts.confusion_figure(cm, list(labels), normalize=normalize, selected=selected, title=title,
                                    height=height)
 
 
 # a resource, not data: one Predictions shared by every session (no copy per page view), which also keeps what the
-# report functions derive from it (report.memoized); nothing changes it
+# report functions derive from it (predictions.memoized); nothing changes it
 @st.cache_resource(show_spinner="Reading the stored predictions ...", max_entries=32)
 def _predictions(run_path: str, name: str, stamp: tuple, _run, _meta):
-    from soundlab import report
+    from soundlab import predictions
 
-    return report.load_predictions(_run, name, _meta)
+    return predictions.load_predictions(_run, name, _meta)
 
 
 def predictions(run, name: str, ds):
@@ -321,9 +323,9 @@ def task_predictions(all_runs, task: str, ds) -> tuple[list, list[str]]:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _run_embeddings(run_path: str, stamp: tuple, _run):
-    from soundlab import report
+    from soundlab import predictions
 
-    return report.load_embeddings(_run)
+    return predictions.load_embeddings(_run)
 
 
 def run_embeddings(run):
@@ -333,29 +335,29 @@ def run_embeddings(run):
 
 @st.cache_data(show_spinner="Computing the embedding map ...", max_entries=8)
 def _embedding_map(run_path: str, stamp: tuple, method: str, _pooled):
-    from soundlab import report
+    from soundlab import predictions
 
-    return report.embedding_map(_pooled, method)
+    return predictions.embedding_map(_pooled, method)
 
 
 def embedding_map(run, method: str):
     """(embeddings of the clips on the map, their 2-D coordinates, how many clips the run has): every clip, or a
-    seeded sample of `report.MAP_MAX_POINTS` of a larger run (the page says so). Raises RunError."""
-    from soundlab import report
+    seeded sample of `predictions.MAP_MAX_POINTS` of a larger run (the page says so). Raises RunError."""
+    from soundlab import predictions
 
     emb = run_embeddings(run)
-    shown = report.subset_embeddings(emb, report.map_sample(len(emb.filenames)))
+    shown = predictions.subset_embeddings(emb, predictions.map_sample(len(emb.filenames)))
     return shown, _embedding_map(str(run.path), file_stamp(run.path / "embeddings.npz"), method, shown.pooled), \
         len(emb.filenames)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _map_view(run_path: str, stamps: tuple, model: str, method: str, color_by: str, classes: tuple, _p, _emb, _xy):
-    from components import charts
-    from soundlab import report
+    from components import plotly_charts
+    from soundlab import predictions
 
-    pts = report.map_points(_p, _emb, _xy, classes=list(classes), color_by=color_by)
-    fig = charts.embedding_scatter(pts[["x", "y"]].to_numpy(), list(pts["color"]), list(pts["hover"]),
+    pts = predictions.map_points(_p, _emb, _xy, classes=list(classes), color_by=color_by)
+    fig = plotly_charts.embedding_scatter(pts[["x", "y"]].to_numpy(), list(pts["color"]), list(pts["hover"]),
                                    keys=list(pts["filename"]),
                                    title=f"{len(pts)} clips, mean embedding ({method.upper()}); click a point to listen")
     return pts, fig
@@ -363,7 +365,7 @@ def _map_view(run_path: str, stamps: tuple, model: str, method: str, color_by: s
 
 def map_view(run, model: str, p, emb, xy, *, method: str, color_by: str, classes: list[int]):
     """(points, scatter figure) of the embedding map, cached per run, model, projection, colouring and class filter:
-    building the figure (plotly express, one trace per class) took 450 ms for 5,000 points on every rerun."""
+    building the figure (plotly express, one trace per class) is costly (bench/RESULTS.md)."""
     stamps = (file_stamp(run.path / run.model(model)["oof"]), file_stamp(run.path / "embeddings.npz"))
     return _map_view(str(run.path), stamps, model, method, color_by, tuple(classes), p, emb, xy)
 

@@ -35,7 +35,3 @@ def one(name: str, key: Hashable, compute: Callable[[], T]) -> T:
         raise kind(message)
     return held[1]
 
-
-def forget(name: str) -> None:
-    """Drop a held result (e.g. the person removed their upload)."""
-    st.session_state.pop(f"memo-{name}", None)

@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from components import lite, page
+from components import page, pictures
 from soundlab import live
 
 AUDIO_CONSTRAINTS = {"echoCancellation": False, "noiseSuppression": False, "autoGainControl": False}
@@ -103,7 +103,7 @@ def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: 
                 kept["history"] = (kept["history"] + [(update.time_s, answer)])[-10:]
             top_line.markdown(kept["headline"])
             hypothetical = update.shown in ("foreign", "silence")
-            bars.markdown(page.chart_markdown(lite.probability_bars(
+            bars.markdown(page.chart_markdown(pictures.probability_bars(
                 update.probs, names, top_k=top_k, limit=12, greyed=hypothetical,
                 title=f"If it were one of the {len(names)} (top 12)" if hypothetical else
                 "Live class probabilities (top 12)")))
@@ -111,7 +111,7 @@ def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: 
             probs = np.stack([h.probs for h in hist])
             shown = list(np.argsort(-probs.mean(axis=0))[:8])
             starts = np.maximum(np.array([h.time_s for h in hist]) - window_s, 0.0)  # the first windows were shorter
-            timeline.html(lite.timeline(starts, probs, names, classes=shown, title="Recent windows", span_s=window_s,
+            timeline.html(pictures.timeline(starts, probs, names, classes=shown, title="Recent windows", span_s=window_s,
                                         silent=np.array([h.silent for h in hist]),
                                         note=f"seconds since START; a {window_s:.2f} s window about every {hop:.2f} s"))
         if max_seconds is not None and time.monotonic() - started > max_seconds:

@@ -33,11 +33,9 @@ def keep_keras_cleanup_cheap() -> None:
     """Make the Keras cleanup Streamlit runs after every script run skip its full garbage collection.
 
     Once keras is imported, Streamlit calls ``keras.backend.clear_session()`` after each run of any page
-    (``script_runner._clean_problem_modules``), and Keras 3's clear_session runs ``gc.collect()`` by default: with
-    TensorFlow, torch and the models in memory that took 0.3-0.5 s of CPU per page view, 38% of the script thread's
-    time on Classify (py-spy on the running app). The Keras state is still reset; only that collection is skipped
-    (Python's own generational collection still runs). Streamlit's own collection after each run is switched off in
-    .streamlit/config.toml (``runner.postScriptGC``) for the same reason.
+    (``script_runner._clean_problem_modules``), and Keras 3's clear_session runs a full ``gc.collect()`` by default,
+    costly with the models in memory (bench/RESULTS.md). The Keras state is still reset; only that collection is
+    skipped: Python's own collections still run, kept cheap and timely by `components.memory`.
 
     Nothing to do while keras is not imported, or only half: another session's thread is importing it (the first
     Classify visits after a start); a later run patches it (Streamlit's own cleanup skips such a module too).
@@ -70,11 +68,9 @@ def figures(items) -> None:
     """A row of labelled figures, each (label, value), (label, value, help) or (label, value, help, note): the label
     small and grey, the value large below it, an optional grey note under the value (like st.metric's delta line).
 
-    Drawn as markdown instead of ``st.metric`` on purpose: markdown's code is part of the JavaScript Streamlit's client
-    starts with, while a metric's is fetched when the first metric appears, and React reveals a waiting element at
-    most every 0.5 s while others (the data grid's 1.2 MB of code) still wait. A page's headline figures showed 0.3-0.5 s
-    after its title for a new visitor; as markdown they show with it (bench/bench_pages.py: `ready` against `drawn`).
-    `tests/apptest.py: figures` reads them back."""
+    Markdown, not ``st.metric``: markdown's code comes with Streamlit's client, a metric's is fetched when the first
+    one appears, so markdown figures show with the page's title (bench/RESULTS.md: "Why figures, pictures and bars
+    are markdown"). `tests/apptest.py: figures` reads them back."""
     cols = st.columns(len(items))
     for col, item in zip(cols, items, strict=True):
         label, value, help_, note = (tuple(item) + (None, None))[:4]
@@ -85,11 +81,8 @@ def figures(items) -> None:
 def picture(jpeg: bytes, caption: str) -> None:
     """A JPEG with its caption (also its alt text), drawn as a markdown image with the bytes inline (a data: URL).
 
-    Not ``st.image`` on purpose, for the same reason as `figures`: an image element's code is fetched when the first
-    one appears, and React then shows it with the slowest element still waiting (the player, the data grid). A new
-    visitor following a link to a clip saw its picture 0.3 s after the page's title; inline, it comes with the title
-    (bench/bench_pages.py). The picture (90-290 kB as base64: a noisy clip's compresses least) is sent again on each
-    rerun instead of from the browser's cache: little next to the wait, and it changes with the settings anyway.
+    Not ``st.image``, for the reason of `figures`: inline, it shows with the page's title. It is sent again on each
+    rerun instead of from the browser's cache: little next to that wait, and it changes with the settings anyway.
     `tests/apptest.py: pictures` reads it."""
     st.markdown(f"{inline_image(safe(caption), 'image/jpeg', jpeg)}\n\n{FIGURE_LABEL.format(safe(caption))}")
 
@@ -100,24 +93,22 @@ def inline_image(alt: str, mime: str, data: bytes) -> str:
 
 
 def chart_markdown(bars) -> str:
-    """A `components.lite.Chart` as markdown: its title in bold, then the SVG as an inline image whose alt text is the
+    """A `components.pictures.Chart` as markdown: its title in bold, then the SVG as an inline image whose alt text is the
     title and the values in words. For `chart`, and for a placeholder that redraws it (the live microphone)."""
     return (f"**{safe(bars.title)}**\n\n"
             + inline_image(f"{safe(bars.title)}: {safe(bars.alt)}", "image/svg+xml", bars.svg.encode("utf-8")))
 
 
 def chart(bars) -> None:
-    """A `components.lite.Chart` (bars) on the page.
+    """A `components.pictures.Chart` (bars) on the page.
 
-    Not ``st.html``, for the reason given in `figures`: an HTML element's code is fetched when the first one appears,
-    and React shows it with the slowest element still waiting (the player, the uploader). Classify's class bars came
-    0.3-0.6 s sooner for a new visitor (bench/bench_pages.py, three alternating pairs). The cost: a picture has no
-    hover text, so the bars write every value. `tests/apptest.py: charts` reads them back."""
+    Not ``st.html``, for the reason of `figures`. The cost: a picture has no hover text, so the bars write every value.
+    `tests/apptest.py: charts` reads them back."""
     st.markdown(chart_markdown(bars))
 
 
 def markdown_table(rows, headers: tuple[str, str]) -> str:
-    """(name, value) rows as a two-column markdown table, every cell escaped (`safe`). For a handful of rows this shows
-    without the data grid's JavaScript (31 files for a new visitor's browser: bench/bench_pages.py)."""
+    """(name, value) rows as a two-column markdown table, every cell escaped (`safe`): for a handful of rows, without the
+    data grid's JavaScript (bench/RESULTS.md)."""
     head = f"| {headers[0]} | {headers[1]} |\n|---|---|\n"
     return head + "\n".join(f"| {safe(k)} | {safe(v)} |" for k, v in rows)

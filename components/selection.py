@@ -16,8 +16,6 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 import streamlit as st
 
-EMPTY = {"rows": [], "columns": []}
-
 
 def _rows(key: str) -> list[int]:
     state = st.session_state.get(key)

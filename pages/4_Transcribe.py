@@ -21,11 +21,10 @@ with st.sidebar:
                                index=list(engines.ENGINES).index(settings.whisper_engine)
                                if settings.whisper_engine in engines.ENGINES else 0,
                                help="transformers runs any Whisper checkpoint; faster-whisper (CTranslate2, int8) "
-                                    "is about 5x faster on a CPU and needs a CTranslate2 model.")
+                                    "is about twice as fast on a CPU and needs a CTranslate2 model.")
     language = st.selectbox("Language", list(LANGUAGES), format_func=LANGUAGES.get, key="transcribe-language")
-    # The settings one rarely changes sit in a popover: a popover's widgets reach the browser only once it is opened.
-    # In the sidebar, their text input, radio and sliders made every new visitor's browser fetch and start about 40
-    # more files of JavaScript before the uploader showed (bench/bench_pages.py).
+    # the settings one rarely changes sit in a popover: its widgets reach the browser only once it is opened
+    # (bench/RESULTS.md: "Why Transcribe's settings sit in a popover")
     with st.popover("Model, task and chunks", icon=":material/tune:", width="stretch"):
         model = st.text_input("Model (hub id or local folder)", value=settings.whisper_model, key="transcribe-model",
                               help="e.g. distil-whisper/distil-large-v3, openai/whisper-base, or /path/to/whisper-folder")

@@ -146,8 +146,6 @@ class Diagnostics:
     rms_dbfs: float
     clipped_share: float  # share of samples at full scale (of the mono signal at the backbone's rate)
     silent_share: float  # share of 50 ms frames below SILENT_DBFS
-    distance: float | None  # to the nearest training clip of the predicted class (cosine), None if unavailable
-    distance_threshold: float | None  # 95% of ESC-50 clips stay within this, out of fold
     warnings: list[str] = field(default_factory=list)
 
 
@@ -380,10 +378,7 @@ class _Accumulator:
         diag = Diagnostics(
             duration_s=info.duration_s, sr=info.sr, channels=info.channels, format=f"{info.format} {info.subtype}",
             peak_dbfs=_db(levels.peak), rms_dbfs=_db(np.sqrt(levels.sumsq / max(levels.values, 1))),
-            clipped_share=levels.clipped_share, silent_share=levels.silent_share,
-            distance=verdict.distance if verdict is not None and verdict.values else None,
-            distance_threshold=float(clf.openset.p95[1]) if verdict is not None and verdict.values else None,
-            warnings=warnings,
+            clipped_share=levels.clipped_share, silent_share=levels.silent_share, warnings=warnings,
         )
         fprobs, fsilent = self.first_frames
         timings = {**self.ms, "total": (time.perf_counter() - t_start) * 1000}

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import os
+import re
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -40,6 +44,8 @@ class ProgressBar:
         if total and self._bar.total != total:
             self._bar.total = total
         self._bar.update(done - self._bar.n)
+        if total and done >= total:  # a finished bar is closed: log lines written later go below it, not above a redraw
+            self.close()
 
     def close(self) -> None:
         if self._bar is not None:
@@ -52,6 +58,51 @@ class ProgressBar:
         from tqdm import tqdm
 
         tqdm.write(message, file=self.stream)
+
+
+# What TensorFlow, absl and LiteRT print from C++ when they start ("All log messages before absl::InitializeLog()",
+# "I0000 ... port.cc:153] oneDNN custom operations are on", "E0000 ... failed call to cuInit", "INFO: Created TensorFlow
+# Lite XNNPACK delegate"): lines that read like errors on a machine without a GPU and say nothing to a user.
+NATIVE_NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)|INFO: Created TensorFlow Lite"
+                          r"|[IW]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]"
+                          r"|E\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] .*(cuInit|CUDA|cuda|GPU))")
+
+
+@contextlib.contextmanager
+def native_noise_filtered():
+    """While a command runs, what C and C++ libraries write to the process's stderr (file descriptor 2) passes through
+    a filter that drops `NATIVE_NOISE`; Python's own stderr (SoundLab's messages, warnings, progress bars) is written
+    straight to the terminal and never filtered. Written by hand on purpose: TensorFlow 2.21 logs these through absl
+    before it reads TF_CPP_MIN_LOG_LEVEL, and no setting silences LiteRT's line."""
+    try:
+        real = os.dup(2)
+        read_end, write_end = os.pipe()
+    except OSError:  # no file descriptor 2 (a detached process): nothing to filter
+        yield
+        return
+    sys.stderr.flush()
+    python_stderr = sys.stderr
+    sys.stderr = open(os.dup(real), "w", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
+
+    def pump() -> None:
+        with open(read_end, "rb") as pipe, open(os.dup(real), "wb", buffering=0) as out:
+            for line in pipe:
+                if not NATIVE_NOISE.match(line.decode("utf-8", "replace")):
+                    out.write(line)
+
+    thread = threading.Thread(target=pump, name="native-stderr", daemon=True)
+    thread.start()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    try:
+        yield
+    finally:
+        os.dup2(real, 2)  # closes the pipe's last write end: the pump sees its end and stops
+        thread.join(timeout=5)
+        sys.stderr.flush()
+        sys.stderr.close()
+        sys.stderr = python_stderr
+        os.close(real)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -79,6 +130,21 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"Protocol: {protocol.for_dataset(ds).description}")
         except DatasetError as e:
             print(f"Protocol: none ({e})")
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    import os
+
+    from soundlab.config import SETTINGS, settings_markdown
+
+    if args.markdown:
+        print(settings_markdown(), end="")
+        return 0
+    get_settings()  # a setting that cannot be used: one line, exit 2
+    for x in SETTINGS:
+        value = os.environ.get(x.name)
+        print(f"{x.name:34s} {value if value is not None else '(default: ' + x.default.strip('`') + ')'}")
     return 0
 
 
@@ -206,7 +272,12 @@ def _trainers(args: argparse.Namespace) -> list:
         from soundlab.train.heads import HeadsConfig, HeadsTrainer
 
         kinds = tuple(k.strip() for k in args.heads.split(",")) if args.heads else HeadsConfig.heads
-        cfg = HeadsConfig(heads=kinds, seed=args.seed, **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
+        from soundlab import augment
+
+        real = {"off": {}, "score": {"real_test": True},
+                "train": {"real_test": True, "real_views": augment.TRAIN_VIEWS}}[args.real_conditions]
+        cfg = HeadsConfig(heads=kinds, seed=args.seed, **real,
+                          **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
         keys = list(REGISTRY) if args.backbone == "both" else ["yamnet" if args.model == "yamnet" else args.backbone]
         return [HeadsTrainer(_backbone(key), cfg) for key in keys]
     if args.model == "finetune":
@@ -275,11 +346,77 @@ def _listed_runs(s) -> list:
     return all_runs
 
 
+def _classifier_for(s, run_id: str | None, model: str | None):
+    """The classifier `classify` and `evaluate --external` use: the named run, else the preferred run of the dataset
+    in use that classifies audio (RunError with the reason when there is none)."""
+    from soundlab import runs
+    from soundlab.classify import load_classifier
+    from soundlab.data.layouts import dataset_id
+
+    all_runs, problems = runs.list_runs(s.artifacts_dir)
+    all_runs = [r for r in all_runs if r.classifies_audio]  # from-scratch runs classify features, not audio here
+    in_use = dataset_id(s)
+    run = runs.find(all_runs, run_id) if run_id else runs.preferred(runs.of_dataset(all_runs, in_use))
+    if run is None:
+        from soundlab.errors import RunError
+
+        raise RunError(f"no trained run of the dataset in use ({in_use}) found in {s.artifacts_dir / 'runs'}; "
+                       "train one with `python -m soundlab train`, or name one with --run"
+                       + (f" ({'; '.join(problems)})" if problems else ""))
+    clf = load_classifier(run, model, _backbone(run.backbone_key))
+    for w in clf.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return clf
+
+
+def cmd_evaluate_external(args: argparse.Namespace) -> int:
+    import json
+
+    from soundlab import external
+
+    s = get_settings()
+    clf = _classifier_for(s, args.run, args.model)
+    labelled = external.read_labelled(args.external, clf.classes, clf.class_names)
+    for problem in labelled.problems:
+        print(f"note: {problem}", file=sys.stderr)
+    print(f"{clf.run.id} · {clf.kind} on {len(labelled.items)} clips of {labelled.root}", file=sys.stderr)
+    bar = ProgressBar()
+    try:
+        ev = external.evaluate(clf, labelled, limits=s.classify_limits, progress=functools.partial(bar, "clips"),
+                               name=args.name)
+    finally:
+        bar.close()
+    for c in ev.clips:
+        if c.error:
+            print(f"skipped {c.filename}: {c.error}", file=sys.stderr)
+    m = ev.summary()
+    if args.csv:
+        from soundlab.storage import write_text_atomic
+
+        write_text_atomic(Path(args.csv), ev.table().to_csv(index=False))
+    if args.save:
+        print(f"stored: {external.save(clf.run, ev)}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(ev.to_json(), indent=1))
+        return 0
+    pct = lambda x: "  n/a" if x != x else f"{x:6.1%}"  # noqa: E731
+    print(f"{ev.set_name}: {m['n_in_set']} clips of {m['classes_present']} classes, {m['n_foreign']} foreign"
+          + (f", {m['n_errors']} unreadable" if m["n_errors"] else ""))
+    print(f"  named right and accepted        {pct(m['named_right_and_accepted'])}")
+    print(f"  right class on top               {pct(m['accuracy'])}  (balanced {pct(m['balanced_accuracy']).strip()}, "
+          f"top-3 {pct(m['top3_accuracy']).strip()})")
+    print(f"  genuine judged foreign / unsure  {pct(m['genuine_judged_foreign_or_unsure'])}")
+    print(f"  foreign sounds flagged           {pct(m['foreign_flagged'])}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from soundlab import metrics, runs
 
+    if args.external:
+        return cmd_evaluate_external(args)
     all_runs = _listed_runs(get_settings())
     chosen = [runs.find(all_runs, args.run)] if args.run else all_runs
     if not chosen:
@@ -362,8 +499,7 @@ def cmd_issues(args: argparse.Namespace) -> int:
     if run is None:
         print("error: no run of heads on a backbone found; train one with `python -m soundlab train`", file=sys.stderr)
         return 2
-    others = [runs.preferred([r for r in usable if r.backbone_key != run.backbone_key and r.task == run.task])]
-    found = issues.find(run, others=[o for o in others if o is not None], cache_dir=s.cache_dir)
+    found = issues.find(run, others=issues.other_runs(usable, run), cache_dir=s.cache_dir)
     print(f"{run.id} ({found.model}): " + ", ".join(f"{n} {issues.KIND_NAMES[k]}" for k, n in found.counts().items())
           + (f"; label issues compared with {', '.join(found.other_runs)}" if found.other_runs else ""),
           file=sys.stderr)
@@ -387,14 +523,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         print("no runs found; train one with `python -m soundlab train`", file=sys.stderr)
         return 1
     if args.update:
-        path = Path(args.update)
-        text = path.read_text()
-        old = report.readme_block(text)
-        if old is None:
-            print(f"error: {path} has no block between {report.MARK_START!r} and {report.MARK_END!r}", file=sys.stderr)
-            return 1
-        write_text_atomic(path, text.replace(old, report.markdown(all_runs)))
-        print(f"updated the result tables in {path}", file=sys.stderr)
+        for path in map(Path, args.update):
+            text, done = report.update(path.read_text(), all_runs)
+            if not done:
+                print(f"error: {path} has no generated block (see soundlab/report.py: BLOCKS)", file=sys.stderr)
+                return 1
+            write_text_atomic(path, text)
+            print(f"updated the {' and '.join(done)} tables in {path}", file=sys.stderr)
         return 0
     if args.markdown:
         print(report.markdown(all_runs))
@@ -412,24 +547,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_classify(args: argparse.Namespace) -> int:
     import json
 
-    from soundlab import runs
-    from soundlab.classify import classify_audio, load_classifier
+    from soundlab.classify import classify_audio
 
     s = get_settings()
-    all_runs, problems = runs.list_runs(s.artifacts_dir)
-    all_runs = [r for r in all_runs if r.classifies_audio]  # from-scratch runs classify features, not audio here
-    from soundlab.data.layouts import dataset_id
-
-    in_use = dataset_id(s)
-    run = runs.find(all_runs, args.run) if args.run else runs.preferred(runs.of_dataset(all_runs, in_use))
-    if run is None:
-        print(f"error: no trained run of the dataset in use ({in_use}) found in " + str(s.artifacts_dir / "runs") +
-              "; train one with `python -m soundlab train`, or name one with --run"
-              + (f" ({'; '.join(problems)})" if problems else ""), file=sys.stderr)
-        return 2
-    clf = load_classifier(run, args.head, _backbone(run.backbone_key))
-    for w in clf.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+    clf = _classifier_for(s, args.run, args.head)
+    run = clf.run
     failed = 0
     results = []
     for f in args.files:
@@ -504,6 +626,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("info", help="which dataset the app uses and how much of it is on disk")
     sp.set_defaults(func=cmd_info)
 
+    sp = sub.add_parser("settings", help="every setting (environment variable) and its value in effect")
+    sp.add_argument("--markdown", action="store_true", help="the reference page docs/configuration.md")
+    sp.set_defaults(func=cmd_settings)
+
     sp = sub.add_parser("download", help="download and install the official ESC-50 archive (~600 MB)")
     sp.add_argument("--dest", help="install here instead of SOUNDLAB_ESC50_ROOT")
     sp.add_argument("--url", help="archive URL (default: SOUNDLAB_ESC50_URL or the GitHub master zip)")
@@ -512,7 +638,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_download)
 
     sp = sub.add_parser("embed", help="backbone embeddings of every present clip, cached (reruns take seconds)")
-    sp.add_argument("--backbone", default="yamnet", choices=BACKBONES, help="default: yamnet")
+    sp.add_argument("--backbone", default="efficientat", choices=BACKBONES,
+                    help="default: efficientat (the backbone of the app's default model)")
     sp.add_argument("--view", default="orig", help="orig (default) or shift (the clip delayed by half a frame hop)")
     sp.add_argument("--engine", default="local", choices=["local", "ray"],
                     help="local: in this process (default); ray: a pool of Ray actors (Ray Data map_batches), the "
@@ -533,11 +660,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="heads: heads on the backbone's embeddings (default); finetune: EfficientAT mn04 trained end "
                          "to end; cnn, crnn, wavecnn, mfcc-svm, mfcc-rf: a model trained from scratch on the same folds; "
                          "scratch: all five (yamnet: heads on YAMNet, the 0.1 spelling)")
-    sp.add_argument("--backbone", default="yamnet", choices=[*BACKBONES, "both"],
-                    help="the backbone of --model heads: yamnet (default), efficientat, or both (one run each)")
+    sp.add_argument("--backbone", default="efficientat", choices=[*BACKBONES, "both"],
+                    help="the backbone of --model heads: efficientat (default: the backbone of the app's default "
+                         "model), yamnet, or both (one run each)")
     sp.add_argument("--heads", help="comma-separated subset of attention,mlp,linear,logreg,ensemble")
     sp.add_argument("--max-epochs", type=int, help="epoch cap of the neural heads (default 200); the epochs of a "
                     "from-scratch model (default 60) or of fine-tuning (default 16)")
+    sp.add_argument("--real-conditions", default="off", choices=["off", "score", "train"],
+                    help="heads only. score: also score every held-out clip as another recording would give it (band "
+                         "limit, room, noise, codec: 'ESC-50 under real conditions'); train: that, and train the heads "
+                         "on two such views of every clip too (docs/models.md)")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--labels", metavar="CSV",
                     help="train and test on corrected labels: a csv in ESC-50's metadata layout (filename, target, "
@@ -555,10 +687,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--head", help="the head to fuse (default: that run's default, its best by balanced accuracy)")
     sp.set_defaults(func=cmd_fuse)
 
-    sp = sub.add_parser("evaluate", help="recompute the metrics of runs from their stored predictions")
-    sp.add_argument("--run", help="a run id (default: all runs)")
-    sp.add_argument("--model", help="one model of the run (default: all of them)")
+    sp = sub.add_parser("evaluate", help="recompute the metrics of runs from their stored predictions; with "
+                                         "--external, judge a labelled folder of your own recordings")
+    sp.add_argument("--run", help="a run id (default: all runs; with --external, the preferred run)")
+    sp.add_argument("--model", help="one model of the run (default: all of them; with --external, the run's default)")
     sp.add_argument("--json", action="store_true")
+    sp.add_argument("--external", metavar="PATH",
+                    help="a folder with a subfolder per class (class key or name; 'foreign' for sounds of none of "
+                         "the classes), or a CSV filename,label: every clip is classified as the Classify page does")
+    sp.add_argument("--csv", metavar="FILE", help="with --external: every clip's answer, as CSV")
+    sp.add_argument("--save", action="store_true",
+                    help="with --external: store the evaluation in the run's folder, for the Metrics page")
+    sp.add_argument("--name", help="with --external: the evaluation's name (default: the folder's or CSV's name)")
     sp.set_defaults(func=cmd_evaluate)
 
     sp = sub.add_parser("issues", help="label issues, near-duplicates, outliers and under-performing groups of a "
@@ -575,8 +715,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("report", help="every model of the shipped runs, per task: accuracy, balanced accuracy, "
                                        "ESC-10 vs other classes, McNemar against the best YAMNet head")
-    sp.add_argument("--markdown", action="store_true", help="the README's result tables")
-    sp.add_argument("--update", metavar="FILE", help="rewrite the generated block of FILE (e.g. README.md)")
+    sp.add_argument("--markdown", action="store_true", help="the result tables of docs/results.md")
+    sp.add_argument("--update", metavar="FILE", nargs="+",
+                    help="rewrite the generated tables of these files (README.md, docs/results.md)")
     sp.set_defaults(func=cmd_report)
 
     sp = sub.add_parser("classify", help="top classes of audio files with the deployed head")
@@ -608,8 +749,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's Python-side start-up chatter
     try:
-        return args.func(args)
+        with native_noise_filtered():
+            return args.func(args)
     except SoundLabError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,7 +1,8 @@
 """Settings and paths. Every setting is an environment variable with a safe default.
 
-The README lists each variable. Settings are read when :func:`get_settings` is called, not at
-import time, so a test (or a user in a shell) can change them without reloading modules.
+`SETTINGS` describes each variable once; docs/configuration.md is generated from it (`python -m soundlab settings
+--markdown`, checked by tests/test_config.py). Settings are read when :func:`get_settings` is called, not at import
+time, so a test (or a user in a shell) can change them without reloading modules.
 """
 
 from __future__ import annotations
@@ -79,6 +80,121 @@ class Settings:
         """What Transcribe and `transcribe` accept."""
         return replace(self.audio_limits, max_duration_s=self.max_transcribe_s,
                        duration_setting="SOUNDLAB_MAX_TRANSCRIBE_SECONDS")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable as docs/configuration.md lists it."""
+
+    name: str
+    default: str  # as a person reads it
+    meaning: str
+    group: str = "App"  # App | Transcription | Training | Tests and scripts
+
+
+SETTINGS = (
+    Setting("SOUNDLAB_ESC50_ROOT", "`data/ESC-50` (in the repo, git-ignored)",
+            "The ESC-50 folder: `meta/esc50.csv` and `audio/*.wav`. A partial folder is fine: the app works on the clips "
+            "present and says how many. With no usable folder the app uses the shipped sample."),
+    Setting("SOUNDLAB_DATASET", "`esc50`",
+            "Which dataset the app, `train`, `classify` and `embed` use: `esc50`, `urbansound8k` (at "
+            "`SOUNDLAB_URBANSOUND8K_ROOT`) or `urbansound8k:PATH`, `csv:FILE` or `folder:PATH` "
+            "([datasets](datasets.md)). If it cannot be used, the app says why on the Home page and shows ESC-50; a "
+            "command stops with the reason."),
+    Setting("SOUNDLAB_URBANSOUND8K_ROOT", "`data/UrbanSound8K`",
+            "The UrbanSound8K folder for `SOUNDLAB_DATASET=urbansound8k`: `metadata/UrbanSound8K.csv` and "
+            "`audio/fold1` … `audio/fold10`."),
+    Setting("SOUNDLAB_GROUP_SEPARATOR", "`-`",
+            "`folder:` datasets: a file's group (the recording it was cut from; a group never spans two folds) is its "
+            "name before the first separator, so `rec12-a.wav` and `rec12-b.wav` share one."),
+    Setting("SOUNDLAB_SAMPLE_ROOT", "`sample`", "The shipped sample (50 FLAC clips, the full csv, `LICENSE.md`) and "
+            "the example sounds of the Classify page."),
+    Setting("SOUNDLAB_ARTIFACTS_DIR", "`model_artifacts`", "Model files and trained runs."),
+    Setting("SOUNDLAB_CACHE_DIR", "`.cache` (git-ignored)", "Computed embeddings, features and other caches."),
+    Setting("SOUNDLAB_ESC50_URL", f"`{ESC50_URL}`", "Where `download` fetches the archive."),
+    Setting("SOUNDLAB_DOWNLOAD_TIMEOUT_S", "`20`", "Network timeout (seconds) for the download."),
+    Setting("SOUNDLAB_MAX_AUDIO_SECONDS", "`600`",
+            "Longest audio decoded in one piece (Explore, Transcribe's dataset clips); longer files are refused from "
+            "their header, before they are read."),
+    Setting("SOUNDLAB_MAX_CLASSIFY_SECONDS", "`7200`",
+            "Longest audio the Classify page and `classify` accept; it is decoded block by block and classified in 5 s "
+            "windows (bounded memory)."),
+    Setting("SOUNDLAB_YAMNET", "`tflite`",
+            "The YAMNet backbone: `tflite` (the shipped `model_artifacts/yamnet.tflite`, run with LiteRT), a path to "
+            "another `.tflite`, `hub` (https://tfhub.dev/google/yamnet/1 through `tensorflow_hub`, needs internet "
+            "once), any TF Hub URL, or a local SavedModel folder. Runs record the backbone they were trained on; the "
+            "app warns on a mismatch."),
+    Setting("SOUNDLAB_EFFICIENTAT", "(the shipped weights)",
+            "The EfficientAT mn04_as weights: a path to `mn04_as_mAP_432.pt` or to a folder holding it (and, "
+            "optionally, `class_labels_indices.csv`). The upstream file is "
+            "https://github.com/fschmid56/EfficientAT/releases/download/v0.0.1/mn04_as_mAP_432.pt."),
+    Setting("SOUNDLAB_ICE_SERVERS", "`[]`",
+            "ICE servers for the live microphone as JSON, e.g. `[{\"urls\": [\"stun:stun.l.google.com:19302\"]}]`. "
+            "The default (none) works when browser and server share a network; behind NAT use STUN/TURN."),
+    Setting("SOUNDLAB_REVIEW_DB", "`review.db` in the cache folder (`review-<kind>-<name>.db` for another dataset)",
+            "The review log of the Data issues page (SQLite, WAL mode: safe for concurrent sessions). A damaged file "
+            "is reported by name and the rest of the app works; move it away to start a new log."),
+    Setting("SOUNDLAB_WARMUP", "`models`",
+            "What the start command warms in the background when the server starts: `models` (the pages' libraries, "
+            "then the Classify page's default model), `libraries` (no model: Classify's first visitor waits for it) "
+            "or `off`."),
+    Setting("SOUNDLAB_WHISPER_MODEL", "`distil-whisper/distil-large-v3`",
+            "Whisper model: a Hugging Face hub id (downloaded once into the Hugging Face cache, `HF_HOME`) or a local "
+            "folder: a transformers folder (`config.json`, `model.safetensors`, tokenizer) for the transformers engine, "
+            "a CTranslate2 folder (`model.bin`) for faster-whisper.", "Transcription"),
+    Setting("SOUNDLAB_WHISPER_ENGINE", "`transformers`", "`transformers` or `faster-whisper`.", "Transcription"),
+    Setting("SOUNDLAB_WHISPER_CHUNK_S", "`30`",
+            "Longest chunk decoded at once by the transformers engine (5-30 s; faster-whisper uses its own 30 s "
+            "windows).", "Transcription"),
+    Setting("SOUNDLAB_WHISPER_STRIDE_S", "`5`",
+            "Each cut between chunks is placed at the quietest 100 ms within the last this-many seconds of the chunk.",
+            "Transcription"),
+    Setting("SOUNDLAB_WHISPER_THREADS", "the number of cores", "CPU threads for Whisper.", "Transcription"),
+    Setting("SOUNDLAB_MAX_TRANSCRIBE_SECONDS", "`3600`", "Longest audio the Transcribe page and `transcribe` accept.",
+            "Transcription"),
+    Setting("SOUNDLAB_LOGMEL_SR", "`22050`",
+            "`train --model cnn|crnn|mfcc-svm|mfcc-rf`: the rate clips are resampled to before their log-mel or MFCC "
+            "features. The run records the features it was trained on.", "Training"),
+    Setting("SOUNDLAB_LOGMEL_FMAX_HZ", "half the rate", "The top mel band edge of those features.", "Training"),
+    Setting("SOUNDLAB_SHARED", "`../shared`", "Tests: the shared folder the test assets are built from.",
+            "Tests and scripts"),
+    Setting("SOUNDLAB_REQUIRE_WEBRTC", "unset",
+            "Tests: `1` makes the live-microphone end-to-end test fail (instead of skip) where network namespaces are "
+            "unavailable. `.ci/run` sets it.", "Tests and scripts"),
+    Setting("SOUNDLAB_CHROMIUM", "`/usr/bin/chromium`", "Tests and benchmarks: the Chromium Playwright drives.",
+            "Tests and scripts"),
+    Setting("SOUNDLAB_STATEFUL_EXAMPLES", "`6`",
+            "Tests: how many random click sequences each page's stateful test tries ([testing](testing.md)).",
+            "Tests and scripts"),
+    Setting("SOUNDLAB_STATEFUL_STEPS", "`10`", "Tests: the longest such sequence.", "Tests and scripts"),
+    Setting("SOUNDLAB_PYTHON", "`python3.11`", "Scripts: the interpreter a new virtual environment is built with.",
+            "Tests and scripts"),
+    Setting("SOUNDLAB_VENV", "`.venv`", "Scripts: where the virtual environment lives.", "Tests and scripts"),
+    Setting("SOUNDLAB_MEMPROBE", "unset",
+            "`bench/memprobe`: the folder a server started with it on `PYTHONPATH` writes its memory reports to "
+            "(`SOUNDLAB_MEMPROBE_TRACE=1` adds tracemalloc snapshots).", "Tests and scripts"),
+    Setting("SOUNDLAB_MEMPROBE_TRACE", "unset", "See `SOUNDLAB_MEMPROBE`.", "Tests and scripts"),
+)
+
+
+def settings_markdown() -> str:
+    """docs/configuration.md: every setting of `SETTINGS`, grouped."""
+    lines = ["# Configuration", "",
+             "Every setting is an environment variable; all have defaults. This page is generated from "
+             "`soundlab/config.py` (`python -m soundlab settings --markdown > docs/configuration.md`); a test fails "
+             "when they differ. `python -m soundlab settings` prints the values in effect.", "",
+             "A setting that cannot be used (not a number, not above 0, not a JSON list ...) stops every page with one "
+             "line naming the variable, and a command with the same line.", ""]
+    for group in dict.fromkeys(x.group for x in SETTINGS):
+        lines += [f"## {group}", "", "| variable | default | meaning |", "|---|---|---|"]
+        lines += [f"| `{x.name}` | {x.default} | {x.meaning} |" for x in SETTINGS if x.group == group]
+        lines.append("")
+    lines += ["Streamlit's own settings are in `.streamlit/config.toml`: the upload limit (200 MB), a headless server, "
+              "the theme, no file watcher (a code change needs a restart; for development add "
+              "`--server.fileWatcherType auto --server.runOnSave true` to the start command), no full garbage "
+              "collection after every script run, and no \"magic\". [bench/RESULTS.md](../bench/RESULTS.md) has the "
+              "measurements behind them.", ""]
+    return "\n".join(lines)
 
 
 def _env_path(name: str, default: Path) -> Path:

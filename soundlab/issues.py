@@ -53,6 +53,26 @@ class DataIssues:
                 "underperforming_group": self.groups}[kind]
 
 
+def other_runs(all_runs: list[runs.Run], run: runs.Run) -> list[runs.Run]:
+    """The runs a run's label issues are compared with: for each other backbone, its preferred run of the same task
+    (a label issue both backbones find ranks first)."""
+    out = []
+    for key in sorted({r.backbone_key for r in all_runs if r.classifies_audio} - {run.backbone_key}):
+        other = runs.preferred([r for r in all_runs if r.backbone_key == key and r.task == run.task])
+        if other is not None:
+            out.append(other)
+    return out
+
+
+def with_backbone_names(table: pd.DataFrame, run: runs.Run, others: list[runs.Run]) -> pd.DataFrame:
+    """A label-issue table whose `found_by` names backbones ("EfficientAT, YAMNet") instead of run ids."""
+    if "found_by" not in table:
+        return table
+    names = {o.id: runs.BACKBONE_TITLES.get(o.backbone_key, o.backbone_key) for o in others}
+    names["this run"] = runs.BACKBONE_TITLES.get(run.backbone_key, run.backbone_key)
+    return table.assign(found_by=[", ".join(names.get(x, x) for x in f.split(", ")) for f in table["found_by"]])
+
+
 @dataclass(frozen=True)
 class ClipData:
     """What the issues are found on: per clip its name, embedding, out-of-fold probabilities, label, fold, source."""

@@ -58,6 +58,11 @@ class Decision:
     run_id: str | None = None
 
 
+def decision_text(decision: str, new_label: str | None, class_names: dict[str, str]) -> str:
+    """A decision as the review table shows it: "label wrong → Rooster" (`class_names`: class key -> name)."""
+    return DECISIONS[decision] + (f" → {class_names.get(new_label, new_label)}" if new_label else "")
+
+
 def check_choice(decision: str | None, new_label: str | None, *, current_label: str | None, reviewer: str) -> str | None:
     """What is missing or contradictory in a decision a person is about to record (one sentence), or None."""
     if decision is None:

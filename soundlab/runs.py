@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -44,12 +44,20 @@ STAGING_PREFIX = ".tmp-"
 OPENSET_FILE = "openset.json"
 OOF_COLUMNS = ("filename", "fold", "true", "pred", "confidence")
 REQUIRED = ("id", "created", "task", "protocol", "coverage", "backbone", "classes", "class_names", "models")
+EXTERNAL_DIR = "external"  # stored external evaluations (soundlab.external)
+
+# The default model is chosen by what holds up outside the training data (docs/models.md, "Which model is the
+# default"): among the models within CV_MARGIN of the best cross-validated balanced accuracy, the best balanced
+# accuracy on the stored evaluation HOLDS_UP_SET; without such an evaluation, cross-validation alone decides.
+CV_MARGIN = 0.02
+HOLDS_UP_SET = "realworld-A"
 
 
 @dataclass(frozen=True)
 class Run:
     path: Path
     info: dict
+    holds_up: dict = field(default_factory=dict)  # {model: balanced accuracy on HOLDS_UP_SET}, where stored
 
     @property
     def id(self) -> str:
@@ -141,7 +149,16 @@ class Run:
 
     @property
     def default_model(self) -> str:
+        """The model the run is used with: by `choose` among its models when some have a stored real-world
+        evaluation, else the one training chose (the best cross-validated balanced accuracy)."""
+        if self.holds_up:
+            return choose([(self, n) for n in self.model_names])[1]
         return self.info.get("default_model") or self.model_names[0]
+
+    def external_file(self, set_name: str, model: str) -> Path:
+        """Where an external evaluation of `model` on the set `set_name` is stored."""
+        return self.path / EXTERNAL_DIR / f"{_slug(set_name)}--{_slug(model)}.json"
+
 
     @property
     def fingerprint(self) -> str:
@@ -156,12 +173,19 @@ class Run:
             return str(spec["title"])
         if "finetuned" in spec:
             head = spec.get("head", {}).get("kind", "")
-            return f"EfficientAT fine-tuned + {MODEL_TITLES.get(head, head)}, fused"
+            real = " (its head also on other recording conditions)" if spec["head"].get("real_views") else ""
+            return f"EfficientAT fine-tuned + {MODEL_TITLES.get(head, head)}, fused{real}"
         if self.family in BACKBONE_TITLES:
-            return f"{BACKBONE_TITLES[self.family]} + {MODEL_TITLES.get(name, name)}"
+            real = ", also on other recording conditions" if self.trained_on_real_conditions else ""
+            return f"{BACKBONE_TITLES[self.family]} + {MODEL_TITLES.get(name, name)}{real}"
         if self.family == "finetune":
             return "EfficientAT fine-tuned end to end"
         return f"{MODEL_TITLES.get(name, name)} from scratch" if self.family == "scratch" else name
+
+    @property
+    def trained_on_real_conditions(self) -> bool:
+        """Whether its heads also trained on recording-conditions views of the clips (`train --real-conditions`)."""
+        return bool(self.info.get("config", {}).get("real_views"))
 
     @property
     def title(self) -> str:
@@ -241,7 +265,7 @@ def load_run(path: Path) -> Run:
         raise RunError(f"{path.name}: run.json lists no models")
     if len(info["classes"]) != len(info["class_names"]):
         raise RunError(f"{path.name}: run.json has {len(info['classes'])} classes but {len(info['class_names'])} names")
-    return Run(path, info)
+    return Run(path, info, _read_holds_up(path, list(info["models"])))
 
 
 def list_runs(artifacts_dir: Path) -> tuple[list[Run], list[str]]:
@@ -266,14 +290,51 @@ def list_runs(artifacts_dir: Path) -> tuple[list[Run], list[str]]:
     return runs, problems
 
 
+def _slug(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "set"
+
+
+def _read_holds_up(path: Path, models: list[str]) -> dict[str, float]:
+    """Balanced accuracies of the run's models on `HOLDS_UP_SET`, from their stored evaluations (unreadable: none)."""
+    out = {}
+    for name in models:
+        f = path / EXTERNAL_DIR / f"{_slug(HOLDS_UP_SET)}--{_slug(name)}.json"
+        try:
+            value = float(json.loads(f.read_text())["summary"]["balanced_accuracy"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if np.isfinite(value):
+            out[name] = value
+    return out
+
+
+def choose(candidates: list[tuple[Run, str]]) -> tuple[Run, str]:
+    """The model that holds up: among (run, model) pairs within `CV_MARGIN` of the best cross-validated balanced
+    accuracy, the best balanced accuracy on `HOLDS_UP_SET`; pairs without that evaluation come after those with it,
+    then cross-validation decides."""
+    best = max(r.balanced_accuracy(m) for r, m in candidates)
+    near = [(r, m) for r, m in candidates if r.balanced_accuracy(m) >= best - CV_MARGIN - 1e-9]
+
+    def key(pair: tuple[Run, str]) -> tuple:
+        run, model = pair
+        real = run.holds_up.get(model)
+        return real is not None, real or 0.0, run.balanced_accuracy(model)
+
+    return max(near, key=key)
+
+
 def preferred(runs: list[Run], task: str | None = None) -> Run | None:
     """The run the app opens with: one Classify can serve, the most classes (ESC-50 over ESC-10), the official
-    protocol, then the best default model by balanced accuracy, then the newest."""
+    protocol, then among those the run whose default model `choose` picks (newest first on a tie)."""
     pool = [r for r in runs if task is None or r.task == task]
     if not pool:
         return None
-    return max(pool, key=lambda r: (r.classifies_audio, len(r.classes), r.official, round(r.balanced_accuracy(), 4),
-                                    r.info["created"]))
+    top = max((r.classifies_audio, len(r.classes), r.official) for r in pool)
+    pool = sorted([r for r in pool if (r.classifies_audio, len(r.classes), r.official) == top],
+                  key=lambda r: r.info["created"], reverse=True)
+    return choose([(r, r.default_model) for r in pool])[0]
 
 
 def best_first(runs: list[Run]) -> list[Run]:
@@ -447,6 +508,14 @@ class RunWriter:
         write_json_atomic(self.folder / "history" / f"{name}.json", history, indent=None)
         cv = metrics.summary(clips["label"].to_numpy(), probs, clips["fold"].to_numpy())
         return {"oof": f"oof/{name}.csv", "history": f"history/{name}.json", "cv": cv}
+
+    def add_real_conditions(self, name: str, proto, probs: np.ndarray) -> dict:
+        """Out-of-fold predictions of the protocol's clips as other recordings (`soundlab.augment.TEST_VIEW`): the
+        model's "ESC-50 under real conditions" record for run.json."""
+        rel = f"oof/{name}.real-conditions.csv"
+        table = oof_table(proto.clips, proto.classes, probs)
+        write_text_atomic(self.folder / rel, table.to_csv(index=False, float_format="%.6g"))
+        return {"oof": rel, "cv": metrics.summary(proto.clips["label"].to_numpy(), probs, proto.clips["fold"].to_numpy())}
 
     def add_embeddings(self, filenames, pooled: np.ndarray, audioset: np.ndarray, *,
                        sound: np.ndarray | None = None) -> None:

@@ -63,7 +63,7 @@ def charts(at: AppTest) -> list[dict[str, str]]:
 
 
 def html_figures(at: AppTest) -> list[str]:
-    """The HTML of each `st.html` chart (components.lite), in page order, entities unescaped (``&#x27;`` -> ')."""
+    """The HTML of each `st.html` chart (components.pictures), in page order, entities unescaped (``&#x27;`` -> ')."""
     return [html.unescape(el.proto.body) for el in at.get("html") if 'role="figure"' in el.proto.body]
 
 

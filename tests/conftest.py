@@ -40,6 +40,23 @@ def dev_root():
 
 
 @pytest.fixture(scope="session")
+def dev(dev_root):
+    """The dev folder as a Dataset (read-only: shared by every test that asks)."""
+    from soundlab.data import esc50
+
+    return esc50.load_dataset(dev_root)
+
+
+@pytest.fixture(scope="session")
+def yamnet():
+    """The shipped YAMNet (TFLite), loaded once for the whole run."""
+    from soundlab.config import DEFAULT_ARTIFACTS_DIR
+    from soundlab.models import yamnet as yamnet_model
+
+    return yamnet_model.load_yamnet("tflite", DEFAULT_ARTIFACTS_DIR)
+
+
+@pytest.fixture(scope="session")
 def n_dev(dev_root):
     """How many clips the dev folder holds."""
     return assets.dev_clip_count(dev_root)
@@ -93,3 +110,23 @@ def page(browser):
     p = context.new_page()
     yield p
     context.close()
+
+
+# The quick tier (`scripts/run-tests.sh --quick`, `-m "not slow and not browser"`, docs/testing.md) leaves out whole
+# modules that transcribe with Whisper, train, start servers or run Ray, and a few long single tests; marking them here
+# keeps the list in one place instead of a decorator on each of ~150 tests.
+SLOW_MODULES = {"test_transcribe", "test_pages_transcribe", "test_training", "test_finetune", "test_scratch",
+                "test_ray_embed", "test_faults", "test_serve", "test_bench", "test_memory", "test_other_datasets",
+                "test_download", "test_torch_thread", "test_webrtc_live"}
+SLOW_TESTS = {"test_one_hour_runs_in_bounded_memory", "test_cli_classify", "test_the_cli_prints_only_soundlabs_lines",
+              "test_two_sessions_writing_at_once_lose_nothing", "test_upload_of_malformed_files",
+              "test_cli_json_carries_verdict_reasons_and_tags", "test_transcribe_survives_any_sequence_of_clicks",
+              "test_data_issues_survives_any_sequence_of_clicks", "test_the_machines_find_b1_and_b3_in_a_few_steps",
+              "test_progress_bars_end_cleanly_under_log_lines", "test_cli_issues_prints_each_kind_and_csv",
+              "test_a_run_on_corrected_labels_says_so", "test_every_page_on_another_dataset"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)

@@ -1,4 +1,4 @@
-"""soundlab.backbones: the shipped TFLite YAMNet, the TF Hub path, thread safety, bad models."""
+"""soundlab.models.backbone and yamnet: the shipped TFLite YAMNet, the TF Hub path, thread safety, bad models."""
 
 import threading
 import time
@@ -13,11 +13,6 @@ from soundlab.models import yamnet as yamnet_model
 from tests.assets import yamnet_hub_stub
 
 SR = 16_000
-
-
-@pytest.fixture(scope="module")
-def yamnet():
-    return yamnet_model.load_yamnet("tflite", DEFAULT_ARTIFACTS_DIR)
 
 
 def _top(bb, out, k=3):

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from soundlab import report, runs
+from soundlab import predictions, runs
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
 from soundlab.data import esc50
 from tests.browser import no_exception, screenshot, wait_for_app
@@ -26,7 +26,7 @@ def test_click_a_confusion_cell_and_play_a_clip(app_server, page, dev_root, char
     """The matrix is an HTML grid (components.grid_select) by default and a plotly chart with "Zoomable chart": a click
     on a cell lists its clips in both."""
     run = runs.preferred(runs.list_runs(DEFAULT_ARTIFACTS_DIR)[0])
-    p = report.load_predictions(run, run.default_model, esc50.load_dataset(dev_root).meta)
+    p = predictions.load_predictions(run, run.default_model, esc50.load_dataset(dev_root).meta)
     cells = p.table[~p.table["correct"]].groupby(["true", "pred"]).size().sort_values(ascending=False)
     (true, pred), n = cells.index[0], int(cells.iloc[0])
 

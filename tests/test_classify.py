@@ -22,11 +22,6 @@ SR = 16_000
 
 
 @pytest.fixture(scope="module")
-def yamnet():
-    return yamnet_model.load_yamnet("tflite", DEFAULT_ARTIFACTS_DIR)
-
-
-@pytest.fixture(scope="module")
 def clf(yamnet):
     shipped, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
     # this file tests classification through YAMNet; the app's default (EfficientAT) is in test_efficientat.py
@@ -145,3 +140,37 @@ def test_cli_classify(dev_root, tmp_path):
     speech = subprocess.run([sys.executable, "-m", "soundlab", "classify", str(shared("speech", "en-short.wav"))],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert "not an ESC-50 sound; EfficientAT hears: Speech" in speech.stdout  # the default: best head by balanced accuracy
+
+
+def test_the_cli_prints_only_soundlabs_lines(tmp_path):
+    """No start-up chatter of TensorFlow, absl, CUDA or LiteRT, which reads like errors (on any machine: no setting of
+    the environment helps, the command filters the libraries' own output); SoundLab's own warning still shows."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # no TF_CPP_MIN_LOG_LEVEL from the test run
+    clip = str(ROOT / "sample" / "audio" / "2-117271-A-0.flac")
+    out = subprocess.run([sys.executable, "-m", "soundlab", "classify", clip], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == "", out.stderr
+    assert out.stdout.splitlines()[0] == f"{clip}:" and "Dog" in out.stdout.splitlines()[1]
+    runs_dir = tmp_path / "artifacts"
+    import shutil
+
+    shutil.copytree(DEFAULT_ARTIFACTS_DIR, runs_dir, ignore=shutil.ignore_patterns("openset.json"))
+    quiet = subprocess.run([sys.executable, "-m", "soundlab", "classify", clip], cwd=ROOT, capture_output=True,
+                           env={**env, "SOUNDLAB_ARTIFACTS_DIR": str(runs_dir)}, text=True, timeout=300)
+    assert quiet.stderr.startswith("warning: Run ") and "no open-set calibration" in quiet.stderr  # ours is kept
+    assert "absl" not in quiet.stderr and "cuInit" not in quiet.stderr and "XNNPACK" not in quiet.stderr
+
+
+def test_progress_bars_end_cleanly_under_log_lines():
+    import io
+
+    from soundlab.cli import ProgressBar
+
+    stream = io.StringIO()
+    bar = ProgressBar(stream)
+    for done in range(0, 11):
+        bar("embed", done, 10)
+    bar.write("a log line after the bar")
+    assert stream.getvalue().endswith("a log line after the bar\n")  # the finished bar is not redrawn under it
+    assert stream.getvalue().count("10/10") == 1

@@ -5,7 +5,6 @@ import pytest
 
 from soundlab import runs, train
 from soundlab.config import DEFAULT_ARTIFACTS_DIR, get_settings
-from soundlab.data import esc50
 from soundlab.models import efficientat, features, heads
 from soundlab.models.backbone import load_backbone
 from soundlab.train.finetune import NAME, FinetuneConfig, FinetuneTrainer
@@ -13,11 +12,6 @@ from soundlab.train.heads import HeadsConfig, HeadsTrainer
 from tests.test_training import check_head_files, small
 
 WEIGHTS = DEFAULT_ARTIFACTS_DIR / "efficientat" / efficientat.WEIGHTS_FILE
-
-
-@pytest.fixture(scope="module")
-def dev(dev_root):
-    return esc50.load_dataset(dev_root)
 
 
 @pytest.fixture(scope="module")

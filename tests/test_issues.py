@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from soundlab import issues, report, runs, train
+from soundlab import issues, predictions, runs, train
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
-from soundlab.data import esc50, protocol
+from soundlab.data import protocol
 from soundlab.errors import DatasetError
 from soundlab.review import Decision, ReviewError, ReviewStore, corrected_metadata
 from soundlab.search import SoundIndex
@@ -204,11 +204,6 @@ def test_a_corrupt_database_file_gives_a_clear_message(tmp_path):
 
 # ---- corrected labels -> train --labels ------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def dev(dev_root):
-    return esc50.load_dataset(dev_root)
-
-
 def test_export_reads_back_and_relabels_with_the_same_folds(dev, tmp_path):
     store = ReviewStore(tmp_path / "review.db")
     clip = dev.present[dev.present["category"] == "dog"]["filename"].iloc[0]
@@ -277,7 +272,7 @@ def test_a_run_on_corrected_labels_says_so(dev, tmp_path):
     assert oof.loc[clip, "true_class"] == "rooster"
     official = protocol.choose(ds.meta, "esc50")
     assert (oof.loc[official.clips["filename"], "fold"].to_numpy() == official.clips["fold"].to_numpy()).all()
-    ok, why = report.comparability(report.REFERENCES[0], run)
+    ok, why = predictions.comparability(predictions.REFERENCES[0], run)
     assert not ok and "corrected by review" in why
 
 

@@ -1,11 +1,11 @@
-"""soundlab.metrics and soundlab.evaluate: hand-computed tables and scikit-learn as references."""
+"""soundlab.metrics and soundlab.predictions: hand-computed tables and scikit-learn as references; the generated result tables."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from soundlab import metrics, report, runs
+from soundlab import metrics, predictions, report, runs
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
 from soundlab.data import esc50
 
@@ -100,29 +100,29 @@ def test_predictions_of_a_shipped_run(shipped, dev_root):
     meta = esc50.load_dataset(dev_root).meta
     run = shipped["esc50"]
     N = run.info["coverage"]["clips_present"]  # noqa: N806
-    p = report.load_predictions(run, run.default_model, meta)
+    p = predictions.load_predictions(run, run.default_model, meta)
     assert len(p.table) == N and p.problems == [] and p.table["present"].all()
     s = p.summary()
     assert s["accuracy"] == pytest.approx(run.model(run.default_model)["cv"]["accuracy"])
-    t = report.per_class_table(p)
+    t = predictions.per_class_table(p)
     assert len(t) == 50 and t["support"].sum() == N
-    cats = report.category_table(p)
+    cats = predictions.category_table(p)
     assert len(cats) == 5 and cats["support"].sum() == N
-    wrong = report.mistakes(p)
+    wrong = predictions.mistakes(p)
     assert len(wrong) == int((~p.table["correct"]).sum()) and wrong["confidence"].is_monotonic_decreasing
     row = wrong.iloc[0]
-    cell = report.cell_clips(p, int(row["true"]), int(row["pred"]))
+    cell = predictions.cell_clips(p, int(row["true"]), int(row["pred"]))
     assert row["filename"] in set(cell["filename"])
-    emb = report.load_embeddings(run)
-    near = report.correct_neighbours(p, emb, row["filename"], int(row["true"]))
+    emb = predictions.load_embeddings(run)
+    near = predictions.correct_neighbours(p, emb, row["filename"], int(row["true"]))
     assert 1 <= len(near) <= 3 and near["correct"].all() and (near["true"] == row["true"]).all()
     # a class none of whose clips is right: no neighbours, and still a table of clips (found by the stateful test)
     from dataclasses import replace
 
     wrong_everywhere = replace(p, table=p.table.assign(correct=p.table["true"] != row["true"]), memo={})
-    none = report.correct_neighbours(wrong_everywhere, emb, row["filename"], int(row["true"]))
+    none = predictions.correct_neighbours(wrong_everywhere, emb, row["filename"], int(row["true"]))
     assert none.empty and {"filename", "distance"} <= set(none.columns)
-    assert report.embedding_map(emb.pooled, "pca").shape == (N, 2)
+    assert predictions.embedding_map(emb.pooled, "pca").shape == (N, 2)
 
 
 def test_predictions_with_problems(shipped, dev_root, tmp_path):
@@ -136,7 +136,7 @@ def test_predictions_with_problems(shipped, dev_root, tmp_path):
     oof.loc[0, "filename"] = "9-999999-Z-0.wav"
     oof = pd.concat([oof, oof.iloc[[1]]])
     oof.to_csv(copy / "oof" / "linear.csv", index=False)
-    p = report.load_predictions(runs.load_run(copy), "linear", esc50.load_dataset(dev_root).meta)
+    p = predictions.load_predictions(runs.load_run(copy), "linear", esc50.load_dataset(dev_root).meta)
     assert len(p.table) == n - 1  # the unknown clip is left out, the duplicate row counted once
     assert "not in the dataset's metadata" in p.problems[0] and "more than once" in p.problems[1]
 
@@ -145,17 +145,17 @@ def test_compare_heads(shipped, dev_root):
     meta = esc50.load_dataset(dev_root).meta
     run = shipped["esc50"]
     N = run.info["coverage"]["clips_present"]  # noqa: N806
-    a = report.load_predictions(run, "attention", meta)
-    b = report.load_predictions(run, "logreg", meta)
-    cmp = report.compare(a, b)
+    a = predictions.load_predictions(run, "attention", meta)
+    b = predictions.load_predictions(run, "logreg", meta)
+    cmp = predictions.compare(a, b)
     assert cmp["n"] == N
     assert cmp["acc_a"] - cmp["acc_b"] == pytest.approx(
         (cmp["mcnemar"]["b"] - cmp["mcnemar"]["c"]) / N)
     assert len(cmp["only_a"]) == cmp["mcnemar"]["b"] and len(cmp["only_b"]) == cmp["mcnemar"]["c"]
-    line = report.verdict_line(cmp, "attention", "logreg")
+    line = predictions.verdict_line(cmp, "attention", "logreg")
     assert "McNemar p =" in line
-    other = report.load_predictions(shipped["esc10"], "linear", meta)
-    assert "different class lists" in report.compare(a, other)["error"]
+    other = predictions.load_predictions(shipped["esc10"], "linear", meta)
+    assert "different class lists" in predictions.compare(a, other)["error"]
 
 
 def test_tables_the_metrics_page_shows(shipped, dev_root):
@@ -163,33 +163,33 @@ def test_tables_the_metrics_page_shows(shipped, dev_root):
     meta = esc50.load_dataset(dev_root).meta
     run = shipped["esc50"]
     N = run.info["coverage"]["clips_present"]  # noqa: N806
-    preds = [report.load_predictions(run, name, meta) for name in run.model_names]
-    flips = report.disagreements(preds)
+    preds = [predictions.load_predictions(run, name, meta) for name in run.model_names]
+    flips = predictions.disagreements(preds)
     assert list(flips.columns) == ["filename", "true", *run.model_names]
     answers = flips[run.model_names]
     assert (answers.nunique(axis=1) > 1).all() and 0 < len(flips) < N
     same = (pd.DataFrame({q.model: q.table.set_index("filename")["pred_name"] for q in preds}).nunique(axis=1) == 1)
     assert len(flips) + int(same.sum()) == N  # every other clip gets one answer from all models
-    assert report.disagreements(preds[:1]).empty
+    assert predictions.disagreements(preds[:1]).empty
 
     p = preds[0]
-    emb = report.load_embeddings(run)
-    xy = report.embedding_map(emb.pooled, "pca")
-    pts = report.map_points(p, emb, xy, color_by="right / wrong")
+    emb = predictions.load_embeddings(run)
+    xy = predictions.embedding_map(emb.pooled, "pca")
+    pts = predictions.map_points(p, emb, xy, color_by="right / wrong")
     assert len(pts) == N and set(pts["color"]) == {"right", "wrong"}
     assert (pts["color"] == "wrong").sum() == int((~p.table["correct"]).sum())
     dog = run.class_names.index("Dog")
-    only_dogs = report.map_points(p, emb, xy, classes=[dog])
+    only_dogs = predictions.map_points(p, emb, xy, classes=[dog])
     assert len(only_dogs) == int((p.table["true"] == dog).sum()) and set(only_dogs["color"]) == {"Dog"}
     assert np.allclose(pts.set_index("filename").loc[only_dogs["filename"], ["x", "y"]], only_dogs[["x", "y"]])
 
-    refs = report.reference_table(p)
+    refs = predictions.reference_table(p)
     assert refs.iloc[-1]["what"] == f"This run ({p.model})" and refs.iloc[-1]["accuracy"] == p.summary()["accuracy"]
     assert {"Human listeners", "The seeds' published model"} <= set(refs["what"])
     name = p.table["filename"].iloc[3]
-    row = report.clip_row(p, name)
+    row = predictions.clip_row(p, name)
     assert row["filename"] == name and row["true_name"] == p.table["true_name"].iloc[3]
-    assert report.model_caption(run, run.default_model) is None
+    assert predictions.model_caption(run, run.default_model) is None
 
 
 def test_balanced_accuracy_is_the_mean_recall():
@@ -200,20 +200,20 @@ def test_balanced_accuracy_is_the_mean_recall():
 
 def test_references_are_comparable_only_on_the_same_protocol(shipped, dev_root):
     run = shipped["esc50"]
-    p = report.load_predictions(run, run.default_model)
-    refs = report.reference_table(p)
+    p = predictions.load_predictions(run, run.default_model)
+    refs = predictions.reference_table(p)
     assert not refs["comparable"].iloc[:-1].any() and "partial dataset" in refs["why"].iloc[0]
     official = runs.Run(run.path, {**run.info, "protocol": {**run.protocol, "name": "esc50-official"}})
-    ok = dict(zip(report.reference_table(report.load_predictions(official, run.default_model))["what"],
-                  report.reference_table(report.load_predictions(official, run.default_model))["comparable"]))
+    ok = dict(zip(predictions.reference_table(predictions.load_predictions(official, run.default_model))["what"],
+                  predictions.reference_table(predictions.load_predictions(official, run.default_model))["comparable"]))
     assert ok["YAMNet embeddings + MLP (HEAR benchmark)"] and not ok["The seeds' published model"]
 
 
 def test_group_accuracy_splits_the_esc10_classes_from_the_others(shipped):
     run = shipped["esc50"]
-    p = report.load_predictions(run, run.default_model)
-    g = report.group_accuracy(p)
-    in10 = np.isin(np.asarray(run.targets)[p.table["true"]], report.ESC10_TARGETS)
+    p = predictions.load_predictions(run, run.default_model)
+    g = predictions.group_accuracy(p)
+    in10 = np.isin(np.asarray(run.targets)[p.table["true"]], predictions.ESC10_TARGETS)
     assert g["esc10_classes"] == pytest.approx(p.table["correct"][in10].mean())
     assert g["other_classes"] == pytest.approx(p.table["correct"][~in10].mean())
     n10 = in10.sum()
@@ -221,13 +221,19 @@ def test_group_accuracy_splits_the_esc10_classes_from_the_others(shipped):
     assert g["esc10_classes"] * n10 + g["other_classes"] * (~in10).sum() == pytest.approx(p.summary()["accuracy"] * len(p.table))
 
 
-def test_the_readme_result_tables_are_the_shipped_runs():
-    """The README's tables are `python -m soundlab report --markdown` of the shipped runs, recomputed here from their
-    stored out-of-fold predictions, so they cannot drift."""
-    block = report.readme_block((DEFAULT_ARTIFACTS_DIR.parent / "README.md").read_text())
-    assert block is not None, "README.md has no generated results block"
+def test_the_result_tables_are_the_shipped_runs():
+    """docs/results.md and the README's headline are `python -m soundlab report` of the shipped runs, recomputed here
+    from their stored out-of-fold predictions, so they cannot drift."""
     shipped_runs, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
-    assert block == report.markdown(shipped_runs)
+    root = DEFAULT_ARTIFACTS_DIR.parent
+    full = report.block((root / "docs" / "results.md").read_text(), "results")
+    assert full is not None, "docs/results.md has no generated results block"
+    assert full == report.markdown(shipped_runs)
     best = max((r for rows in report.results(shipped_runs).values() for r in rows if r["family"] != "scratch"),
                key=lambda r: r["balanced_accuracy"])
-    assert f"| {best['model']} | {100 * best['accuracy']:.1f}% | {100 * best['balanced_accuracy']:.1f}% |" in block
+    assert f"| {best['model']} | {100 * best['accuracy']:.1f}% | {100 * best['balanced_accuracy']:.1f}% |" in full
+    headline = report.block((root / "README.md").read_text(), "headline")
+    assert headline == report.headline(shipped_runs), "regenerate: python -m soundlab report --update README.md"
+    esc50 = next(rows for title, rows in report.results(shipped_runs).items() if title.startswith("esc50"))
+    default = max((r for r in esc50 if r["family"] != "scratch"), key=lambda r: r["balanced_accuracy"])
+    assert f"| {default['model']} **(default)** | {100 * default['accuracy']:.1f}% |" in headline

@@ -38,16 +38,16 @@ def test_selecting_a_confusion_cell_lists_its_clips(dev_root, use_dataset):
     use_dataset(dev_root)
     at = run({"metrics-section": "Confusion"})
     run50 = runs.preferred(SHIPPED)
-    from soundlab import report
+    from soundlab import predictions
     from soundlab.data import esc50
 
-    p = report.load_predictions(run50, run50.default_model, esc50.load_dataset(dev_root).meta)
+    p = predictions.load_predictions(run50, run50.default_model, esc50.load_dataset(dev_root).meta)
     wrong = p.table[~p.table["correct"]].iloc[0]
     at.selectbox(key="metrics-cell-true").set_value(wrong["true_name"])
     at.selectbox(key="metrics-cell-pred").set_value(wrong["pred_name"]).run()
     assert not at.exception
     listed = at.dataframe[-1].value
-    expected = report.cell_clips(p, int(wrong["true"]), int(wrong["pred"]))
+    expected = predictions.cell_clips(p, int(wrong["true"]), int(wrong["pred"]))
     assert list(listed["filename"]) == list(expected["filename"])
     assert any(s.value.startswith(f"{len(expected)} clip") for s in at.subheader)
     if len(expected) == 1:  # a single clip is shown at once
@@ -66,7 +66,7 @@ def test_the_confusion_matrix_is_an_html_grid_and_plotly_one_toggle_away(dev_roo
     import re
 
     from soundlab import metrics as metrics_mod
-    from soundlab import report
+    from soundlab import predictions
     from soundlab.data import esc50
 
     use_dataset(dev_root)
@@ -74,7 +74,7 @@ def test_the_confusion_matrix_is_an_html_grid_and_plotly_one_toggle_away(dev_roo
     assert not at.exception
     assert not at.get("plotly_chart")  # no plotly.js for a new visitor
     run50 = runs.preferred(SHIPPED)
-    p = report.load_predictions(run50, run50.default_model, esc50.load_dataset(dev_root).meta)
+    p = predictions.load_predictions(run50, run50.default_model, esc50.load_dataset(dev_root).meta)
     cm = metrics_mod.confusion(p.table["true"], p.table["pred"], p.n_classes)
     html = grid_html(at, "metrics-cm-grid")
     # every non-empty cell, and only those, can be clicked
@@ -161,7 +161,7 @@ def test_truncated_predictions_are_reported(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("customdata", [[3, 7, 2], {"0": 3, "1": 7, "2": 2}, {"1": 7, "0": 3}])
 def test_point_customdata_forms(customdata):
-    from components.charts import point_customdata
+    from components.plotly_charts import point_customdata
 
     assert point_customdata({"customdata": customdata})[:2] == [3, 7]
 

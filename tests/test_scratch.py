@@ -6,9 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from soundlab import report, runs, train
+from soundlab import predictions, runs, train
 from soundlab.config import DEFAULT_ARTIFACTS_DIR
-from soundlab.data import esc50
 from soundlab.errors import ParameterError
 from soundlab.models import features, scratch
 from soundlab.train.scratch import ScratchConfig, ScratchTrainer
@@ -21,11 +20,6 @@ TINY = ScratchConfig(epochs=2, batch_size=8)
 def train_scratch(ds, task, kind, *, cache_dir, runs_dir, cfg=TINY):
     return train.train_run(ds, task, ScratchTrainer(kind, cfg), cache_dir=cache_dir, runs_dir=runs_dir,
                            log=lambda m: None)
-
-
-@pytest.fixture(scope="module")
-def dev(dev_root):
-    return esc50.load_dataset(dev_root)
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +107,7 @@ def test_scratch_runs_join_the_comparison(tiny_runs, dev, tmp_path):
     from soundlab.report import load_predictions
 
     preds = [load_predictions(r, r.default_model, dev.meta) for r in tiny_runs.values()]
-    board = report.leaderboard(preds[0], preds[1:])
+    board = predictions.leaderboard(preds[0], preds[1:])
     assert len(board) == len(scratch.SCRATCH_MODELS) - 1 and set(board["family"]) == {"scratch"} and (board["clips"] == 30).all()
     assert board["McNemar p"].between(0, 1).all()
 

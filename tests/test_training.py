@@ -13,19 +13,8 @@ from soundlab.config import DEFAULT_ARTIFACTS_DIR
 from soundlab.data import esc50, protocol
 from soundlab.errors import ModelError
 from soundlab.models import embeddings, heads
-from soundlab.models import yamnet as yamnet_model
 from soundlab.train.heads import HeadsConfig, HeadsTrainer
 from tests.assets import ROOT
-
-
-@pytest.fixture(scope="module")
-def yamnet():
-    return yamnet_model.load_yamnet("tflite", DEFAULT_ARTIFACTS_DIR)
-
-
-@pytest.fixture(scope="module")
-def dev(dev_root):
-    return esc50.load_dataset(dev_root)
 
 
 def small(ds, classes=("dog", "rooster", "rain", "sea_waves", "crackling_fire"), per_class=6):

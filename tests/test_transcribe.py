@@ -12,9 +12,7 @@ import pytest
 import soundfile as sf
 
 from soundlab.asr import engines, gate, longform, subtitles
-from soundlab.config import DEFAULT_ARTIFACTS_DIR
 from soundlab.errors import ModelError, ParameterError
-from soundlab.models import yamnet as yamnet_model
 from tests.assets import ROOT, shared, whisper_models
 from tests.wer import word_error_rate
 
@@ -238,11 +236,6 @@ def test_exports_parse():
 def test_srt_clock_format():
     segs = [longform.Segment(3661.5, 3662.25, "hello")]
     assert subtitles.to_srt(segs) == "1\n01:01:01,500 --> 01:01:02,250\nhello\n"
-
-
-@pytest.fixture(scope="module")
-def yamnet():
-    return yamnet_model.load_yamnet("tflite", DEFAULT_ARTIFACTS_DIR)
 
 
 def test_speech_gate(yamnet, rng, dev_root):

@@ -244,10 +244,8 @@ class FasterWhisperEngine:
     SIZE_ALIASES = {"distil-whisper/distil-large-v3": "distil-large-v3", "openai/whisper-base": "base",
                     "openai/whisper-tiny.en": "tiny.en", "openai/whisper-small": "small"}
     # Greedy, temperature 0 only, as the transformers engine decodes. faster-whisper's default falls back to sampling
-    # at rising temperatures when a window scores below -1 mean log-probability, and keeps the best-scoring sample:
-    # a random transcript. The 4 s German clip came out as five different texts in five runs on one machine, and
-    # once as "Hoi Tsaegna Tsaegna Tsaegna Lien, ..." (a run of the test suite, 2026-12-04). Greedy gives one answer per machine;
-    # a doubtful one is said so on the page (`longform.transcribe`: low log-probability, or a text that repeats).
+    # at rising temperatures when a window scores low, which gives a different transcript on each run
+    # (bench/RESULTS.md). A doubtful one is said so on the page (`longform.transcribe`).
     DECODING = {"beam_size": 1, "temperature": 0.0, "condition_on_previous_text": False, "vad_filter": False}
 
     def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "auto", threads: int | None = None,
@@ -314,10 +312,9 @@ class FasterWhisperEngine:
         starting where the last complete segment of the one before ended (OpenAI's long-form decoding), with the
         same decoding options as `transcribe_chunk`. `progress(done_s, total_s)` after each segment (whole seconds).
 
-        Why not our pause-aligned chunks for this engine: faster-whisper runs each chunk the same way, and the
-        decoding of a chunk's first window ends with its last complete segment, so every chunk took a second full
-        30 s window for its last few seconds. The 58 s clip took 4 windows in 4.0-4.2 s (WER 9.7%); the whole clip
-        at once 3 windows in 3.1 s (WER 8.3%) (whisper-base, language given, 2026-12-04)."""
+        Not our pause-aligned chunks for this engine: the decoding of a chunk's first window ends with its last
+        complete segment, so every chunk took a second full window for its last few seconds; fewer windows, faster
+        and as accurate (bench/RESULTS.md)."""
         total = int(round(len(y16k) / SAMPLE_RATE))
         with self._lock:
             segs, _ = self._model.transcribe(y16k, language=language if self.multilingual else None,

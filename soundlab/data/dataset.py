@@ -124,8 +124,7 @@ class Dataset:
     meta: pd.DataFrame  # the columns of COLUMNS (see the module docstring) + the dataset's own
     desc: Description = ESC50
 
-    # computed once per Dataset (the app shares one between sessions: selecting the present rows of 2,000 took 90 ms
-    # per page view); the frames are read-only
+    # computed once per Dataset (the app shares one between sessions); the frames are read-only
     @functools.cached_property
     def n_present(self) -> int:
         return int(self.meta["present"].sum())

@@ -168,16 +168,6 @@ def scan_audio(audio_dir: Path) -> dict[str, Path]:
     return found
 
 
-def check_clip_name(filename: str) -> str:
-    """Reject anything that is not an official ESC-50 file name (paths, '..', other extensions)."""
-    if not isinstance(filename, str) or not FILENAME_RE.fullmatch(filename):
-        shown = filename if isinstance(filename, str) and len(filename) < 80 else f"{str(filename)[:77]}..."
-        raise DatasetError(
-            f"{shown!r} is not an ESC-50 clip name (expected the form 1-100032-A-0.wav, no folders)."
-        )
-    return filename
-
-
 def load_dataset(root: Path, *, kind: DatasetKind | None = None, expect_rows: int | None = N_CLIPS) -> Dataset:
     """Read ``root/meta/esc50.csv`` and scan ``root/audio`` once.
 

@@ -269,13 +269,11 @@ def load_network(weights: Path):
 def _optimised(net, *, front_end: bool, activation: str):
     """The network's whole inference (`Inference`) traced, frozen and optimised for CPU inference, as one call.
 
-    - Optimised (batch norm folded into the convolutions, oneDNN kernels): about 1.7x faster than eager mode here
-      (5.2 vs 8.9 ms for the convolutions on 5 s), same output within 2e-5.
+    - Optimised (batch norm folded into the convolutions, oneDNN kernels): faster than eager mode, same output within
+      2e-5.
     - One call: TorchScript runs the whole graph without Python's GIL, where eager mode takes the GIL back after
-      each of ~40 operations. In the app other threads (the server's event loop, other sessions' scripts) hold
-      the GIL for up to 5 ms each time (Python's default switch interval; scripts/serve.py sets 0.5 ms): with
-      one such busy thread a 5 s clip took 190-200 ms eagerly against 19-22 ms as one call, at 5 ms (8 ms with no
-      other thread).
+      each of ~40 operations, and waits for it behind the app's other threads each time (bench/RESULTS.md: "Why
+      EfficientAT runs as one TorchScript call").
     Falls back to the eager module if TorchScript is unavailable.
     """
     import torch

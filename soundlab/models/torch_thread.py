@@ -1,17 +1,8 @@
 """One long-lived thread for the process's single-clip PyTorch inference, with one OpenMP thread.
 
-Why (measured on the 2-core machine with the default fused EfficientAT model and 5 s clips, in probes and in
-`bench/bench_classify.py`, which classifies each clip from a new thread as the app does):
-- Streamlit runs each script run in a new thread. A torch call from a thread that never ran torch before pays a
-  first-use cost (ATen's per-thread set-up, a new OpenMP team): 33 ms per clip against 22 ms in a thread that
-  has run it before.
-- In a thread other than the main one, two OpenMP threads were *slower* than one for one clip (38 vs 22 ms
-  median), and when another process kept one core busy (the browser drawing the page, on a laptop) two threads
-  took 46 ms median and 213 ms at worst against 26 and 39 ms with one: a team of two waits at every barrier for
-  the thread the OS has descheduled.
-- The cost: a caller in the main thread (the CLI's `classify`) waits 2-4 ms more per clip than with two threads in
-  its own thread (24-27 vs 20-24 ms, interleaved A/B runs); from a new thread per clip, as the app calls, it went
-  from 38-41 to 25-32 ms.
+Streamlit runs each script run in a new thread, and a torch call from a fresh thread pays a first-use cost; in a
+thread other than the main one, a team of two OpenMP threads was slower for one clip than one thread, and much slower
+when another process held a core (bench/RESULTS.md: "Why single clips run in one inference thread").
 
 `torch.set_num_threads` is global to the process (and the Whisper engine and training set it), but OpenMP's
 thread count is per thread: this thread sets its own to 1 (with threadpoolctl) and no other thread's setting

@@ -27,11 +27,8 @@ NAME = "mn04-finetuned"
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    # 16 epochs of 5 s clips: an epoch over ~840 clips takes ~20 s per fold on 2 CPU cores with mn04, so a five-fold
-    # run plus the deployed model stays within about 40 minutes here (the budget was 60; the published recipe runs 80
-    # epochs on a GPU). Chosen in a pilot on fold 1 of the ESC-50 dev set (a look at one test fold, said in the
-    # README): 12 epochs at lr 1e-4 90.0%, 12 at 3e-4 91.0%, 16 at 3e-4 from a linear probe 91.0% (balanced 89.3%),
-    # 20 at 3e-4 90.5%. The same schedule for every fold and task.
+    # 16 epochs: a five-fold run and the deployed model fit a CPU hour; chosen in a pilot on one fold
+    # (bench/RESULTS.md: "Why fine-tuning runs 16 epochs"). The same schedule for every fold and task.
     epochs: int = 16
     batch_size: int = 32
     learning_rate: float = 3e-4  # for the pretrained layers

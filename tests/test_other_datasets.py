@@ -186,7 +186,8 @@ def trained(us8k, folder, tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
     out = {}
     for key, setting in (("urbansound8k", f"urbansound8k:{us8k}"), ("folder", f"folder:{folder}")):
-        proc = subprocess.run([sys.executable, "-m", "soundlab", "train", "--heads", "logreg"], cwd=ROOT,
+        proc = subprocess.run([sys.executable, "-m", "soundlab", "train", "--heads", "logreg", "--backbone", "yamnet"],
+                              cwd=ROOT,
                               env=_env(setting, art, cache), capture_output=True, text=True, timeout=1200)
         assert proc.returncode == 0, proc.stderr[-2000:]
         out[key] = (setting, Path(proc.stdout.strip().splitlines()[-1]))

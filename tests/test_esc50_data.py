@@ -1,4 +1,4 @@
-"""soundlab.dataset: metadata validation, categories, presence, safe clip paths, filters."""
+"""The ESC-50 data layer (soundlab.data.esc50, soundlab.data.dataset): metadata validation, categories, presence, safe clip paths, filters."""
 
 import os
 

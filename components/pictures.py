@@ -1,17 +1,12 @@
-"""Charts that need no plotly.js: bars as SVG, heat grids as HTML, a clip's waveform and mel spectrogram as one picture.
+"""Charts drawn as pictures, without plotly.js: bars as SVG, heat grids as HTML, a clip's waveform and mel spectrogram as
+one JPEG.
 
 Arrays in, a `Chart` (SVG), an HTML string or JPEG bytes out; no data loading and no Streamlit here (pages show them
 with `components.page.chart`, `st.html` and `components.page.picture`; `components.loaders.clip_picture` caches the
-picture). The bars are SVG rather than HTML because a picture in markdown is drawn with the page's title, an
-`st.html` element only once its code has been fetched (`components.page.chart`).
-
-Why not plotly for these (measured with bench/bench_pages.py and a Chromium performance probe, 2-core machine):
-the first plotly chart on a page makes the browser fetch and start plotly.js, a 4.7 MB chunk; starting it blocked the
-main thread for 1.4-1.9 s on every visit (a new tab too, with the file in the browser cache), and drawing Explore's
-128 x 861 heatmap took another 0.6-0.8 s. That was most of Explore's and Classify's time to content. So the first view
-of a clip (Explore) and of an answer (Classify, live microphone) is drawn with these; the plotly figures of
-`components.charts` stay one toggle away where zoom and hover matter (Explore's "Interactive charts") and on the
-analysis pages (Metrics, Data issues), which are interactive by nature.
+picture). The first view of a clip (Explore) and of an answer (Classify, live microphone) is drawn with these: the
+first plotly chart on a page makes the browser fetch and start plotly.js, most of those pages' time to content
+(bench/RESULTS.md: "Why the first views draw without plotly.js"). The plotly figures of `components.plotly_charts` stay
+one toggle away where zoom and hover matter, and on the analysis pages.
 """
 
 from __future__ import annotations
@@ -205,8 +200,7 @@ def confusion_grid(cm: np.ndarray, labels: list[str], *, normalize: bool, title:
     hovered; with `clickable` it carries ``data-cell="true,pred"``, which `components.grid_select` turns into a
     click Python hears. `selected` (true, pred) is outlined. Matrices of up to 12 classes write the value in each cell.
 
-    Empty cells are bare ``<i></i>``: a 50 x 50 matrix of 1,054 clips is about 40 kB of HTML, against 95 kB for the
-    plotly figure (and the 4.7 MB plotly.js the browser would start first)."""
+    Empty cells are bare ``<i></i>``: the HTML stays smaller than the plotly figure (bench/RESULTS.md)."""
     counts = np.asarray(cm, dtype=int)
     n = len(labels)
     rows_total = counts.sum(1, keepdims=True)
@@ -297,9 +291,8 @@ def spectrogram_image(S_db: np.ndarray, *, top_db: float = 80.0, size: tuple[int
 def clip_picture(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, S_db: np.ndarray, times: np.ndarray,
                  freqs: np.ndarray, *, duration_s: float, width: int = 540, wave_h: int = 70, mel_h: int = 190,
                  scale: int = 2, top_db: float = 80.0) -> bytes:
-    """Waveform envelope above the mel spectrogram, one time axis, as JPEG bytes (quality 90, no chroma
-    subsampling, so the labels stay sharp): about 120 kB and 10 ms to encode for a 5 s clip, where PNG took 110 ms
-    and 280 kB (a spectrogram's noise does not compress losslessly).
+    """Waveform envelope above the mel spectrogram, one time axis, as JPEG bytes (`jpeg`): a spectrogram's noise does not
+    compress losslessly, so a PNG was larger and slower (bench/RESULTS.md).
 
     Sizes are CSS pixels for a column about `width` wide; the picture has `scale` times as many pixels, so it stays
     sharp on high-density screens and when the page is wider.

@@ -43,8 +43,8 @@ def mel_figure(S_db: np.ndarray, times: np.ndarray, freqs: np.ndarray, *, title:
                height: int = 320, zmin: float | None = None) -> go.Figure:
     """Heatmap of a (n_mels, t) dB array; bands are labelled by their centre frequency."""
     labels = band_labels(freqs)
-    # float32: plotly sends numpy arrays as typed binary; float64 doubled the page's largest message (~600 kB for a
-    # 5 s clip at 44.1 kHz) for precision no screen shows (bench/bench_pages.py measures the payload)
+    # float32: plotly sends numpy arrays as typed binary; float64 doubles the page's largest message for precision no
+    # screen shows (bench/RESULTS.md)
     fig = go.Figure(go.Heatmap(
         z=np.asarray(S_db, np.float32), x=np.asarray(times, np.float32), y=labels, colorscale=COLORSCALE, zmin=zmin if zmin is not None else float(S_db.min()),
         zmax=0.0, colorbar=dict(title="dB", thickness=12),
@@ -53,18 +53,6 @@ def mel_figure(S_db: np.ndarray, times: np.ndarray, freqs: np.ndarray, *, title:
     step = max(1, len(labels) // 8)
     fig.update_yaxes(type="category", tickvals=labels[::step], title="frequency (mel bands)")
     fig.update_xaxes(title="time (s)")
-    fig.update_layout(title=title, height=height, **_LAYOUT)
-    return fig
-
-
-def bar_figure(labels: list[str], values: list[float], *, title: str, height: int = 260,
-               color: str = "#3b6ea8", orientation: str = "v") -> go.Figure:
-    """A plain bar chart (counts per category, per fold ...)."""
-    if orientation == "h":
-        trace = go.Bar(x=values, y=labels, orientation="h", marker_color=color, text=values, textposition="auto")
-    else:
-        trace = go.Bar(x=labels, y=values, marker_color=color, text=values, textposition="auto")
-    fig = go.Figure(trace)
     fig.update_layout(title=title, height=height, **_LAYOUT)
     return fig
 
@@ -84,51 +72,6 @@ def probability_bars(probs: np.ndarray, class_names: list[str], *, top_k: int = 
     fig.update_yaxes(autorange="reversed", tickfont=dict(size=11))
     fig.update_xaxes(range=[0, max(1.0, float(values.max()) * 1.15)], tickformat=".0%", title="probability")
     fig.update_layout(title=title, height=height or max(260, 18 * len(order) + 80), showlegend=False, **_LAYOUT)
-    return fig
-
-
-def category_bars(totals: dict[str, float]) -> go.Figure:
-    names = list(totals)
-    values = [totals[n] for n in names]
-    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color="#5b8a3c",
-                           text=[f"{v:.1%}" for v in values], textposition="auto",
-                           hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(range=[0, 1], tickformat=".0%")
-    fig.update_layout(title="Categories (sum of their classes)", height=240, **_LAYOUT)
-    return fig
-
-
-def timeline_heatmap(times: np.ndarray, probs: np.ndarray, class_names: list[str], *, classes: list[int],
-                     title: str, span_s: float, silent: np.ndarray | None = None) -> go.Figure:
-    """(n_times, n_classes) probabilities over time for the listed class indices. Times marked `silent` are drawn
-    as silence (a grey cell in a "silence" row, no class colour) rather than as a confident class."""
-    z = probs[:, classes].T.astype(float)  # (len(classes), n_times)
-    labels = [class_names[c] for c in classes]
-    if silent is not None and np.any(silent):
-        z[:, silent] = np.nan
-        z = np.vstack([np.where(silent, 0.35, np.nan)[None], z])
-        labels = ["(silence)"] + labels
-    fig = go.Figure(go.Heatmap(
-        z=z, x=times + span_s / 2, y=labels, zmin=0, zmax=1, colorscale="Blues",
-        colorbar=dict(title="p", thickness=12, tickformat=".0%"),
-        hovertemplate="%{y}<br>t=%{x:.2f} s<br>p=%{z:.1%}<extra></extra>",
-    ))
-    fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(title="time (s, centre of each window)")
-    fig.update_layout(title=title, height=60 + 26 * len(classes), **_LAYOUT)
-    return fig
-
-
-def tag_bars(tags: list[tuple[str, float]], *, title: str = "AudioSet tags") -> go.Figure:
-    names = [t for t, _ in tags]
-    values = [v for _, v in tags]
-    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color="#8a5b3c",
-                           text=[f"{v:.2f}" for v in values], textposition="auto",
-                           hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(range=[0, 1], title="mean score over frames")
-    fig.update_layout(title=title, height=60 + 30 * len(tags), **_LAYOUT)
     return fig
 
 
