@@ -63,8 +63,13 @@ def grouped_folds(targets: np.ndarray, groups: np.ndarray, *, n_splits: int = N_
 
     folds = np.zeros(len(targets), np.int64)
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    for i, (_, test) in enumerate(splitter.split(np.zeros(len(targets)), targets, groups)):
-        folds[test] = i + 1
+    try:
+        for i, (_, test) in enumerate(splitter.split(np.zeros(len(targets)), targets, groups)):
+            folds[test] = i + 1
+    except ValueError as e:  # e.g. every class has fewer clips than folds (the shipped sample)
+        most = int(np.max(np.unique(targets, return_counts=True)[1])) if len(targets) else 0
+        raise DatasetError(f"{n_splits}-fold cross-validation needs more clips per class than are present (at most "
+                           f"{most} per class here; {e}); point SOUNDLAB_ESC50_ROOT at a bigger dataset") from None
     return folds
 
 

@@ -3,7 +3,8 @@
 The cache lives in ``SOUNDLAB_CACHE_DIR/embeddings/<backbone fingerprint>/<view>.npz`` and is keyed
 by clip file name and the file's size and modification time, so a rerun only embeds new or changed
 clips. A *view* is the audio as given ("orig") or an augmentation of it ("shift": the clip delayed
-by half the backbone's frame hop, 0.24 s for YAMNet, which puts the frames on a different grid).
+by half the backbone's frame hop, 0.24 s for YAMNet, which puts the frames on a different grid; "real1", "real2",
+"real-test": the clip as another recording might be, `soundlab.augment`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from soundlab import audio
+from soundlab import audio, augment
 from soundlab.errors import AudioError, ParameterError
 from soundlab.models.backbone import Backbone, BackboneParams, sound_pooled
 from soundlab.storage import file_stamp, save_npz_atomic
 
-# view name -> leading silence as a share of the backbone's frame hop
-VIEWS = {"orig": 0.0, "shift": 0.5}
+# view name -> leading silence as a share of the backbone's frame hop (the recording-conditions views add none)
+VIEWS = {"orig": 0.0, "shift": 0.5, **{v: 0.0 for v in augment.VIEWS}}
 Progress = Callable[[int, int], None]
 
 
@@ -113,7 +114,9 @@ def concat(parts: list[EmbeddingSet], params: BackboneParams) -> EmbeddingSet:
 
 
 def cache_path(cache_dir: Path, fingerprint: str, view: str) -> Path:
-    return Path(cache_dir) / "embeddings" / fingerprint / f"{view}.npz"
+    # a recording-conditions view's file names its chain's version: a changed chain never reads an old cache
+    name = f"{view}-v{augment.VERSION}" if view in augment.VIEWS else view
+    return Path(cache_dir) / "embeddings" / fingerprint / f"{name}.npz"
 
 
 def load_cache(path: Path, params: BackboneParams, *, log: Callable[[str], None] | None = None) -> EmbeddingSet:
@@ -201,8 +204,11 @@ def merge_into_cache(path: Path, folder: Path, cached: EmbeddingSet, recomputed:
     return merged
 
 
-def view_input(y: np.ndarray, view: str, params: BackboneParams) -> np.ndarray:
-    """The waveform a view feeds to the backbone (same length as the input)."""
+def view_input(y: np.ndarray, view: str, params: BackboneParams, name: str = "") -> np.ndarray:
+    """The waveform a view feeds to the backbone (same length as the input); `name` seeds a recording-conditions
+    view, so each clip gets its own conditions, the same on every rerun."""
+    if view in augment.VIEWS:
+        return augment.real_conditions(y, params.sample_rate_hz, view=view, name=name)
     shift = int(round(VIEWS[view] * params.hop_samples))
     if shift == 0:
         return y
@@ -265,7 +271,7 @@ def embed_clips(clips: list[tuple[str, str]], backbone: Backbone, *, cache_dir: 
     def decode(item):
         name, p = item
         try:
-            return name, p, view_input(audio.load(p, sr=params.sample_rate_hz, allow_silent=True).y, view, params)
+            return name, p, view_input(audio.load(p, sr=params.sample_rate_hz, allow_silent=True).y, view, params, name)
         except AudioError as e:
             return name, p, e
 

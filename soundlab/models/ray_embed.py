@@ -78,7 +78,7 @@ class EmbedActor:
             n, err, stamp = 0, "", (0, 0)
             try:
                 stamp = file_stamp(path)
-                y = view_input(audio.load(path, sr=params.sample_rate_hz, allow_silent=True).y, self.view, params)
+                y = view_input(audio.load(path, sr=params.sample_rate_hz, allow_silent=True).y, self.view, params, name)
                 out = self.backbone(y)
                 n = len(out.embeddings)
                 emb = out.embeddings.astype(np.float32).tobytes()

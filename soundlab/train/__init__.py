@@ -48,6 +48,7 @@ class CVResult:
 
     name: str
     oof_probs: np.ndarray  # (n_clips, n_classes)
+    real_probs: np.ndarray | None = None  # the same clips recorded otherwise, when the trainer can say (predict_real)
     histories: list[dict] = field(default_factory=list)
     best_epochs: list[int] = field(default_factory=list)
     seconds: float = 0.0
@@ -75,6 +76,9 @@ class Trainer(Protocol):
 
     def predict(self, name: str, model, rows: np.ndarray) -> np.ndarray:
         """(len(rows), n_classes) probabilities of the clips at `rows`."""
+
+    # optional: predict_real(name, model, rows) -> probabilities of the clips at `rows` as other recordings
+    # (soundlab.augment.TEST_VIEW), or None: "ESC-50 under real conditions", scored out of fold like the rest
 
     def deploy_epochs(self, name: str, cv: CVResult | None) -> int | None:
         """Epochs for the deployed model (trained on every clip), from the cross-validation; None: the default."""
@@ -138,16 +142,22 @@ def cross_validate(trainer: Trainer, proto: protocol.Protocol, *, seed: int, log
     folds = proto.clips["fold"].to_numpy()
     groups = proto.clips["src_file"].to_numpy()
     results = {n: CVResult(n, np.zeros((len(y), proto.n_classes), np.float32)) for n in trainer.names}
+    predict_real = getattr(trainer, "predict_real", None)
     for k in sorted(np.unique(folds)):
         test, train = np.flatnonzero(folds == k), np.flatnonzero(folds != k)
-        fold_probs = {}
+        fold_probs, real_probs = {}, {}
         for name in _base_names(trainer):
             t0 = time.monotonic()
             fit = trainer.fit(name, train, y[train], groups[train], seed=seed + int(k))
             fold_probs[name] = trainer.predict(name, fit.model, test)
+            real_probs[name] = predict_real(name, fit.model, test) if predict_real else None
             if name in results:
                 r = results[name]
                 r.oof_probs[test] = fold_probs[name]
+                if real_probs[name] is not None:
+                    if r.real_probs is None:
+                        r.real_probs = np.zeros_like(r.oof_probs)
+                    r.real_probs[test] = real_probs[name]
                 r.histories.append({"fold": int(k), **fit.history})
                 if fit.best_epoch is not None:
                     r.best_epochs.append(fit.best_epoch)
@@ -155,6 +165,10 @@ def cross_validate(trainer: Trainer, proto: protocol.Protocol, *, seed: int, log
         for name in trainer.names:
             if name in trainer.derived:
                 results[name].oof_probs[test] = np.mean([fold_probs[m] for m in trainer.derived[name]], axis=0)
+                if all(real_probs[m] is not None for m in trainer.derived[name]):
+                    if results[name].real_probs is None:
+                        results[name].real_probs = np.zeros_like(results[name].oof_probs)
+                    results[name].real_probs[test] = np.mean([real_probs[m] for m in trainer.derived[name]], axis=0)
         log(f"  fold {k}: " + ", ".join(f"{n} {np.mean(results[n].oof_probs[test].argmax(1) == y[test]):.3f}"
                                         for n in trainer.names))
     return results
@@ -214,12 +228,16 @@ def train_run(ds: Dataset, task: str, trainer: Trainer, *, cache_dir: Path, runs
         for name in trainer.names:
             r, d = results[name], deployed[name]
             record = writer.add_predictions(name, proto, r.oof_probs, r.histories, d.history)
+            if r.real_probs is not None:
+                record["real_conditions"] = writer.add_real_conditions(name, proto, r.real_probs)
             models[name] = {**trainer.save(name, d, writer), **record, "best_epochs": r.best_epochs,
                             "deployed_epochs": deployed_epochs.get(name),
                             "cv_train_seconds": round(r.seconds, 1), "deployed_seconds": round(d.seconds, 1)}
             cv = record["cv"]
             log(f"  {name:9s}: accuracy {cv['accuracy']:.4f}, top-3 {cv['top3_accuracy']:.4f}, "
-                f"macro-F1 {cv['macro_f1']:.4f}, fold mean {cv['fold_mean']:.4f} +- {cv['fold_std']:.4f}")
+                f"macro-F1 {cv['macro_f1']:.4f}, fold mean {cv['fold_mean']:.4f} +- {cv['fold_std']:.4f}"
+                + (f"; under real conditions {record['real_conditions']['cv']['accuracy']:.4f}"
+                   if "real_conditions" in record else ""))
         extra = trainer.finish(writer, proto, deployed, log, results)
         # the default model: the best by balanced accuracy (every class counts the same on a partial dataset)
         best = max(models, key=lambda n: (models[n]["cv"]["balanced_accuracy"], models[n]["cv"]["accuracy"]))

@@ -110,7 +110,8 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
                                                      "class_names", "targets") if key in head_run.info}
         members = {"finetuned": {"file": tuned_rel, "run": tuned.id, "model": tuned.default_model,
                                  "cv": tuned_spec["cv"]},
-                   "head": {"kind": head, "run": head_run.id, "cv": head_spec["cv"]}}
+                   "head": {"kind": head, "run": head_run.id, "cv": head_spec["cv"],
+                            "real_views": list(head_run.info.get("config", {}).get("real_views", []))}}
         info.update({
             "id": rid, "created": now.isoformat(timespec="seconds"), "soundlab_version": head_run.info.get(
                 "soundlab_version"), "failures": head_run.info.get("failures", []) + tuned.info.get("failures", []),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from soundlab import openset
+from soundlab import augment, openset
 from soundlab.models import embeddings, heads
 from soundlab.models.backbone import Backbone, silence_index
 from soundlab.train import CVResult, Fit, Log, Progress
@@ -39,14 +39,21 @@ class HeadsConfig:
     logreg_c: float = 1.0
     seed: int = 0
     n_splits: int = 5
+    real_views: tuple[str, ...] = ()  # recording-conditions views every head also trains on (augment.TRAIN_VIEWS)
+    real_test: bool = False  # also score each held-out clip through augment.TEST_VIEW ("under real conditions")
+
+    def train_views(self, kind: str) -> tuple[str, ...]:
+        return TRAIN_VIEWS[kind] + self.real_views
 
     def views(self) -> list[str]:
         kinds = set(self.heads) | (set(heads.ENSEMBLE_MEMBERS) if "ensemble" in self.heads else set())
-        used = {v for k in kinds for v in TRAIN_VIEWS.get(k, ()) + TTA_VIEWS[k]}
+        used = {v for k in kinds for v in (self.train_views(k) if k in TRAIN_VIEWS else ()) + TTA_VIEWS[k]}
+        if self.real_test:
+            used.add(augment.TEST_VIEW)
         return [v for v in embeddings.VIEWS if v in used]
 
     def to_json(self) -> dict:
-        return {**asdict(self), "train_views": {k: TRAIN_VIEWS[k] for k in self.heads if k in TRAIN_VIEWS},
+        return {**asdict(self), "train_views": {k: self.train_views(k) for k in self.heads if k in TRAIN_VIEWS},
                 "tta_views": {k: TTA_VIEWS[k] for k in self.heads}}
 
 
@@ -75,6 +82,9 @@ class HeadsTrainer:
 
     # ---- inputs ----
     def prepare(self, proto, *, cache_dir: Path, progress: Progress | None, log: Log) -> list[tuple[str, str]]:
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")  # Keras' predict() retracing notices (views of other shapes) are noise here
         self.n_classes = proto.n_classes
         clips = list(zip(proto.clips["filename"], proto.clips["path"]))
         failures: list[tuple[str, str]] = []
@@ -94,10 +104,8 @@ class HeadsTrainer:
     def _fit_keras(self, kind: str, X_views: list[np.ndarray], y: np.ndarray, *,
                    val: tuple[np.ndarray, np.ndarray] | None, epochs: int | None, seed: int):
         import keras
-        import tensorflow as tf
 
         cfg = self.config
-        tf.get_logger().setLevel("ERROR")  # Keras' predict() retracing notices are noise here
         keras.utils.set_random_seed(seed)
         model = heads.build(kind, self.n_classes, self.backbone.params.embedding_dim)
         if kind == "mlp":  # frame-level training: every frame a sample with its clip's label
@@ -143,7 +151,7 @@ class HeadsTrainer:
             epochs: int | None = None) -> Fit:
         """With `epochs` None, neural heads stop early on an inner validation split grouped by source recording;
         with `epochs` set they train that long on every clip given."""
-        views = [self.X[v][rows] for v in TRAIN_VIEWS[name]]
+        views = [self.X[v][rows] for v in self.config.train_views(name)]
         if name not in EARLY_STOPPED:
             return self._fit_sklearn(name, views, y)
         if epochs is not None:
@@ -163,6 +171,13 @@ class HeadsTrainer:
         """Mean over the head's test-time views of its probabilities."""
         return np.mean([model.predict(self.X[v][rows], batch_size=256, verbose=0) for v in TTA_VIEWS[name]], axis=0)
 
+    def predict_real(self, name: str, model, rows: np.ndarray) -> np.ndarray | None:
+        """Probabilities of the clips at `rows` recorded otherwise (`augment.TEST_VIEW`, never trained on); None when
+        the run has no recording-conditions views."""
+        if augment.TEST_VIEW not in self.X:
+            return None
+        return model.predict(self.X[augment.TEST_VIEW][rows], batch_size=256, verbose=0)
+
     def deploy_epochs(self, name: str, cv: CVResult | None) -> int | None:
         if name not in EARLY_STOPPED:
             return None
@@ -177,7 +192,8 @@ class HeadsTrainer:
     def save(self, name: str, fit: Fit, writer) -> dict:
         path, rel = writer.model_file(name)
         heads.save(fit.model, path)
-        return {"file": rel, "tta_views": list(TTA_VIEWS[name]), "train_views": list(TRAIN_VIEWS.get(name, ())),
+        return {"file": rel, "tta_views": list(TTA_VIEWS[name]),
+                "train_views": list(self.config.train_views(name)) if name in TRAIN_VIEWS else [],
                 "members": list(self.derived.get(name, ())), "params": int(fit.model.count_params())}
 
     def finish(self, writer, proto, deployed: dict[str, Fit], log: Log, results: dict | None = None) -> dict:

@@ -1,0 +1,94 @@
+"""How every shipped model does outside ESC-50: cross-validation on ESC-50 beside the real-world validation sets.
+
+    .venv/bin/python bench/bench_realworld.py                      # every model that classifies audio, both splits
+    .venv/bin/python bench/bench_realworld.py --split B --save     # the report split; store the evaluations in the runs
+
+The real-world set is built by `python -m tests.realworld.build` (recordings of ESC-50 classes and foreign sounds from
+Debian's game and sound packages, labelled from file names and credits; split A for choosing and calibrating, B for
+reporting: tests/realworld/README.md). Each clip is judged as the Classify page judges it (`soundlab.external`).
+"ESC-50 under real conditions" is each run's held-out dev clips through another recording chain (band limit, room,
+noise, codec: `soundlab.augment`), predicted out of fold; runs trained with `--real-conditions` store it
+(`real_conditions` in run.json), the others show n/a.
+
+Columns: ESC-50 cross-validation (accuracy / balanced), under real conditions, then per real-world split: named right
+and accepted, right class on top, balanced over the classes, genuine sounds judged foreign or unsure, foreign sounds
+flagged. Targets (issue 32): named right and accepted
+>= 85%, genuine judged foreign or unsure <= 10%, foreign flagged >= 95%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from common import ROOT  # noqa: F401  (puts the repository on sys.path)
+
+from soundlab import external, runs
+from soundlab.config import DEFAULT_ARTIFACTS_DIR, get_settings
+
+SET = ROOT / ".test-assets" / "realworld"
+TARGETS = {"named_right_and_accepted": (0.85, ">="), "genuine_judged_foreign_or_unsure": (0.10, "<="),
+           "foreign_flagged": (0.95, ">=")}
+
+
+def split_of(labelled: external.LabelledSet, split: str) -> external.LabelledSet:
+    """The clips of one split (the `split` column of the set's labels.csv)."""
+    import csv
+
+    with open(labelled.root / "labels.csv", newline="") as f:
+        keep = {row["filename"] for row in csv.DictReader(f) if split == "all" or row["split"] == split}
+    items = tuple((p, lab) for p, lab in labelled.items if str(p.relative_to(labelled.root)) in keep)
+    return external.LabelledSet(f"realworld-{split}", labelled.root, items, labelled.problems)
+
+
+def pct(x: float) -> str:
+    return "  n/a" if x != x else f"{100 * x:5.1f}%"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--split", default="A,B", help="A, B, all, or a comma list (default A,B)")
+    ap.add_argument("--run", help="one run id (default: every run of --task that classifies audio)")
+    ap.add_argument("--task", default="esc50", choices=["esc50", "esc10"])
+    ap.add_argument("--save", action="store_true", help="store each evaluation in its run (the Metrics page shows it)")
+    args = ap.parse_args()
+    if not (SET / "labels.csv").is_file():
+        sys.exit(f"bench_realworld: no real-world set at {SET}; build it with `python -m tests.realworld.build`")
+    from soundlab.classify import load_classifier
+    from soundlab.models.backbone import load_backbone
+
+    s = get_settings()
+    all_runs, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
+    chosen = [r for r in all_runs if r.classifies_audio and (r.id == args.run if args.run else r.task == args.task)]
+    splits = [x.strip() for x in args.split.split(",") if x.strip()]
+    backbones: dict = {}
+    print(f"{'model':58s} {'ESC-50 CV':>14s} {'real cond.':>10s} "
+          + " ".join(f"{'[' + sp + '] right+acc  top-1 balanced rejected flagged':>48s}" for sp in splits))
+    for run in runs.best_first(chosen):
+        for model in run.model_names:
+            bb = backbones.setdefault(run.backbone_key, load_backbone(run.backbone_key, s))
+            clf = load_classifier(run, model, bb)
+            labelled = external.read_labelled(SET / "labels.csv", clf.classes, clf.class_names)
+            cv = run.model(model)["cv"]
+            cells = []
+            t0 = time.monotonic()
+            for sp in splits:
+                ev = external.evaluate(clf, split_of(labelled, sp), limits=s.classify_limits)
+                if args.save:
+                    external.save(run, ev)
+                m = ev.summary()
+                cells.append(f"{pct(m['named_right_and_accepted']):>17s} {pct(m['accuracy'])} "
+                             f"{pct(m['balanced_accuracy']):>8s} {pct(m['genuine_judged_foreign_or_unsure']):>8s} "
+                             f"{pct(m['foreign_flagged']):>7s}")
+            real = run.model(model).get("real_conditions", {}).get("cv", {}).get("accuracy", float("nan"))
+            name = f"{run.task_title} · {run.model_title(model)}"
+            print(f"{name[:58]:58s} {pct(cv['accuracy'])} / {pct(run.balanced_accuracy(model))} {pct(real):>10s} "
+                  + " ".join(cells)
+                  + f"   ({time.monotonic() - t0:.0f} s)", flush=True)
+    print("\ntargets: " + ", ".join(f"{k.replace('_', ' ')} {op} {v:.0%}" for k, (v, op) in TARGETS.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

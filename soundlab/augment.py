@@ -1,0 +1,74 @@
+"""Recording conditions other than ESC-50's: a phone, a small room, a noisy street, a lossy codec.
+
+ESC-50's clips come from one culture of recordings (Freesound uploads, mostly clean, close and full-band); a sound
+played to SoundLab comes from anywhere. `real_conditions` turns a clip into a plausible other recording of it, with
+audiomentations (and pyroomacoustics for the room, fast-mp3-augment for the codec). Heads train on such views beside
+the clip (`soundlab.models.embeddings.VIEWS`), the open set counts them as genuine, and "ESC-50 under real
+conditions" scores held-out clips through a differently seeded chain (`TEST_VIEW`).
+
+Each clip's chain is seeded by the view and the clip's name, so a view is the same on every machine and rerun.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import zlib
+
+import numpy as np
+
+VERSION = 1  # bump when the chain changes: cached embeddings of the views are then recomputed
+TRAIN_VIEWS = ("real1", "real2")  # views heads may train on
+TEST_VIEW = "real-test"  # the view "ESC-50 under real conditions" is scored on; never trained on
+VIEWS = (*TRAIN_VIEWS, TEST_VIEW)
+
+_lock = threading.Lock()  # audiomentations draws from the global numpy and random generators
+_chains: dict[int, object] = {}
+
+
+def _chain(sample_rate: int):
+    import audiomentations as A
+
+    if sample_rate not in _chains:
+        nyquist = sample_rate / 2
+        _chains[sample_rate] = A.Compose([
+            A.OneOf([  # where the microphone and the channel cut the band: phone, laptop, camera, full band
+                A.Compose([A.HighPassFilter(200, 400, p=1.0), A.LowPassFilter(3000, 4000, p=1.0)]),
+                A.Compose([A.HighPassFilter(60, 250, p=1.0), A.LowPassFilter(5000, min(8000, nyquist * 0.9), p=1.0)]),
+                A.SevenBandParametricEQ(-8, 8, p=1.0),
+            ], p=0.8),
+            A.RoomSimulator(min_target_rt60=0.2, max_target_rt60=0.9, calculation_mode="rt60", max_order=6,
+                            use_ray_tracing=False, leave_length_unchanged=True, min_mic_distance=0.5,
+                            max_mic_distance=3.0, p=0.5),
+            A.AddColorNoise(min_snr_db=6, max_snr_db=30, min_f_decay=-6, max_f_decay=0, p=0.6),
+            A.Mp3Compression(min_bitrate=24, max_bitrate=96, backend="fast-mp3-augment", p=0.4),
+            A.Gain(min_gain_db=-18, max_gain_db=6, p=0.8),
+            A.Limiter(min_threshold_db=-12, max_threshold_db=-2, p=0.2),  # a phone's automatic gain control
+            A.Shift(min_shift=-0.5, max_shift=0.5, shift_unit="seconds", rollover=False, p=0.5),
+        ])
+    return _chains[sample_rate]
+
+
+def seed_of(view: str, name: str) -> int:
+    return zlib.crc32(f"{view}/{name}".encode())
+
+
+def real_conditions(y: np.ndarray, sample_rate: int, *, view: str, name: str) -> np.ndarray:
+    """`y` as another recording of the same sound might be: same length, float32, never louder than full scale."""
+    if view not in VIEWS:
+        raise ValueError(f"unknown recording-conditions view {view!r}; known: {', '.join(VIEWS)}")
+    y = np.asarray(y, np.float32)
+    if not np.any(y):
+        return y
+    # the codec and the shift refuse very short input: a short clip is padded with silence to 1 s, then cut back
+    padded = np.pad(y, (0, max(0, sample_rate - len(y))))
+    with _lock:
+        seed = seed_of(view, name)
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        out = _chain(sample_rate)(samples=padded, sample_rate=sample_rate)
+    out = np.nan_to_num(np.asarray(out, np.float32)[: len(y)])
+    if len(out) < len(y):
+        out = np.pad(out, (0, len(y) - len(out)))
+    peak = float(np.max(np.abs(out)))
+    return out / peak if peak > 1.0 else out
