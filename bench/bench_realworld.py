@@ -63,7 +63,7 @@ def main() -> int:
     chosen = [r for r in all_runs if r.classifies_audio and (r.id == args.run if args.run else r.task == args.task)]
     splits = [x.strip() for x in args.split.split(",") if x.strip()]
     backbones: dict = {}
-    print(f"{'model':58s} {'ESC-50 CV':>14s} {'real cond.':>10s} "
+    print(f"{'model':84s} {'ESC-50 CV':>14s} {'real cond.':>10s} "
           + " ".join(f"{'[' + sp + '] right+acc  top-1 balanced rejected flagged':>48s}" for sp in splits))
     for run in runs.best_first(chosen):
         for model in run.model_names:
@@ -83,7 +83,7 @@ def main() -> int:
                              f"{pct(m['foreign_flagged']):>7s}")
             real = run.model(model).get("real_conditions", {}).get("cv", {}).get("accuracy", float("nan"))
             name = f"{run.task_title} · {run.model_title(model)}"
-            print(f"{name[:58]:58s} {pct(cv['accuracy'])} / {pct(run.balanced_accuracy(model))} {pct(real):>10s} "
+            print(f"{name[:84]:84s} {pct(cv['accuracy'])} / {pct(run.balanced_accuracy(model))} {pct(real):>10s} "
                   + " ".join(cells)
                   + f"   ({time.monotonic() - t0:.0f} s)", flush=True)
     print("\ntargets: " + ", ".join(f"{k.replace('_', ' ')} {op} {v:.0%}" for k, (v, op) in TARGETS.items()))

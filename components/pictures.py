@@ -105,13 +105,14 @@ def probability_bars(probs: np.ndarray, class_names: list[str], *, top_k: int = 
 
 def category_bars(totals: dict[str, float]) -> Chart:
     # labels as long as ESC-50's longest category ("Natural soundscapes & water sounds") fit whole
-    return bars(list(totals.items()), title="Categories (sum of their classes)", color="#5b8a3c", label_px=226,
-                width_px=392)
+    return bars(list(totals.items()), title="Categories (sum of their classes)", color="#5b8a3c", label_px=240,
+                width_px=406)
 
 
 def tag_bars(tags: list[tuple[str, float]], *, title: str = "AudioSet tags") -> Chart:
     """A backbone's AudioSet tags with their scores (mean over frames, 0..1)."""
-    return bars(tags, title=title, color="#8a5b3c", value_format="{:.2f}", label_px=144, width_px=380)
+    # most AudioSet names fit whole ("Male speech, man speaking"); the longest are cut with an ellipsis
+    return bars(tags, title=title, color="#8a5b3c", value_format="{:.2f}", label_px=176, width_px=412)
 
 
 def blues(p: np.ndarray) -> np.ndarray:

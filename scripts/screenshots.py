@@ -113,6 +113,8 @@ def main() -> int:
             _save(page, args.out / "classify-silence.png", height=1000, **shot)
             visit(page, f"{url}/Metrics?metrics-section=Mistakes&clip=4-185415-A-21.wav", '[data-testid="stMain"] h3')
             _save(page, args.out / "metrics-mistakes.png", height=2000, **shot)
+            visit(page, f"{url}/Metrics?metrics-section=Outside+the+training+data", '[data-testid="stDataFrame"]')
+            _save(page, args.out / "metrics-outside.png", height=1600, **shot)
     shutil.rmtree(scratch, ignore_errors=True)
     return 0
 

@@ -191,7 +191,8 @@ class Run:
     def title(self) -> str:
         """The run for people: its task and what its models are ("ESC-50 · heads on YAMNet")."""
         if self.is_fused():
-            what = "fine-tuned + head, fused"
+            real = self.model(self.default_model).get("head", {}).get("real_views")
+            what = "fused, augmented head" if real else "fine-tuned + head, fused"
         elif len(self.model_names) == 1:
             what = self.model_title()
         else:

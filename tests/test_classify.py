@@ -152,6 +152,13 @@ def test_the_cli_prints_only_soundlabs_lines(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stderr == "", out.stderr
     assert out.stdout.splitlines()[0] == f"{clip}:" and "Dog" in out.stdout.splitlines()[1]
+    (tmp_path / "set" / "foreign").mkdir(parents=True)
+    (tmp_path / "set" / "foreign" / "speech.ogg").write_bytes((ROOT / "sample" / "examples" / "speech-en.ogg").read_bytes())
+    for command in (["info"], ["evaluate", "--external", str(tmp_path / "set")]):
+        other = subprocess.run([sys.executable, "-m", "soundlab", *command], cwd=ROOT, env=env, capture_output=True,
+                               text=True, timeout=300)
+        noise = [x for x in other.stderr.splitlines() if any(w in x for w in ("absl", "cuInit", "XNNPACK", "oneDNN"))]
+        assert other.returncode == 0 and not noise, (command, other.stderr[-500:])
     runs_dir = tmp_path / "artifacts"
     import shutil
 

@@ -114,6 +114,10 @@ def test_explore_mel_parameters(dev_root, use_dataset):
     at.slider(key="explore-mel-fmax").set_value(8000).run()
     assert not at.exception
     assert pictures(at) == ["Waveform and mel spectrogram (n_fft 2048, hop 256, 40 bands to 8.0 kHz)"]
+    # bound to the URL (B6): a link with the settings reopens the same spectrogram
+    again = run(EXPLORE, {"clip": PRESENT_WITH_SIBLING, "explore-mel-nfft": "2048", "explore-mel-nmels": "40",
+                          "explore-mel-fmax": "8000"})
+    assert pictures(again) == pictures(at)
     # the same settings reach the interactive charts
     at.toggle(key="explore-interactive").set_value(True).run()
     assert not at.exception and not pictures(at)

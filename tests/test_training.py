@@ -153,6 +153,24 @@ def test_tiny_run_folder_is_complete(tiny_run):
     assert 0 < tiny_run.openset().oof_in_set_share <= 1
 
 
+def test_a_run_trained_on_other_recording_conditions_says_so_and_scores_them(dev, yamnet, tmp_path):
+    """`train --real-conditions train`: the heads also learn from two augmented views of every clip, and every held-out
+    clip is scored once more through a chain no head trained on ("ESC-50 under real conditions"), out of fold."""
+    from soundlab import augment
+
+    cfg = HeadsConfig(heads=("logreg",), real_views=augment.TRAIN_VIEWS, real_test=True)
+    path = train.train_run(small(dev), "esc50", HeadsTrainer(yamnet, cfg), cache_dir=tmp_path / "cache",
+                           runs_dir=tmp_path / "runs", log=lambda m: None)
+    run = runs.load_run(path)
+    record = run.model("logreg")
+    assert record["train_views"] == ["orig", *augment.TRAIN_VIEWS]
+    real = record["real_conditions"]
+    table = pd.read_csv(run.path / real["oof"])
+    assert len(table) == 30 and 0 <= real["cv"]["accuracy"] <= 1
+    assert (table["fold"] == runs.read_oof(run, "logreg")["fold"]).all()  # the same folds as the plain predictions
+    assert run.trained_on_real_conditions and "other recording conditions" in run.model_title("logreg")
+
+
 def test_tiny_run_heads_load_in_safe_mode(tiny_run, rng):
     x = rng.standard_normal((3, 10, 1024)).astype(np.float32)
     for kind in tiny_run.model_names:
