@@ -42,7 +42,7 @@ def render(view) -> None:
         ("Cross-validation", f"{cv['accuracy']:.1%}", "On the run's own clips, out of fold: the protocol above.",
          f"balanced {run.balanced_accuracy(model):.1%}")])
     st.caption(f"**{ev.set_name}**: {m['n_in_set']} recordings of {m['classes_present']} of the run's classes and "
-               f"{m['n_foreign']} foreign sounds from `{page.safe(ev.root)}`, judged as the Classify page judges "
+               f"{m['n_foreign']} foreign sounds from {page.safe(ev.root)}, judged as the Classify page judges "
                f"(verdict included) on {ev.created[:10]}." + (f" {m['n_errors']} could not be read." if m["n_errors"]
                                                                else ""))
     for problem in ev.problems[:5]:
