@@ -3,8 +3,6 @@ out-of-fold predictions (`python -m soundlab report`; tests check the files agai
 
 from __future__ import annotations
 
-import json
-
 from soundlab.predictions import Predictions, compare, family_of, group_accuracy, load_predictions
 from soundlab.runs import HOLDS_UP_SET, Run
 
@@ -136,7 +134,7 @@ def headline(all_runs: list[Run]) -> str:
         mark = " **(default)**" if default is not None and r["run"] == default.id else ""
         ten = best10.get(fam)
         run = next(x for x in all_runs if x.id == r["run"])
-        real = stored_summary(run, r["name"], REPORT_SET) or {}
+        real = run.stored_summary(r["name"], REPORT_SET) or {}
         lines.append(f"| {r['model']}{mark} | {_pct(r['accuracy'])} | {_pct(r['balanced_accuracy'])} | "
                      f"{_pct(ten['accuracy']) if ten else '—'} | {_pct(real.get('named_right_and_accepted'))} | "
                      f"{_pct(real.get('foreign_flagged'))} |")
@@ -148,14 +146,6 @@ def headline(all_runs: list[Run]) -> str:
                       "[docs/results.md](docs/results.md)."]
     lines += ["", HEADLINE_END]
     return "\n".join(lines)
-
-
-def stored_summary(run: Run, model: str, set_name: str) -> dict | None:
-    """The figures of a stored external evaluation (`soundlab.external`), or None if there is none."""
-    try:
-        return json.loads(run.external_file(set_name, model).read_text())["summary"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def realworld(all_runs: list[Run]) -> str:
@@ -176,7 +166,7 @@ def realworld(all_runs: list[Run]) -> str:
         if run.task != "esc50" or not run.classifies_audio:
             continue
         for model in run.model_names:
-            found = [stored_summary(run, model, name) for name in sets]
+            found = [run.stored_summary(model, name) for name in sets]
             if not any(found):
                 continue
             real = run.model(model).get("real_conditions", {}).get("cv", {}).get("accuracy")

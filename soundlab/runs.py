@@ -157,7 +157,11 @@ class Run:
 
     def external_file(self, set_name: str, model: str) -> Path:
         """Where an external evaluation of `model` on the set `set_name` is stored."""
-        return self.path / EXTERNAL_DIR / f"{_slug(set_name)}--{_slug(model)}.json"
+        return external_file(self.path, set_name, model)
+
+    def stored_summary(self, model: str, set_name: str) -> dict | None:
+        """The figures of the stored external evaluation of `model` on `set_name` (`soundlab.external`), or None."""
+        return stored_summary(self.path, model, set_name)
 
 
     @property
@@ -297,17 +301,26 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "set"
 
 
+def external_file(run_path: Path, set_name: str, model: str) -> Path:
+    return Path(run_path) / EXTERNAL_DIR / f"{_slug(set_name)}--{_slug(model)}.json"
+
+
+def stored_summary(run_path: Path, model: str, set_name: str) -> dict | None:
+    """The "summary" of a stored external evaluation; None when there is none or it cannot be read."""
+    try:
+        summary = json.loads(external_file(run_path, set_name, model).read_text())["summary"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
 def _read_holds_up(path: Path, models: list[str]) -> dict[str, float]:
     """Balanced accuracies of the run's models on `HOLDS_UP_SET`, from their stored evaluations (unreadable: none)."""
     out = {}
     for name in models:
-        f = path / EXTERNAL_DIR / f"{_slug(HOLDS_UP_SET)}--{_slug(name)}.json"
-        try:
-            value = float(json.loads(f.read_text())["summary"]["balanced_accuracy"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if np.isfinite(value):
-            out[name] = value
+        value = (stored_summary(path, name, HOLDS_UP_SET) or {}).get("balanced_accuracy")
+        if isinstance(value, int | float) and np.isfinite(value):
+            out[name] = float(value)
     return out
 
 

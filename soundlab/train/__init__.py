@@ -53,6 +53,12 @@ class CVResult:
     best_epochs: list[int] = field(default_factory=list)
     seconds: float = 0.0
 
+    def add_real(self, rows: np.ndarray, probs: np.ndarray | None) -> None:
+        if probs is not None:
+            if self.real_probs is None:
+                self.real_probs = np.zeros_like(self.oof_probs)
+            self.real_probs[rows] = probs
+
 
 class Trainer(Protocol):
     """What the loop needs from a model family. A trainer holds its inputs once `prepare` has run."""
@@ -154,21 +160,17 @@ def cross_validate(trainer: Trainer, proto: protocol.Protocol, *, seed: int, log
             if name in results:
                 r = results[name]
                 r.oof_probs[test] = fold_probs[name]
-                if real_probs[name] is not None:
-                    if r.real_probs is None:
-                        r.real_probs = np.zeros_like(r.oof_probs)
-                    r.real_probs[test] = real_probs[name]
+                r.add_real(test, real_probs[name])
                 r.histories.append({"fold": int(k), **fit.history})
                 if fit.best_epoch is not None:
                     r.best_epochs.append(fit.best_epoch)
                 r.seconds += time.monotonic() - t0
         for name in trainer.names:
             if name in trainer.derived:
-                results[name].oof_probs[test] = np.mean([fold_probs[m] for m in trainer.derived[name]], axis=0)
-                if all(real_probs[m] is not None for m in trainer.derived[name]):
-                    if results[name].real_probs is None:
-                        results[name].real_probs = np.zeros_like(results[name].oof_probs)
-                    results[name].real_probs[test] = np.mean([real_probs[m] for m in trainer.derived[name]], axis=0)
+                members = trainer.derived[name]
+                results[name].oof_probs[test] = np.mean([fold_probs[m] for m in members], axis=0)
+                if all(real_probs[m] is not None for m in members):
+                    results[name].add_real(test, np.mean([real_probs[m] for m in members], axis=0))
         log(f"  fold {k}: " + ", ".join(f"{n} {np.mean(results[n].oof_probs[test].argmax(1) == y[test]):.3f}"
                                         for n in trainer.names))
     return results
