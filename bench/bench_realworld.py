@@ -52,7 +52,14 @@ def main() -> int:
     ap.add_argument("--run", help="one run id (default: every run of --task that classifies audio)")
     ap.add_argument("--task", default="esc50", choices=["esc50", "esc10"])
     ap.add_argument("--save", action="store_true", help="store each evaluation in its run (the Metrics page shows it)")
+    ap.add_argument("--measured-with", default="", metavar="S=RUN[,S=RUN]",
+                    help="with --run, for a run that learned from this set's recordings (train --extra-train): judge "
+                         "split S with RUN, the same recipe trained without split S, and store that as --run's "
+                         "evaluation of S (cross-fitted, like out-of-fold predictions)")
     args = ap.parse_args()
+    measured_with = dict(x.strip().split("=", 1) for x in args.measured_with.split(",") if x.strip())
+    if measured_with and not args.run:
+        sys.exit("bench_realworld: --measured-with goes with --run")
     if not (SET / "labels.csv").is_file():
         sys.exit(f"bench_realworld: no real-world set at {SET}; build it with `python -m tests.realworld.build`")
     from soundlab.classify import load_classifier
@@ -74,7 +81,16 @@ def main() -> int:
             cells = []
             t0 = time.monotonic()
             for sp in splits:
-                ev = external.evaluate(clf, split_of(labelled, sp), limits=s.classify_limits)
+                if sp in measured_with:
+                    other = runs.find(all_runs, measured_with[sp])
+                    ev = external.evaluate(load_classifier(other, model, bb), split_of(labelled, sp),
+                                           limits=s.classify_limits)
+                    ev.run_id, ev.measured_with = run.id, {
+                        "run": other.id,
+                        "why": f"{run.id} learned from recordings of this set, so split {sp} was judged by the same "
+                               f"recipe trained without split {sp} ({other.id}), as out-of-fold predictions are"}
+                else:
+                    ev = external.evaluate(clf, split_of(labelled, sp), limits=s.classify_limits)
                 if args.save:
                     external.save(run, ev)
                 m = ev.summary()

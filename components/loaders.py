@@ -219,7 +219,7 @@ def runs_with_warnings(*, classifies_audio: bool | None = None):
 def _classifier(run_path: str, kind: str, stamp: tuple, fingerprint: str, _run, _backbone):
     from soundlab.classify import load_classifier
 
-    return load_classifier(_run, kind, _backbone)
+    return load_classifier(_run, kind, _backbone, other_backbone=backbone)  # a fused model's second: the shared one
 
 
 def classifier(run, kind: str, bb):

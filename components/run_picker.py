@@ -17,6 +17,17 @@ from soundlab.runs import BACKBONE_TITLES, MODEL_TITLES
 MODEL_SHORT = {**MODEL_TITLES, "fusion": "fine-tuned + head, fused"}
 
 
+def _default(all_runs: list):
+    """The run shown first: `runs.preferred` among the runs whose backbones are all on disk (a fused model that also
+    hears through YAMNet needs yamnet.tflite), so a missing file costs that model, not the page."""
+    from soundlab.config import get_settings
+    from soundlab.models.backbone import status
+
+    s = get_settings()
+    ready = {k: status(k, s).ready for k in {k for r in all_runs for k in r.backbones}}
+    return runs_mod.preferred([r for r in all_runs if all(ready[k] for k in r.backbones)] or all_runs)
+
+
 def pick_backbone(all_runs: list, *, prefix: str) -> list:
     """A sidebar selectbox of the backbones that have runs (default: the preferred run's; a linked run's if the link
     names one). Returns the runs of the chosen backbone."""
@@ -26,7 +37,7 @@ def pick_backbone(all_runs: list, *, prefix: str) -> list:
     if st.query_params.get(f"{prefix}-backbone") in keys:  # a link may name the backbone by key; the box shows names
         st.query_params[f"{prefix}-backbone"] = BACKBONE_TITLES.get(st.query_params[f"{prefix}-backbone"])
     url_run = next((r for r in all_runs if r.id == st.query_params.get(f"{prefix}-run")), None)
-    default = (url_run or runs_mod.preferred(all_runs)).backbone_key
+    default = (url_run or _default(all_runs)).backbone_key
     with st.sidebar:
         key = st.selectbox("Backbone", keys, index=keys.index(default), key=f"{prefix}-backbone", bind="query-params",
                            format_func=lambda k: BACKBONE_TITLES.get(k, k),
@@ -65,7 +76,7 @@ def pick(all_runs: list, *, prefix: str, header: str | None = None, model_label:
     """Sidebar selectboxes for a run and one of its models, best first. Returns (run, model name)."""
     ordered = runs_mod.best_first(all_runs)
     by_id = {r.id: r for r in ordered}
-    default = runs_mod.preferred(all_runs).id
+    default = _default(all_runs).id
     refused = _seed(f"{prefix}-run", f"{prefix}-run", list(by_id), default)
     if refused is not None:
         st.error(f"The link names run {refused[:80]!r}, which is not here; showing the default run instead.")

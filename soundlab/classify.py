@@ -8,7 +8,10 @@ the mean over windows and the timeline shows each window.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +23,7 @@ from soundlab.models import embeddings, fusion
 from soundlab.models.backbone import SILENT_FRAME, Backbone, BackboneOutput, silence_index, sound_pooled
 from soundlab.models.heads import HeadPredictor
 from soundlab.openset import OpenSetModel, Verdict, normalize
-from soundlab.runs import Run, read_embeddings
+from soundlab.runs import Run, read_embeddings, read_extra_embeddings
 
 WINDOW_S = 5.0
 HOP_S = 2.5
@@ -62,6 +65,7 @@ class Classifier:
     train_labels: np.ndarray | None  # (n,) their labels
     warnings: tuple[str, ...] = ()
     finetuned: object | None = None  # a fused model's fine-tuned network (`Backbone.fine_tuned`), else None
+    second: tuple[Backbone, HeadPredictor] | None = None  # a fused model's head on another backbone (YAMNet), else None
 
     @property
     def class_names(self) -> list[str]:
@@ -82,10 +86,12 @@ class Classifier:
                                   dataset=self.run.task_title)
 
 
-def load_classifier(run: Run, kind: str | None, backbone: Backbone) -> Classifier:
+def load_classifier(run: Run, kind: str | None, backbone: Backbone,
+                    other_backbone: Callable[[str], Backbone] | None = None) -> Classifier:
     """Load the head `kind` (default: the run's default model) of `run` for `backbone`.
 
     A head trained on another version of the backbone still loads, with a warning that says what to do.
+    `other_backbone(key)` gives a fused model's second backbone (the app passes its shared one; default: loaded).
     """
     from soundlab.models import heads
 
@@ -115,6 +121,9 @@ def load_classifier(run: Run, kind: str | None, backbone: Backbone) -> Classifie
     try:
         names, pooled, _ = read_embeddings(run)
         pooled, labels = normalize(pooled), run.labels_of(names)
+        extra = read_extra_embeddings(run)  # recordings from elsewhere the run also learned from
+        if extra is not None:
+            pooled, labels = np.concatenate([pooled, normalize(extra[0])]), np.concatenate([labels, extra[2]])
     except (ModelError, KeyError) as e:
         pooled = labels = None
         warnings.append(f"Open-set check unavailable: the run's stored embeddings or labels cannot be read ({e}).")
@@ -126,9 +135,19 @@ def load_classifier(run: Run, kind: str | None, backbone: Backbone) -> Classifie
     finetuned = None
     if run.is_fused(kind):  # a fused model (soundlab.models.fusion): its fine-tuned network runs beside the head
         finetuned = backbone.fine_tuned(run.path / spec["finetuned"]["file"], len(run.classes))
+    second = None
+    if "second" in spec:  # a fused model with a head on a second backbone: it hears each window too
+        from soundlab.models.backbone import load_backbone
+
+        other = (other_backbone or load_backbone)(spec["second"]["backbone"])
+        if other.fingerprint != spec["second"].get("fingerprint", other.fingerprint):
+            warnings.append(f"The {other.name} member of {run.id} was trained on backbone "
+                            f"{spec['second']['fingerprint']}, but the loaded one is {other.fingerprint}; its "
+                            "predictions may be off.")
+        second = (other, HeadPredictor(heads.load(run.path / spec["second"]["file"]), spec["second"]["kind"]))
     clf = Classifier(backbone=backbone, run=run, kind=kind, predictor=predictor,
                      tta_views=tuple(spec.get("tta_views", ["orig"])), openset=osm, train_pooled=pooled,
-                     train_labels=labels, warnings=tuple(warnings), finetuned=finetuned)
+                     train_labels=labels, warnings=tuple(warnings), finetuned=finetuned, second=second)
     # Warm up at the shapes used at inference (a 5 s window): the head's traced functions and the backbone's
     # tensors are sized now, so the first classification is not 100s of ms slower.
     _, out = classify_waveform(clf, np.full(int(WINDOW_S * params.sample_rate_hz), 1e-3, np.float32))
@@ -209,31 +228,60 @@ def _window_views(clf: Classifier, y: np.ndarray) -> tuple[dict[str, BackboneOut
     return outs, (time.perf_counter() - t0) * 1000
 
 
-def _head_probs(clf: Classifier, outs: dict[str, BackboneOutput], tuned=None) -> np.ndarray:
+def _head_probs(clf: Classifier, outs: dict[str, BackboneOutput], tuned=()) -> np.ndarray:
     """Mean of the head's probabilities over the test-time views (one batched call); for a fused model, combined
-    with the fine-tuned network's (`tuned`: its output on the window)."""
+    with its other members' (`tuned`: their (clip, frame) probabilities of the window)."""
     frames = [outs[v].embeddings for v in clf.tta_views]
     if len({len(f) for f in frames}) == 1:
         p = clf.predictor.predict(np.stack(frames)).mean(axis=0)
     else:
         p = np.mean([clf.predictor.predict(f) for f in frames], axis=0)
-    return p if tuned is None else fusion.geometric_mean(p, tuned[0])
+    return fusion.geometric_mean(p, *(m[0] for m in tuned)) if tuned else p
 
 
-def _frame_probs(clf: Classifier, out: BackboneOutput, tuned=None) -> np.ndarray:
+def _frame_probs(clf: Classifier, out: BackboneOutput, tuned=()) -> np.ndarray:
     """(frames, n_classes) each backbone frame classified on its own (the timeline); for a fused model, combined with
-    the fine-tuned network's frames (the same columns of the same-shaped feature map; the first ones where it was
-    given a padded window)."""
+    the other members' frames at the same time (the fine-tuned network's are the same columns of the same-shaped
+    feature map; another backbone's frames have their own hop and are taken at the nearest time)."""
     p = clf.predictor.frame_probs(out.embeddings)
-    if tuned is None or len(tuned[1]) < len(p):
+    members = [m[1] for m in tuned if len(m[1])]
+    if not members:
         return p
-    return fusion.geometric_mean(p, tuned[1][: len(p)])
+    at = [m[np.minimum((np.arange(len(p)) * len(m)) // len(p), len(m) - 1)] for m in members]
+    return fusion.geometric_mean(p, *at)
 
 
-def _tuned(clf: Classifier, y: np.ndarray, out: BackboneOutput):
-    """A fused model's fine-tuned network on the window `y` (clip and frame probabilities), else None; it reuses the
-    backbone's spectrogram of the window (`out.log_mel`) when the backbone gives one."""
-    return clf.finetuned(y, out.log_mel) if clf.finetuned is not None else None
+_second_pool: ThreadPoolExecutor | None = None
+_second_pool_lock = threading.Lock()
+
+
+def _start_second(clf: Classifier, y: np.ndarray) -> Future | None:
+    """A fused model's second backbone starts on the window `y` in its own thread before the first backbone runs:
+    TFLite and the TorchScript network both run without the GIL, so on two cores the passes overlap instead of adding
+    up (bench/RESULTS.md). None for a model without a second backbone."""
+    global _second_pool
+    if clf.second is None:
+        return None
+    other = clf.second[0]
+    rate, sr = clf.backbone.params.sample_rate_hz, other.params.sample_rate_hz
+    with _second_pool_lock:
+        if _second_pool is None:
+            _second_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="soundlab-second")
+    return _second_pool.submit(lambda: other(audio.resample(y, orig_sr=rate, target_sr=sr) if sr != rate else y))
+
+
+def _tuned(clf: Classifier, y: np.ndarray, out: BackboneOutput, second: Future | None = None) -> tuple:
+    """A fused model's other members on the window `y` at the backbone's rate: (clip, frame) probabilities of the
+    fine-tuned network (it reuses the backbone's spectrogram, `out.log_mel`) and of the head on a second backbone
+    (`second`: its pass, from `_start_second`); () for a plain head."""
+    members = []
+    if clf.finetuned is not None:
+        members.append(clf.finetuned(y, out.log_mel))
+    if clf.second is not None:
+        o = (second or _start_second(clf, y)).result()
+        head = clf.second[1]
+        members.append((head.predict(o.embeddings), head.frame_probs(o.embeddings)))
+    return tuple(members)
 
 
 class _Levels:
@@ -336,11 +384,12 @@ class _Accumulator:
     def add(self, y: np.ndarray, start: int) -> None:
         """Classify one window `y` (at the backbone's rate) starting at sample `start`."""
         clf = self.clf
+        second = _start_second(clf, y)
         outs, ms = _window_views(clf, y)
         self.ms["backbone"] += ms
         t0 = time.perf_counter()
         o = outs["orig"]
-        tuned = _tuned(clf, y, o)
+        tuned = _tuned(clf, y, o, second)
         self.probs.append(_head_probs(clf, outs, tuned))
         if self.first_frames is None:
             self.first_frames = (_frame_probs(clf, o, tuned), silent_frames(y, o, clf.backbone))
@@ -430,8 +479,9 @@ def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = 
 
 def classify_waveform(clf: Classifier, y: np.ndarray) -> tuple[np.ndarray, BackboneOutput]:
     """Probabilities (n_classes,) of one short window at the backbone's rate, and its backbone output (live mode)."""
+    second = _start_second(clf, y)
     outs, _ = _window_views(clf, y)
-    return _head_probs(clf, outs, _tuned(clf, y, outs["orig"])), outs["orig"]
+    return _head_probs(clf, outs, _tuned(clf, y, outs["orig"], second)), outs["orig"]
 
 
 def _backbone_windows(backbone: Backbone, source: audio.Source, *, name: str | None = None,

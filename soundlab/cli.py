@@ -323,13 +323,21 @@ def cmd_train(args: argparse.Namespace) -> int:
             labels = (read_labels(args.labels, ds.meta), args.labels)
         except DatasetError as e:
             raise SystemExit(f"error: {e}") from None
+    extra = None
+    if args.extra_train:
+        if args.model not in ("heads", "yamnet"):
+            raise SystemExit("error: --extra-train works with --model heads (heads on a backbone's embeddings)")
+        extra = (args.extra_train, tuple(s.strip() for s in args.extra_split.split(",") if s.strip()))
+    elif args.extra_split:
+        raise SystemExit("error: --extra-split chooses among the rows of --extra-train; give that too")
     trainers = _trainers(args)
     for task in tasks:
         for trainer in trainers:
             bar = ProgressBar()
             try:
                 path = train_run(ds, task, trainer, cache_dir=s.cache_dir, runs_dir=s.artifacts_dir / "runs",
-                                 log=bar.write, progress=functools.partial(bar, "inputs"), labels=labels)
+                                 log=bar.write, progress=functools.partial(bar, "inputs"), labels=labels,
+                                 extra_train=extra)
             finally:
                 bar.close()
             print(path)
@@ -376,7 +384,8 @@ def cmd_evaluate_external(args: argparse.Namespace) -> int:
 
     s = get_settings()
     clf = _classifier_for(s, args.run, args.model)
-    labelled = external.read_labelled(args.external, clf.classes, clf.class_names)
+    labelled = external.without_training_clips(external.read_labelled(args.external, clf.classes, clf.class_names),
+                                               clf.run)
     for problem in labelled.problems:
         print(f"note: {problem}", file=sys.stderr)
     print(f"{clf.run.id} · {clf.kind} on {len(labelled.items)} clips of {labelled.root}", file=sys.stderr)
@@ -458,7 +467,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         calibrations = openset.calibrate_models(
             {n: t[[f"p_{c}" for c in run.classes]].to_numpy(np.float32) for n, t in oof.items()},
             pooled=pooled, tags=tags, labels=first["true"].to_numpy(), folds=first["fold"].to_numpy(),
-            n_classes=len(run.classes), tag_names=tag_names)
+            n_classes=len(run.classes), tag_names=tag_names, extra=runs.read_extra_embeddings(run))
         path = runs.write_openset(run, calibrations)
         print(f"{run.id}: " + ", ".join(f"{n} {c['oof']['in_set']:.1%} in-set" for n, c in calibrations.items())
               + f" (nested, out of fold) -> {path}")
@@ -482,10 +491,19 @@ def cmd_fuse(args: argparse.Namespace) -> int:
         if not tasks:
             raise SystemExit("error: no fine-tuned run found; train one with `python -m soundlab train --model finetune`")
         pairs = [fusion.pick_members(all_runs, task) for task in tasks]
+    second = None
+    if args.second_run:
+        if len(pairs) != 1:
+            raise SystemExit("error: --second-run goes with --finetuned and --heads-run (one fused run)")
+        second_run = runs.find(all_runs, args.second_run)
+        second = (second_run, args.second_head or second_run.default_model)
+    elif args.second_head:
+        raise SystemExit("error: --second-head names a head of --second-run; give that too")
     for tuned, head_run in pairs:
-        print(f"fusing {tuned.id} and {head_run.id} ({args.head or head_run.default_model})")
+        print(f"fusing {tuned.id} and {head_run.id} ({args.head or head_run.default_model})"
+              + (f" and {second[0].id} ({second[1]})" if second else ""))
         print(fusion.fuse(tuned, head_run, args.head, s.artifacts_dir / "runs",
-                          tag_names=tag_names_of(fusion.BACKBONE, s)))
+                          tag_names=tag_names_of(fusion.BACKBONE, s), second=second))
     return 0
 
 
@@ -666,6 +684,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--heads", help="comma-separated subset of attention,mlp,linear,logreg,ensemble")
     sp.add_argument("--max-epochs", type=int, help="epoch cap of the neural heads (default 200); the epochs of a "
                     "from-scratch model (default 60) or of fine-tuning (default 16)")
+    sp.add_argument("--extra-train", metavar="PATH",
+                    help="heads only: also train on these labelled recordings from outside the dataset (a CSV "
+                         "filename,label[,split] or a folder per class, as evaluate --external reads; foreign rows "
+                         "are skipped). They join every training fold and the deployed model, never a test fold; "
+                         "the run says what it was trained on")
+    sp.add_argument("--extra-split", default="", metavar="S[,S]",
+                    help="keep only the --extra-train CSV rows of these split values (e.g. A: train on split A and "
+                         "evaluate on B)")
     sp.add_argument("--real-conditions", default="off", choices=["off", "score", "train"],
                     help="heads only. score: also score every held-out clip as another recording would give it (band "
                          "limit, room, noise, codec: 'ESC-50 under real conditions'); train: that, and train the heads "
@@ -685,6 +711,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--finetuned", metavar="RUN", help="the fine-tuned run (with --heads-run; default: the newest)")
     sp.add_argument("--heads-run", metavar="RUN", help="the run of heads on EfficientAT (default: the newest)")
     sp.add_argument("--head", help="the head to fuse (default: that run's default, its best by balanced accuracy)")
+    sp.add_argument("--second-run", metavar="RUN",
+                    help="also fuse a head on another backbone (a run of heads on YAMNet on the same clips and folds): "
+                         "a third member that hears each window through YAMNet (costs its pass per window)")
+    sp.add_argument("--second-head", help="the head of --second-run (default: that run's default)")
     sp.set_defaults(func=cmd_fuse)
 
     sp = sub.add_parser("evaluate", help="recompute the metrics of runs from their stored predictions; with "

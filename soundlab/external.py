@@ -19,6 +19,7 @@ Metrics page reads them.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import time
@@ -147,6 +148,9 @@ class ExternalEvaluation:
     problems: list[str] = field(default_factory=list)
     created: str = ""
     seconds: float = 0.0
+    # set when the clips were judged by the same recipe trained without them (a run that learned from some of the
+    # set's recordings): {"run": the run that judged them, "why": in words}
+    measured_with: dict = field(default_factory=dict)
 
     def in_set(self) -> list[ClipResult]:
         return [c for c in self.clips if c.label != FOREIGN and not c.error]
@@ -202,7 +206,7 @@ class ExternalEvaluation:
         clips = [ClipResult(**{**c, "confidence": float("nan") if c.get("confidence") is None else c["confidence"]})
                  for c in d["clips"]]
         keys = ("set_name", "root", "run_id", "model", "classes", "class_names", "problems", "created", "seconds")
-        return cls(clips=clips, **{k: d[k] for k in keys})
+        return cls(clips=clips, measured_with=dict(d.get("measured_with") or {}), **{k: d[k] for k in keys})
 
     def root_path(self) -> Path:
         root = Path(self.root)
@@ -226,12 +230,40 @@ def _ok(c: ClipResult) -> bool | None:
     return (not c.accepted) if c.label == FOREIGN else (c.right and c.accepted)
 
 
+def without_training_clips(labelled: LabelledSet, run) -> LabelledSet:
+    """`labelled` without the recordings `run` also learned from (`train --extra-train`, matched by content): a
+    model judged on its own training clips would look better than it is. Each left-out clip is counted in one line."""
+    trained = {f["sha256"] for f in run.info.get("extra_training", {}).get("files", [])}
+    if not trained:
+        return labelled
+    keep, dropped = [], 0
+    for path, label in labelled.items:
+        try:
+            with open(path, "rb") as f:
+                seen = hashlib.file_digest(f, "sha256").hexdigest() in trained
+        except OSError:
+            seen = False  # evaluate() reports the unreadable file
+        dropped += seen
+        if not seen:
+            keep.append((path, label))
+    if not dropped:
+        return labelled
+    why = (f"{dropped} clip{'s' if dropped != 1 else ''} left out: {run.id} was trained on "
+           f"{'them' if dropped != 1 else 'it'} (an evaluation on its own training clips would not be honest)")
+    if not keep:
+        raise DatasetError(f"{labelled.name}: every clip was in the training data of {run.id}; evaluate it on "
+                           "recordings it never heard")
+    return LabelledSet(labelled.name, labelled.root, tuple(keep), (*labelled.problems, why))
+
+
 def evaluate(clf, labelled: LabelledSet, *, limits=None, progress: Callable[[int, int], None] | None = None,
              name: str | None = None) -> ExternalEvaluation:
-    """Judge every clip of `labelled` with `clf` (a `soundlab.classify.Classifier`), as the Classify page does. A clip
-    that cannot be read is kept with its error (one line) and left out of the figures."""
+    """Judge every clip of `labelled` with `clf` (a `soundlab.classify.Classifier`), as the Classify page does,
+    leaving out the recordings its run learned from. A clip that cannot be read is kept with its error (one line)
+    and left out of the figures."""
     from soundlab.classify import classify_audio
 
+    labelled = without_training_clips(labelled, clf.run)
     t0 = time.monotonic()
     names = clf.class_names
     clips = []

@@ -305,17 +305,37 @@ def silence(label: str, *, tagger: str, dataset: str) -> Verdict:
                    heard="silence", dataset=dataset)
 
 
-def _oof_signals(probs, pooled, tags, labels, folds, n_classes, sm, exclude=None) -> np.ndarray:
+@dataclass(frozen=True)
+class _Reference:
+    """The training clips a clip is compared with: the dataset's clips at `rows`, plus any extra training windows
+    (recordings from elsewhere the run also learned from; they are never tested, so they join every reference)."""
+
+    pooled: np.ndarray
+    tags: np.ndarray
+    labels: np.ndarray
+    extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (pooled unit length, tags, labels)
+
+    def at(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.extra is None:
+            return self.pooled[rows], self.tags[rows], self.labels[rows]
+        return tuple(np.concatenate([a[rows], b]) for a, b in zip((self.pooled, self.tags, self.labels), self.extra))
+
+    def tag_map(self, rows: np.ndarray, n_classes: int) -> TagMap:
+        _, tags, labels = self.at(rows)
+        return learn_tag_map(tags, labels, n_classes)
+
+
+def _oof_signals(probs, ref: _Reference, folds, n_classes, sm, exclude=None) -> np.ndarray:
     """Signals of every clip against the clips of the other folds (and their tag map), leaving out fold `exclude`
     entirely; rows of fold `exclude` are left at zero."""
-    values = np.zeros((len(labels), len(SIGNALS)), np.float32)
+    values = np.zeros((len(ref.labels), len(SIGNALS)), np.float32)
     for k in np.unique(folds):
         if k == exclude:
             continue
         te, tr = folds == k, (folds != k) & (folds != exclude)
-        values[te] = signals(probs=probs[te], pooled=pooled[te], tags=tags[te], ref_pooled=pooled[tr],
-                             ref_labels=labels[tr], tag_map=learn_tag_map(tags[tr], labels[tr], n_classes),
-                             speech_music=sm)
+        ref_pooled, _, ref_labels = ref.at(tr)
+        values[te] = signals(probs=probs[te], pooled=ref.pooled[te], tags=ref.tags[te], ref_pooled=ref_pooled,
+                             ref_labels=ref_labels, tag_map=ref.tag_map(tr, n_classes), speech_music=sm)
     return values
 
 
@@ -326,26 +346,30 @@ def _model(tag_map: TagMap, reference: np.ndarray, sm: list[int], oof: dict | No
 
 
 def calibrate(*, probs: np.ndarray, pooled: np.ndarray, tags: np.ndarray, labels: np.ndarray, folds: np.ndarray,
-              n_classes: int, tag_names: list[str]) -> OpenSetModel:
+              n_classes: int, tag_names: list[str],
+              extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> OpenSetModel:
     """The open-set model from a run's out-of-fold data: head probabilities (n, n_classes), mean embeddings (n, d),
-    AudioSet tags (n, n_tags), labels and folds (n,).
+    AudioSet tags (n, n_tags), labels and folds (n,); `extra`: (pooled, tags, labels) of extra training windows, in
+    every reference and tag map (classify compares with them too), never judged.
 
     Also reports the nested out-of-fold outcome shares: the clips of fold k are judged by a model whose reference
     signals and tag maps were computed without fold k, against the other folds' clips.
     """
-    pooled = normalize(pooled)
+    ref = _Reference(normalize(pooled), tags, labels,
+                     None if extra is None else (normalize(extra[0]), extra[1], np.asarray(extra[2])))
     sm = speech_music_tags(tag_names)
     nested = np.empty(len(labels), object)
     for k in np.unique(folds):
         te = folds == k
-        inner = _oof_signals(probs, pooled, tags, labels, folds, n_classes, sm, exclude=k)[~te]
-        fold_model = _model(learn_tag_map(tags[~te], labels[~te], n_classes), inner, sm)
-        values = signals(probs=probs[te], pooled=pooled[te], tags=tags[te], ref_pooled=pooled[~te],
-                         ref_labels=labels[~te], tag_map=fold_model.tag_map, speech_music=sm)
+        inner = _oof_signals(probs, ref, folds, n_classes, sm, exclude=k)[~te]
+        fold_model = _model(ref.tag_map(~te, n_classes), inner, sm)
+        ref_pooled, _, ref_labels = ref.at(~te)
+        values = signals(probs=probs[te], pooled=ref.pooled[te], tags=tags[te], ref_pooled=ref_pooled,
+                         ref_labels=ref_labels, tag_map=fold_model.tag_map, speech_music=sm)
         nested[te] = fold_model.outcome(values)[0]
     oof = {o.replace("-", "_"): float(np.mean(nested == o)) for o in ("in-set", "unsure", "foreign")}
-    reference = _oof_signals(probs, pooled, tags, labels, folds, n_classes, sm)
-    return _model(learn_tag_map(tags, labels, n_classes), reference, sm, oof)
+    reference = _oof_signals(probs, ref, folds, n_classes, sm)
+    return _model(ref.tag_map(np.ones(len(labels), bool), n_classes), reference, sm, oof)
 
 
 def calibrate_models(probs: dict[str, np.ndarray], **data) -> dict[str, dict]:

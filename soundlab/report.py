@@ -129,8 +129,10 @@ def headline(all_runs: list[Run]) -> str:
     lines = [HEADLINE_START, "", "| model | ESC-50: accuracy | balanced | ESC-10 (official folds): accuracy | "
                                  "real-world recordings: named right and accepted | foreign sounds flagged |",
              "|---|---|---|---|---|---|"]
-    for fam in sorted(best, key=lambda f: FAMILY_ORDER.index(f) if f in FAMILY_ORDER else len(FAMILY_ORDER)):
-        r = best[fam]
+    chosen = [r for r in esc50 if default is not None and r["run"] == default.id and r["name"] == default.default_model]
+    families = sorted(best, key=lambda f: FAMILY_ORDER.index(f) if f in FAMILY_ORDER else len(FAMILY_ORDER))
+    for r in chosen + [best[f] for f in families if not chosen or best[f] is not chosen[0]]:
+        fam = r["family"]
         mark = " **(default)**" if default is not None and r["run"] == default.id else ""
         ten = best10.get(fam)
         run = next(x for x in all_runs if x.id == r["run"])

@@ -8,6 +8,7 @@ model family and one or more trained models. It holds everything the Metrics pag
     runs/<run id>/oof/<name>.csv        out-of-fold predictions (clip, fold, true, predicted, probabilities)
     runs/<run id>/history/<name>.json   training history per fold and of the deployed model
     runs/<run id>/embeddings.npz        a pooled embedding and mean AudioSet scores of every clip (maps, open set)
+    runs/<run id>/extra_embeddings.npz  the same of the extra training windows, if any (open set; train --extra-train)
 
 A run is staged in ``runs/.tmp-<id>/`` and renamed into place only when complete, so a reader never sees half a
 run; `run.json` is written last. Reading is defensive: a folder without a usable `run.json` is reported with what
@@ -42,6 +43,7 @@ MODEL_TITLES = {"attention": "attention head", "mlp": "MLP head", "linear": "lin
 RUNS_DIR = "runs"
 STAGING_PREFIX = ".tmp-"
 OPENSET_FILE = "openset.json"
+EXTRA_EMBEDDINGS_FILE = "extra_embeddings.npz"
 OOF_COLUMNS = ("filename", "fold", "true", "pred", "confidence")
 REQUIRED = ("id", "created", "task", "protocol", "coverage", "backbone", "classes", "class_names", "models")
 EXTERNAL_DIR = "external"  # stored external evaluations (soundlab.external)
@@ -128,6 +130,12 @@ class Run:
         return self.info["backbone"].get("key", self.family) if self.classifies_audio else None
 
     @property
+    def backbones(self) -> list[str]:
+        """Every backbone the default model hears through: the run's, and a fused model's second (YAMNet)."""
+        second = self.model(self.default_model).get("second", {}).get("backbone") if self.classifies_audio else None
+        return [k for k in (self.backbone_key, second) if k]
+
+    @property
     def official(self) -> bool:
         return self.protocol["name"].endswith("official")
 
@@ -175,16 +183,26 @@ class Run:
         spec = self.model(name)
         if spec.get("title"):
             return str(spec["title"])
+        outside = (f", also trained on {self.extra_training['recordings']} outside recordings"
+                   if self.extra_training else "")
         if "finetuned" in spec:
             head = spec.get("head", {}).get("kind", "")
             real = " (its head also on other recording conditions)" if spec["head"].get("real_views") else ""
-            return f"EfficientAT fine-tuned + {MODEL_TITLES.get(head, head)}, fused{real}"
+            second = spec.get("second", {})
+            fused = f"fused with {BACKBONE_TITLES.get(second['backbone'], second['backbone'])}" if second else "fused"
+            return f"EfficientAT fine-tuned + {MODEL_TITLES.get(head, head)}, {fused}{real}{outside}"
         if self.family in BACKBONE_TITLES:
             real = ", also on other recording conditions" if self.trained_on_real_conditions else ""
-            return f"{BACKBONE_TITLES[self.family]} + {MODEL_TITLES.get(name, name)}{real}"
+            return f"{BACKBONE_TITLES[self.family]} + {MODEL_TITLES.get(name, name)}{real}{outside}"
         if self.family == "finetune":
             return "EfficientAT fine-tuned end to end"
         return f"{MODEL_TITLES.get(name, name)} from scratch" if self.family == "scratch" else name
+
+    @property
+    def extra_training(self) -> dict:
+        """The recordings from outside the dataset the run also learned from (`train --extra-train`; run.json
+        "extra_training": source, splits, recordings, windows, classes, files), or {}."""
+        return dict(self.info.get("extra_training") or {})
 
     @property
     def trained_on_real_conditions(self) -> bool:
@@ -197,6 +215,8 @@ class Run:
         if self.is_fused():
             real = self.model(self.default_model).get("head", {}).get("real_views")
             what = "fused, augmented head" if real else "fine-tuned + head, fused"
+            if self.model(self.default_model).get("second"):
+                what = "fused with YAMNet" + (", also on outside recordings" if self.extra_training else "")
         elif len(self.model_names) == 1:
             what = self.model_title()
         else:
@@ -413,6 +433,19 @@ def read_embeddings(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise RunError(f"{run.id}: embeddings.npz is missing or damaged ({e})") from None
 
 
+def read_extra_embeddings(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(pooled (m, d), AudioSet scores (m, n_tags), labels (m,)) of the windows of the extra recordings the run also
+    learned from (`train --extra-train`): the open-set check's reference includes them. None when the run has none."""
+    path = run.path / EXTRA_EMBEDDINGS_FILE
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return z["pooled"].astype(np.float32), z["audioset"].astype(np.float32), z["labels"].astype(np.int64)
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise RunError(f"{run.id}: {EXTRA_EMBEDDINGS_FILE} is damaged ({e})") from None
+
+
 def read_sound_embeddings(run: Run) -> tuple[np.ndarray, np.ndarray, str]:
     """(filenames, embeddings (n, d) float32, which) for comparing sounds: the mean over the frames that are not
     silence where the run stored it (runs of heads on a backbone), else the plain pooled embedding (a model's own
@@ -536,6 +569,12 @@ class RunWriter:
         """A pooled embedding (n, d) and mean AudioSet scores (n, n_tags; n_tags may be 0) of every clip; `sound`: the
         mean over the frames that are not silence (`backbone.sound_pooled`), for sound search and near-duplicates."""
         write_embeddings(self.folder / "embeddings.npz", filenames, pooled, audioset, sound=sound)
+
+    def add_extra_embeddings(self, pooled: np.ndarray, audioset: np.ndarray, labels: np.ndarray) -> None:
+        """Pooled embeddings, AudioSet scores and labels of the extra training windows (`read_extra_embeddings`)."""
+        save_npz_atomic(self.folder / EXTRA_EMBEDDINGS_FILE, compressed=True,
+                        pooled=np.asarray(pooled).astype(np.float16), audioset=np.asarray(audioset).astype(np.float16),
+                        labels=np.asarray(labels, np.int64))
 
     def add_openset(self, calibrations: dict) -> None:
         """The open-set calibration of each model: {model name: OpenSetModel.to_json()}."""

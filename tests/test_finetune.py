@@ -182,8 +182,9 @@ def test_shipped_fine_tuned_network_serves_what_it_was_evaluated_on(dev_root):
 
 
 def test_shipped_fused_runs_recompute_from_their_members():
-    """Each shipped fused run's stored out-of-fold predictions are the geometric mean of its two member runs' (also
-    shipped), clip by clip and fold by fold: its headline numbers come from stored predictions, not from a search."""
+    """Each shipped fused run's stored out-of-fold predictions are the geometric mean of its member runs' (also
+    shipped; two, or three with a head on YAMNet), clip by clip and fold by fold: its headline numbers come from
+    stored predictions, not from a search."""
     from soundlab.models.fusion import KIND, geometric_mean
 
     shipped = runs.list_runs(DEFAULT_ARTIFACTS_DIR)[0]
@@ -197,8 +198,13 @@ def test_shipped_fused_runs_recompute_from_their_members():
         b = runs.read_oof(tuned, tuned.default_model).set_index("filename").loc[table["filename"]]
         assert (a["fold"].to_numpy() == table["fold"].to_numpy()).all()
         assert (b["fold"].to_numpy() == table["fold"].to_numpy()).all()
-        expect = geometric_mean(runs.oof_probs(run, a), runs.oof_probs(run, b))
-        assert np.allclose(runs.oof_probs(run, table), expect, atol=2e-6)
+        members = [runs.oof_probs(run, a), runs.oof_probs(run, b)]
+        if "second" in m:
+            c = runs.read_oof(runs.find(shipped, m["second"]["run"]), m["second"]["kind"]).set_index("filename")
+            c = c.loc[table["filename"]]
+            assert (c["fold"].to_numpy() == table["fold"].to_numpy()).all()
+            members.append(runs.oof_probs(run, c))
+        assert np.allclose(runs.oof_probs(run, table), geometric_mean(*members), atol=2e-6)
 
 
 def test_fine_tuned_network_reuses_the_backbones_spectrogram(dev_root):
@@ -215,3 +221,70 @@ def test_fine_tuned_network_reuses_the_backbones_spectrogram(dev_root):
     assert out.log_mel.shape[0] == 128 and np.allclose(p1, p2, atol=1e-5) and np.allclose(f1, f2, atol=1e-5)
     short = y[:16_000]  # padded for the network: the backbone's spectrogram of the short input is not used
     assert np.allclose(net(short)[0], net(short, eat(short).log_mel)[0], atol=1e-6)
+
+
+# ---- a fused model with a second backbone: the fine-tuned network x a head on EfficientAT x a head on YAMNet -----------
+
+@pytest.fixture(scope="module")
+def tiny_yamnet_run(dev, tmp_path_factory):
+    yam = load_backbone("yamnet", get_settings())
+    path = train.train_run(small(dev), "esc50", HeadsTrainer(yam, HeadsConfig(heads=("logreg",))),
+                           cache_dir=tmp_path_factory.mktemp("cache"), runs_dir=tmp_path_factory.mktemp("runs"),
+                           log=lambda m: None)
+    return runs.load_run(path)
+
+
+@pytest.fixture(scope="module")
+def tiny_fused_yamnet_run(tiny_finetune_run, tiny_eat_run, tiny_yamnet_run, tmp_path_factory):
+    from soundlab.train import fusion
+
+    eat = load_backbone("efficientat", get_settings())
+    path = fusion.fuse(tiny_finetune_run, tiny_eat_run, None, tmp_path_factory.mktemp("fused-runs"),
+                       tag_names=eat.tag_names, log=lambda m: None, second=(tiny_yamnet_run, "logreg"))
+    return runs.load_run(path)
+
+
+def test_fused_run_with_yamnet_combines_three_members(tiny_fused_yamnet_run, tiny_finetune_run, tiny_eat_run,
+                                                      tiny_yamnet_run):
+    from soundlab.models.fusion import KIND, geometric_mean
+
+    run = tiny_fused_yamnet_run
+    m = run.model(KIND)
+    assert m["second"]["run"] == tiny_yamnet_run.id and m["second"]["backbone"] == "yamnet"
+    assert (run.path / m["second"]["file"]).is_file() and len(run.info["config"]["members"]) == 3
+    assert run.title.endswith("fused with YAMNet") and "fused with YAMNet" in run.model_title()
+    fused = runs.read_oof(run, KIND).set_index("filename")
+    members = [runs.read_oof(r, k).set_index("filename").loc[fused.index]
+               for r, k in ((tiny_eat_run, tiny_eat_run.default_model), (tiny_finetune_run, NAME),
+                            (tiny_yamnet_run, "logreg"))]
+    expect = geometric_mean(*(runs.oof_probs(run, t) for t in members))
+    assert np.allclose(runs.oof_probs(run, fused), expect, atol=2e-6)
+
+
+def test_fused_model_with_yamnet_hears_each_window_through_both_backbones(tiny_fused_yamnet_run, tiny_fused_run,
+                                                                         tiny_yamnet_run, dev_root):
+    from soundlab.classify import classify_audio, classify_waveform, load_classifier
+    from soundlab.models.fusion import geometric_mean
+
+    eat = load_backbone("efficientat", get_settings())
+    yam = load_backbone("yamnet", get_settings())
+    clf = load_classifier(tiny_fused_yamnet_run, None, eat, other_backbone=lambda key: yam)
+    assert clf.second is not None and clf.second[0] is yam  # the app's shared YAMNet, not a second copy
+    dog = dev_root / "audio" / "2-117271-A-0.wav"
+    res = classify_audio(clf, dog)
+    two = classify_audio(load_classifier(tiny_fused_run, None, eat), dog)
+    alone = classify_audio(load_classifier(tiny_yamnet_run, None, yam), dog)
+    # three members by the geometric mean: (two members)^2 x YAMNet's head, renormalised
+    assert np.allclose(res.probs, geometric_mean(two.probs, two.probs, alone.probs), atol=2e-3)
+    assert res.frame_probs.shape == (len(res.frame_starts), 5) and np.isfinite(res.frame_probs).all()
+    p, _ = classify_waveform(clf, np.zeros(eat.params.sample_rate_hz, np.float32) + 1e-3)  # live mode's path
+    assert p.shape == (5,) and np.isclose(p.sum(), 1, atol=1e-4)
+
+
+def test_fuse_refuses_a_second_member_that_cannot_be_combined(tiny_finetune_run, tiny_eat_run, tmp_path):
+    from soundlab.errors import RunError
+    from soundlab.train import fusion
+
+    with pytest.raises(RunError, match="another backbone than EfficientAT"):
+        fusion.fuse(tiny_finetune_run, tiny_eat_run, None, tmp_path, tag_names=[], log=lambda m: None,
+                    second=(tiny_eat_run, tiny_eat_run.default_model))

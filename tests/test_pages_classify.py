@@ -253,12 +253,15 @@ def test_efficientat_heads_and_both_backbones_tags(dev_root, use_dataset):
     assert not at.exception and "YAMNet hears" in texts(at, "caption")
 
 
-def test_the_default_model_is_the_best_head_by_balanced_accuracy():
+def test_the_default_model_is_the_one_the_rule_chooses():
+    """Within 2 points of the best cross-validated balanced accuracy, the best on real-world split A (docs/models.md)."""
     from soundlab import runs
 
     shipped, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
     servable = [r for r in shipped if r.classifies_audio and r.task == "esc50"]
-    best = max(((r, k) for r in servable for k in r.model_names), key=lambda rk: rk[0].balanced_accuracy(rk[1]))
+    best = runs.choose([(r, k) for r in servable for k in r.model_names])
+    assert best[0].balanced_accuracy(best[1]) >= max(r.balanced_accuracy(k) for r in servable
+                                                      for k in r.model_names) - runs.CV_MARGIN
     at = run()
     assert not at.exception
     assert at.selectbox(key="classify-run").value == best[0].id and at.selectbox(key="classify-head").value == best[1]

@@ -45,6 +45,8 @@ def render(view) -> None:
                f"{m['n_foreign']} foreign sounds from {page.safe(ev.root)}, judged as the Classify page judges "
                f"(verdict included) on {ev.created[:10]}." + (f" {m['n_errors']} could not be read." if m["n_errors"]
                                                                else ""))
+    if ev.measured_with:  # a run that learned from some of the set's recordings: judged cross-fitted
+        st.caption(f":material/swap_horiz: Cross-fitted: {page.safe(ev.measured_with.get('why', ''))}.")
     for problem in ev.problems[:5]:
         st.caption(f":orange[:material/info:] {page.safe(problem)}")
     table = ev.table()

@@ -32,6 +32,16 @@ def render(view) -> None:
                    "through another recording chain (band limit, room, noise, codec) it was never trained on. "
                    + ("Its heads also trained on two such views of every clip." if run.trained_on_real_conditions
                       else ""))
+    outside = run.extra_training
+    if outside:
+        splits = f" (split{'s' if len(outside['splits']) > 1 else ''} {', '.join(outside['splits'])})" \
+            if outside.get("splits") else ""
+        st.info(f"**Also trained on {outside['recordings']} recordings from outside ESC-50** "
+                f"(`{page.safe(outside['source'])}`{splits}: {outside['windows']} windows of 5 s, "
+                f"{outside['classes']} classes) besides ESC-50's clips. They joined every training fold and the "
+                "deployed model, never a test fold: the cross-validation above tests ESC-50 clips only. Its figures on "
+                "the real-world set (Outside the training data) come from the same recipe trained without the split "
+                "judged.", icon=":material/public:")
     relabelled = run.protocol.get("labels")
     if relabelled:
         st.warning(f"This run's labels are not the official ESC-50 labels: {relabelled['changed']} clips were "

@@ -24,6 +24,7 @@ import numpy as np
 from soundlab import runs
 from soundlab.data import protocol
 from soundlab.data.esc50 import Dataset
+from soundlab.errors import DatasetError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -142,19 +143,31 @@ def _base_names(trainer: Trainer) -> list[str]:
     return names
 
 
-def cross_validate(trainer: Trainer, proto: protocol.Protocol, *, seed: int, log: Log = print) -> dict[str, CVResult]:
-    """Out-of-fold probabilities of every model of `trainer` over the protocol's folds."""
+def _with_extra(proto: protocol.Protocol, extra) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, groups) of the trainer's rows: the protocol's clips, then any extra training windows; and the extra
+    rows' indices (empty without extra clips)."""
     y = proto.clips["label"].to_numpy()
+    groups = proto.clips["src_file"].to_numpy().astype(object)
+    if extra is None or not len(extra):
+        return y, groups, np.zeros(0, np.int64)
+    return (np.concatenate([y, extra.labels]), np.concatenate([groups, extra.groups.astype(object)]),
+            np.arange(len(y), len(y) + len(extra)))
+
+
+def cross_validate(trainer: Trainer, proto: protocol.Protocol, *, seed: int, log: Log = print) -> dict[str, CVResult]:
+    """Out-of-fold probabilities of every model of `trainer` over the protocol's folds. A trainer's extra training
+    windows (`trainer.extra`) join every training fold and are never tested."""
     folds = proto.clips["fold"].to_numpy()
-    groups = proto.clips["src_file"].to_numpy()
+    y_all, groups, extra_rows = _with_extra(proto, getattr(trainer, "extra", None))
+    y = y_all[: len(folds)]
     results = {n: CVResult(n, np.zeros((len(y), proto.n_classes), np.float32)) for n in trainer.names}
     predict_real = getattr(trainer, "predict_real", None)
     for k in sorted(np.unique(folds)):
-        test, train = np.flatnonzero(folds == k), np.flatnonzero(folds != k)
+        test, train = np.flatnonzero(folds == k), np.concatenate([np.flatnonzero(folds != k), extra_rows])
         fold_probs, real_probs = {}, {}
         for name in _base_names(trainer):
             t0 = time.monotonic()
-            fit = trainer.fit(name, train, y[train], groups[train], seed=seed + int(k))
+            fit = trainer.fit(name, train, y_all[train], groups[train], seed=seed + int(k))
             fold_probs[name] = trainer.predict(name, fit.model, test)
             real_probs[name] = predict_real(name, fit.model, test) if predict_real else None
             if name in results:
@@ -178,10 +191,13 @@ def cross_validate(trainer: Trainer, proto: protocol.Protocol, *, seed: int, log
 
 def train_run(ds: Dataset, task: str, trainer: Trainer, *, cache_dir: Path, runs_dir: Path, log: Log = print,
               progress: Progress | None = None, run_name: str | None = None,
-              labels: tuple[pd.DataFrame, str] | None = None) -> Path:
+              labels: tuple[pd.DataFrame, str] | None = None,
+              extra_train: tuple[str, tuple[str, ...]] | None = None) -> Path:
     """Cross-validate every model of `trainer` on `task`, train the deployed models, write the run. Returns its path.
 
     `labels`: (table from `protocol.read_labels`, its file name) to train and test on corrected labels, same folds.
+    `extra_train`: (a labelled CSV or folder, the CSV's splits to keep or ()): recordings from outside the dataset
+    that join every training fold and the deployed models (`soundlab.train.extra`); heads only.
 
     Raises
     ------
@@ -196,12 +212,20 @@ def train_run(ds: Dataset, task: str, trainer: Trainer, *, cache_dir: Path, runs
 
     proto = corrected(protocol.for_dataset(ds, task, n_splits=cfg.n_splits, seed=cfg.seed))
     log(f"{trainer.family}{' ' + trainer.tag if trainer.tag not in ('', trainer.family) else ''}: {proto.description}")
+    if extra_train is not None:
+        from soundlab.train import extra
+
+        if not hasattr(trainer, "extra"):
+            raise DatasetError(f"extra training recordings work with heads on a backbone, not {trainer.family}")
+        trainer.extra = extra.prepare(extra_train[0], proto.classes, proto.class_names, cache_dir=cache_dir,
+                                      splits=extra_train[1], log=log)
+        log(f"also training on {len(trainer.extra.recordings)} recordings from {extra_train[0]} "
+            f"({len(trainer.extra)} windows; never tested)")
     failures = trainer.prepare(proto, cache_dir=cache_dir, progress=progress, log=log)
     ds, proto = without_failures(ds, task, failures, n_splits=cfg.n_splits, seed=cfg.seed, log=log)
     proto = corrected(proto)
     trainer.align(list(proto.clips["filename"]))
-    y = proto.clips["label"].to_numpy()
-    groups = proto.clips["src_file"].to_numpy()
+    y, groups, _ = _with_extra(proto, getattr(trainer, "extra", None))
 
     log(f"cross-validating {', '.join(trainer.names)} ...")
     t_cv = time.monotonic()
@@ -252,6 +276,8 @@ def train_run(ds: Dataset, task: str, trainer: Trainer, *, cache_dir: Path, runs
             "models": models,
             "default_model": best,
         }
+        if getattr(trainer, "extra", None) is not None:
+            info["extra_training"] = trainer.extra.to_json()
         final = writer.publish(info)
     log(f"run written to {final} (default model: {best}; {time.monotonic() - t_start:.0f} s in all)")
     return final

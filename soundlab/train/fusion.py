@@ -69,10 +69,31 @@ def aligned_oof(tuned: Run, head_run: Run, head: str) -> tuple[pd.DataFrame, np.
     return a, runs.oof_probs(head_run, a), runs.oof_probs(tuned, b.reset_index())
 
 
+def check_second(head_run: Run, second: Run, head: str, table: pd.DataFrame) -> np.ndarray:
+    """The out-of-fold probabilities of `head` of `second` (heads on another backbone) in the row order of `table`,
+    after checking it holds the same clips, folds and labels (RunError otherwise)."""
+    if second.backbone_key in (None, BACKBONE) or second.is_fused(head):
+        raise RunError(f"{second.id} is not a run of heads on another backbone than EfficientAT (family "
+                       f"{second.family!r}); make one with `python -m soundlab train --backbone yamnet`")
+    for what, a, b in (("task", second.task, head_run.task), ("dataset", second.dataset_id, head_run.dataset_id),
+                       ("classes", second.classes, head_run.classes)):
+        if a != b:
+            raise RunError(f"{second.id} and {head_run.id} differ in their {what}; fuse runs of one task")
+    b = runs.read_oof(second, head).set_index("filename")
+    missing = sorted(set(table["filename"]) ^ set(b.index))
+    if missing:
+        raise RunError(f"{second.id} and {head_run.id} hold different clips ({len(missing)} differ, e.g. {missing[0]})")
+    b = b.loc[table["filename"]]
+    if (b["fold"].to_numpy() != table["fold"].to_numpy()).any() or (b["true"].to_numpy() != table["true"].to_numpy()).any():
+        raise RunError(f"{second.id} and {head_run.id} put some clips in other folds or give them other labels")
+    return runs.oof_probs(second, b.reset_index())
+
+
 def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_names: list[str],
-         now: datetime | None = None, log=print) -> Path:
+         now: datetime | None = None, log=print, second: tuple[Run, str] | None = None) -> Path:
     """Write a run whose one model, ``fusion``, is the geometric mean of the fine-tuned network of `tuned` and the
-    head `head` (default: the head run's default model) of `head_run`. Returns the published run folder.
+    head `head` (default: the head run's default model) of `head_run`, and of a head on a second backbone
+    (`second`: (run, head)) if given. Returns the published run folder.
 
     Raises
     ------
@@ -83,7 +104,14 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
     head = head or head_run.default_model
     check_members(tuned, head_run, head)
     table, p_head, p_tuned = aligned_oof(tuned, head_run, head)
-    probs = fusion.geometric_mean(p_head, p_tuned)
+    p_second = [check_second(head_run, second[0], second[1], table)] if second else []
+    probs = fusion.geometric_mean(p_head, p_tuned, *p_second)
+    member_ids = [f"{tuned.id}/{tuned.default_model}", f"{head_run.id}/{head}"] + (
+        [f"{second[0].id}/{second[1]}"] if second else [])
+    extra = [r.info.get("extra_training") for r in (head_run, *([second[0]] if second else []))]
+    if any(e != extra[0] for e in extra):
+        raise RunError("the heads to fuse were trained on different extra recordings (train --extra-train); "
+                       "train them on the same ones")
     now = now or datetime.now(UTC)
     n = len(table)
     rid = runs.run_id(head_run.protocol["name"], n, now, tag=fusion.KIND)
@@ -96,28 +124,37 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
         tuned_file, tuned_rel = writer.model_file(tuned.default_model, suffix=Path(tuned_spec["file"]).suffix)
         shutil.copyfile(head_run.model_path(head), head_file)
         shutil.copyfile(tuned.model_path(tuned.default_model), tuned_file)
-        record = writer.add_oof(fusion.KIND, clips, head_run.classes, probs,
-                                {"members": [f"{tuned.id}/{tuned.default_model}", f"{head_run.id}/{head}"]})
+        record = writer.add_oof(fusion.KIND, clips, head_run.classes, probs, {"members": member_ids})
         shutil.copyfile(head_run.path / "embeddings.npz", writer.folder / "embeddings.npz")
+        extra_ref = runs.read_extra_embeddings(head_run)
+        if extra_ref is not None:
+            shutil.copyfile(head_run.path / runs.EXTRA_EMBEDDINGS_FILE, writer.folder / runs.EXTRA_EMBEDDINGS_FILE)
         names, pooled, tags = runs.read_embeddings(head_run)
         order = {f: i for i, f in enumerate(names)}
         rows = [order[f] for f in table["filename"]]
         log(f"calibrating the open-set check of the fused model on {n} clips ...")
         writer.add_openset(openset.calibrate_models({fusion.KIND: probs}, pooled=pooled[rows], tags=tags[rows],
                                                     labels=labels, folds=folds, n_classes=len(head_run.classes),
-                                                    tag_names=tag_names))
+                                                    tag_names=tag_names, extra=extra_ref))
         info = {key: head_run.info[key] for key in ("task", "protocol", "coverage", "dataset", "classes", "categories",
                                                      "class_names", "targets") if key in head_run.info}
         members = {"finetuned": {"file": tuned_rel, "run": tuned.id, "model": tuned.default_model,
                                  "cv": tuned_spec["cv"]},
                    "head": {"kind": head, "run": head_run.id, "cv": head_spec["cv"],
                             "real_views": list(head_run.info.get("config", {}).get("real_views", []))}}
+        if second:
+            other, other_head = second
+            other_file, other_rel = writer.model_file(f"{other.backbone_key}-{other_head}",
+                                                      suffix=Path(other.model(other_head)["file"]).suffix)
+            shutil.copyfile(other.model_path(other_head), other_file)
+            members["second"] = {"backbone": other.backbone_key, "kind": other_head, "file": other_rel,
+                                 "run": other.id, "fingerprint": other.fingerprint, "cv": other.model(other_head)["cv"]}
         info.update({
             "id": rid, "created": now.isoformat(timespec="seconds"), "soundlab_version": head_run.info.get(
                 "soundlab_version"), "failures": head_run.info.get("failures", []) + tuned.info.get("failures", []),
             "family": head_run.family, "backbone": head_run.info["backbone"],
             "config": {"combine": "geometric mean of the members' probabilities, renormalised",
-                       "members": [f"{tuned.id}/{tuned.default_model}", f"{head_run.id}/{head}"]},
+                       "members": member_ids},
             # what the fused model cost: both members' training (fusing itself takes seconds)
             "cv_seconds": round(tuned.info.get("cv_seconds", 0) + head_run.info.get("cv_seconds", 0), 1),
             "wall_seconds": round(tuned.info.get("wall_seconds", 0) + head_run.info.get("wall_seconds", 0), 1),
@@ -128,10 +165,14 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
                 "params": int((tuned_spec.get("params") or 0) + (head_spec.get("params") or 0)), **record}},
             "default_model": fusion.KIND,
         })
+        if extra[0]:  # the heads' extra training recordings (train --extra-train): the fused model learned from them
+            info["extra_training"] = extra[0]
         path = writer.publish(info)
     cv = info["models"][fusion.KIND]["cv"]
     log(f"{rid}: accuracy {cv['accuracy']:.1%}, balanced {cv['balanced_accuracy']:.1%} "
-        f"(fine-tuned {tuned_spec['cv']['accuracy']:.1%}, {head} {head_spec['cv']['accuracy']:.1%})")
+        f"(fine-tuned {tuned_spec['cv']['accuracy']:.1%}, {head} {head_spec['cv']['accuracy']:.1%}"
+        + (f", {second[0].backbone_key} {second[1]} {second[0].model(second[1])['cv']['accuracy']:.1%}" if second else "")
+        + ")")
     return path
 
 

@@ -76,7 +76,9 @@ class HeadsTrainer:
         self.family = self.tag = backbone.key
         self.names = tuple(config.heads)
         self.derived = {"ensemble": heads.ENSEMBLE_MEMBERS} if "ensemble" in config.heads else {}
+        self.extra = None  # soundlab.train.extra.ExtraClips: recordings from outside the dataset, training only
         self._sets: dict[str, embeddings.EmbeddingSet] = {}
+        self._extra_sets: dict[str, embeddings.EmbeddingSet] = {}
         self.X: dict[str, np.ndarray] = {}  # view -> (n, T, d) in protocol order, once aligned
         self.n_classes = 0
 
@@ -94,11 +96,26 @@ class HeadsTrainer:
                                                 log=log)
             self._sets[view] = es
             failures += [f for f in failed if f not in failures]
+            if self.extra is not None and view != augment.TEST_VIEW:  # extra clips are never tested
+                log(f"embedding {len(self.extra)} windows of extra training recordings ({view} view) ...")
+                es, failed = embeddings.embed_clips(list(zip(self.extra.filenames, self.extra.paths)), self.backbone,
+                                                    cache_dir=cache_dir, view=view, log=log)
+                if failed:
+                    from soundlab.errors import DatasetError
+
+                    raise DatasetError(f"extra training window {failed[0][0]} could not be embedded: {failed[0][1]}")
+                self._extra_sets[view] = es
         return failures
 
     def align(self, filenames: list[str]) -> None:
+        """Rows in protocol order, then (in the views that train) the extra training windows."""
         self.filenames = list(filenames)
-        self.X = {v: es.subset(filenames).stacked() for v, es in self._sets.items()}
+        self.X = {}
+        for v, es in self._sets.items():
+            x = es.subset(filenames).stacked()
+            if v in self._extra_sets:
+                x = np.concatenate([x, self._extra_sets[v].subset(self.extra.filenames).stacked(x.shape[1])])
+            self.X[v] = x
 
     # ---- training ----
     def _fit_keras(self, kind: str, X_views: list[np.ndarray], y: np.ndarray, *,
@@ -201,11 +218,16 @@ class HeadsTrainer:
         pooled, clip_scores = orig.pooled(), orig.clip_scores()
         writer.add_embeddings(self.filenames, pooled, clip_scores,
                               sound=orig.pooled_sound(silence_index(self.backbone.tag_names)))
+        extra = None
+        if self.extra is not None:
+            windows = self._extra_sets["orig"].subset(self.extra.filenames)
+            extra = (windows.pooled(), windows.clip_scores(), self.extra.labels)
+            writer.add_extra_embeddings(*extra)
         if results:
             calibrations = openset.calibrate_models(
                 {name: r.oof_probs for name, r in results.items()}, pooled=pooled, tags=clip_scores,
                 labels=proto.clips["label"].to_numpy(), folds=proto.clips["fold"].to_numpy(),
-                n_classes=proto.n_classes, tag_names=self.backbone.tag_names)
+                n_classes=proto.n_classes, tag_names=self.backbone.tag_names, extra=extra)
             writer.add_openset(calibrations)
             shares = {n: c["oof"]["in_set"] for n, c in calibrations.items()}
             log("open-set check, clips judged in-set out of fold (nested): "

@@ -1,0 +1,113 @@
+"""Training on recordings from outside the dataset (`train --extra-train`): only ever in training folds, said in the
+run, in the open-set reference, and never evaluated on."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from soundlab import external, runs, train
+from soundlab.config import get_settings
+from soundlab.errors import DatasetError
+from soundlab.models.backbone import load_backbone
+from soundlab.train import extra
+from soundlab.train.heads import HeadsConfig, HeadsTrainer
+from tests.test_training import small
+
+CLASSES = ("dog", "rooster", "rain", "sea_waves", "crackling_fire")
+
+
+@pytest.fixture(scope="module")
+def outside(dev, tmp_path_factory):
+    """A labelled CSV of dev clips that the small dataset leaves out (standing in for recordings made elsewhere),
+    two per class, split A/B, and one foreign row."""
+    used = set(small(dev).present["filename"])
+    rows = (dev.present[dev.present["category"].isin(CLASSES) & ~dev.present["filename"].isin(used)]
+            .drop_duplicates("src_file").groupby("category").head(2))
+    path = tmp_path_factory.mktemp("outside") / "labels.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["filename", "label", "split"])
+        for i, (p, c) in enumerate(zip(rows["path"], rows["category"], strict=True)):
+            w.writerow([p, c, "AB"[i % 2]])
+        cat = dev.present[dev.present["category"] == "cat"]["path"].iloc[0]
+        w.writerow([cat, "foreign", "A"])  # a sound of none of the run's classes: not training data
+    return path, len(rows)
+
+
+@pytest.fixture(scope="module")
+def extra_run(dev, outside, tmp_path_factory):
+    """A tiny logreg run with the outside recordings; records which rows every fit was given."""
+    eat = load_backbone("efficientat", get_settings())
+    trainer = HeadsTrainer(eat, HeadsConfig(heads=("logreg",)))
+    calls = []
+    fit = trainer.fit
+
+    def spy(name, rows, y, groups, **kw):
+        calls.append(np.asarray(rows).copy())
+        return fit(name, rows, y, groups, **kw)
+
+    trainer.fit = spy
+    path = train.train_run(small(dev), "esc50", trainer, cache_dir=tmp_path_factory.mktemp("cache"),
+                           runs_dir=tmp_path_factory.mktemp("runs"), log=lambda m: None,
+                           extra_train=(str(outside[0]), ()))
+    return runs.load_run(path), calls
+
+
+def test_outside_recordings_train_every_fold_and_are_never_tested(extra_run, outside):
+    run, calls = extra_run
+    n = len(runs.read_oof(run, "logreg"))
+    assert n == 30  # the out-of-fold table holds the dataset's clips only
+    info = run.extra_training
+    assert info["recordings"] == outside[1] and info["windows"] >= outside[1] and info["classes"] == 5
+    assert all(len(f["sha256"]) == 64 for f in info["files"]) and {f["label"] for f in info["files"]} == set(CLASSES)
+    extra_rows = set(range(n, n + info["windows"]))
+    assert len(calls) == 6  # five folds and the deployed model
+    for rows in calls:
+        assert extra_rows <= set(rows.tolist())  # in every training set
+    # each fold's training rows leave out that fold's clips: the clips tested are never the extra ones
+    tested = [set(range(n)) - set(rows.tolist()) for rows in calls[:5]]
+    assert set().union(*tested) == set(range(n)) and not any(t & extra_rows for t in tested)
+    assert run.model_title().endswith(f"also trained on {outside[1]} outside recordings")
+
+
+def test_outside_recordings_join_the_open_set_reference(extra_run):
+    from soundlab.classify import load_classifier
+
+    run, _ = extra_run
+    pooled, tags, labels = runs.read_extra_embeddings(run)
+    assert pooled.shape == (run.extra_training["windows"], 384) and tags.shape[1] == 527
+    clf = load_classifier(run, None, load_backbone("efficientat", get_settings()))
+    assert len(clf.train_pooled) == 30 + len(pooled) and (clf.train_labels[30:] == labels).all()
+
+
+def test_an_evaluation_leaves_out_what_the_run_learned_from(extra_run, outside):
+    run, _ = extra_run
+    labelled = external.read_labelled(outside[0], run.classes, run.class_names)
+    kept = external.without_training_clips(labelled, run)
+    assert [lab for _, lab in kept.items] == [external.FOREIGN]  # the foreign clip was not trained on
+    assert any(f"{outside[1]} clips left out" in p for p in kept.problems)
+    only_trained = external.LabelledSet("t", labelled.root, tuple(i for i in labelled.items if i[1] != "foreign"))
+    with pytest.raises(DatasetError, match="every clip was in the training data"):
+        external.without_training_clips(only_trained, run)
+
+
+def test_extra_split_keeps_only_its_rows(outside, tmp_path):
+    classes = list(CLASSES)
+    a = extra.prepare(outside[0], classes, classes, cache_dir=tmp_path, splits=("A",), log=lambda m: None)
+    b = extra.prepare(outside[0], classes, classes, cache_dir=tmp_path, splits=("B",), log=lambda m: None)
+    assert len(a.recordings) + len(b.recordings) == outside[1] and a.splits == ("A",)
+    assert not {f["sha256"] for f in a.recordings} & {f["sha256"] for f in b.recordings}
+    with pytest.raises(DatasetError, match="split"):
+        extra.prepare(outside[0], classes, classes, cache_dir=tmp_path, splits=("C",), log=lambda m: None)
+
+
+def test_windows_repeat_a_short_sound_cap_a_long_one_and_skip_silence(rng):
+    sr = 1000
+    (one,) = extra._windows(np.linspace(-1, 1, 1200, dtype=np.float32), sr)  # 1.2 s: repeated to fill 5 s
+    assert len(one) == 5000 and np.allclose(one[1200:2400], one[:1200])
+    long = rng.standard_normal(60 * sr).astype(np.float32)
+    wins = extra._windows(long, sr)
+    assert len(wins) == extra.MAX_WINDOWS and all(len(w) == 5000 for w in wins)
+    half_silent = np.concatenate([np.zeros(30 * sr, np.float32), long[: 30 * sr]])
+    assert all(np.abs(w).max() > 0 for w in extra._windows(half_silent, sr))
