@@ -276,7 +276,7 @@ def _trainers(args: argparse.Namespace) -> list:
 
         real = {"off": {}, "score": {"real_test": True},
                 "train": {"real_test": True, "real_views": augment.TRAIN_VIEWS}}[args.real_conditions]
-        cfg = HeadsConfig(heads=kinds, seed=args.seed, **real,
+        cfg = HeadsConfig(heads=kinds, seed=args.seed, **real, logreg_standardize=args.standardize,
                           **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
         keys = list(REGISTRY) if args.backbone == "both" else ["yamnet" if args.model == "yamnet" else args.backbone]
         return [HeadsTrainer(_backbone(key), cfg) for key in keys]
@@ -684,6 +684,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--heads", help="comma-separated subset of attention,mlp,linear,logreg,ensemble")
     sp.add_argument("--max-epochs", type=int, help="epoch cap of the neural heads (default 200); the epochs of a "
                     "from-scratch model (default 60) or of fine-tuning (default 16)")
+    sp.add_argument("--standardize", action="store_true",
+                    help="heads only: fit the logistic regressions (logreg, linear) on standardised embeddings")
     sp.add_argument("--extra-train", metavar="PATH",
                     help="heads only: also train on these labelled recordings from outside the dataset (a CSV "
                          "filename,label[,split] or a folder per class, as evaluate --external reads; foreign rows "

@@ -111,3 +111,26 @@ def test_windows_repeat_a_short_sound_cap_a_long_one_and_skip_silence(rng):
     assert len(wins) == extra.MAX_WINDOWS and all(len(w) == 5000 for w in wins)
     half_silent = np.concatenate([np.zeros(30 * sr, np.float32), long[: 30 * sr]])
     assert all(np.abs(w).max() > 0 for w in extra._windows(half_silent, sr))
+
+
+def test_a_standardised_logistic_regression_is_stored_as_plain_weights(rng):
+    """`train --standardize`: the scaling is folded into the head's weights, so serving needs nothing new and gives
+    what scikit-learn's scaler + logistic regression give."""
+    from types import SimpleNamespace
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from soundlab.models import heads
+
+    trainer = HeadsTrainer(SimpleNamespace(key="fake", params=SimpleNamespace(embedding_dim=6)),
+                           HeadsConfig(heads=("logreg",), logreg_standardize=True))
+    trainer.n_classes = 3
+    x = (rng.standard_normal((90, 4, 6)) * [1, 10, 100, 0.1, 1, 5] + [0, 5, -50, 1, 2, 3]).astype(np.float32)
+    y = rng.integers(0, 3, 90)
+    x[y == 1, :, 1] += 8  # something to learn
+    fit = trainer._fit_sklearn("logreg", [x], y)
+    served = heads.HeadPredictor(fit.model, "logreg").predict(x)
+    reference = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(x.mean(axis=1), y)
+    assert np.allclose(served, reference.predict_proba(x.mean(axis=1)), atol=1e-4)

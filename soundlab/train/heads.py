@@ -37,6 +37,7 @@ class HeadsConfig:
     val_share: float = 0.15  # inner validation split for early stopping, grouped by source recording
     refit: bool = True  # after early stopping, train again on all training clips for the best epoch count
     logreg_c: float = 1.0
+    logreg_standardize: bool = False  # logreg/linear on standardised embeddings (the scaling folded into the weights)
     seed: int = 0
     n_splits: int = 5
     real_views: tuple[str, ...] = ()  # recording-conditions views every head also trains on (augment.TRAIN_VIEWS)
@@ -154,13 +155,18 @@ class HeadsTrainer:
         else:
             X = np.concatenate([np.concatenate([x.mean(axis=1), x.max(axis=1)], axis=1) for x in X_views])
         Y = np.concatenate([y] * len(X_views))
+        mean, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+        if self.config.logreg_standardize:
+            mean, scale = X.mean(axis=0), X.std(axis=0)
+            scale[scale == 0] = 1.0
         clf = LogisticRegression(C=self.config.logreg_c, max_iter=5000)
-        clf.fit(X, Y)
+        clf.fit((X - mean) / scale, Y)
         model = heads.build(kind, self.n_classes, self.backbone.params.embedding_dim)
         coef = np.zeros((X.shape[1], self.n_classes), np.float32)
         bias = np.full(self.n_classes, -1e4, np.float32)  # a class absent from training can never win
-        coef[:, clf.classes_] = clf.coef_.T
-        bias[clf.classes_] = clf.intercept_
+        w = clf.coef_.T / scale[:, None]  # the standardisation folded in: w.x + b on the raw embedding
+        coef[:, clf.classes_] = w
+        bias[clf.classes_] = clf.intercept_ - mean @ w
         model.get_layer("clip_probs").set_weights([coef, bias])
         return Fit(model, {"n_iter": [int(np.max(clf.n_iter_))]})
 
