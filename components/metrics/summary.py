@@ -34,10 +34,11 @@ def render(view) -> None:
                       else ""))
     outside = run.extra_training
     if outside:
+        source = str(outside["source"]).replace("`", "'")  # shown in a code span, where markdown escapes would show
         splits = f" (split{'s' if len(outside['splits']) > 1 else ''} {', '.join(outside['splits'])})" \
             if outside.get("splits") else ""
         st.info(f"**Also trained on {outside['recordings']} recordings from outside ESC-50** "
-                f"(`{str(outside['source']).replace('`', "'")}`{splits}: {outside['windows']} windows of 5 s, "
+                f"(`{source}`{splits}: {outside['windows']} windows of 5 s, "
                 f"{outside['classes']} classes) besides ESC-50's clips. They joined every training fold and the "
                 "deployed model, never a test fold: the cross-validation above tests ESC-50 clips only. Its figures on "
                 "the real-world set (Outside the training data) come from the same recipe trained without the split "
