@@ -75,15 +75,18 @@ class Classifier:
     def classes(self) -> list[str]:
         return self.run.classes
 
-    def verdict(self, probs: np.ndarray, pooled: np.ndarray, audioset: np.ndarray) -> Verdict | None:
+    def verdict(self, probs: np.ndarray, pooled: np.ndarray, audioset: np.ndarray,
+                audioset2: np.ndarray | None = None) -> Verdict | None:
         """Is it one of the classes? From the head's probabilities (n_classes,), the mean embedding (d,) and the
-        AudioSet tags (n_tags,); None if the run has no open-set calibration (or no stored embeddings)."""
+        AudioSet tags (n_tags,), and a fused model's second backbone's tags (`audioset2`; live mode gives none, and
+        the first backbone's tags then speak alone); None if the run has no open-set calibration (or no stored
+        embeddings)."""
         if self.openset is None or self.train_pooled is None:
             return None
         return self.openset.judge(probs=probs, pooled=pooled, tags=audioset, ref_pooled=self.train_pooled,
                                   ref_labels=self.train_labels, class_names=self.class_names,
                                   tag_names=self.backbone.tag_names, tagger=self.backbone.short_name,
-                                  dataset=self.run.task_title)
+                                  dataset=self.run.task_title, tags2=audioset2)
 
 
 def load_classifier(run: Run, kind: str | None, backbone: Backbone,
@@ -270,10 +273,11 @@ def _start_second(clf: Classifier, y: np.ndarray) -> Future | None:
     return _second_pool.submit(lambda: other(audio.resample(y, orig_sr=rate, target_sr=sr) if sr != rate else y))
 
 
-def _tuned(clf: Classifier, y: np.ndarray, out: BackboneOutput, second: Future | None = None) -> tuple:
+def _tuned(clf: Classifier, y: np.ndarray, out: BackboneOutput, second: Future | None = None,
+           tags2: list | None = None) -> tuple:
     """A fused model's other members on the window `y` at the backbone's rate: (clip, frame) probabilities of the
     fine-tuned network (it reuses the backbone's spectrogram, `out.log_mel`) and of the head on a second backbone
-    (`second`: its pass, from `_start_second`); () for a plain head."""
+    (`second`: its pass, from `_start_second`; its AudioSet tags are appended to `tags2`); () for a plain head."""
     members = []
     if clf.finetuned is not None:
         members.append(clf.finetuned(y, out.log_mel))
@@ -281,6 +285,8 @@ def _tuned(clf: Classifier, y: np.ndarray, out: BackboneOutput, second: Future |
         o = (second or _start_second(clf, y)).result()
         head = clf.second[1]
         members.append((head.predict(o.embeddings), head.frame_probs(o.embeddings)))
+        if tags2 is not None:
+            tags2.append(o.pooled_scores)
     return tuple(members)
 
 
@@ -375,6 +381,7 @@ class _Accumulator:
         self.probs: list[np.ndarray] = []
         self.levels: list[float] = []
         self.tags = np.zeros(params.n_tags, np.float64)
+        self.tags2, self.n2 = None, 0  # the sum of a fused model's second backbone's tags over the windows
         self.pooled = np.zeros(params.embedding_dim, np.float64)
         self.sound, self.sound_frames = np.zeros(params.embedding_dim, np.float64), 0  # frames that are not silence
         self.first_frames: tuple[np.ndarray, np.ndarray] | None = None  # the first window's frame probabilities
@@ -389,7 +396,11 @@ class _Accumulator:
         self.ms["backbone"] += ms
         t0 = time.perf_counter()
         o = outs["orig"]
-        tuned = _tuned(clf, y, o, second)
+        got: list[np.ndarray] = []
+        tuned = _tuned(clf, y, o, second, got)
+        if got:
+            self.tags2 = got[0].astype(np.float64) + (self.tags2 if self.tags2 is not None else 0.0)
+            self.n2 += 1
         self.probs.append(_head_probs(clf, outs, tuned))
         if self.first_frames is None:
             self.first_frames = (_frame_probs(clf, o, tuned), silent_frames(y, o, clf.backbone))
@@ -415,7 +426,8 @@ class _Accumulator:
             verdict = openset.silence(clf.class_names[int(np.argmax(probs))], tagger=clf.backbone.short_name,
                                       dataset=clf.run.task_title)
         else:
-            verdict = clf.verdict(probs, pooled, tags)
+            verdict = clf.verdict(probs, pooled, tags,
+                                  (self.tags2 / self.n2).astype(np.float32) if self.n2 else None)
         warnings = []
         if levels.clipped_share > 0.001:
             warnings.append(f"{levels.clipped_share:.1%} of the samples are clipped (at full scale); the recording is "

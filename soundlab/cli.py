@@ -446,6 +446,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _second_tagger(run, names, s):
+    """The `second` argument of `openset.calibrate` for a fused model that also hears through YAMNet, else None."""
+    from soundlab import runs
+    from soundlab.models.backbone import tag_names_of
+
+    stored = runs.read_second_tags(run)
+    if stored is None:
+        return None
+    key = run.model(run.default_model)["second"]["backbone"]
+    order = {f: i for i, f in enumerate(stored[0])}
+    return (runs.BACKBONE_TITLES.get(key, key), stored[1][[order[f] for f in names]], stored[2], tag_names_of(key, s))
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from soundlab import openset, runs
     from soundlab.models.backbone import tag_names_of
@@ -467,7 +480,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         calibrations = openset.calibrate_models(
             {n: t[[f"p_{c}" for c in run.classes]].to_numpy(np.float32) for n, t in oof.items()},
             pooled=pooled, tags=tags, labels=first["true"].to_numpy(), folds=first["fold"].to_numpy(),
-            n_classes=len(run.classes), tag_names=tag_names, extra=runs.read_extra_embeddings(run))
+            n_classes=len(run.classes), tag_names=tag_names, extra=runs.read_extra_embeddings(run),
+            second=_second_tagger(run, names, s))
         path = runs.write_openset(run, calibrations)
         print(f"{run.id}: " + ", ".join(f"{n} {c['oof']['in_set']:.1%} in-set" for n, c in calibrations.items())
               + f" (nested, out of fold) -> {path}")

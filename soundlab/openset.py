@@ -119,11 +119,14 @@ def speech_music_tags(tag_names: list[str]) -> list[int]:
 
 
 def signals(*, probs: np.ndarray, pooled: np.ndarray, tags: np.ndarray, ref_pooled: np.ndarray,
-            ref_labels: np.ndarray, tag_map: TagMap, speech_music: list[int]) -> np.ndarray:
+            ref_labels: np.ndarray, tag_map: TagMap, speech_music: list[int],
+            second: tuple[np.ndarray, TagMap, list[int]] | None = None) -> np.ndarray:
     """(m, 5) signal values of m clips (larger = less like ESC-50), in `SIGNALS` order.
 
     probs (m, n_classes) head probabilities; pooled (m, d) mean embeddings; tags (m, n_tags) AudioSet tags;
-    ref_pooled (n, d) unit-length embeddings of the training clips and ref_labels (n,) their labels.
+    ref_pooled (n, d) unit-length embeddings of the training clips and ref_labels (n,) their labels. `second`: (tags,
+    tag map, speech/music tags) of a second tagger the model also hears through: semantic evidence from either counts
+    (`support` is the smaller of the two taggers', `speech_music` the larger).
     """
     probs, tags = np.atleast_2d(probs), np.atleast_2d(tags)
     pooled = normalize(np.atleast_2d(pooled))
@@ -133,14 +136,25 @@ def signals(*, probs: np.ndarray, pooled: np.ndarray, tags: np.ndarray, ref_pool
     for c in np.unique(pred):
         rows = pred == c
         out[rows, 1] = nearest_distance(pooled[rows], ref_pooled[ref_labels == c], reference_normalized=True)
+    out[:, 2:] = _tag_signals(pred, tags, tag_map, speech_music)
+    if second is not None:
+        other = _tag_signals(pred, np.atleast_2d(second[0]), second[1], second[2])
+        out[:, 3] = np.minimum(out[:, 3], other[:, 1])
+        out[:, 4] = np.maximum(out[:, 4], other[:, 2])
+    return out
+
+
+def _tag_signals(pred: np.ndarray, tags: np.ndarray, tag_map: TagMap, speech_music: list[int]) -> np.ndarray:
+    """(m, 3): novelty, support and speech_music of m clips predicted `pred`, from one tagger's tags."""
+    out = np.zeros((len(pred), 3), np.float32)
     unknown = np.ones(tags.shape[1], bool)
     unknown[list(tag_map.known)] = False
-    out[:, 2] = (tags * unknown).max(axis=1) if unknown.any() else 0.0
+    out[:, 0] = (tags * unknown).max(axis=1) if unknown.any() else 0.0
     for c in np.unique(pred):
         rows = pred == c
         own = tag_map.own(int(c))
-        out[rows, 3] = 1.0 - (tags[rows][:, own].max(axis=1) if own else 0.0)
-    out[:, 4] = tags[:, speech_music].max(axis=1) if speech_music else 0.0
+        out[rows, 1] = 1.0 - (tags[rows][:, own].max(axis=1) if own else 0.0)
+    out[:, 2] = tags[:, speech_music].max(axis=1) if speech_music else 0.0
     return out
 
 
@@ -207,6 +221,22 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class SecondTagger:
+    """A second AudioSet tagger a fused model hears through (its YAMNet member): its tag map and speech/music tags."""
+
+    name: str
+    tag_map: TagMap
+    speech_music: list[int]
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "tag_map": self.tag_map.to_json(), "speech_music": self.speech_music}
+
+    @classmethod
+    def from_json(cls, d: dict) -> SecondTagger:
+        return cls(str(d["name"]), TagMap.from_json(d["tag_map"]), list(map(int, d["speech_music"])))
+
+
+@dataclass(frozen=True)
 class OpenSetModel:
     tag_map: TagMap
     reference: np.ndarray  # (n, 5) signal values of the ESC-50 clips out of fold: the calibration distribution
@@ -214,6 +244,7 @@ class OpenSetModel:
     foreign_threshold: float
     speech_music: list[int]
     oof: dict = field(default_factory=dict)  # nested out-of-fold shares: in-set, unsure, foreign
+    second: SecondTagger | None = None  # semantic evidence from a second tagger counts too (`signals`)
 
     @property
     def oof_in_set_share(self) -> float:
@@ -227,7 +258,8 @@ class OpenSetModel:
         return {"version": VERSION, "tag_map": self.tag_map.to_json(),
                 "reference": np.round(self.reference, 5).tolist(), "unsure_threshold": self.unsure_threshold,
                 "foreign_threshold": self.foreign_threshold, "speech_music": self.speech_music, "oof": self.oof,
-                "signals": list(SIGNALS), "unsure_quantile": UNSURE_QUANTILE, "foreign_quantile": FOREIGN_QUANTILE}
+                "signals": list(SIGNALS), "unsure_quantile": UNSURE_QUANTILE, "foreign_quantile": FOREIGN_QUANTILE,
+                **({"second_tagger": self.second.to_json()} if self.second else {})}
 
     @classmethod
     def from_json(cls, d: dict) -> OpenSetModel:
@@ -235,7 +267,8 @@ class OpenSetModel:
             raise ValueError("an open-set calibration of an older version; run `python -m soundlab calibrate`")
         return cls(TagMap.from_json(d["tag_map"]), np.asarray(d["reference"], np.float32),
                    float(d["unsure_threshold"]), float(d["foreign_threshold"]), list(map(int, d["speech_music"])),
-                   dict(d.get("oof", {})))
+                   dict(d.get("oof", {})),
+                   SecondTagger.from_json(d["second_tagger"]) if d.get("second_tagger") else None)
 
     def outcome(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(outcomes as strings, Fisher statistics, tail probabilities) of signal rows (m, 5)."""
@@ -248,18 +281,23 @@ class OpenSetModel:
 
     def judge(self, *, probs: np.ndarray, pooled: np.ndarray, tags: np.ndarray, ref_pooled: np.ndarray,
               ref_labels: np.ndarray, class_names: list[str], tag_names: list[str], tagger: str = "YAMNet",
-              dataset: str = "ESC-50") -> Verdict:
-        """The verdict for one clip: head probabilities (n_classes,), mean embedding (d,), AudioSet tags (n_tags,).
+              dataset: str = "ESC-50", tags2: np.ndarray | None = None) -> Verdict:
+        """The verdict for one clip: head probabilities (n_classes,), mean embedding (d,), AudioSet tags (n_tags,);
+        `tags2`: the second tagger's (a model calibrated with one; without them, the first tagger's alone count).
         `dataset` names whose classes these are in the reasons ("ESC-10" for a run of ESC-10's ten classes)."""
+        second = (None if self.second is None or tags2 is None
+                  else (np.asarray(tags2)[None], self.second.tag_map, self.second.speech_music))
         values = signals(probs=probs[None], pooled=pooled[None], tags=tags[None], ref_pooled=ref_pooled,
-                         ref_labels=ref_labels, tag_map=self.tag_map, speech_music=self.speech_music)
+                         ref_labels=ref_labels, tag_map=self.tag_map, speech_music=self.speech_music, second=second)
+
         outcome, stat, p = self.outcome(values)
         v, pv = values[0], p[0]
         top = int(np.argmax(probs))
         heard = self._heard(tags, tag_names)
         return Verdict(outcome=str(outcome[0]), label=class_names[top],
                        hears=", ".join(f"{tag_names[i]} ({tags[i]:.2f})" for i in heard) or "nothing clearly",
-                       reasons=self._reasons(v, pv, top, class_names, tags, tag_names, tagger, dataset),
+                       reasons=self._reasons(v, pv, top, class_names, tags, tag_names, tagger, dataset,
+                                             self.second.name if second is not None else None),
                        score=float(stat[0]), tagger=tagger, distance=float(v[1]),
                        heard=tag_names[heard[0]] if heard else "", dataset=dataset,
                        values=tuple(float(x) for x in v), thresholds=tuple(float(x) for x in self.p95))
@@ -275,8 +313,10 @@ class OpenSetModel:
         specific = [i for i in order if i not in generic] or order
         return specific[:2]
 
-    def _reasons(self, v, pv, top, class_names, tags, tag_names, tagger, dataset) -> tuple[Reason, ...]:
-        """Why a clip looks foreign, in words a listener reads (the numbers stay in the Reason's fields)."""
+    def _reasons(self, v, pv, top, class_names, tags, tag_names, tagger, dataset,
+                 second: str | None = None) -> tuple[Reason, ...]:
+        """Why a clip looks foreign, in words a listener reads (the numbers stay in the Reason's fields); `second`:
+        the second tagger's name, when its tags counted too."""
         label = class_names[top]
         own = [tag_names[t] for t in self.tag_map.own(top)][:3]
         texts = {
@@ -284,9 +324,9 @@ class OpenSetModel:
             "distance": f"it does not sound like the {label} clips the model learned from",
             "novelty": f"{tagger} hears {self._novel(tags, tag_names)}, a sound none of the {len(class_names)} "
                        f"{dataset} classes makes",
-            "support": f"{tagger} does not hear what {label} clips usually sound like"
-                       + (f" ({', '.join(own)})" if own else ""),
-            "speech_music": f"{tagger} hears speech or music",
+            "support": (f"neither {tagger} nor {second} hears" if second else f"{tagger} does not hear")
+                       + f" what {label} clips usually sound like" + (f" ({', '.join(own)})" if own else ""),
+            "speech_music": f"{tagger}{' or ' + second if second else ''} hears speech or music",
         }
         reasons = [Reason(s, float(v[j]), float(self.p95[j]), float(pv[j]), texts[s])
                    for j, s in enumerate(SIGNALS) if pv[j] < 1 - UNSURE_QUANTILE]
@@ -308,12 +348,16 @@ def silence(label: str, *, tagger: str, dataset: str) -> Verdict:
 @dataclass(frozen=True)
 class _Reference:
     """The training clips a clip is compared with: the dataset's clips at `rows`, plus any extra training windows
-    (recordings from elsewhere the run also learned from; they are never tested, so they join every reference)."""
+    (recordings from elsewhere the run also learned from; they are never tested, so they join every reference).
+    `tags2`/`extra_tags2`: a second tagger's tags of the same clips and windows, if the model hears through one."""
 
     pooled: np.ndarray
     tags: np.ndarray
     labels: np.ndarray
     extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (pooled unit length, tags, labels)
+    tags2: np.ndarray | None = None
+    extra_tags2: np.ndarray | None = None
+    speech_music2: tuple[int, ...] = ()
 
     def at(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.extra is None:
@@ -324,52 +368,73 @@ class _Reference:
         _, tags, labels = self.at(rows)
         return learn_tag_map(tags, labels, n_classes)
 
+    def tag_map2(self, rows: np.ndarray, n_classes: int) -> TagMap | None:
+        if self.tags2 is None:
+            return None
+        _, _, labels = self.at(rows)
+        tags2 = self.tags2[rows] if self.extra_tags2 is None else np.concatenate([self.tags2[rows], self.extra_tags2])
+        return learn_tag_map(tags2, labels, n_classes)
+
+    def second(self, test: np.ndarray, tag_map2: TagMap | None):
+        """The `second` argument of `signals` for the clips at `test`."""
+        return None if tag_map2 is None else (self.tags2[test], tag_map2, list(self.speech_music2))
+
+    def signals_of(self, probs, test: np.ndarray, rows: np.ndarray, tag_map: TagMap, tag_map2: TagMap | None, sm):
+        """Signals of the clips at `test` against the clips at `rows` (and the extra windows)."""
+        ref_pooled, _, ref_labels = self.at(rows)
+        return signals(probs=probs[test], pooled=self.pooled[test], tags=self.tags[test], ref_pooled=ref_pooled,
+                       ref_labels=ref_labels, tag_map=tag_map, speech_music=sm, second=self.second(test, tag_map2))
+
 
 def _oof_signals(probs, ref: _Reference, folds, n_classes, sm, exclude=None) -> np.ndarray:
-    """Signals of every clip against the clips of the other folds (and their tag map), leaving out fold `exclude`
+    """Signals of every clip against the clips of the other folds (and their tag maps), leaving out fold `exclude`
     entirely; rows of fold `exclude` are left at zero."""
     values = np.zeros((len(ref.labels), len(SIGNALS)), np.float32)
     for k in np.unique(folds):
         if k == exclude:
             continue
         te, tr = folds == k, (folds != k) & (folds != exclude)
-        ref_pooled, _, ref_labels = ref.at(tr)
-        values[te] = signals(probs=probs[te], pooled=ref.pooled[te], tags=ref.tags[te], ref_pooled=ref_pooled,
-                             ref_labels=ref_labels, tag_map=ref.tag_map(tr, n_classes), speech_music=sm)
+        values[te] = ref.signals_of(probs, te, tr, ref.tag_map(tr, n_classes), ref.tag_map2(tr, n_classes), sm)
     return values
 
 
-def _model(tag_map: TagMap, reference: np.ndarray, sm: list[int], oof: dict | None = None) -> OpenSetModel:
+def _model(tag_map: TagMap, reference: np.ndarray, sm: list[int], oof: dict | None = None,
+           second: SecondTagger | None = None) -> OpenSetModel:
     stats = fisher(tail_p(reference, reference))
     return OpenSetModel(tag_map, reference, float(np.quantile(stats, UNSURE_QUANTILE)),
-                        float(np.quantile(stats, FOREIGN_QUANTILE)), sm, oof or {})
+                        float(np.quantile(stats, FOREIGN_QUANTILE)), sm, oof or {}, second)
 
 
 def calibrate(*, probs: np.ndarray, pooled: np.ndarray, tags: np.ndarray, labels: np.ndarray, folds: np.ndarray,
               n_classes: int, tag_names: list[str],
-              extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> OpenSetModel:
+              extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+              second: tuple[str, np.ndarray, np.ndarray | None, list[str]] | None = None) -> OpenSetModel:
     """The open-set model from a run's out-of-fold data: head probabilities (n, n_classes), mean embeddings (n, d),
     AudioSet tags (n, n_tags), labels and folds (n,); `extra`: (pooled, tags, labels) of extra training windows, in
-    every reference and tag map (classify compares with them too), never judged.
+    every reference and tag map (classify compares with them too), never judged; `second`: (name, tags of the clips,
+    tags of the extra windows or None, tag names) of a second tagger a fused model hears through.
 
     Also reports the nested out-of-fold outcome shares: the clips of fold k are judged by a model whose reference
     signals and tag maps were computed without fold k, against the other folds' clips.
     """
+    sm2 = speech_music_tags(second[3]) if second else []
     ref = _Reference(normalize(pooled), tags, labels,
-                     None if extra is None else (normalize(extra[0]), extra[1], np.asarray(extra[2])))
+                     None if extra is None else (normalize(extra[0]), extra[1], np.asarray(extra[2])),
+                     None if second is None else np.asarray(second[1], np.float32),
+                     None if second is None or second[2] is None else np.asarray(second[2], np.float32), tuple(sm2))
     sm = speech_music_tags(tag_names)
     nested = np.empty(len(labels), object)
     for k in np.unique(folds):
         te = folds == k
         inner = _oof_signals(probs, ref, folds, n_classes, sm, exclude=k)[~te]
         fold_model = _model(ref.tag_map(~te, n_classes), inner, sm)
-        ref_pooled, _, ref_labels = ref.at(~te)
-        values = signals(probs=probs[te], pooled=ref.pooled[te], tags=tags[te], ref_pooled=ref_pooled,
-                         ref_labels=ref_labels, tag_map=fold_model.tag_map, speech_music=sm)
+        values = ref.signals_of(probs, te, ~te, fold_model.tag_map, ref.tag_map2(~te, n_classes), sm)
         nested[te] = fold_model.outcome(values)[0]
     oof = {o.replace("-", "_"): float(np.mean(nested == o)) for o in ("in-set", "unsure", "foreign")}
     reference = _oof_signals(probs, ref, folds, n_classes, sm)
-    return _model(ref.tag_map(np.ones(len(labels), bool), n_classes), reference, sm, oof)
+    every = np.ones(len(labels), bool)
+    tagger2 = None if second is None else SecondTagger(second[0], ref.tag_map2(every, n_classes), sm2)
+    return _model(ref.tag_map(every, n_classes), reference, sm, oof, tagger2)
 
 
 def calibrate_models(probs: dict[str, np.ndarray], **data) -> dict[str, dict]:

@@ -9,6 +9,7 @@ model family and one or more trained models. It holds everything the Metrics pag
     runs/<run id>/history/<name>.json   training history per fold and of the deployed model
     runs/<run id>/embeddings.npz        a pooled embedding and mean AudioSet scores of every clip (maps, open set)
     runs/<run id>/extra_embeddings.npz  the same of the extra training windows, if any (open set; train --extra-train)
+    runs/<run id>/second_tags.npz       a fused model's second backbone's AudioSet scores of them (open set)
 
 A run is staged in ``runs/.tmp-<id>/`` and renamed into place only when complete, so a reader never sees half a
 run; `run.json` is written last. Reading is defensive: a folder without a usable `run.json` is reported with what
@@ -44,6 +45,7 @@ RUNS_DIR = "runs"
 STAGING_PREFIX = ".tmp-"
 OPENSET_FILE = "openset.json"
 EXTRA_EMBEDDINGS_FILE = "extra_embeddings.npz"
+SECOND_TAGS_FILE = "second_tags.npz"
 OOF_COLUMNS = ("filename", "fold", "true", "pred", "confidence")
 REQUIRED = ("id", "created", "task", "protocol", "coverage", "backbone", "classes", "class_names", "models")
 EXTERNAL_DIR = "external"  # stored external evaluations (soundlab.external)
@@ -446,6 +448,20 @@ def read_extra_embeddings(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         raise RunError(f"{run.id}: {EXTRA_EMBEDDINGS_FILE} is damaged ({e})") from None
 
 
+def read_second_tags(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """(filenames, AudioSet scores (n, n_tags), the extra training windows' scores or None) of a fused model's second
+    backbone (YAMNet), for its open-set check; None when the run has none."""
+    path = run.path / SECOND_TAGS_FILE
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            extra = z["extra_audioset"].astype(np.float32) if "extra_audioset" in z.files else None
+            return z["filenames"], z["audioset"].astype(np.float32), extra
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise RunError(f"{run.id}: {SECOND_TAGS_FILE} is damaged ({e})") from None
+
+
 def read_sound_embeddings(run: Run) -> tuple[np.ndarray, np.ndarray, str]:
     """(filenames, embeddings (n, d) float32, which) for comparing sounds: the mean over the frames that are not
     silence where the run stored it (runs of heads on a backbone), else the plain pooled embedding (a model's own
@@ -575,6 +591,13 @@ class RunWriter:
         save_npz_atomic(self.folder / EXTRA_EMBEDDINGS_FILE, compressed=True,
                         pooled=np.asarray(pooled).astype(np.float16), audioset=np.asarray(audioset).astype(np.float16),
                         labels=np.asarray(labels, np.int64))
+
+    def add_second_tags(self, filenames, audioset: np.ndarray, extra_audioset: np.ndarray | None) -> None:
+        """A fused model's second backbone's AudioSet scores of every clip and extra window (`read_second_tags`)."""
+        arrays = {"filenames": np.asarray(filenames, dtype=str), "audioset": np.asarray(audioset).astype(np.float16)}
+        if extra_audioset is not None:
+            arrays["extra_audioset"] = np.asarray(extra_audioset).astype(np.float16)
+        save_npz_atomic(self.folder / SECOND_TAGS_FILE, compressed=True, **arrays)
 
     def add_openset(self, calibrations: dict) -> None:
         """The open-set calibration of each model: {model name: OpenSetModel.to_json()}."""

@@ -288,3 +288,32 @@ def test_fuse_refuses_a_second_member_that_cannot_be_combined(tiny_finetune_run,
     with pytest.raises(RunError, match="another backbone than EfficientAT"):
         fusion.fuse(tiny_finetune_run, tiny_eat_run, None, tmp_path, tag_names=[], log=lambda m: None,
                     second=(tiny_eat_run, tiny_eat_run.default_model))
+
+
+def test_a_fused_model_with_yamnet_lets_either_tagger_vouch_for_the_class(tiny_fused_yamnet_run, dev_root):
+    """Its open-set check also reads YAMNet's tags: the class's own tags heard by either tagger count as support, and
+    speech or music heard by either counts; the calibration stores YAMNet's tag map, and live mode (no YAMNet tags)
+    falls back to EfficientAT's alone."""
+    from soundlab import openset
+    from soundlab.classify import classify_audio, load_classifier
+
+    run = tiny_fused_yamnet_run
+    osm = run.openset()
+    assert osm.second is not None and osm.second.name == "YAMNet" and osm.second.speech_music
+    assert runs.read_second_tags(run)[1].shape == (30, 521)
+    eat, yam = load_backbone("efficientat", get_settings()), load_backbone("yamnet", get_settings())
+    clf = load_classifier(run, None, eat, other_backbone=lambda key: yam)
+    res = classify_audio(clf, dev_root / "audio" / "2-117271-A-0.wav")
+    tags2 = yam(__import__("soundlab.audio", fromlist=["load"]).load(dev_root / "audio" / "2-117271-A-0.wav",
+                                                                        sr=16_000).y).pooled_scores
+    both = clf.verdict(res.probs, res.embedding, res.audioset, tags2)
+    alone = clf.verdict(res.probs, res.embedding, res.audioset)
+    assert both.values[3] <= alone.values[3] + 1e-6 and both.values[4] >= alone.values[4] - 1e-6
+    # the signals by hand: support is the smaller of the two taggers', speech/music the larger
+    p = res.probs[None]
+    one = openset.signals(probs=p, pooled=res.embedding[None], tags=res.audioset[None], ref_pooled=clf.train_pooled,
+                          ref_labels=clf.train_labels, tag_map=osm.tag_map, speech_music=osm.speech_music)
+    two = openset.signals(probs=p, pooled=res.embedding[None], tags=tags2[None], ref_pooled=clf.train_pooled,
+                          ref_labels=clf.train_labels, tag_map=osm.second.tag_map, speech_music=osm.second.speech_music)
+    assert np.isclose(both.values[3], min(one[0, 3], two[0, 3]), atol=1e-5)
+    assert np.isclose(both.values[4], max(one[0, 4], two[0, 4]), atol=1e-5)

@@ -133,9 +133,21 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
         order = {f: i for i, f in enumerate(names)}
         rows = [order[f] for f in table["filename"]]
         log(f"calibrating the open-set check of the fused model on {n} clips ...")
+        tagger2 = None
+        if second:  # the second backbone's tags count in the open-set check too (soundlab.openset.signals)
+            from soundlab.config import get_settings
+            from soundlab.models.backbone import tag_names_of
+
+            names2, _, tags2 = runs.read_embeddings(second[0])
+            order2 = {f: i for i, f in enumerate(names2)}
+            clip_tags2 = tags2[[order2[f] for f in table["filename"]]]
+            extra2 = runs.read_extra_embeddings(second[0])
+            writer.add_second_tags(table["filename"], clip_tags2, None if extra2 is None else extra2[1])
+            tagger2 = (runs.BACKBONE_TITLES.get(second[0].backbone_key, second[0].backbone_key), clip_tags2,
+                       None if extra2 is None else extra2[1], tag_names_of(second[0].backbone_key, get_settings()))
         writer.add_openset(openset.calibrate_models({fusion.KIND: probs}, pooled=pooled[rows], tags=tags[rows],
                                                     labels=labels, folds=folds, n_classes=len(head_run.classes),
-                                                    tag_names=tag_names, extra=extra_ref))
+                                                    tag_names=tag_names, extra=extra_ref, second=tagger2))
         info = {key: head_run.info[key] for key in ("task", "protocol", "coverage", "dataset", "classes", "categories",
                                                      "class_names", "targets") if key in head_run.info}
         members = {"finetuned": {"file": tuned_rel, "run": tuned.id, "model": tuned.default_model,
