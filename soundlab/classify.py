@@ -78,9 +78,8 @@ class Classifier:
     def verdict(self, probs: np.ndarray, pooled: np.ndarray, audioset: np.ndarray,
                 audioset2: np.ndarray | None = None) -> Verdict | None:
         """Is it one of the classes? From the head's probabilities (n_classes,), the mean embedding (d,) and the
-        AudioSet tags (n_tags,), and a fused model's second backbone's tags (`audioset2`; live mode gives none, and
-        the first backbone's tags then speak alone); None if the run has no open-set calibration (or no stored
-        embeddings)."""
+        AudioSet tags (n_tags,), and a fused model's second backbone's tags (`audioset2`; without them the first
+        backbone's tags speak alone); None if the run has no open-set calibration (or no stored embeddings)."""
         if self.openset is None or self.train_pooled is None:
             return None
         return self.openset.judge(probs=probs, pooled=pooled, tags=audioset, ref_pooled=self.train_pooled,
@@ -489,11 +488,12 @@ def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = 
     return acc.result(info, levels, t_start)
 
 
-def classify_waveform(clf: Classifier, y: np.ndarray) -> tuple[np.ndarray, BackboneOutput]:
-    """Probabilities (n_classes,) of one short window at the backbone's rate, and its backbone output (live mode)."""
+def classify_waveform(clf: Classifier, y: np.ndarray, tags2: list | None = None) -> tuple[np.ndarray, BackboneOutput]:
+    """Probabilities (n_classes,) of one short window at the backbone's rate, and its backbone output (live mode);
+    a fused model's second backbone's tags of the window are appended to `tags2`, if given."""
     second = _start_second(clf, y)
     outs, _ = _window_views(clf, y)
-    return _head_probs(clf, outs, _tuned(clf, y, outs["orig"], second)), outs["orig"]
+    return _head_probs(clf, outs, _tuned(clf, y, outs["orig"], second, tags2)), outs["orig"]
 
 
 def _backbone_windows(backbone: Backbone, source: audio.Source, *, name: str | None = None,

@@ -137,9 +137,17 @@ def for_classifier(clf, *, window_s: float = 1.92, smoothing: float = 0.0, other
     from soundlab.audio import resample
     from soundlab.classify import classify_waveform
 
+    second_tags: list[np.ndarray | None] = [None]  # a fused model's YAMNet tags of the window just classified
+
     def classify(y: np.ndarray):
-        probs, out = classify_waveform(clf, y)
+        got: list[np.ndarray] = []
+        probs, out = classify_waveform(clf, y, got)
+        second_tags[0] = got[0] if got else None
         return probs, out.pooled_scores, out.pooled_embedding
+
+    def verdict(probs: np.ndarray, embedding: np.ndarray, tags: np.ndarray):
+        # the same window's second tags: a stream's updates run one at a time, classify then verdict
+        return clf.verdict(probs, embedding, tags, second_tags[0])
 
     params = clf.backbone.params
 
@@ -154,5 +162,5 @@ def for_classifier(clf, *, window_s: float = 1.92, smoothing: float = 0.0, other
         return level < QUIET_DBFS or (silence is not None and tags[silence] >= SILENCE_SCORE and level < LOUD_DBFS)
 
     return LiveClassifier(classify, sample_rate_hz=params.sample_rate_hz, min_samples=params.min_samples,
-                          window_s=window_s, hop_s=params.frame_hop_s, smoothing=smoothing, verdict=clf.verdict,
+                          window_s=window_s, hop_s=params.frame_hop_s, smoothing=smoothing, verdict=verdict,
                           taggers={bb.short_name: tagger(bb) for bb in others}, is_silent=is_silent)

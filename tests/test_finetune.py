@@ -317,3 +317,22 @@ def test_a_fused_model_with_yamnet_lets_either_tagger_vouch_for_the_class(tiny_f
                           ref_labels=clf.train_labels, tag_map=osm.second.tag_map, speech_music=osm.second.speech_music)
     assert np.isclose(both.values[3], min(one[0, 3], two[0, 3]), atol=1e-5)
     assert np.isclose(both.values[4], max(one[0, 4], two[0, 4]), atol=1e-5)
+
+
+def test_live_mode_judges_a_window_with_both_taggers(tiny_fused_yamnet_run, dev_root):
+    """Live mode gives the verdict YAMNet's tags of the same window, as a file's classification does."""
+    from soundlab import audio, live
+    from soundlab.classify import classify_waveform, load_classifier
+
+    eat, yam = load_backbone("efficientat", get_settings()), load_backbone("yamnet", get_settings())
+    clf = load_classifier(tiny_fused_yamnet_run, None, eat, other_backbone=lambda key: yam)
+    y = audio.load(dev_root / "audio" / "2-117271-A-0.wav", sr=eat.params.sample_rate_hz).y[: 2 * 32_000]
+    stream = live.for_classifier(clf)
+    stream.push(y, eat.params.sample_rate_hz)
+    update = stream.step()
+    assert update is not None and update.verdict is not None
+    window = stream.buffer
+    got = []
+    probs, out = classify_waveform(clf, window, got)
+    expect = clf.verdict(probs, out.pooled_embedding, out.pooled_scores, got[0])
+    assert len(got) == 1 and np.allclose(update.verdict.values, expect.values, atol=1e-4)
