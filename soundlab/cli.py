@@ -392,7 +392,7 @@ def cmd_evaluate_external(args: argparse.Namespace) -> int:
     bar = ProgressBar()
     try:
         ev = external.evaluate(clf, labelled, limits=s.classify_limits, progress=functools.partial(bar, "clips"),
-                               name=args.name)
+                               name=args.name, screened=True)
     finally:
         bar.close()
     for c in ev.clips:

@@ -257,13 +257,15 @@ def without_training_clips(labelled: LabelledSet, run) -> LabelledSet:
 
 
 def evaluate(clf, labelled: LabelledSet, *, limits=None, progress: Callable[[int, int], None] | None = None,
-             name: str | None = None) -> ExternalEvaluation:
+             name: str | None = None, screened: bool = False) -> ExternalEvaluation:
     """Judge every clip of `labelled` with `clf` (a `soundlab.classify.Classifier`), as the Classify page does,
-    leaving out the recordings its run learned from. A clip that cannot be read is kept with its error (one line)
-    and left out of the figures."""
+    leaving out the recordings its run learned from (`screened`: the caller did, with `without_training_clips`; every
+    file is read to hash it, so not twice). A clip that cannot be read is kept with its error (one line) and left out
+    of the figures."""
     from soundlab.classify import classify_audio
 
-    labelled = without_training_clips(labelled, clf.run)
+    if not screened:
+        labelled = without_training_clips(labelled, clf.run)
     t0 = time.monotonic()
     names = clf.class_names
     clips = []

@@ -98,7 +98,8 @@ def prepare(path: str | Path, classes: list[str], class_names: list[str], *, cac
     for file, label in items:
         rel = str(file.relative_to(labelled.root)) if file.is_relative_to(labelled.root) else file.name
         try:
-            digest = hashlib.file_digest(open(file, "rb"), "sha256").hexdigest()
+            with open(file, "rb") as f:
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
             y = audio.load(file, sr=SAMPLE_RATE).y
         except (OSError, AudioError) as e:
             problems.append(f"{rel}: {e}; left out")

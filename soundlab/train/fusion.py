@@ -50,23 +50,29 @@ def check_members(tuned: Run, head_run: Run, head: str) -> None:
             raise RunError(f"{tuned.id} and {head_run.id} differ in their {what}; fuse runs of one task and protocol")
 
 
+def _aligned(table: pd.DataFrame, head_run: Run, other: Run, model: str) -> np.ndarray:
+    """The out-of-fold probabilities of `model` of `other` in the row order of `table` (the head's out-of-fold
+    table), after checking both hold the same clips, in the same folds, with the same labels (RunError otherwise)."""
+    b = runs.read_oof(other, model).set_index("filename")
+    missing = sorted(set(table["filename"]) ^ set(b.index))
+    if missing:
+        raise RunError(f"{other.id} and {head_run.id} hold different clips ({len(missing)} differ, e.g. {missing[0]}); "
+                       "train both on the same clips")
+    b = b.loc[table["filename"]]
+    moved = np.flatnonzero(table["fold"].to_numpy() != b["fold"].to_numpy())
+    if len(moved):
+        raise RunError(f"{other.id} and {head_run.id} put {len(moved)} clips in different folds (e.g. "
+                       f"{table['filename'].iloc[moved[0]]}); their out-of-fold predictions cannot be combined")
+    if not (table["true"].to_numpy() == b["true"].to_numpy()).all():
+        raise RunError(f"{other.id} and {head_run.id} disagree on some clips' labels (one used corrected labels?)")
+    return runs.oof_probs(other, b.reset_index())
+
+
 def aligned_oof(tuned: Run, head_run: Run, head: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """(the head's out-of-fold table, the head's and the tuned network's probabilities in its row order), after
     checking that both hold the same clips in the same folds."""
     a = runs.read_oof(head_run, head)
-    b = runs.read_oof(tuned, tuned.default_model).set_index("filename")
-    missing = sorted(set(a["filename"]) ^ set(b.index))
-    if missing:
-        raise RunError(f"{tuned.id} and {head_run.id} hold different clips ({len(missing)} differ, e.g. {missing[0]}); "
-                       "train both on the same clips")
-    b = b.loc[a["filename"]]
-    moved = np.flatnonzero(a["fold"].to_numpy() != b["fold"].to_numpy())
-    if len(moved):
-        raise RunError(f"{tuned.id} and {head_run.id} put {len(moved)} clips in different folds (e.g. "
-                       f"{a['filename'].iloc[moved[0]]}); their out-of-fold predictions cannot be combined")
-    if not (a["true"].to_numpy() == b["true"].to_numpy()).all():
-        raise RunError(f"{tuned.id} and {head_run.id} disagree on some clips' labels (one used corrected labels?)")
-    return a, runs.oof_probs(head_run, a), runs.oof_probs(tuned, b.reset_index())
+    return a, runs.oof_probs(head_run, a), _aligned(a, head_run, tuned, tuned.default_model)
 
 
 def check_second(head_run: Run, second: Run, head: str, table: pd.DataFrame) -> np.ndarray:
@@ -79,14 +85,7 @@ def check_second(head_run: Run, second: Run, head: str, table: pd.DataFrame) -> 
                        ("classes", second.classes, head_run.classes)):
         if a != b:
             raise RunError(f"{second.id} and {head_run.id} differ in their {what}; fuse runs of one task")
-    b = runs.read_oof(second, head).set_index("filename")
-    missing = sorted(set(table["filename"]) ^ set(b.index))
-    if missing:
-        raise RunError(f"{second.id} and {head_run.id} hold different clips ({len(missing)} differ, e.g. {missing[0]})")
-    b = b.loc[table["filename"]]
-    if (b["fold"].to_numpy() != table["fold"].to_numpy()).any() or (b["true"].to_numpy() != table["true"].to_numpy()).any():
-        raise RunError(f"{second.id} and {head_run.id} put some clips in other folds or give them other labels")
-    return runs.oof_probs(second, b.reset_index())
+    return _aligned(table, head_run, second, head)
 
 
 def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_names: list[str],
