@@ -30,16 +30,20 @@ def other_backbones(clf) -> tuple:
     return tuple(out)
 
 
-def other_tags(clf, source, *, name: str | None = None, upload_id: str | None = None) -> list[tuple[str, list]]:
+def other_tags(clf, source, *, name: str | None = None, upload_id: str | None = None,
+               heard: dict | None = None) -> list[tuple[str, list]]:
     """What the other backbones hear in the same audio: [(backbone's short name, top-5 (tag, score))].
 
-    A file on disk is cached per version; an upload once per session (`components.memo`). A backbone that cannot be
-    loaded, or audio it cannot read, is left out with a caption saying why.
+    `heard` holds tags the classification already has (`Result.more_tags`: a fused model's second backbone heard the
+    audio too), used as they are. Others: a file on disk is cached per version; an upload once per session
+    (`components.memo`). A backbone that cannot be loaded, or audio it cannot read, is left out with a caption.
     """
     out = []
     for bb in other_backbones(clf):
         try:
-            if upload_id is None:
+            if heard and bb.short_name in heard:
+                scores = heard[bb.short_name]
+            elif upload_id is None:
                 scores = loaders.clip_tags(bb, source)
             else:
                 with st.spinner(f"Listening with {bb.short_name} too ..."):

@@ -93,7 +93,7 @@ if source in ("Dataset clip", "Examples"):
         classify_view.out_of_fold(run, head, row)
     classify_view.render_result(res, clf, top_k=top_k, key="classify-res",
                                 true_class=row["category"] if row is not None and row["category"] in clf.classes
-                                else None, more_tags=classify_view.other_tags(clf, path))
+                                else None, more_tags=classify_view.other_tags(clf, path, heard=res.more_tags))
     if ds is not None and st.toggle("Find clips that sound like this", key="classify-similar", bind="query-params",
                                     help="The nearest dataset clips in this backbone's embedding space."):
         search_view.similar_to_sound(ds, run, res.sound_embedding, key="classify-similar", exclude=clip)
@@ -117,7 +117,8 @@ elif source in ("Upload", "Record"):
         st.audio(audio)
     classify_view.render_result(result, clf, top_k=top_k, key="classify-res",
                                 more_tags=classify_view.other_tags(clf, audio, name=audio.name,
-                                                                   upload_id=audio.file_id))
+                                                                   upload_id=audio.file_id,
+                                                                   heard=result.more_tags))
     if st.toggle("Find clips that sound like this", key="classify-similar", bind="query-params",
                  help="The nearest dataset clips in this backbone's embedding space."):
         search_view.similar_to_sound(loaders.dataset_status().dataset, run, result.sound_embedding,

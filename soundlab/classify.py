@@ -190,6 +190,9 @@ class Result:
     diagnostics: Diagnostics
     timings_ms: dict[str, float]
     warnings: list[str] = field(default_factory=list)
+    # other backbones' AudioSet tags heard on the way (a fused model's second backbone), by short name, averaged over
+    # the windows as `tag_audio` does: the page shows them instead of running that backbone again
+    more_tags: dict[str, np.ndarray] = field(default_factory=dict)
 
     def top(self, k: int = 5) -> list[tuple[str, float]]:
         order = np.argsort(-self.probs)[:k]
@@ -421,12 +424,12 @@ class _Accumulator:
         pooled = (self.pooled / n).astype(np.float32)
         # all silence: the plain mean, as `sound_pooled` does
         sound = (self.sound / self.sound_frames).astype(np.float32) if self.sound_frames else pooled
+        tags2 = (self.tags2 / self.n2).astype(np.float32) if self.n2 else None
         if np.all(np.asarray(self.levels) < QUIET_DBFS):  # silent all through: no class, whatever the faint tags say
             verdict = openset.silence(clf.class_names[int(np.argmax(probs))], tagger=clf.backbone.short_name,
                                       dataset=clf.run.task_title)
         else:
-            verdict = clf.verdict(probs, pooled, tags,
-                                  (self.tags2 / self.n2).astype(np.float32) if self.n2 else None)
+            verdict = clf.verdict(probs, pooled, tags, tags2)
         warnings = []
         if levels.clipped_share > 0.001:
             warnings.append(f"{levels.clipped_share:.1%} of the samples are clipped (at full scale); the recording is "
@@ -447,7 +450,8 @@ class _Accumulator:
                       frame_starts=clf.backbone.frame_starts(len(fprobs)), frame_probs=fprobs, frame_silent=fsilent,
                       window_silent=np.asarray(self.levels) < QUIET_DBFS, audioset=tags, embedding=pooled,
                       sound_embedding=sound, audioset_names=clf.backbone.tag_names, tagger=clf.backbone.short_name,
-                      verdict=verdict, diagnostics=diag, timings_ms=timings, warnings=list(clf.warnings))
+                      verdict=verdict, diagnostics=diag, timings_ms=timings, warnings=list(clf.warnings),
+                      more_tags={clf.second[0].short_name: tags2} if tags2 is not None else {})
 
 
 def classify_audio(clf: Classifier, source: audio.Source, *, name: str | None = None,

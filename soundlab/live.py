@@ -152,6 +152,8 @@ def for_classifier(clf, *, window_s: float = 1.92, smoothing: float = 0.0, other
     params = clf.backbone.params
 
     def tagger(bb):
+        if clf.second is not None and bb.key == clf.second[0].key:  # it heard this window inside the model already
+            return lambda y: second_tags[0]
         return lambda y: bb(resample(y, orig_sr=params.sample_rate_hz, target_sr=bb.params.sample_rate_hz)).pooled_scores
 
     from soundlab.classify import LOUD_DBFS, QUIET_DBFS, SILENCE_SCORE, SILENCE_TAG

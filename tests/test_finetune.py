@@ -277,6 +277,11 @@ def test_fused_model_with_yamnet_hears_each_window_through_both_backbones(tiny_f
     # three members by the geometric mean: (two members)^2 x YAMNet's head, renormalised
     assert np.allclose(res.probs, geometric_mean(two.probs, two.probs, alone.probs), atol=2e-3)
     assert res.frame_probs.shape == (len(res.frame_starts), 5) and np.isfinite(res.frame_probs).all()
+    # what YAMNet heard inside the model is the result's, as tag_audio would give it (the page shows it, no 2nd pass)
+    from soundlab.classify import tag_audio
+
+    assert set(res.more_tags) == {"YAMNet"} and not two.more_tags
+    assert np.allclose(res.more_tags["YAMNet"], tag_audio(yam, dog), atol=0.03)
     p, _ = classify_waveform(clf, np.zeros(eat.params.sample_rate_hz, np.float32) + 1e-3)  # live mode's path
     assert p.shape == (5,) and np.isclose(p.sum(), 1, atol=1e-4)
 
@@ -336,3 +341,20 @@ def test_live_mode_judges_a_window_with_both_taggers(tiny_fused_yamnet_run, dev_
     probs, out = classify_waveform(clf, window, got)
     expect = clf.verdict(probs, out.pooled_embedding, out.pooled_scores, got[0])
     assert len(got) == 1 and np.allclose(update.verdict.values, expect.values, atol=1e-4)
+
+
+def test_live_mode_shows_the_tags_yamnet_heard_inside_the_model(tiny_fused_yamnet_run, dev_root, monkeypatch):
+    """YAMNet among the other backbones: its tags of each window come from the model's own YAMNet pass, not another."""
+    from soundlab import audio, live
+    from soundlab.classify import load_classifier
+
+    eat, yam = load_backbone("efficientat", get_settings()), load_backbone("yamnet", get_settings())
+    clf = load_classifier(tiny_fused_yamnet_run, None, eat, other_backbone=lambda key: yam)
+    passes = []
+    call = type(yam).__call__
+    monkeypatch.setattr(type(yam), "__call__", lambda self, y: passes.append(len(y)) or call(self, y))
+    stream = live.for_classifier(clf, others=(yam,))
+    stream.push(audio.load(dev_root / "audio" / "2-117271-A-0.wav", sr=32_000).y[: 2 * 32_000], 32_000)
+    update = stream.step()
+    assert update is not None and len(passes) == 1  # one YAMNet pass for the model and the tags shown
+    assert update.other_tags["YAMNet"].shape == (521,) and update.other_tags["YAMNet"].max() > 0.05

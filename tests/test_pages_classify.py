@@ -114,6 +114,18 @@ def test_speech_upload_is_flagged(tmp_path):
     assert "EfficientAT hears Speech" in texts(at, "caption")  # the default backbone
 
 
+def test_the_default_shows_what_yamnet_heard_inside_it_without_a_second_yamnet_pass():
+    """The default fuses a head on YAMNet: the page shows those tags rather than running YAMNet over the file again."""
+    from tests.assets import shared
+
+    at = run(query={"classify-source": "Upload"})
+    with patch("components.classify_view.tag_audio", side_effect=AssertionError("a second YAMNet pass")):
+        at.file_uploader(key="classify-upload").upload("speech.wav", shared("speech", "en-short.wav").read_bytes(),
+                                                       "audio/wav").run()
+    assert not at.exception and not at.error, texts(at, "error")
+    assert "YAMNet's AudioSet tags (another backbone)" in [c["title"] for c in charts(at)]
+
+
 def _artifacts(tmp_path, *, tflite=True, runs=True):
     art = tmp_path / "artifacts"
     art.mkdir()
