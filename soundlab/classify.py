@@ -66,6 +66,7 @@ class Classifier:
     warnings: tuple[str, ...] = ()
     finetuned: object | None = None  # a fused model's fine-tuned network (`Backbone.fine_tuned`), else None
     second: tuple[Backbone, HeadPredictor] | None = None  # a fused model's head on another backbone (YAMNet), else None
+    evidence: dict | None = None  # a fused model's tag evidence by backbone key (soundlab.models.tag_evidence), else None
 
     @property
     def class_names(self) -> list[str]:
@@ -147,9 +148,19 @@ def load_classifier(run: Run, kind: str | None, backbone: Backbone,
                             f"{spec['second']['fingerprint']}, but the loaded one is {other.fingerprint}; its "
                             "predictions may be off.")
         second = (other, HeadPredictor(heads.load(run.path / spec["second"]["file"]), spec["second"]["kind"]))
+    evidence = None
+    if "tag_evidence" in spec:  # one more member per backbone: what its AudioSet tags say
+        from soundlab.models import tag_evidence
+
+        evidence = tag_evidence.load(run.path / spec["tag_evidence"]["file"])
+        missing = {backbone.key, *([second[0].key] if second else [])} - set(evidence)
+        if missing:
+            raise ModelError(f"{run.id}: its tag evidence has no prototypes for {', '.join(sorted(missing))}; fuse the "
+                             "run again")
     clf = Classifier(backbone=backbone, run=run, kind=kind, predictor=predictor,
                      tta_views=tuple(spec.get("tta_views", ["orig"])), openset=osm, train_pooled=pooled,
-                     train_labels=labels, warnings=tuple(warnings), finetuned=finetuned, second=second)
+                     train_labels=labels, warnings=tuple(warnings), finetuned=finetuned, second=second,
+                     evidence=evidence)
     # Warm up at the shapes used at inference (a 5 s window): the head's traced functions and the backbone's
     # tensors are sized now, so the first classification is not 100s of ms slower.
     _, out = classify_waveform(clf, np.full(int(WINDOW_S * params.sample_rate_hz), 1e-3, np.float32))
@@ -278,17 +289,22 @@ def _start_second(clf: Classifier, y: np.ndarray) -> Future | None:
 def _tuned(clf: Classifier, y: np.ndarray, out: BackboneOutput, second: Future | None = None,
            tags2: list | None = None) -> tuple:
     """A fused model's other members on the window `y` at the backbone's rate: (clip, frame) probabilities of the
-    fine-tuned network (it reuses the backbone's spectrogram, `out.log_mel`) and of the head on a second backbone
-    (`second`: its pass, from `_start_second`; its AudioSet tags are appended to `tags2`); () for a plain head."""
+    fine-tuned network (it reuses the backbone's spectrogram, `out.log_mel`), of the head on a second backbone
+    (`second`: its pass, from `_start_second`; its AudioSet tags are appended to `tags2`) and of each backbone's tag
+    evidence (from the tags the passes gave anyway); () for a plain head."""
     members = []
     if clf.finetuned is not None:
         members.append(clf.finetuned(y, out.log_mel))
+    heard = [(clf.backbone.key, out)]
     if clf.second is not None:
         o = (second or _start_second(clf, y)).result()
         head = clf.second[1]
         members.append((head.predict(o.embeddings), head.frame_probs(o.embeddings)))
+        heard.append((clf.second[0].key, o))
         if tags2 is not None:
             tags2.append(o.pooled_scores)
+    if clf.evidence:
+        members += [(clf.evidence[key].predict(o.pooled_scores), clf.evidence[key].predict(o.scores)) for key, o in heard]
     return tuple(members)
 
 

@@ -277,6 +277,7 @@ def _trainers(args: argparse.Namespace) -> list:
         real = {"off": {}, "score": {"real_test": True},
                 "train": {"real_test": True, "real_views": augment.TRAIN_VIEWS}}[args.real_conditions]
         cfg = HeadsConfig(heads=kinds, seed=args.seed, **real, logreg_standardize=args.standardize,
+                          extra_weight=args.extra_weight,
                           **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
         keys = list(REGISTRY) if args.backbone == "both" else ["yamnet" if args.model == "yamnet" else args.backbone]
         return [HeadsTrainer(_backbone(key), cfg) for key in keys]
@@ -330,6 +331,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         extra = (args.extra_train, tuple(s.strip() for s in args.extra_split.split(",") if s.strip()))
     elif args.extra_split:
         raise SystemExit("error: --extra-split chooses among the rows of --extra-train; give that too")
+    if args.extra_weight != 1.0 and not args.extra_train:
+        raise SystemExit("error: --extra-weight weighs the windows of --extra-train; give that too")
+    if not 0 < args.extra_weight < float("inf"):
+        raise SystemExit(f"error: --extra-weight must be above 0, not {args.extra_weight:g}")
     trainers = _trainers(args)
     for task in tasks:
         for trainer in trainers:
@@ -517,7 +522,7 @@ def cmd_fuse(args: argparse.Namespace) -> int:
         print(f"fusing {tuned.id} and {head_run.id} ({args.head or head_run.default_model})"
               + (f" and {second[0].id} ({second[1]})" if second else ""))
         print(fusion.fuse(tuned, head_run, args.head, s.artifacts_dir / "runs",
-                          tag_names=tag_names_of(fusion.BACKBONE, s), second=second))
+                          tag_names=tag_names_of(fusion.BACKBONE, s), second=second, with_tags=args.tag_evidence))
     return 0
 
 
@@ -708,6 +713,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--extra-split", default="", metavar="S[,S]",
                     help="keep only the --extra-train CSV rows of these split values (e.g. A: train on split A and "
                          "evaluate on B)")
+    sp.add_argument("--extra-weight", type=float, default=1.0, metavar="W",
+                    help="each --extra-train window counts as W dataset clips in the heads' fit (default 1)")
     sp.add_argument("--real-conditions", default="off", choices=["off", "score", "train"],
                     help="heads only. score: also score every held-out clip as another recording would give it (band "
                          "limit, room, noise, codec: 'ESC-50 under real conditions'); train: that, and train the heads "
@@ -731,6 +738,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also fuse a head on another backbone (a run of heads on YAMNet on the same clips and folds): "
                          "a third member that hears each window through YAMNet (costs its pass per window)")
     sp.add_argument("--second-head", help="the head of --second-run (default: that run's default)")
+    sp.add_argument("--tag-evidence", action="store_true",
+                    help="one more member per backbone: the class whose training clips its AudioSet tags describe "
+                         "most alike (docs/models.md)")
     sp.set_defaults(func=cmd_fuse)
 
     sp = sub.add_parser("evaluate", help="recompute the metrics of runs from their stored predictions; with "

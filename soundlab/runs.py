@@ -192,6 +192,7 @@ class Run:
             real = " (its head also on other recording conditions)" if spec["head"].get("real_views") else ""
             second = spec.get("second", {})
             fused = f"fused with {BACKBONE_TITLES.get(second['backbone'], second['backbone'])}" if second else "fused"
+            fused += " and tag evidence" if spec.get("tag_evidence") else ""
             return f"EfficientAT fine-tuned + {MODEL_TITLES.get(head, head)}, {fused}{real}{outside}"
         if self.family in BACKBONE_TITLES:
             real = ", also on other recording conditions" if self.trained_on_real_conditions else ""
@@ -218,7 +219,8 @@ class Run:
             real = self.model(self.default_model).get("head", {}).get("real_views")
             what = "fused, augmented head" if real else "fine-tuned + head, fused"
             if self.model(self.default_model).get("second"):
-                what = "fused with YAMNet" + (", also on outside recordings" if self.extra_training else "")
+                what = ("fused with YAMNet" + (" and tag evidence" if self.model(self.default_model).get("tag_evidence")
+                                               else "") + (", also on outside recordings" if self.extra_training else ""))
         elif len(self.model_names) == 1:
             what = self.model_title()
         else:

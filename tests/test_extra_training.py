@@ -134,3 +134,26 @@ def test_a_standardised_logistic_regression_is_stored_as_plain_weights(rng):
     served = heads.HeadPredictor(fit.model, "logreg").predict(x)
     reference = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(x.mean(axis=1), y)
     assert np.allclose(served, reference.predict_proba(x.mean(axis=1)), atol=1e-4)
+
+
+def test_extra_windows_weigh_what_train_extra_weight_says(rng):
+    """`train --extra-weight W`: each extra window counts as W dataset clips in the fit (scikit-learn's sample
+    weights), the dataset's clips as one."""
+    from types import SimpleNamespace
+
+    from sklearn.linear_model import LogisticRegression
+
+    from soundlab.models import heads
+
+    trainer = HeadsTrainer(SimpleNamespace(key="fake", params=SimpleNamespace(embedding_dim=6)),
+                           HeadsConfig(heads=("logreg",), extra_weight=3.0))
+    trainer.n_classes, trainer.filenames, trainer.extra = 3, [f"c{i}" for i in range(60)], object()
+    x = rng.standard_normal((90, 2, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 90)
+    trainer.X = {"orig": x}
+    rows = np.arange(90)  # 60 dataset clips, then 30 extra windows
+    assert trainer._weights(rows).tolist() == [1.0] * 60 + [3.0] * 30
+    served = heads.HeadPredictor(trainer.fit("logreg", rows, y, rows, seed=0).model, "logreg").predict(x)
+    reference = LogisticRegression(max_iter=5000).fit(x.mean(axis=1), y, sample_weight=[1.0] * 60 + [3.0] * 30)
+    assert np.allclose(served, reference.predict_proba(x.mean(axis=1)), atol=1e-4)
+    assert HeadsTrainer(trainer.backbone, HeadsConfig(heads=("logreg",)))._weights(rows) is None

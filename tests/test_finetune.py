@@ -183,9 +183,10 @@ def test_shipped_fine_tuned_network_serves_what_it_was_evaluated_on(dev_root):
 
 def test_shipped_fused_runs_recompute_from_their_members():
     """Each shipped fused run's stored out-of-fold predictions are the geometric mean of its member runs' (also
-    shipped; two, or three with a head on YAMNet), clip by clip and fold by fold: its headline numbers come from
-    stored predictions, not from a search."""
+    shipped; two, or three with a head on YAMNet, and the tag evidence fitted fold by fold from those runs' stored
+    tags), clip by clip and fold by fold: its headline numbers come from stored predictions, not from a search."""
     from soundlab.models.fusion import KIND, geometric_mean
+    from soundlab.train.fusion import tag_evidence_members
 
     shipped = runs.list_runs(DEFAULT_ARTIFACTS_DIR)[0]
     fused = [r for r in shipped if r.is_fused()]
@@ -204,6 +205,9 @@ def test_shipped_fused_runs_recompute_from_their_members():
             c = c.loc[table["filename"]]
             assert (c["fold"].to_numpy() == table["fold"].to_numpy()).all()
             members.append(runs.oof_probs(run, c))
+        if "tag_evidence" in m:
+            taggers = [head_run] + ([runs.find(shipped, m["second"]["run"])] if "second" in m else [])
+            members += tag_evidence_members(table, taggers, len(run.classes))[1]
         assert np.allclose(runs.oof_probs(run, table), geometric_mean(*members), atol=2e-6)
 
 
@@ -284,6 +288,46 @@ def test_fused_model_with_yamnet_hears_each_window_through_both_backbones(tiny_f
     assert np.allclose(res.more_tags["YAMNet"], tag_audio(yam, dog), atol=0.03)
     p, _ = classify_waveform(clf, np.zeros(eat.params.sample_rate_hz, np.float32) + 1e-3)  # live mode's path
     assert p.shape == (5,) and np.isclose(p.sum(), 1, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def tiny_fused_tags_run(tiny_finetune_run, tiny_eat_run, tiny_yamnet_run, tmp_path_factory):
+    from soundlab.train import fusion
+
+    eat = load_backbone("efficientat", get_settings())
+    path = fusion.fuse(tiny_finetune_run, tiny_eat_run, None, tmp_path_factory.mktemp("fused-runs"),
+                       tag_names=eat.tag_names, log=lambda m: None, second=(tiny_yamnet_run, "logreg"), with_tags=True)
+    return runs.load_run(path)
+
+
+def test_fuse_with_tag_evidence_adds_what_each_tagger_hears_as_members(tiny_fused_tags_run, tiny_fused_yamnet_run,
+                                                                        tiny_eat_run, tiny_yamnet_run, dev_root):
+    """`fuse --tag-evidence`: each backbone's tag prototypes join the geometric mean, out of fold in the run's table
+    (fitted on the other folds) and, when classifying, from the tags each pass gives anyway."""
+    from soundlab.classify import classify_audio, load_classifier
+    from soundlab.models import tag_evidence
+    from soundlab.models.fusion import KIND, geometric_mean
+    from soundlab.train import fusion
+
+    run = tiny_fused_tags_run
+    spec = run.model(KIND)
+    assert spec["tag_evidence"]["taggers"] == ["efficientat", "yamnet"] and len(run.info["config"]["members"]) == 5
+    three = runs.read_oof(tiny_fused_yamnet_run, KIND).set_index("filename")
+    table = runs.read_oof(tiny_eat_run, tiny_eat_run.default_model)
+    _, oof = fusion.tag_evidence_members(table, [tiny_eat_run, tiny_yamnet_run], 5)
+    p3 = runs.oof_probs(tiny_fused_yamnet_run, three.loc[table["filename"]].reset_index())
+    fused = runs.read_oof(run, KIND).set_index("filename").loc[table["filename"]].reset_index()
+    assert np.allclose(runs.oof_probs(run, fused), geometric_mean(p3, p3, p3, *oof), atol=1e-4)
+    eat, yam = load_backbone("efficientat", get_settings()), load_backbone("yamnet", get_settings())
+    clf = load_classifier(run, None, eat, other_backbone=lambda key: yam)
+    dog = dev_root / "audio" / "2-117271-A-0.wav"
+    res = classify_audio(clf, dog)
+    before = classify_audio(load_classifier(tiny_fused_yamnet_run, None, eat, other_backbone=lambda key: yam), dog)
+    protos = tag_evidence.load(run.path / spec["tag_evidence"]["file"])
+    expect = geometric_mean(before.probs, before.probs, before.probs, protos["efficientat"].predict(res.audioset),
+                            protos["yamnet"].predict(res.more_tags["YAMNet"]))
+    assert np.allclose(res.probs, expect, atol=2e-3)
+    assert np.isfinite(res.frame_probs).all() and res.frame_probs.shape == (len(res.frame_starts), 5)
 
 
 def test_fuse_refuses_a_second_member_that_cannot_be_combined(tiny_finetune_run, tiny_eat_run, tmp_path):

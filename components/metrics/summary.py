@@ -39,7 +39,9 @@ def render(view) -> None:
             if outside.get("splits") else ""
         st.info(f"**Also trained on {outside['recordings']} recordings from outside ESC-50** "
                 f"(`{source}`{splits}: {outside['windows']} windows of 5 s, "
-                f"{outside['classes']} classes) besides ESC-50's clips. They joined every training fold and the "
+                f"{outside['classes']} classes) besides ESC-50's clips"
+                + (f", each window weighing as much as {outside['weight']:g} ESC-50 clips" if outside.get("weight", 1) != 1
+                   else "") + ". They joined every training fold and the "
                 "deployed model, never a test fold: the cross-validation above tests ESC-50 clips only. Its figures on "
                 "the real-world set (Outside the training data) come from the same recipe trained without the split "
                 "judged.", icon=":material/public:")

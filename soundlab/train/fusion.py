@@ -1,7 +1,8 @@
 """Fusing two runs into a run of one fused model: the fine-tuned network and a head on the frozen backbone
 (`soundlab.models.fusion` says how they are combined and why).
 
-Nothing is trained here. The members' out-of-fold predictions are combined clip by clip, which is honest only when
+Nothing is trained here but the tag evidence (class means of the stored tags, fitted fold by fold, when asked for).
+The members' out-of-fold predictions are combined clip by clip, which is honest only when
 both members held out the same clips in the same folds: `fuse` checks the task, the classes, the dataset and every
 clip's fold, and refuses otherwise. The new run is self-contained (it copies both members' deployed files and the
 head run's embeddings), so deleting a member's run later does not break it; run.json names both members.
@@ -19,8 +20,9 @@ import pandas as pd
 
 from soundlab import openset, runs
 from soundlab.errors import RunError
-from soundlab.models import fusion
+from soundlab.models import fusion, tag_evidence
 from soundlab.runs import Run
+from soundlab.storage import write_bytes_atomic
 
 TUNED_FAMILY = "finetune"
 BACKBONE = "efficientat"  # the backbone the fine-tuned network was tuned from
@@ -88,11 +90,32 @@ def check_second(head_run: Run, second: Run, head: str, table: pd.DataFrame) -> 
     return _aligned(table, head_run, second, head)
 
 
+def tag_evidence_members(table: pd.DataFrame, member_runs: list[Run], n_classes: int
+                         ) -> tuple[dict[str, tag_evidence.TagPrototypes], list[np.ndarray]]:
+    """Tag evidence from each run's tagger (`soundlab.models.tag_evidence`): the deployed prototypes (every clip and
+    extra training window) by backbone, and the out-of-fold probabilities in the row order of `table`."""
+    labels, folds = table["true"].to_numpy(), table["fold"].to_numpy()
+    protos, oof = {}, []
+    for run in member_runs:
+        names, _, tags = runs.read_embeddings(run)
+        order = {f: i for i, f in enumerate(names)}
+        clip_tags = tags[[order[f] for f in table["filename"]]]
+        extra = runs.read_extra_embeddings(run)
+        more = None if extra is None else (extra[1], extra[2])
+        oof.append(tag_evidence.out_of_fold(clip_tags, labels, folds, n_classes, more))
+        every = (clip_tags, labels) if more is None else (np.concatenate([clip_tags, more[0]]),
+                                                            np.concatenate([labels, more[1]]))
+        protos[run.backbone_key] = tag_evidence.fit(*every, n_classes)
+    return protos, oof
+
+
 def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_names: list[str],
-         now: datetime | None = None, log=print, second: tuple[Run, str] | None = None) -> Path:
+         now: datetime | None = None, log=print, second: tuple[Run, str] | None = None,
+         with_tags: bool = False) -> Path:
     """Write a run whose one model, ``fusion``, is the geometric mean of the fine-tuned network of `tuned` and the
-    head `head` (default: the head run's default model) of `head_run`, and of a head on a second backbone
-    (`second`: (run, head)) if given. Returns the published run folder.
+    head `head` (default: the head run's default model) of `head_run`, of a head on a second backbone
+    (`second`: (run, head)) if given, and with `with_tags` of each backbone's tag evidence
+    (`soundlab.models.tag_evidence`). Returns the published run folder.
 
     Raises
     ------
@@ -104,9 +127,11 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
     check_members(tuned, head_run, head)
     table, p_head, p_tuned = aligned_oof(tuned, head_run, head)
     p_second = [check_second(head_run, second[0], second[1], table)] if second else []
-    probs = fusion.geometric_mean(p_head, p_tuned, *p_second)
+    tagger_runs = [head_run] + ([second[0]] if second else [])
+    protos, p_tags = tag_evidence_members(table, tagger_runs, len(head_run.classes)) if with_tags else ({}, [])
+    probs = fusion.geometric_mean(p_head, p_tuned, *p_second, *p_tags)
     member_ids = [f"{tuned.id}/{tuned.default_model}", f"{head_run.id}/{head}"] + (
-        [f"{second[0].id}/{second[1]}"] if second else [])
+        [f"{second[0].id}/{second[1]}"] if second else []) + [f"{r.id}/tag-evidence" for r in tagger_runs if protos]
     extra = [r.info.get("extra_training") for r in (head_run, *([second[0]] if second else []))]
     if any(e != extra[0] for e in extra):
         raise RunError("the heads to fuse were trained on different extra recordings (train --extra-train); "
@@ -160,6 +185,10 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
             shutil.copyfile(other.model_path(other_head), other_file)
             members["second"] = {"backbone": other.backbone_key, "kind": other_head, "file": other_rel,
                                  "run": other.id, "fingerprint": other.fingerprint, "cv": other.model(other_head)["cv"]}
+        if protos:
+            evidence_file, evidence_rel = writer.model_file("tag-evidence", suffix=".npz")
+            write_bytes_atomic(evidence_file, tag_evidence.to_bytes(protos))
+            members["tag_evidence"] = {"file": evidence_rel, "taggers": list(protos), "tau": tag_evidence.TAU}
         info.update({
             "id": rid, "created": now.isoformat(timespec="seconds"), "soundlab_version": head_run.info.get(
                 "soundlab_version"), "failures": head_run.info.get("failures", []) + tuned.info.get("failures", []),

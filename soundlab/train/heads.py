@@ -38,6 +38,7 @@ class HeadsConfig:
     refit: bool = True  # after early stopping, train again on all training clips for the best epoch count
     logreg_c: float = 1.0
     logreg_standardize: bool = False  # logreg/linear on standardised embeddings (the scaling folded into the weights)
+    extra_weight: float = 1.0  # each extra training window (train --extra-train) counts as this many dataset clips
     seed: int = 0
     n_splits: int = 5
     real_views: tuple[str, ...] = ()  # recording-conditions views every head also trains on (augment.TRAIN_VIEWS)
@@ -119,8 +120,16 @@ class HeadsTrainer:
             self.X[v] = x
 
     # ---- training ----
+    def _weights(self, rows: np.ndarray) -> np.ndarray | None:
+        """Sample weights of `rows`: the extra training windows (after the protocol's clips) weigh `extra_weight`;
+        None when every row weighs 1."""
+        if self.extra is None or self.config.extra_weight == 1.0:
+            return None
+        return np.where(np.asarray(rows) >= len(self.filenames), self.config.extra_weight, 1.0)
+
     def _fit_keras(self, kind: str, X_views: list[np.ndarray], y: np.ndarray, *,
-                   val: tuple[np.ndarray, np.ndarray] | None, epochs: int | None, seed: int):
+                   val: tuple[np.ndarray, np.ndarray] | None, epochs: int | None, seed: int,
+                   weights: np.ndarray | None = None):
         import keras
 
         cfg = self.config
@@ -129,24 +138,27 @@ class HeadsTrainer:
         if kind == "mlp":  # frame-level training: every frame a sample with its clip's label
             X = np.concatenate([x.reshape(-1, 1, x.shape[-1]) for x in X_views])
             Y = np.concatenate([np.repeat(y, x.shape[1]) for x in X_views])
+            W = None if weights is None else np.concatenate([np.repeat(weights, x.shape[1]) for x in X_views])
             batch = cfg.frame_batch_size
             if val is not None:
                 val = (val[0].reshape(-1, 1, val[0].shape[-1]), np.repeat(val[1], val[0].shape[1]))
         else:
             X = np.concatenate(X_views)
             Y = np.concatenate([y] * len(X_views))
+            W = None if weights is None else np.concatenate([weights] * len(X_views))
             batch = cfg.batch_size
         callbacks = []
         if val is not None:
             callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
                                                            restore_best_weights=True))
-        hist = model.fit(X, Y, validation_data=val, epochs=epochs or cfg.max_epochs, batch_size=batch, shuffle=True,
+        hist = model.fit(X, Y, sample_weight=W, validation_data=val, epochs=epochs or cfg.max_epochs, batch_size=batch, shuffle=True,
                          callbacks=callbacks, verbose=0)
         history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
         best = int(np.argmin(history["val_loss"])) + 1 if val is not None else len(history["loss"])
         return model, history, best
 
-    def _fit_sklearn(self, kind: str, X_views: list[np.ndarray], y: np.ndarray) -> Fit:
+    def _fit_sklearn(self, kind: str, X_views: list[np.ndarray], y: np.ndarray,
+                     weights: np.ndarray | None = None) -> Fit:
         """Logistic regression as a Keras head: `logreg` on mean embeddings, `linear` on mean + max."""
         from sklearn.linear_model import LogisticRegression
 
@@ -160,7 +172,7 @@ class HeadsTrainer:
             mean, scale = X.mean(axis=0), X.std(axis=0)
             scale[scale == 0] = 1.0
         clf = LogisticRegression(C=self.config.logreg_c, max_iter=5000)
-        clf.fit((X - mean) / scale, Y)
+        clf.fit((X - mean) / scale, Y, sample_weight=None if weights is None else np.concatenate([weights] * len(X_views)))
         model = heads.build(kind, self.n_classes, self.backbone.params.embedding_dim)
         coef = np.zeros((X.shape[1], self.n_classes), np.float32)
         bias = np.full(self.n_classes, -1e4, np.float32)  # a class absent from training can never win
@@ -175,19 +187,21 @@ class HeadsTrainer:
         """With `epochs` None, neural heads stop early on an inner validation split grouped by source recording;
         with `epochs` set they train that long on every clip given."""
         views = [self.X[v][rows] for v in self.config.train_views(name)]
+        w = self._weights(rows)
         if name not in EARLY_STOPPED:
-            return self._fit_sklearn(name, views, y)
+            return self._fit_sklearn(name, views, y, w)
         if epochs is not None:
-            model, history, _ = self._fit_keras(name, views, y, val=None, epochs=epochs, seed=seed)
+            model, history, _ = self._fit_keras(name, views, y, val=None, epochs=epochs, seed=seed, weights=w)
             return Fit(model, history)
         m_tr, m_va = _inner_split(groups, y, self.config.val_share, seed)
         model, history, best = self._fit_keras(name, [v[m_tr] for v in views], y[m_tr],
-                                               val=(self.X["orig"][rows][m_va], y[m_va]), epochs=None, seed=seed)
+                                               val=(self.X["orig"][rows][m_va], y[m_va]), epochs=None, seed=seed,
+                                               weights=None if w is None else w[m_tr])
         if not self.config.refit:
             return Fit(model, history, best)
         # The inner split only chose the epoch count: with a handful of clips per class, holding out 15%
         # costs more than it gives, so the head is trained again on all of its training clips.
-        model, refit_history, _ = self._fit_keras(name, views, y, val=None, epochs=best, seed=seed)
+        model, refit_history, _ = self._fit_keras(name, views, y, val=None, epochs=best, seed=seed, weights=w)
         return Fit(model, {**history, "refit_loss": refit_history["loss"]}, best)
 
     def predict(self, name: str, model, rows: np.ndarray) -> np.ndarray:
