@@ -49,7 +49,9 @@ def pick_backbone(all_runs: list, *, prefix: str) -> list:
 def model_choice(run, name: str) -> str:
     """A model as the model box lists it: short name, balanced accuracy, "(best)" for the run's default."""
     best = " (best)" if name == run.default_model and len(run.model_names) > 1 else ""
-    short = "fine-tuned + two heads, fused" if run.model(name).get("second") else MODEL_SHORT.get(name, name)
+    spec = run.model(name)
+    short = (("fine-tuned + two heads + tags, fused" if spec.get("tag_evidence") else "fine-tuned + two heads, fused")
+             if spec.get("second") else MODEL_SHORT.get(name, name))
     return f"{short} · {run.balanced_accuracy(name):.1%}{best}"
 
 
