@@ -45,6 +45,8 @@ def test_prototypes_round_trip_and_a_damaged_file_is_named(rng, tmp_path):
     assert set(back) == {"efficientat", "yamnet"} and back["yamnet"].tau == tag_evidence.TAU
     q = _tags(rng, 2, hot=[3])
     assert np.allclose(back["yamnet"].predict(q), protos["yamnet"].predict(q))
-    path.write_bytes(b"not a zip")
-    with pytest.raises(RunError, match="tag evidence is damaged"):
-        tag_evidence.load(path)
+    good = tag_evidence.to_bytes(protos)
+    for bad in (b"not a zip", good[: len(good) // 2]):  # not an archive; a cut-off one
+        path.write_bytes(bad)
+        with pytest.raises(RunError, match="tag evidence is damaged"):
+            tag_evidence.load(path)

@@ -14,6 +14,7 @@ Gaussian), and the fit is three lines.
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,5 +88,5 @@ def load(path) -> dict[str, TagPrototypes]:
         with np.load(path, allow_pickle=False) as z:
             keys = sorted({k.rsplit(".", 1)[0] for k in z.files})
             return {k: TagPrototypes(z[f"{k}.center"], z[f"{k}.protos"], float(z[f"{k}.tau"])) for k in keys}
-    except (OSError, KeyError, ValueError, EOFError) as e:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise RunError(f"{path}: the tag evidence is damaged ({e}); fuse the run again") from None
