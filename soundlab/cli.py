@@ -334,7 +334,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.extra_weight != 1.0 and not args.extra_train:
         raise SystemExit("error: --extra-weight weighs the windows of --extra-train; give that too")
     if not 0 < args.extra_weight < float("inf"):
-        raise SystemExit(f"error: --extra-weight must be above 0, not {args.extra_weight:g}")
+        raise SystemExit(f"error: --extra-weight must be a finite number above 0, not {args.extra_weight:g}")
     trainers = _trainers(args)
     for task in tasks:
         for trainer in trainers:

@@ -157,3 +157,17 @@ def test_extra_windows_weigh_what_train_extra_weight_says(rng):
     reference = LogisticRegression(max_iter=5000).fit(x.mean(axis=1), y, sample_weight=[1.0] * 60 + [3.0] * 30)
     assert np.allclose(served, reference.predict_proba(x.mean(axis=1)), atol=1e-4)
     assert HeadsTrainer(trainer.backbone, HeadsConfig(heads=("logreg",)))._weights(rows) is None
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--extra-weight", "3"], "give that too"),
+    (["--extra-train", "x.csv", "--extra-weight", "0"], "finite number above 0, not 0"),
+    (["--extra-train", "x.csv", "--extra-weight", "nan"], "finite number above 0, not nan"),
+    (["--extra-train", "x.csv", "--extra-weight", "inf"], "finite number above 0, not inf"),
+])
+def test_a_bad_extra_weight_is_one_line(args, says, dev_root, monkeypatch):
+    from soundlab import cli
+
+    monkeypatch.setenv("SOUNDLAB_ESC50_ROOT", str(dev_root))
+    with pytest.raises(SystemExit, match=says):
+        cli.main(["train", "--task", "esc50", "--heads", "logreg", *args])
