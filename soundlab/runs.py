@@ -216,11 +216,11 @@ class Run:
     def title(self) -> str:
         """The run for people: its task and what its models are ("ESC-50 · heads on YAMNet")."""
         if self.is_fused():
-            real = self.model(self.default_model).get("head", {}).get("real_views")
-            what = "fused, augmented head" if real else "fine-tuned + head, fused"
-            if self.model(self.default_model).get("second"):
-                what = ("fused with YAMNet" + (" and tag evidence" if self.model(self.default_model).get("tag_evidence")
-                                               else "") + (", also on outside recordings" if self.extra_training else ""))
+            spec = self.model(self.default_model)
+            what = "fused, augmented head" if spec.get("head", {}).get("real_views") else "fine-tuned + head, fused"
+            if spec.get("second"):
+                what = ("fused with YAMNet" + (" and tag evidence" if spec.get("tag_evidence") else "")
+                        + (", also on outside recordings" if self.extra_training else ""))
         elif len(self.model_names) == 1:
             what = self.model_title()
         else:

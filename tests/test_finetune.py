@@ -186,7 +186,7 @@ def test_shipped_fused_runs_recompute_from_their_members():
     shipped; two, or three with a head on YAMNet, and the tag evidence fitted fold by fold from those runs' stored
     tags), clip by clip and fold by fold: its headline numbers come from stored predictions, not from a search."""
     from soundlab.models.fusion import KIND, geometric_mean
-    from soundlab.train.fusion import tag_evidence_members
+    from soundlab.train.fusion import clip_tags, tag_evidence_members
 
     shipped = runs.list_runs(DEFAULT_ARTIFACTS_DIR)[0]
     fused = [r for r in shipped if r.is_fused()]
@@ -207,7 +207,8 @@ def test_shipped_fused_runs_recompute_from_their_members():
             members.append(runs.oof_probs(run, c))
         if "tag_evidence" in m:
             taggers = [head_run] + ([runs.find(shipped, m["second"]["run"])] if "second" in m else [])
-            members += tag_evidence_members(table, taggers, len(run.classes))[1]
+            members += tag_evidence_members(table, {r.backbone_key: clip_tags(r, table["filename"]) for r in taggers},
+                                            len(run.classes))[1]
         assert np.allclose(runs.oof_probs(run, table), geometric_mean(*members), atol=2e-6)
 
 
@@ -314,7 +315,8 @@ def test_fuse_with_tag_evidence_adds_what_each_tagger_hears_as_members(tiny_fuse
     assert spec["tag_evidence"]["taggers"] == ["efficientat", "yamnet"] and len(run.info["config"]["members"]) == 5
     three = runs.read_oof(tiny_fused_yamnet_run, KIND).set_index("filename")
     table = runs.read_oof(tiny_eat_run, tiny_eat_run.default_model)
-    _, oof = fusion.tag_evidence_members(table, [tiny_eat_run, tiny_yamnet_run], 5)
+    _, oof = fusion.tag_evidence_members(table, {r.backbone_key: fusion.clip_tags(r, table["filename"])
+                                                 for r in (tiny_eat_run, tiny_yamnet_run)}, 5)
     p3 = runs.oof_probs(tiny_fused_yamnet_run, three.loc[table["filename"]].reset_index())
     fused = runs.read_oof(run, KIND).set_index("filename").loc[table["filename"]].reset_index()
     assert np.allclose(runs.oof_probs(run, fused), geometric_mean(p3, p3, p3, *oof), atol=1e-4)

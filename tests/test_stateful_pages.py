@@ -479,6 +479,12 @@ class ClassifyMachine(RuleBasedStateMachine):
     def switch_model(self, i):
         self.at.selectbox(key="classify-head").set_value(pick(_head_values(self.at), i)).run()
 
+    @rule(i=st.integers(0, 100))
+    def switch_run(self, i):  # e.g. from the default (it hears through YAMNet too) to a run of one backbone and back
+        key = self.at.selectbox(key="classify-backbone").value
+        ids = [r for r in CLASSIFY_RUNS if _run(r).backbone_key == key]
+        self.at.selectbox(key="classify-run").set_value(pick(ids, i)).run()
+
     @invariant()
     def no_exception(self):
         assert not self.at.exception, self.at.exception[0].message if self.at.exception else ""
@@ -497,11 +503,14 @@ class ClassifyMachine(RuleBasedStateMachine):
                 assert self.at.error and not self.at.get("audio"), name  # a message, and no dead player
 
 
-def _head_values(at) -> list[str]:
+def _run(run_id: str):
     from soundlab import runs as runs_mod
 
-    run = runs_mod.find(SHIPPED, at.selectbox(key="classify-run").value)
-    return run.model_names
+    return runs_mod.find(SHIPPED, run_id)
+
+
+def _head_values(at) -> list[str]:
+    return _run(at.selectbox(key="classify-run").value).model_names
 
 
 # ---- Transcribe: the segment table under changing transcripts ---------------------------------------------------

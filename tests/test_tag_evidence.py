@@ -40,12 +40,12 @@ def test_prototypes_round_trip_and_a_damaged_file_is_named(rng, tmp_path):
     protos = {"efficientat": tag_evidence.fit(_tags(rng, 8, hot=[2]), np.zeros(8, int), 3),
               "yamnet": tag_evidence.fit(_tags(rng, 8, hot=[3]), np.ones(8, int), 3)}
     path = tmp_path / "tag-evidence.npz"
-    path.write_bytes(tag_evidence.to_bytes(protos))
+    tag_evidence.save(path, protos)
     back = tag_evidence.load(path)
     assert set(back) == {"efficientat", "yamnet"} and back["yamnet"].tau == tag_evidence.TAU
     q = _tags(rng, 2, hot=[3])
     assert np.allclose(back["yamnet"].predict(q), protos["yamnet"].predict(q))
-    good = tag_evidence.to_bytes(protos)
+    good = path.read_bytes()
     for bad in (b"not a zip", good[: len(good) // 2]):  # not an archive; a cut-off one
         path.write_bytes(bad)
         with pytest.raises(RunError, match="tag evidence is damaged"):

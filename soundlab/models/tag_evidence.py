@@ -13,13 +13,13 @@ Gaussian), and the fit is three lines.
 
 from __future__ import annotations
 
-import io
 import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from soundlab.errors import RunError
+from soundlab.storage import save_npz_atomic
 
 TAU = 0.15  # softmax temperature of the cosine similarities (0.1-0.2 alike on split A; 0.15 keeps ESC-50 CV)
 FLOOR = 1e-4  # tag scores below this are one "not heard" before the log
@@ -72,18 +72,16 @@ def out_of_fold(tags: np.ndarray, labels: np.ndarray, folds: np.ndarray, n_class
     return out
 
 
-def to_bytes(protos: dict[str, TagPrototypes]) -> bytes:
-    """One .npz of each tagger's prototypes, keyed by backbone ("efficientat", "yamnet")."""
-    buf = io.BytesIO()
+def save(path, protos: dict[str, TagPrototypes]) -> None:
+    """Each tagger's prototypes, keyed by backbone ("efficientat", "yamnet"), in one .npz (written atomically)."""
     arrays = {}
     for key, p in protos.items():
         arrays |= {f"{key}.center": p.center, f"{key}.protos": p.protos, f"{key}.tau": np.float64(p.tau)}
-    np.savez(buf, **arrays)
-    return buf.getvalue()
+    save_npz_atomic(path, **arrays)
 
 
 def load(path) -> dict[str, TagPrototypes]:
-    """The prototypes `to_bytes` wrote (RunError naming the file if it is damaged)."""
+    """The prototypes `save` wrote (RunError naming the file if it is damaged)."""
     try:
         with np.load(path, allow_pickle=False) as z:
             keys = sorted({k.rsplit(".", 1)[0] for k in z.files})

@@ -277,8 +277,7 @@ def train_run(ds: Dataset, task: str, trainer: Trainer, *, cache_dir: Path, runs
             "default_model": best,
         }
         if getattr(trainer, "extra", None) is not None:
-            info["extra_training"] = {**trainer.extra.to_json(),
-                                      "weight": float(getattr(getattr(trainer, "config", None), "extra_weight", 1.0))}
+            info["extra_training"] = {**trainer.extra.to_json(), "weight": float(trainer.config.extra_weight)}
         final = writer.publish(info)
     log(f"run written to {final} (default model: {best}; {time.monotonic() - t_start:.0f} s in all)")
     return final

@@ -22,7 +22,6 @@ from soundlab import openset, runs
 from soundlab.errors import RunError
 from soundlab.models import fusion, tag_evidence
 from soundlab.runs import Run
-from soundlab.storage import write_bytes_atomic
 
 TUNED_FAMILY = "finetune"
 BACKBONE = "efficientat"  # the backbone the fine-tuned network was tuned from
@@ -90,22 +89,26 @@ def check_second(head_run: Run, second: Run, head: str, table: pd.DataFrame) -> 
     return _aligned(table, head_run, second, head)
 
 
-def tag_evidence_members(table: pd.DataFrame, member_runs: list[Run], n_classes: int
+def clip_tags(run: Run, filenames) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """A run's stored AudioSet tags of `filenames`, in that order, and its extra training windows' (tags, labels), or
+    None when it has none."""
+    names, _, tags = runs.read_embeddings(run)
+    order = {f: i for i, f in enumerate(names)}
+    extra = runs.read_extra_embeddings(run)
+    return tags[[order[f] for f in filenames]], None if extra is None else (extra[1], extra[2])
+
+
+def tag_evidence_members(table: pd.DataFrame, tagged: dict[str, tuple], n_classes: int
                          ) -> tuple[dict[str, tag_evidence.TagPrototypes], list[np.ndarray]]:
-    """Tag evidence from each run's tagger (`soundlab.models.tag_evidence`): the deployed prototypes (every clip and
-    extra training window) by backbone, and the out-of-fold probabilities in the row order of `table`."""
+    """Tag evidence from each backbone's tags (`tagged`: backbone -> `clip_tags` of the table's clips;
+    `soundlab.models.tag_evidence`): the deployed prototypes (every clip and extra training window) by backbone, and
+    the out-of-fold probabilities in the row order of `table`."""
     labels, folds = table["true"].to_numpy(), table["fold"].to_numpy()
     protos, oof = {}, []
-    for run in member_runs:
-        names, _, tags = runs.read_embeddings(run)
-        order = {f: i for i, f in enumerate(names)}
-        clip_tags = tags[[order[f] for f in table["filename"]]]
-        extra = runs.read_extra_embeddings(run)
-        more = None if extra is None else (extra[1], extra[2])
-        oof.append(tag_evidence.out_of_fold(clip_tags, labels, folds, n_classes, more))
-        every = (clip_tags, labels) if more is None else (np.concatenate([clip_tags, more[0]]),
-                                                            np.concatenate([labels, more[1]]))
-        protos[run.backbone_key] = tag_evidence.fit(*every, n_classes)
+    for key, (tags, more) in tagged.items():
+        oof.append(tag_evidence.out_of_fold(tags, labels, folds, n_classes, more))
+        every = (tags, labels) if more is None else (np.concatenate([tags, more[0]]), np.concatenate([labels, more[1]]))
+        protos[key] = tag_evidence.fit(*every, n_classes)
     return protos, oof
 
 
@@ -128,7 +131,8 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
     table, p_head, p_tuned = aligned_oof(tuned, head_run, head)
     p_second = [check_second(head_run, second[0], second[1], table)] if second else []
     tagger_runs = [head_run] + ([second[0]] if second else [])
-    protos, p_tags = tag_evidence_members(table, tagger_runs, len(head_run.classes)) if with_tags else ({}, [])
+    tagged = {r.backbone_key: clip_tags(r, table["filename"]) for r in tagger_runs} if with_tags or second else {}
+    protos, p_tags = tag_evidence_members(table, tagged, len(head_run.classes)) if with_tags else ({}, [])
     probs = fusion.geometric_mean(p_head, p_tuned, *p_second, *p_tags)
     member_ids = [f"{tuned.id}/{tuned.default_model}", f"{head_run.id}/{head}"] + (
         [f"{second[0].id}/{second[1]}"] if second else []) + [f"{r.id}/tag-evidence" for r in tagger_runs if protos]
@@ -162,13 +166,11 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
             from soundlab.config import get_settings
             from soundlab.models.backbone import tag_names_of
 
-            names2, _, tags2 = runs.read_embeddings(second[0])
-            order2 = {f: i for i, f in enumerate(names2)}
-            clip_tags2 = tags2[[order2[f] for f in table["filename"]]]
-            extra2 = runs.read_extra_embeddings(second[0])
-            writer.add_second_tags(table["filename"], clip_tags2, None if extra2 is None else extra2[1])
-            tagger2 = (runs.BACKBONE_TITLES.get(second[0].backbone_key, second[0].backbone_key), clip_tags2,
-                       None if extra2 is None else extra2[1], tag_names_of(second[0].backbone_key, get_settings()))
+            key2 = second[0].backbone_key
+            clip_tags2, extra2 = tagged[key2]
+            extra_tags2 = None if extra2 is None else extra2[0]
+            writer.add_second_tags(table["filename"], clip_tags2, extra_tags2)
+            tagger2 = (runs.BACKBONE_TITLES.get(key2, key2), clip_tags2, extra_tags2, tag_names_of(key2, get_settings()))
         writer.add_openset(openset.calibrate_models({fusion.KIND: probs}, pooled=pooled[rows], tags=tags[rows],
                                                     labels=labels, folds=folds, n_classes=len(head_run.classes),
                                                     tag_names=tag_names, extra=extra_ref, second=tagger2))
@@ -187,7 +189,7 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
                                  "run": other.id, "fingerprint": other.fingerprint, "cv": other.model(other_head)["cv"]}
         if protos:
             evidence_file, evidence_rel = writer.model_file("tag-evidence", suffix=".npz")
-            write_bytes_atomic(evidence_file, tag_evidence.to_bytes(protos))
+            tag_evidence.save(evidence_file, protos)
             members["tag_evidence"] = {"file": evidence_rel, "taggers": list(protos), "tau": tag_evidence.TAU}
         info.update({
             "id": rid, "created": now.isoformat(timespec="seconds"), "soundlab_version": head_run.info.get(
