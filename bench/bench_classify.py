@@ -172,8 +172,7 @@ def main() -> None:
             pairs = {(r.id, kind): (r, kind) for r, kind in ((run, run.default_model), (base, "logreg")) if r}
             for r, kind in pairs.values():
                 clf = load_classifier(r, kind, bb)
-                what = (f"{kind}: fine-tuned network + {r.model(kind)['head']['kind']} head" if r.is_fused(kind)
-                        else f"{kind}, {len(clf.tta_views)} passes")
+                what = (f"{kind}: {r.model_title(kind)}" if r.is_fused(kind) else f"{kind}, {len(clf.tta_views)} passes")
                 report(f"warm classification, 5 s clip, end to end ({what})",
                        timeit(lambda c=clf: classify_audio(c, CLIP), repeat=40, warmup=3), target_ms=warm_ms)
                 if kind == run.default_model and r is run:
