@@ -67,6 +67,7 @@ class Classifier:
     finetuned: object | None = None  # a fused model's fine-tuned network (`Backbone.fine_tuned`), else None
     second: tuple[Backbone, HeadPredictor] | None = None  # a fused model's head on another backbone (YAMNet), else None
     evidence: dict | None = None  # a fused model's tag evidence by backbone key (soundlab.models.tag_evidence), else None
+    prior: np.ndarray | None = None  # the class frequencies a fused model divides out (`fuse --class-balance`), else None
 
     @property
     def class_names(self) -> list[str]:
@@ -157,10 +158,15 @@ def load_classifier(run: Run, kind: str | None, backbone: Backbone,
         if missing:
             raise ModelError(f"{run.id}: its tag evidence has no prototypes for {', '.join(sorted(missing))}; fuse the "
                              "run again")
+    prior = None
+    if "class_prior" in spec:
+        prior = np.asarray(spec["class_prior"], np.float64)
+        if prior.shape != (len(run.classes),) or not np.all(np.isfinite(prior)) or np.any(prior <= 0):
+            raise ModelError(f"{run.id}: its class_prior is not one positive number per class; fuse the run again")
     clf = Classifier(backbone=backbone, run=run, kind=kind, predictor=predictor,
                      tta_views=tuple(spec.get("tta_views", ["orig"])), openset=osm, train_pooled=pooled,
                      train_labels=labels, warnings=tuple(warnings), finetuned=finetuned, second=second,
-                     evidence=evidence)
+                     evidence=evidence, prior=prior)
     # Warm up at the shapes used at inference (a 5 s window): the head's traced functions and the backbone's
     # tensors are sized now, so the first classification is not 100s of ms slower.
     _, out = classify_waveform(clf, np.full(int(WINDOW_S * params.sample_rate_hz), 1e-3, np.float32))
@@ -252,7 +258,7 @@ def _head_probs(clf: Classifier, outs: dict[str, BackboneOutput], tuned=()) -> n
         p = clf.predictor.predict(np.stack(frames)).mean(axis=0)
     else:
         p = np.mean([clf.predictor.predict(f) for f in frames], axis=0)
-    return fusion.geometric_mean(p, *(m[0] for m in tuned)) if tuned else p
+    return fusion.geometric_mean(p, *(m[0] for m in tuned), prior=clf.prior) if tuned else p
 
 
 def _frame_probs(clf: Classifier, out: BackboneOutput, tuned=()) -> np.ndarray:
@@ -264,7 +270,7 @@ def _frame_probs(clf: Classifier, out: BackboneOutput, tuned=()) -> np.ndarray:
     if not members:
         return p
     at = [m[np.minimum((np.arange(len(p)) * len(m)) // len(p), len(m) - 1)] for m in members]
-    return fusion.geometric_mean(p, *at)
+    return fusion.geometric_mean(p, *at, prior=clf.prior)
 
 
 _second_pool: ThreadPoolExecutor | None = None

@@ -522,7 +522,8 @@ def cmd_fuse(args: argparse.Namespace) -> int:
         print(f"fusing {tuned.id} and {head_run.id} ({args.head or head_run.default_model})"
               + (f" and {second[0].id} ({second[1]})" if second else ""))
         print(fusion.fuse(tuned, head_run, args.head, s.artifacts_dir / "runs",
-                          tag_names=tag_names_of(fusion.BACKBONE, s), second=second, with_tags=args.tag_evidence))
+                          tag_names=tag_names_of(fusion.BACKBONE, s), second=second, with_tags=args.tag_evidence,
+                          balance=args.class_balance))
     return 0
 
 
@@ -741,6 +742,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--tag-evidence", action="store_true",
                     help="one more member per backbone: the class whose training clips its AudioSet tags describe "
                          "most alike (docs/models.md)")
+    sp.add_argument("--class-balance", action="store_true",
+                    help="divide out the training clips' class frequencies, so that a class with more clips in the "
+                         "dataset is not favoured (ESC-50's dev subset has 8 to 40 per class; docs/models.md)")
     sp.set_defaults(func=cmd_fuse)
 
     sp = sub.add_parser("evaluate", help="recompute the metrics of runs from their stored predictions; with "

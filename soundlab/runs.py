@@ -193,6 +193,7 @@ class Run:
             second = spec.get("second", {})
             fused = f"fused with {BACKBONE_TITLES.get(second['backbone'], second['backbone'])}" if second else "fused"
             fused += " and tag evidence" if spec.get("tag_evidence") else ""
+            fused += ", classes weighed alike" if spec.get("class_prior") else ""
             return f"EfficientAT fine-tuned + {MODEL_TITLES.get(head, head)}, {fused}{real}{outside}"
         if self.family in BACKBONE_TITLES:
             real = ", also on other recording conditions" if self.trained_on_real_conditions else ""

@@ -185,7 +185,7 @@ def test_shipped_fused_runs_recompute_from_their_members():
     """Each shipped fused run's stored out-of-fold predictions are the geometric mean of its member runs' (also
     shipped; two, or three with a head on YAMNet, and the tag evidence fitted fold by fold from those runs' stored
     tags), clip by clip and fold by fold: its headline numbers come from stored predictions, not from a search."""
-    from soundlab.models.fusion import KIND, geometric_mean
+    from soundlab.models.fusion import KIND, class_prior, geometric_mean
     from soundlab.train.fusion import clip_tags, tag_evidence_members
 
     shipped = runs.list_runs(DEFAULT_ARTIFACTS_DIR)[0]
@@ -209,7 +209,15 @@ def test_shipped_fused_runs_recompute_from_their_members():
             taggers = [head_run] + ([runs.find(shipped, m["second"]["run"])] if "second" in m else [])
             members += tag_evidence_members(table, {r.backbone_key: clip_tags(r, table["filename"]) for r in taggers},
                                             len(run.classes))[1]
-        assert np.allclose(runs.oof_probs(run, table), geometric_mean(*members), atol=2e-6)
+        expect = geometric_mean(*members)
+        if "class_prior" in m:  # each fold divided by the class frequencies of the other folds
+            folds, labels = table["fold"].to_numpy(), table["true"].to_numpy()
+            for k in np.unique(folds):
+                rows = folds == k
+                expect[rows] = geometric_mean(*(p[rows] for p in members),
+                                              prior=class_prior(labels[~rows], len(run.classes)))
+            assert np.allclose(m["class_prior"], class_prior(labels, len(run.classes)), atol=1e-7)
+        assert np.allclose(runs.oof_probs(run, table), expect, atol=2e-6)
 
 
 def test_fine_tuned_network_reuses_the_backbones_spectrogram(dev_root):
@@ -330,6 +338,53 @@ def test_fuse_with_tag_evidence_adds_what_each_tagger_hears_as_members(tiny_fuse
                             protos["yamnet"].predict(res.more_tags["YAMNet"]))
     assert np.allclose(res.probs, expect, atol=2e-3)
     assert np.isfinite(res.frame_probs).all() and res.frame_probs.shape == (len(res.frame_starts), 5)
+
+
+def test_fuse_with_class_balance_divides_out_the_class_frequencies(tiny_finetune_run, tiny_eat_run, tiny_fused_run,
+                                                                   dev_root, tmp_path):
+    """`fuse --class-balance`: out of fold, each fold's fused probabilities are divided by the class frequencies of
+    the folds its members learned from; when classifying, by those of every clip (stored in run.json)."""
+    from soundlab.classify import classify_audio, load_classifier
+    from soundlab.models.fusion import KIND, class_prior, geometric_mean
+    from soundlab.train import fusion
+
+    eat = load_backbone("efficientat", get_settings())
+    run = runs.load_run(fusion.fuse(tiny_finetune_run, tiny_eat_run, None, tmp_path, tag_names=eat.tag_names,
+                                    log=lambda m: None, balance=True))
+    spec = run.model(KIND)
+    table = runs.read_oof(run, KIND)
+    plain = runs.read_oof(tiny_fused_run, KIND).set_index("filename").loc[table["filename"]].reset_index()
+    labels, folds = table["true"].to_numpy(), table["fold"].to_numpy()
+    assert np.allclose(spec["class_prior"], class_prior(labels, 5), atol=1e-7)
+    assert "divided by the training clips' class frequencies" in run.info["config"]["combine"]
+    assert "classes weighed alike" in run.model_title()
+    p = runs.oof_probs(tiny_fused_run, plain)
+    for k in np.unique(folds):
+        rows = folds == k
+        assert np.allclose(runs.oof_probs(run, table)[rows], geometric_mean(p[rows], prior=class_prior(labels[~rows], 5)),
+                           atol=1e-5)
+    dog = dev_root / "audio" / "2-117271-A-0.wav"
+    before = classify_audio(load_classifier(tiny_fused_run, None, eat), dog)
+    res = classify_audio(load_classifier(run, None, eat), dog)
+    assert np.allclose(res.probs, geometric_mean(before.probs, prior=spec["class_prior"]), atol=2e-3)
+    assert np.isfinite(res.frame_probs).all()
+
+
+def test_a_damaged_class_prior_is_one_line(tiny_fused_run, tmp_path):
+    import json
+    import shutil
+
+    from soundlab.classify import load_classifier
+    from soundlab.errors import ModelError
+    from soundlab.models.fusion import KIND
+
+    copy = tmp_path / tiny_fused_run.id
+    shutil.copytree(tiny_fused_run.path, copy)
+    info = json.loads((copy / "run.json").read_text())
+    info["models"][KIND]["class_prior"] = [0.5, 0.5]
+    (copy / "run.json").write_text(json.dumps(info))
+    with pytest.raises(ModelError, match="class_prior is not one positive number per class; fuse the run again"):
+        load_classifier(runs.load_run(copy), None, load_backbone("efficientat", get_settings()))
 
 
 def test_fuse_refuses_a_second_member_that_cannot_be_combined(tiny_finetune_run, tiny_eat_run, tmp_path):

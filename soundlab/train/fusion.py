@@ -114,11 +114,13 @@ def tag_evidence_members(table: pd.DataFrame, tagged: dict[str, tuple], n_classe
 
 def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_names: list[str],
          now: datetime | None = None, log=print, second: tuple[Run, str] | None = None,
-         with_tags: bool = False) -> Path:
+         with_tags: bool = False, balance: bool = False) -> Path:
     """Write a run whose one model, ``fusion``, is the geometric mean of the fine-tuned network of `tuned` and the
     head `head` (default: the head run's default model) of `head_run`, of a head on a second backbone
     (`second`: (run, head)) if given, and with `with_tags` of each backbone's tag evidence
-    (`soundlab.models.tag_evidence`). Returns the published run folder.
+    (`soundlab.models.tag_evidence`); with `balance` the training clips' class frequencies are divided out
+    (`soundlab.models.fusion.geometric_mean`; out of fold, those of the other folds). Returns the published run
+    folder.
 
     Raises
     ------
@@ -133,7 +135,16 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
     tagger_runs = [head_run] + ([second[0]] if second else [])
     tagged = {r.backbone_key: clip_tags(r, table["filename"]) for r in tagger_runs} if with_tags or second else {}
     protos, p_tags = tag_evidence_members(table, tagged, len(head_run.classes)) if with_tags else ({}, [])
-    probs = fusion.geometric_mean(p_head, p_tuned, *p_second, *p_tags)
+    labels, folds = table["true"].to_numpy(), table["fold"].to_numpy()
+    n_classes = len(head_run.classes)
+    members_p = [p_head, p_tuned, *p_second, *p_tags]
+    probs = fusion.geometric_mean(*members_p)
+    prior = fusion.class_prior(labels, n_classes) if balance else None
+    if balance:  # each fold's clips divided by the prior of the folds its members learned from
+        for k in np.unique(folds):
+            rows = folds == k
+            probs[rows] = fusion.geometric_mean(*(p[rows] for p in members_p),
+                                                prior=fusion.class_prior(labels[~rows], n_classes))
     member_ids = [f"{tuned.id}/{tuned.default_model}", f"{head_run.id}/{head}"] + (
         [f"{second[0].id}/{second[1]}"] if second else []) + [f"{r.id}/tag-evidence" for r in tagger_runs if protos]
     extra = [r.info.get("extra_training") for r in (head_run, *([second[0]] if second else []))]
@@ -146,7 +157,6 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
     head_spec, tuned_spec = head_run.model(head), tuned.model(tuned.default_model)
     clips = pd.DataFrame({"filename": table["filename"], "fold": table["fold"], "src_file": table["src_file"],
                           "label": table["true"], "category": table["true_class"]})
-    labels, folds = table["true"].to_numpy(), table["fold"].to_numpy()
     with runs.RunWriter(runs_dir, rid) as writer:
         head_file, head_rel = writer.model_file(head, suffix=Path(head_spec["file"]).suffix)
         tuned_file, tuned_rel = writer.model_file(tuned.default_model, suffix=Path(tuned_spec["file"]).suffix)
@@ -191,11 +201,14 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
             evidence_file, evidence_rel = writer.model_file("tag-evidence", suffix=".npz")
             tag_evidence.save(evidence_file, protos)
             members["tag_evidence"] = {"file": evidence_rel, "taggers": list(protos), "tau": tag_evidence.TAU}
+        if prior is not None:
+            members["class_prior"] = [round(float(v), 8) for v in prior]
         info.update({
             "id": rid, "created": now.isoformat(timespec="seconds"), "soundlab_version": head_run.info.get(
                 "soundlab_version"), "failures": head_run.info.get("failures", []) + tuned.info.get("failures", []),
             "family": head_run.family, "backbone": head_run.info["backbone"],
-            "config": {"combine": "geometric mean of the members' probabilities, renormalised",
+            "config": {"combine": "geometric mean of the members' probabilities, renormalised" + (
+                           ", divided by the training clips' class frequencies" if balance else ""),
                        "members": member_ids},
             # what the fused model cost: both members' training (fusing itself takes seconds)
             "cv_seconds": round(tuned.info.get("cv_seconds", 0) + head_run.info.get("cv_seconds", 0), 1),
