@@ -266,16 +266,16 @@ def _trainers(args: argparse.Namespace) -> list:
     """The trainers `train` runs for --model, --backbone and --heads (one per run and task)."""
     from soundlab.models import scratch
 
+    from soundlab import augment
+
     s = get_settings()
+    real = {"off": {}, "score": {"real_test": True},
+            "train": {"real_test": True, "real_views": augment.TRAIN_VIEWS}}[args.real_conditions]
     if args.model in ("heads", "yamnet"):
         from soundlab.models.backbone import REGISTRY
         from soundlab.train.heads import HeadsConfig, HeadsTrainer
 
         kinds = tuple(k.strip() for k in args.heads.split(",")) if args.heads else HeadsConfig.heads
-        from soundlab import augment
-
-        real = {"off": {}, "score": {"real_test": True},
-                "train": {"real_test": True, "real_views": augment.TRAIN_VIEWS}}[args.real_conditions]
         cfg = HeadsConfig(heads=kinds, seed=args.seed, **real, logreg_standardize=args.standardize,
                           extra_weight=args.extra_weight,
                           **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
@@ -285,8 +285,11 @@ def _trainers(args: argparse.Namespace) -> list:
         from soundlab.models.efficientat import weight_files
         from soundlab.train.finetune import FinetuneConfig, FinetuneTrainer
 
-        cfg = FinetuneConfig(seed=args.seed, **({"epochs": args.max_epochs} if args.max_epochs else {}))
+        cfg = FinetuneConfig(seed=args.seed, **real, **({"epochs": args.max_epochs} if args.max_epochs else {}))
         return [FinetuneTrainer(weight_files(s)[0], cfg)]
+    if args.real_conditions != "off":
+        raise SystemExit("error: --real-conditions works with --model heads or finetune, not the models trained from "
+                         "scratch")
     from soundlab.models import features
     from soundlab.train.scratch import ScratchConfig, ScratchTrainer
 
@@ -717,9 +720,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--extra-weight", type=float, default=1.0, metavar="W",
                     help="each --extra-train window counts as W dataset clips in the heads' fit (default 1)")
     sp.add_argument("--real-conditions", default="off", choices=["off", "score", "train"],
-                    help="heads only. score: also score every held-out clip as another recording would give it (band "
-                         "limit, room, noise, codec: 'ESC-50 under real conditions'); train: that, and train the heads "
-                         "on two such views of every clip too (docs/models.md)")
+                    help="heads and finetune. score: also score every held-out clip as another recording would give it "
+                         "(band limit, room, noise, codec: 'ESC-50 under real conditions'); train: that, and train on "
+                         "two such views of every clip too (docs/models.md)")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--labels", metavar="CSV",
                     help="train and test on corrected labels: a csv in ESC-50's metadata layout (filename, target, "

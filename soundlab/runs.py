@@ -189,7 +189,10 @@ class Run:
                    if self.extra_training else "")
         if "finetuned" in spec:
             head = spec.get("head", {}).get("kind", "")
-            real = " (its head also on other recording conditions)" if spec["head"].get("real_views") else ""
+            real = ""
+            if spec["head"].get("real_views"):  # the fine-tuned network too (`train --model finetune --real-conditions`)
+                real = (" (also on other recording conditions)" if spec["finetuned"].get("real_views")
+                        else " (its head also on other recording conditions)")
             second = spec.get("second", {})
             fused = f"fused with {BACKBONE_TITLES.get(second['backbone'], second['backbone'])}" if second else "fused"
             fused += " and tag evidence" if spec.get("tag_evidence") else ""
@@ -199,7 +202,8 @@ class Run:
             real = ", also on other recording conditions" if self.trained_on_real_conditions else ""
             return f"{BACKBONE_TITLES[self.family]} + {MODEL_TITLES.get(name, name)}{real}{outside}"
         if self.family == "finetune":
-            return "EfficientAT fine-tuned end to end"
+            real = ", also on other recording conditions" if self.trained_on_real_conditions else ""
+            return f"EfficientAT fine-tuned end to end{real}"
         return f"{MODEL_TITLES.get(name, name)} from scratch" if self.family == "scratch" else name
 
     @property

@@ -459,3 +459,40 @@ def test_live_mode_shows_the_tags_yamnet_heard_inside_the_model(tiny_fused_yamne
     update = stream.step()
     assert update is not None and len(passes) == 1  # one YAMNet pass for the model and the tags shown
     assert update.other_tags["YAMNet"].shape == (521,) and update.other_tags["YAMNet"].max() > 0.05
+
+
+def test_fine_tuning_on_other_recording_conditions_says_so_and_scores_them(dev, tmp_path):
+    """`train --model finetune --real-conditions train`: each example is drawn from the clip or two recordings of it
+    made otherwise (spectrograms cached per view), and every held-out clip is scored once more through a chain the
+    network never trained on ("ESC-50 under real conditions"), out of fold."""
+    import pandas as pd
+
+    from soundlab import augment
+
+    cfg = FinetuneConfig(epochs=1, batch_size=8, real_views=augment.TRAIN_VIEWS, real_test=True)
+    path = train.train_run(small(dev), "esc50", FinetuneTrainer(WEIGHTS, cfg), cache_dir=tmp_path / "cache",
+                           runs_dir=tmp_path / "runs", log=lambda m: None)
+    run = runs.load_run(path)
+    cached = sorted(p.name for p in (tmp_path / "cache" / "features").glob("*.npz"))
+    assert len(cached) == 4 and sum(f"-{v}-v{augment.VERSION}" in n for n in cached for v in augment.VIEWS) == 3
+    real = run.model(NAME)["real_conditions"]
+    table = pd.read_csv(run.path / real["oof"])
+    assert len(table) == 30 and (table["fold"] == runs.read_oof(run, NAME)["fold"]).all()
+    assert run.trained_on_real_conditions and run.model_title() == ("EfficientAT fine-tuned end to end, also on other "
+                                                                    "recording conditions")
+
+
+def test_an_unknown_recording_conditions_view_is_refused(dev, tmp_path):
+    from soundlab.errors import ParameterError
+
+    clips = [("a.wav", str(tmp_path / "a.wav"))]
+    with pytest.raises(ParameterError, match="unknown recording-conditions view 'phone'"):
+        features.feature_set(clips, features.SPECS["eat-logmel"], cache_dir=tmp_path, view="phone")
+
+
+def test_recording_conditions_with_a_model_trained_from_scratch_is_one_line(dev_root, monkeypatch):
+    from soundlab import cli
+
+    monkeypatch.setenv("SOUNDLAB_ESC50_ROOT", str(dev_root))
+    with pytest.raises(SystemExit, match="--real-conditions works with --model heads or finetune"):
+        cli.main(["train", "--task", "esc50", "--model", "cnn", "--real-conditions", "train"])

@@ -123,9 +123,10 @@ def compute(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
 
 
 def feature_set(clips: list[tuple[str, str]], spec: FeatureSpec, *, cache_dir: Path,
-                progress: Progress | None = None, dtype=np.float32, log: Callable[[str], None] | None = None
-                ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
-    """Features of (filename, path) clips, computing only what the cache lacks.
+                progress: Progress | None = None, dtype=np.float32, log: Callable[[str], None] | None = None,
+                view: str | None = None) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
+    """Features of (filename, path) clips, computing only what the cache lacks; with `view` (one of
+    `soundlab.augment.VIEWS`), of each clip as another recording would give it, seeded by its file name.
 
     Returns
     -------
@@ -133,7 +134,13 @@ def feature_set(clips: list[tuple[str, str]], spec: FeatureSpec, *, cache_dir: P
     X : np.ndarray [shape=(m, ...)], `dtype` (stored as float16; keep float16 to halve the memory of big sets)
     failures : list of (filename, message)
     """
-    path = Path(cache_dir) / "features" / f"{spec.key()}.npz"
+    from soundlab import augment
+
+    if view is not None and view not in augment.VIEWS:
+        raise ParameterError(f"unknown recording-conditions view {view!r}; known: {', '.join(augment.VIEWS)}")
+    # a view's file names its chain's version: a changed chain never reads an old cache
+    suffix = f"-{view}-v{augment.VERSION}" if view else ""
+    path = Path(cache_dir) / "features" / f"{spec.key()}{suffix}.npz"
     cached: dict[str, tuple[tuple[int, int], np.ndarray]] = {}
     if path.is_file():
         try:
@@ -150,7 +157,10 @@ def feature_set(clips: list[tuple[str, str]], spec: FeatureSpec, *, cache_dir: P
     def work(item):
         name, p = item
         try:
-            return name, p, compute(audio.load(p, sr=spec.sr, allow_silent=True).y, spec)
+            y = audio.load(p, sr=spec.sr, allow_silent=True).y
+            if view:
+                y = augment.real_conditions(y, spec.sr, view=view, name=name)
+            return name, p, compute(y, spec)
         except AudioError as e:
             return name, p, e
 

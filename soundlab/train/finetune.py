@@ -3,7 +3,9 @@
 The pretrained network keeps every AudioSet-trained weight except its last layer, which is replaced by one for the
 task's classes. It trains on EfficientAT's own log-mel input (cached once, `soundlab.models.features`) with the
 augmentations that matter on a few hundred clips: mixup of spectrograms and labels, random circular time shifts,
-and one frequency band and one time span masked per example (SpecAugment). A fixed schedule (`FinetuneConfig`:
+and one frequency band and one time span masked per example (SpecAugment); with `real_views`, each example is
+also drawn at random from the clip as recorded and from other recordings of it (`soundlab.augment`: band limit,
+room, noise, codec), so the network does not learn ESC-50's recording conditions as part of each class. A fixed schedule (`FinetuneConfig`:
 warm-up, then cosine decay) rather than early stopping, as for the networks trained from scratch: a validation
 split would cost a fifth of the few clips there are, and its loss is noisy.
 
@@ -40,6 +42,8 @@ class FinetuneConfig:
     time_mask: int = 50  # widest masked span (of 500 frames: 0.5 s)
     threads: int = 2
     probe_init: bool = True  # start the new last layer from a logistic regression on the frozen network's features
+    real_views: tuple[str, ...] = ()  # recording-conditions views (augment.TRAIN_VIEWS) each example may be drawn from
+    real_test: bool = False  # also score each held-out clip through augment.TEST_VIEW ("under real conditions")
     seed: int = 0
     n_splits: int = 5
 
@@ -85,8 +89,9 @@ def _probe(net, X: np.ndarray, y: np.ndarray, n_classes: int) -> None:
 
 
 def fine_tune(X: np.ndarray, y: np.ndarray, n_classes: int, cfg: FinetuneConfig, *, seed: int, weights: Path,
-              log: Log | None = None):
-    """Train mn04 on spectrograms X (n, 128, T) float16/32 with labels y. Returns (network in eval mode, history)."""
+              log: Log | None = None, views: tuple[np.ndarray, ...] = ()):
+    """Train mn04 on spectrograms X (n, 128, T) float16/32 with labels y; `views`: the same clips' spectrograms as
+    other recordings, each example drawn from X or one of them at random. Returns (network in eval mode, history)."""
     import torch
     import torch.nn.functional as F
 
@@ -115,7 +120,12 @@ def fine_tune(X: np.ndarray, y: np.ndarray, n_classes: int, cfg: FinetuneConfig,
         losses = []
         for a in range(0, len(order), cfg.batch_size):
             rows = order[a : a + cfg.batch_size]
-            xb = _augment(torch.from_numpy(X[rows].astype(np.float32))[:, None], rng, cfg)
+            if views:  # which recording of each clip: as given, or one of the views
+                src = rng.integers(0, 1 + len(views), len(rows))
+                batch = np.stack([(X, *views)[k][r] for k, r in zip(src, rows, strict=True)])
+            else:
+                batch = X[rows]
+            xb = _augment(torch.from_numpy(batch.astype(np.float32))[:, None], rng, cfg)
             yb = yt[rows]
             lam = torch.from_numpy(rng.beta(cfg.mixup_alpha, cfg.mixup_alpha, len(rows)).astype(np.float32))
             perm = torch.from_numpy(rng.permutation(len(rows)))
@@ -163,21 +173,49 @@ class FinetuneTrainer(FeatureInputs):
         self.n_classes = 0
         self._log = log
 
+    @property
+    def _view_names(self) -> tuple[str, ...]:
+        from soundlab import augment
+
+        return tuple(self.config.real_views) + ((augment.TEST_VIEW,) if self.config.real_test else ())
+
     def prepare(self, proto, *, cache_dir: Path, progress: Progress | None, log: Log) -> list[tuple[str, str]]:
         self._log = self._log or log
-        return super().prepare(proto, cache_dir=cache_dir, progress=progress, log=log)
+        failures = super().prepare(proto, cache_dir=cache_dir, progress=progress, log=log)
+        clips = list(zip(proto.clips["filename"], proto.clips["path"]))
+        self._views = {}
+        for view in self._view_names:
+            log(f"computing {self.spec.kind} features of {len(clips)} clips as other recordings ({view}) ...")
+            names, X, _ = features.feature_set(clips, self.spec, cache_dir=cache_dir, progress=progress,
+                                               dtype=self.feature_dtype, log=log, view=view)
+            self._views[view] = (names, X)  # a clip that failed as given is left out by `align`
+        return failures
+
+    def align(self, filenames: list[str]) -> None:
+        super().align(filenames)
+        self.V = {}
+        for view, (names, X) in getattr(self, "_views", {}).items():
+            order = {n: i for i, n in enumerate(names)}
+            self.V[view] = X[[order[f] for f in filenames]]
 
     def fit(self, name: str, rows: np.ndarray, y: np.ndarray, groups: np.ndarray, *, seed: int,
             epochs: int | None = None) -> Fit:
         t0 = time.monotonic()
         net, history = fine_tune(self.X[rows], y, self.n_classes, self.config, seed=seed, weights=self.weights,
-                                 log=self._log)
+                                 log=self._log, views=tuple(self.V[v][rows] for v in self.config.real_views))
         if self._log:
             self._log(f"  trained on {len(rows)} clips in {time.monotonic() - t0:.0f} s")
         return Fit(net, history)
 
     def predict(self, name: str, model, rows: np.ndarray) -> np.ndarray:
         return predict(model, self.X[rows])[0]
+
+    def predict_real(self, name: str, model, rows: np.ndarray) -> np.ndarray | None:
+        """Probabilities of the clips at `rows` recorded otherwise (`augment.TEST_VIEW`, never trained on); None
+        without `real_test`."""
+        from soundlab import augment
+
+        return predict(model, self.V[augment.TEST_VIEW][rows])[0] if augment.TEST_VIEW in self.V else None
 
     def deploy_epochs(self, name: str, cv: CVResult | None) -> int | None:
         return None  # the same fixed schedule as in every fold

@@ -187,7 +187,8 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
         info = {key: head_run.info[key] for key in ("task", "protocol", "coverage", "dataset", "classes", "categories",
                                                      "class_names", "targets") if key in head_run.info}
         members = {"finetuned": {"file": tuned_rel, "run": tuned.id, "model": tuned.default_model,
-                                 "cv": tuned_spec["cv"]},
+                                 "cv": tuned_spec["cv"],
+                                 "real_views": list(tuned.info.get("config", {}).get("real_views", []))},
                    "head": {"kind": head, "run": head_run.id, "cv": head_spec["cv"],
                             "real_views": list(head_run.info.get("config", {}).get("real_views", []))}}
         if second:
