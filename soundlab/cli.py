@@ -264,9 +264,8 @@ def _embed_on_ray(args: argparse.Namespace, clips, backbone, bar):
 
 def _trainers(args: argparse.Namespace) -> list:
     """The trainers `train` runs for --model, --backbone and --heads (one per run and task)."""
-    from soundlab.models import scratch
-
     from soundlab import augment
+    from soundlab.models import scratch
 
     s = get_settings()
     real = {"off": {}, "score": {"real_test": True},
