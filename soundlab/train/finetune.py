@@ -5,9 +5,9 @@ task's classes. It trains on EfficientAT's own log-mel input (cached once, `soun
 augmentations that matter on a few hundred clips: mixup of spectrograms and labels, random circular time shifts,
 and one frequency band and one time span masked per example (SpecAugment); with `real_views`, each example is
 also drawn at random from the clip as recorded and from other recordings of it (`soundlab.augment`: band limit,
-room, noise, codec), so the network does not learn ESC-50's recording conditions as part of each class. A fixed schedule (`FinetuneConfig`:
-warm-up, then cosine decay) rather than early stopping, as for the networks trained from scratch: a validation
-split would cost a fifth of the few clips there are, and its loss is noisy.
+room, noise, codec), so the network does not learn ESC-50's recording conditions as part of each class. A fixed
+schedule (`FinetuneConfig`: warm-up, then cosine decay) rather than early stopping, as for the networks trained
+from scratch: a validation split would cost a fifth of the few clips there are, and its loss is noisy.
 
 The protocol and run folder are those of every other family, so the Metrics page compares the fine-tuned network
 with the heads clip by clip. The Classify page serves the network inside a fused model (`soundlab.train.fusion`).
