@@ -151,7 +151,8 @@ def busy_core():
         proc.wait()
 
 
-TARGETS = {"yamnet": (25, 65), "efficientat": (15, 100)}  # warm ms per 5 s clip, embed clips/s
+TARGETS = {"yamnet": (25, 65), "efficientat": (15, 100)}  # warm ms per 5 s clip (one head), embed clips/s
+FUSED_MS = 25  # a fused default hears a clip through every member: its own target, the app's default's
 
 
 def main() -> None:
@@ -174,7 +175,8 @@ def main() -> None:
                 clf = load_classifier(r, kind, bb)
                 what = (f"{kind}: {r.model_title(kind)}" if r.is_fused(kind) else f"{kind}, {len(clf.tta_views)} passes")
                 report(f"warm classification, 5 s clip, end to end ({what})",
-                       timeit(lambda c=clf: classify_audio(c, CLIP), repeat=40, warmup=3), target_ms=warm_ms)
+                       timeit(lambda c=clf: classify_audio(c, CLIP), repeat=40, warmup=3),
+                       target_ms=FUSED_MS if r.is_fused(kind) else warm_ms)
                 if kind == run.default_model and r is run:
                     as_the_app_calls_it(clf, [path for _, path in clips[:20]])
         y = audio.load(CLIP, sr=bb.params.sample_rate_hz).y
