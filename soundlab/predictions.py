@@ -375,6 +375,9 @@ def imbalance_note(p: Predictions) -> str | None:
     note = (f"The classes present are imbalanced ({lo} to {hi} clips per class): accuracy ({s['accuracy']:.1%}) counts "
             f"every clip, so the well-stocked classes dominate it; balanced accuracy ({s['balanced_accuracy']:.1%}) is "
             "the mean of the per-class recalls and weighs every class equally.") if hi > IMBALANCE_RATIO * lo else ""
+    if note and p.run.model(p.model).get("class_prior"):  # `fuse --class-balance`
+        note += (" This model divides each class's share of the training clips out of its answers, so it does not "
+                 "favour a class for having more of them.")
     if single:
         note += (f" {', '.join(single)}: every clip here comes from one source recording, so the grouped folds never "
                  "train on {} out of fold and {} recall is 0 by construction.".format(

@@ -199,6 +199,8 @@ def test_balanced_accuracy_imbalance_note_recalls_and_references(dev_root, use_d
     cv = run50.model(run50.default_model)["cv"]
     assert labels["Balanced accuracy"] == f"{cv['balanced_accuracy']:.1%}"
     assert "imbalanced" in texts(at, "info") and "balanced accuracy" in texts(at, "info")
+    assert ("does not favour a class for having more of them" in texts(at, "info")) == bool(
+        run50.model(run50.default_model).get("class_prior"))  # the shipped default weighs classes alike
     # the expanders' tables are drawn once opened: closed, they give the browser no data grid to start
     assert len(at.dataframe) == 0
     at.session_state["metrics-recall-open"] = True
