@@ -284,7 +284,8 @@ def _trainers(args: argparse.Namespace) -> list:
         from soundlab.models.efficientat import weight_files
         from soundlab.train.finetune import FinetuneConfig, FinetuneTrainer
 
-        cfg = FinetuneConfig(seed=args.seed, **real, **({"epochs": args.max_epochs} if args.max_epochs else {}))
+        cfg = FinetuneConfig(seed=args.seed, **real, extra_weight=args.extra_weight,
+                             **({"epochs": args.max_epochs} if args.max_epochs else {}))
         return [FinetuneTrainer(weight_files(s)[0], cfg)]
     if args.real_conditions != "off":
         raise SystemExit("error: --real-conditions works with --model heads or finetune, not the models trained from "
@@ -328,8 +329,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise SystemExit(f"error: {e}") from None
     extra = None
     if args.extra_train:
-        if args.model not in ("heads", "yamnet"):
-            raise SystemExit("error: --extra-train works with --model heads (heads on a backbone's embeddings)")
+        if args.model not in ("heads", "yamnet", "finetune"):
+            raise SystemExit("error: --extra-train works with --model heads or finetune, not the models trained from "
+                             "scratch")
         extra = (args.extra_train, tuple(s.strip() for s in args.extra_split.split(",") if s.strip()))
     elif args.extra_split:
         raise SystemExit("error: --extra-split chooses among the rows of --extra-train; give that too")
@@ -709,7 +711,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--standardize", action="store_true",
                     help="heads only: fit the logistic regressions (logreg, linear) on standardised embeddings")
     sp.add_argument("--extra-train", metavar="PATH",
-                    help="heads only: also train on these labelled recordings from outside the dataset (a CSV "
+                    help="heads and finetune: also train on these labelled recordings from outside the dataset (a CSV "
                          "filename,label[,split] or a folder per class, as evaluate --external reads; foreign rows "
                          "are skipped). They join every training fold and the deployed model, never a test fold; "
                          "the run says what it was trained on")
@@ -717,7 +719,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="keep only the --extra-train CSV rows of these split values (e.g. A: train on split A and "
                          "evaluate on B)")
     sp.add_argument("--extra-weight", type=float, default=1.0, metavar="W",
-                    help="each --extra-train window counts as W dataset clips in the heads' fit (default 1)")
+                    help="each --extra-train window counts as W dataset clips in the fit (default 1)")
     sp.add_argument("--real-conditions", default="off", choices=["off", "score", "train"],
                     help="heads and finetune. score: also score every held-out clip as another recording would give it "
                          "(band limit, room, noise, codec: 'ESC-50 under real conditions'); train: that, and train on "

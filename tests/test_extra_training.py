@@ -171,3 +171,41 @@ def test_a_bad_extra_weight_is_one_line(args, says, dev_root, monkeypatch):
     monkeypatch.setenv("SOUNDLAB_ESC50_ROOT", str(dev_root))
     with pytest.raises(SystemExit, match=says):
         cli.main(["train", "--task", "esc50", "--heads", "logreg", *args])
+
+
+def test_fine_tuning_learns_from_outside_recordings_in_every_fold_and_never_tests_them(dev, outside, extra_run,
+                                                                                      tmp_path):
+    """`train --model finetune --extra-train`: the windows' spectrograms join every training fold (and the views
+    that train), weighed as `--extra-weight` says; the out-of-fold table holds the dataset's clips only; a fused run
+    refuses heads trained on other recordings than its fine-tuned network."""
+    from soundlab.config import DEFAULT_ARTIFACTS_DIR
+    from soundlab.errors import RunError
+    from soundlab.models import efficientat
+    from soundlab.train import finetune, fusion
+
+    seen = []
+    real = finetune.fine_tune
+
+    def spy(X, y, n_classes, cfg, **kw):
+        seen.append((len(X), len(kw["views"]), kw["sample_weight"]))
+        return real(X, y, n_classes, cfg, **kw)
+
+    trainer = finetune.FinetuneTrainer(DEFAULT_ARTIFACTS_DIR / "efficientat" / efficientat.WEIGHTS_FILE,
+                                       finetune.FinetuneConfig(epochs=1, batch_size=8, extra_weight=3.0,
+                                                               real_views=("real1",)))
+    finetune.fine_tune = spy
+    try:
+        path = train.train_run(small(dev), "esc50", trainer, cache_dir=tmp_path / "cache", runs_dir=tmp_path / "runs",
+                               log=lambda m: None, extra_train=(str(outside[0]), ("A",)))
+    finally:
+        finetune.fine_tune = real
+    run = runs.load_run(path)
+    windows = run.extra_training["windows"]
+    assert run.extra_training["splits"] == ["A"] and run.extra_training["weight"] == 3.0
+    assert len(runs.read_oof(run, finetune.NAME)) == 30 and len(runs.read_embeddings(run)[0]) == 30
+    assert len(seen) == 6 and all(views == 1 for _, views, _ in seen)
+    n, _, w = seen[-1]  # the deployed model: every clip and every window
+    assert n == 30 + windows and w.tolist() == [1.0] * 30 + [3.0] * windows
+    heads_run, _ = extra_run  # trained on every row of the CSV, not split A's only
+    with pytest.raises(RunError, match="fine-tuned run was trained on other extra recordings than the heads"):
+        fusion.fuse(run, heads_run, None, tmp_path / "fused", tag_names=[], log=lambda m: None)

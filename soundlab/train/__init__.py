@@ -197,7 +197,7 @@ def train_run(ds: Dataset, task: str, trainer: Trainer, *, cache_dir: Path, runs
 
     `labels`: (table from `protocol.read_labels`, its file name) to train and test on corrected labels, same folds.
     `extra_train`: (a labelled CSV or folder, the CSV's splits to keep or ()): recordings from outside the dataset
-    that join every training fold and the deployed models (`soundlab.train.extra`); heads only.
+    that join every training fold and the deployed models (`soundlab.train.extra`); heads and fine-tuning.
 
     Raises
     ------
@@ -216,7 +216,8 @@ def train_run(ds: Dataset, task: str, trainer: Trainer, *, cache_dir: Path, runs
         from soundlab.train import extra
 
         if not hasattr(trainer, "extra"):
-            raise DatasetError(f"extra training recordings work with heads on a backbone, not {trainer.family}")
+            raise DatasetError(f"extra training recordings work with heads on a backbone or fine-tuning, not "
+                               f"{trainer.family}")
         trainer.extra = extra.prepare(extra_train[0], proto.classes, proto.class_names, cache_dir=cache_dir,
                                       splits=extra_train[1], log=log)
         log(f"also training on {len(trainer.extra.recordings)} recordings from {extra_train[0]} "

@@ -44,6 +44,7 @@ class FinetuneConfig:
     probe_init: bool = True  # start the new last layer from a logistic regression on the frozen network's features
     real_views: tuple[str, ...] = ()  # recording-conditions views (augment.TRAIN_VIEWS) each example may be drawn from
     real_test: bool = False  # also score each held-out clip through augment.TEST_VIEW ("under real conditions")
+    extra_weight: float = 1.0  # each extra training window (train --extra-train) counts as this many dataset clips
     seed: int = 0
     n_splits: int = 5
 
@@ -89,9 +90,10 @@ def _probe(net, X: np.ndarray, y: np.ndarray, n_classes: int) -> None:
 
 
 def fine_tune(X: np.ndarray, y: np.ndarray, n_classes: int, cfg: FinetuneConfig, *, seed: int, weights: Path,
-              log: Log | None = None, views: tuple[np.ndarray, ...] = ()):
+              log: Log | None = None, views: tuple[np.ndarray, ...] = (), sample_weight: np.ndarray | None = None):
     """Train mn04 on spectrograms X (n, 128, T) float16/32 with labels y; `views`: the same clips' spectrograms as
-    other recordings, each example drawn from X or one of them at random. Returns (network in eval mode, history)."""
+    other recordings, each example drawn from X or one of them at random; `sample_weight` (n,): how much each
+    example's loss counts. Returns (network in eval mode, history)."""
     import torch
     import torch.nn.functional as F
 
@@ -113,6 +115,7 @@ def fine_tune(X: np.ndarray, y: np.ndarray, n_classes: int, cfg: FinetuneConfig,
         opt, lambda s: (s + 1) / warm if s < warm else 0.5 * (1 + np.cos(np.pi * (s - warm) / max(1, total - warm))))
     history = {"loss": [], "seconds": []}
     yt = torch.from_numpy(np.array(y, np.int64))  # a writable copy
+    wt = None if sample_weight is None else torch.from_numpy(np.asarray(sample_weight, np.float32))
     for epoch in range(cfg.epochs):
         t0 = time.monotonic()
         net.train()
@@ -131,8 +134,14 @@ def fine_tune(X: np.ndarray, y: np.ndarray, n_classes: int, cfg: FinetuneConfig,
             perm = torch.from_numpy(rng.permutation(len(rows)))
             xb = xb * lam[:, None, None, None] + xb[perm] * (1 - lam[:, None, None, None])
             logits, _ = net(xb)
-            loss = (F.cross_entropy(logits, yb, reduction="none") * lam
-                    + F.cross_entropy(logits, yb[perm], reduction="none") * (1 - lam)).mean()
+            each = (F.cross_entropy(logits, yb, reduction="none") * lam
+                    + F.cross_entropy(logits, yb[perm], reduction="none") * (1 - lam))
+            if wt is None:
+                loss = each.mean()
+            else:  # a mixed example weighs as its two sources do, in the mix's proportions
+                wb = wt[rows]
+                w = wb * lam + wb[perm] * (1 - lam)
+                loss = (each * w).sum() / w.sum()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -172,6 +181,7 @@ class FinetuneTrainer(FeatureInputs):
         self.spec = features.SPECS["eat-logmel"]
         self.n_classes = 0
         self._log = log
+        self.extra = None  # soundlab.train.extra.ExtraClips: recordings from outside the dataset, training only
 
     @property
     def _view_names(self) -> tuple[str, ...]:
@@ -189,20 +199,47 @@ class FinetuneTrainer(FeatureInputs):
             names, X, _ = features.feature_set(clips, self.spec, cache_dir=cache_dir, progress=progress,
                                                dtype=self.feature_dtype, log=log, view=view)
             self._views[view] = (names, X)  # a clip that failed as given is left out by `align`
+        self._extra = {}
+        if self.extra is not None:  # its windows in every view that trains, never in the test view
+            from soundlab.errors import DatasetError
+
+            windows = list(zip(self.extra.filenames, self.extra.paths))
+            for view in (None, *self.config.real_views):
+                log(f"computing {self.spec.kind} features of {len(windows)} windows of extra training recordings"
+                    + (f" ({view})" if view else "") + " ...")
+                names, X, failed = features.feature_set(windows, self.spec, cache_dir=cache_dir, progress=progress,
+                                                        dtype=self.feature_dtype, log=log, view=view)
+                if failed:
+                    raise DatasetError(f"extra training window {failed[0][0]} could not be read: {failed[0][1]}")
+                order = {n: i for i, n in enumerate(names)}
+                self._extra[view] = X[[order[f] for f in self.extra.filenames]]
         return failures
 
     def align(self, filenames: list[str]) -> None:
+        """Rows in protocol order, then (in the views that train) any extra training windows."""
         super().align(filenames)
         self.V = {}
         for view, (names, X) in getattr(self, "_views", {}).items():
             order = {n: i for i, n in enumerate(names)}
             self.V[view] = X[[order[f] for f in filenames]]
+        extra = getattr(self, "_extra", {})
+        if extra:
+            self.X = np.concatenate([self.X, extra[None]])
+            for view in self.config.real_views:
+                self.V[view] = np.concatenate([self.V[view], extra[view]])
+
+    def _weights(self, rows: np.ndarray) -> np.ndarray | None:
+        """Sample weights of `rows`: the extra windows (after the protocol's clips) weigh `extra_weight`."""
+        if self.extra is None or self.config.extra_weight == 1.0:
+            return None
+        return np.where(np.asarray(rows) >= len(self.filenames), self.config.extra_weight, 1.0)
 
     def fit(self, name: str, rows: np.ndarray, y: np.ndarray, groups: np.ndarray, *, seed: int,
             epochs: int | None = None) -> Fit:
         t0 = time.monotonic()
         net, history = fine_tune(self.X[rows], y, self.n_classes, self.config, seed=seed, weights=self.weights,
-                                 log=self._log, views=tuple(self.V[v][rows] for v in self.config.real_views))
+                                 log=self._log, views=tuple(self.V[v][rows] for v in self.config.real_views),
+                                 sample_weight=self._weights(rows))
         if self._log:
             self._log(f"  trained on {len(rows)} clips in {time.monotonic() - t0:.0f} s")
         return Fit(net, history)
@@ -232,9 +269,10 @@ class FinetuneTrainer(FeatureInputs):
     def finish(self, writer, proto, deployed: dict[str, Fit], log: Log, results=None) -> dict:
         net = deployed[NAME].model
         t0 = time.perf_counter()
-        _, emb = predict(net, self.X)  # the deployed model on every clip's spectrogram, in batches
-        infer_ms = (time.perf_counter() - t0) * 1000 / max(len(self.X), 1)
-        writer.add_embeddings(self.filenames, emb, np.zeros((len(self.X), 0), np.float16))
+        clips = self.X[: len(self.filenames)]  # the dataset's clips, not the extra windows
+        _, emb = predict(net, clips)  # the deployed model on every clip's spectrogram, in batches
+        infer_ms = (time.perf_counter() - t0) * 1000 / max(len(clips), 1)
+        writer.add_embeddings(self.filenames, emb, np.zeros((len(clips), 0), np.float16))
         from soundlab.models.backbone import file_sha256
 
         return {"backbone": {"name": "EfficientAT mn04_as, fine-tuned end to end",

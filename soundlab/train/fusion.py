@@ -151,6 +151,10 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
     if any(e != extra[0] for e in extra):
         raise RunError("the heads to fuse were trained on different extra recordings (train --extra-train); "
                        "train them on the same ones")
+    tuned_extra = tuned.info.get("extra_training")
+    if tuned_extra and tuned_extra.get("files") != (extra[0] or {}).get("files"):
+        raise RunError("the fine-tuned run was trained on other extra recordings than the heads (train "
+                       "--extra-train); train them on the same ones")
     now = now or datetime.now(UTC)
     n = len(table)
     rid = runs.run_id(head_run.protocol["name"], n, now, tag=fusion.KIND)
