@@ -47,6 +47,15 @@ class ExtraClips:
                 "files": self.recordings}
 
 
+def sample_weights(rows: np.ndarray, trainer) -> np.ndarray | None:
+    """Sample weights of a trainer's `rows` (heads or fine-tuning): its extra training windows (`trainer.extra`,
+    the rows after its dataset clips, `trainer.filenames`) weigh `trainer.config.extra_weight`; None when every row
+    weighs 1."""
+    if trainer.extra is None or trainer.config.extra_weight == 1.0:
+        return None
+    return np.where(np.asarray(rows) >= len(trainer.filenames), trainer.config.extra_weight, 1.0)
+
+
 def _windows(y: np.ndarray, sr: int) -> list[np.ndarray]:
     win, hop = int(WINDOW_S * sr), int(HOP_S * sr)
     if len(y) < win:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from soundlab.errors import DatasetError
 from soundlab.models import efficientat, features
 from soundlab.train import CVResult, FeatureInputs, Fit, Log, Progress
 
@@ -201,8 +202,6 @@ class FinetuneTrainer(FeatureInputs):
             self._views[view] = (names, X)  # a clip that failed as given is left out by `align`
         self._extra = {}
         if self.extra is not None:  # its windows in every view that trains, never in the test view
-            from soundlab.errors import DatasetError
-
             windows = list(zip(self.extra.filenames, self.extra.paths))
             for view in (None, *self.config.real_views):
                 log(f"computing {self.spec.kind} features of {len(windows)} windows of extra training recordings"
@@ -229,10 +228,9 @@ class FinetuneTrainer(FeatureInputs):
                 self.V[view] = np.concatenate([self.V[view], extra[view]])
 
     def _weights(self, rows: np.ndarray) -> np.ndarray | None:
-        """Sample weights of `rows`: the extra windows (after the protocol's clips) weigh `extra_weight`."""
-        if self.extra is None or self.config.extra_weight == 1.0:
-            return None
-        return np.where(np.asarray(rows) >= len(self.filenames), self.config.extra_weight, 1.0)
+        from soundlab.train.extra import sample_weights
+
+        return sample_weights(rows, self)
 
     def fit(self, name: str, rows: np.ndarray, y: np.ndarray, groups: np.ndarray, *, seed: int,
             epochs: int | None = None) -> Fit:

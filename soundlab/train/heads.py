@@ -121,11 +121,9 @@ class HeadsTrainer:
 
     # ---- training ----
     def _weights(self, rows: np.ndarray) -> np.ndarray | None:
-        """Sample weights of `rows`: the extra training windows (after the protocol's clips) weigh `extra_weight`;
-        None when every row weighs 1."""
-        if self.extra is None or self.config.extra_weight == 1.0:
-            return None
-        return np.where(np.asarray(rows) >= len(self.filenames), self.config.extra_weight, 1.0)
+        from soundlab.train.extra import sample_weights
+
+        return sample_weights(rows, self)
 
     def _fit_keras(self, kind: str, X_views: list[np.ndarray], y: np.ndarray, *,
                    val: tuple[np.ndarray, np.ndarray] | None, epochs: int | None, seed: int,
