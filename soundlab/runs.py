@@ -213,9 +213,14 @@ class Run:
         return dict(self.info.get("extra_training") or {})
 
     @property
+    def real_views(self) -> list[str]:
+        """The recording-conditions views its models also trained on (`train --real-conditions train`), or []."""
+        return list(self.info.get("config", {}).get("real_views", []))
+
+    @property
     def trained_on_real_conditions(self) -> bool:
-        """Whether its heads also trained on recording-conditions views of the clips (`train --real-conditions`)."""
-        return bool(self.info.get("config", {}).get("real_views"))
+        """Whether its models also trained on recording-conditions views of the clips (`train --real-conditions`)."""
+        return bool(self.real_views)
 
     @property
     def title(self) -> str:

@@ -183,6 +183,8 @@ class FinetuneTrainer(FeatureInputs):
         self.n_classes = 0
         self._log = log
         self.extra = None  # soundlab.train.extra.ExtraClips: recordings from outside the dataset, training only
+        self._views: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # view -> (names, spectrograms), from `prepare`
+        self._extra: dict[str | None, np.ndarray] = {}  # view (None: as recorded) -> the extra windows' spectrograms
 
     @property
     def _view_names(self) -> tuple[str, ...]:
@@ -194,13 +196,12 @@ class FinetuneTrainer(FeatureInputs):
         self._log = self._log or log
         failures = super().prepare(proto, cache_dir=cache_dir, progress=progress, log=log)
         clips = list(zip(proto.clips["filename"], proto.clips["path"]))
-        self._views = {}
+        self._views, self._extra = {}, {}  # a trainer serves one task after another (train --task both)
         for view in self._view_names:
             log(f"computing {self.spec.kind} features of {len(clips)} clips as other recordings ({view}) ...")
             names, X, _ = features.feature_set(clips, self.spec, cache_dir=cache_dir, progress=progress,
                                                dtype=self.feature_dtype, log=log, view=view)
             self._views[view] = (names, X)  # a clip that failed as given is left out by `align`
-        self._extra = {}
         if self.extra is not None:  # its windows in every view that trains, never in the test view
             windows = list(zip(self.extra.filenames, self.extra.paths))
             for view in (None, *self.config.real_views):
@@ -218,14 +219,13 @@ class FinetuneTrainer(FeatureInputs):
         """Rows in protocol order, then (in the views that train) any extra training windows."""
         super().align(filenames)
         self.V = {}
-        for view, (names, X) in getattr(self, "_views", {}).items():
+        for view, (names, X) in self._views.items():
             order = {n: i for i, n in enumerate(names)}
             self.V[view] = X[[order[f] for f in filenames]]
-        extra = getattr(self, "_extra", {})
-        if extra:
-            self.X = np.concatenate([self.X, extra[None]])
+        if self._extra:
+            self.X = np.concatenate([self.X, self._extra[None]])
             for view in self.config.real_views:
-                self.V[view] = np.concatenate([self.V[view], extra[view]])
+                self.V[view] = np.concatenate([self.V[view], self._extra[view]])
 
     def _weights(self, rows: np.ndarray) -> np.ndarray | None:
         from soundlab.train.extra import sample_weights

@@ -132,21 +132,6 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
     check_members(tuned, head_run, head)
     table, p_head, p_tuned = aligned_oof(tuned, head_run, head)
     p_second = [check_second(head_run, second[0], second[1], table)] if second else []
-    tagger_runs = [head_run] + ([second[0]] if second else [])
-    tagged = {r.backbone_key: clip_tags(r, table["filename"]) for r in tagger_runs} if with_tags or second else {}
-    protos, p_tags = tag_evidence_members(table, tagged, len(head_run.classes)) if with_tags else ({}, [])
-    labels, folds = table["true"].to_numpy(), table["fold"].to_numpy()
-    n_classes = len(head_run.classes)
-    members_p = [p_head, p_tuned, *p_second, *p_tags]
-    probs = fusion.geometric_mean(*members_p)
-    prior = fusion.class_prior(labels, n_classes) if balance else None
-    if balance:  # each fold's clips divided by the prior of the folds its members learned from
-        for k in np.unique(folds):
-            rows = folds == k
-            probs[rows] = fusion.geometric_mean(*(p[rows] for p in members_p),
-                                                prior=fusion.class_prior(labels[~rows], n_classes))
-    member_ids = [f"{tuned.id}/{tuned.default_model}", f"{head_run.id}/{head}"] + (
-        [f"{second[0].id}/{second[1]}"] if second else []) + [f"{r.id}/tag-evidence" for r in tagger_runs if protos]
     extra = [r.info.get("extra_training") for r in (head_run, *([second[0]] if second else []))]
     if any(e != extra[0] for e in extra):
         raise RunError("the heads to fuse were trained on different extra recordings (train --extra-train); "
@@ -155,6 +140,23 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
     if tuned_extra and tuned_extra.get("files") != (extra[0] or {}).get("files"):
         raise RunError("the fine-tuned run was trained on other extra recordings than the heads (train "
                        "--extra-train); train them on the same ones")
+    n_classes = len(head_run.classes)
+    labels, folds = table["true"].to_numpy(), table["fold"].to_numpy()
+    tagger_runs = [head_run] + ([second[0]] if second else [])
+    tagged = {r.backbone_key: clip_tags(r, table["filename"]) for r in tagger_runs} if with_tags or second else {}
+    protos, p_tags = tag_evidence_members(table, tagged, n_classes) if with_tags else ({}, [])
+    members_p = [p_head, p_tuned, *p_second, *p_tags]
+    prior = fusion.class_prior(labels, n_classes) if balance else None
+    if balance:  # each fold's clips divided by the prior of the folds its members learned from
+        probs = np.empty_like(p_head, dtype=np.float32)
+        for k in np.unique(folds):
+            rows = folds == k
+            probs[rows] = fusion.geometric_mean(*(p[rows] for p in members_p),
+                                                prior=fusion.class_prior(labels[~rows], n_classes))
+    else:
+        probs = fusion.geometric_mean(*members_p)
+    member_ids = [f"{tuned.id}/{tuned.default_model}", f"{head_run.id}/{head}"] + (
+        [f"{second[0].id}/{second[1]}"] if second else []) + [f"{r.id}/tag-evidence" for r in tagger_runs if protos]
     now = now or datetime.now(UTC)
     n = len(table)
     rid = runs.run_id(head_run.protocol["name"], n, now, tag=fusion.KIND)
@@ -186,15 +188,14 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
             writer.add_second_tags(table["filename"], clip_tags2, extra_tags2)
             tagger2 = (runs.BACKBONE_TITLES.get(key2, key2), clip_tags2, extra_tags2, tag_names_of(key2, get_settings()))
         writer.add_openset(openset.calibrate_models({fusion.KIND: probs}, pooled=pooled[rows], tags=tags[rows],
-                                                    labels=labels, folds=folds, n_classes=len(head_run.classes),
+                                                    labels=labels, folds=folds, n_classes=n_classes,
                                                     tag_names=tag_names, extra=extra_ref, second=tagger2))
         info = {key: head_run.info[key] for key in ("task", "protocol", "coverage", "dataset", "classes", "categories",
                                                      "class_names", "targets") if key in head_run.info}
         members = {"finetuned": {"file": tuned_rel, "run": tuned.id, "model": tuned.default_model,
                                  "cv": tuned_spec["cv"],
-                                 "real_views": list(tuned.info.get("config", {}).get("real_views", []))},
-                   "head": {"kind": head, "run": head_run.id, "cv": head_spec["cv"],
-                            "real_views": list(head_run.info.get("config", {}).get("real_views", []))}}
+                                 "real_views": tuned.real_views},
+                   "head": {"kind": head, "run": head_run.id, "cv": head_spec["cv"], "real_views": head_run.real_views}}
         if second:
             other, other_head = second
             other_file, other_rel = writer.model_file(f"{other.backbone_key}-{other_head}",
