@@ -13,8 +13,9 @@ from soundlab import external
 def render(view) -> None:
     run, model = view.run, view.model
     if not run.classifies_audio:
-        st.info("Models trained from scratch are evaluated on the run's own clips only; pick a run of heads on a "
-                "backbone, or a fused model, to see how it does on recordings made elsewhere.")
+        st.info("Models trained from scratch, and a fine-tuned network on its own, are evaluated on the run's own clips "
+                "only; pick a run of heads on a backbone, or a fused model, to see how it does on recordings made "
+                "elsewhere.")
         return
     found, problems = external.stored(run, model)
     for problem in problems:
