@@ -17,8 +17,9 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from components.page import safe
+from soundlab import audio
 
-AUDIO_TYPES = ["wav", "flac", "ogg", "mp3"]
+AUDIO_TYPES = [s.lstrip(".") for s in audio.AUDIO_SUFFIXES]
 
 
 def refusal(name: str) -> str | None:
@@ -32,17 +33,18 @@ def refusal(name: str) -> str | None:
 
 
 def audio_uploader(label: str, *, key: str, help: str | None = None):
-    """st.file_uploader for audio; None (and a one-line message) for a file that is refused."""
+    """st.file_uploader for audio, its label followed by the formats it reads; None (and a one-line message) for a
+    file that is refused."""
     try:
-        f = st.file_uploader(label, key=key, help=help)
+        f = st.file_uploader(f"{label} ({audio.SUPPORTED_FORMATS})", key=key, help=help)
     except StreamlitAPIException as e:
-        st.error(f"The uploaded file was refused: {safe(e)}. Upload audio ({', '.join(AUDIO_TYPES)}).")
+        st.error(f"The uploaded file was refused: {safe(e)}. Upload audio ({audio.SUPPORTED_FORMATS}).")
         return None
     if f is None:
         return None
     why = refusal(f.name)
     if why:
         shown = f.name.replace("\0", "?")
-        st.error(f"{safe(shown[:80])}: refused, {why}. Upload audio ({', '.join(AUDIO_TYPES)}).")
+        st.error(f"{safe(shown[:80])}: refused, {why}. Upload audio ({audio.SUPPORTED_FORMATS}).")
         return None
     return f

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from components import classify_view, loaders, memo, page, run_picker, search_view, uploads, urlstate
+from soundlab.audio import mime_type
 from soundlab.classify import classify_audio
 from soundlab.data.sample import examples
 from soundlab.errors import ModelError, SoundLabError
@@ -88,7 +89,7 @@ if source in ("Dataset clip", "Examples"):
     except SoundLabError as e:
         st.error(str(e))
         st.stop()
-    st.audio(str(path))
+    st.audio(str(path), format=mime_type(path))
     if row is not None:
         classify_view.out_of_fold(run, head, row)
     classify_view.render_result(res, clf, top_k=top_k, key="classify-res",
@@ -100,7 +101,7 @@ if source in ("Dataset clip", "Examples"):
 
 elif source in ("Upload", "Record"):
     if source == "Upload":
-        audio = uploads.audio_uploader("Audio file (wav, flac, ogg, mp3)", key="classify-upload",
+        audio = uploads.audio_uploader("Audio file", key="classify-upload",
                                        help=f"Up to {settings.max_classify_s / 60:.0f} minutes; longer audio is "
                                             "classified in 5 s windows.")
     else:  # at the browser's own rate: a 16 kHz recording would lose what EfficientAT hears above 8 kHz

@@ -45,7 +45,7 @@ source = st.segmented_control("Source", ["Upload", "Record", "Dataset clip"], de
                               key="transcribe-source", bind="query-params")
 limits = settings.transcribe_limits
 if source == "Upload":
-    upload = uploads.audio_uploader("Audio with speech (wav, flac, ogg, mp3)", key="transcribe-upload")
+    upload = uploads.audio_uploader("Audio with speech", key="transcribe-upload")
     data, name, audio_id = (upload, upload.name, upload.file_id) if upload is not None else (None, None, None)
 elif source == "Record":
     rec = st.audio_input("Record speech", key="transcribe-record")

@@ -6,7 +6,7 @@
 Starts the app as the browser tests do (tests/browser.py: `streamlit run app.py` on a free port) on the ESC-50 dev
 folder the tests build (`python -m tests.assets prepare`), visits each page in a state worth showing in headless
 Chromium, and saves each view cut to its top and scaled to --width pixels. `--all` adds the states the README does not
-show (a foreign sound, silence, an upload, Metrics' mistakes) for reviewing a change by eye.
+show (a foreign sound, silence, an upload of a phone's .m4a, Metrics' mistakes) for reviewing a change by eye.
 """
 
 from __future__ import annotations
@@ -102,10 +102,16 @@ def main() -> int:
             page.wait_for_timeout(800)
             _save(page, args.out / "classify-foreign.png", height=1000, **shot)
             visit(page, f"{url}/Classify?classify-source=Upload", '[data-testid="stFileUploader"]')
-            upload(page, dev_dataset() / "audio" / STORM)
-            _save(page, args.out / "classify-upload.png", height=1400, **shot)
             import numpy as np
             import soundfile as sf
+
+            from soundlab import audio
+            from tests.assets import ffmpeg_bytes
+
+            storm = audio.load(dev_dataset() / "audio" / STORM)  # as a phone would record it: AAC in .m4a
+            (phone := scratch / "storm.m4a").write_bytes(ffmpeg_bytes(storm.y, storm.sr))
+            upload(page, phone)
+            _save(page, args.out / "classify-upload.png", height=1400, **shot)
 
             quiet = scratch / "quiet.wav"
             sf.write(quiet, (np.random.default_rng(0).standard_normal(80_000) * 1e-4).astype(np.float32), 16_000)

@@ -12,6 +12,7 @@ Arrays follow librosa's conventions: ``y`` is float32, shape ``(n,)`` for mono o
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import struct
 from dataclasses import dataclass, field
@@ -26,8 +27,15 @@ from soundlab.errors import AudioError
 
 MODEL_SR = 16_000
 SILENCE_PEAK = 1.0 / 32768  # at or below one 16-bit LSB everywhere counts as silence
-SUPPORTED_FORMATS = "wav, flac, ogg, mp3"
-MIME_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".mp3": "audio/mpeg"}
+# libsndfile reads the first group; the rest (phones record AAC in .m4a, browsers Opus in .webm) are decoded with
+# FFmpeg through PyAV, which faster-whisper already installs.
+SNDFILE_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".caf")
+FFMPEG_SUFFIXES = (".m4a", ".mp4", ".aac", ".webm", ".mka", ".wma", ".amr", ".3gp")
+AUDIO_SUFFIXES = SNDFILE_SUFFIXES + FFMPEG_SUFFIXES  # what folder listings pick up as audio
+SUPPORTED_FORMATS = "wav, flac, ogg/opus, mp3, aiff, m4a/aac, webm, wma, amr"
+MIME_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".oga": "audio/ogg",
+              ".opus": "audio/ogg", ".mp3": "audio/mpeg", ".aiff": "audio/aiff", ".aif": "audio/aiff",
+              ".m4a": "audio/mp4", ".mp4": "audio/mp4", ".aac": "audio/aac", ".webm": "audio/webm"}
 
 Source = str | os.PathLike | bytes | BinaryIO
 
@@ -42,6 +50,7 @@ class AudioInfo:
     format: str
     subtype: str
     size_bytes: int | None = None
+    ffmpeg: bool = False  # decoded by FFmpeg (PyAV), not libsndfile; frames counted by decoding
 
     @property
     def duration_s(self) -> float:
@@ -185,6 +194,9 @@ def probe(source: Source, *, name: str | None = None, limits: AudioLimits | None
         elif len(first) < 64:
             what = f"it is only {len(first)} bytes, too short to hold an audio header"
         else:
+            info = _ffmpeg_info(source, label, size, limits)
+            if info is not None:
+                return _checked(info, label, limits)
             what = f"the decoder says: {getattr(e, 'error_string', None) or e}"
         raise AudioError(
             f"{label}: could not decode this file as audio ({what}). "
@@ -198,6 +210,10 @@ def probe(source: Source, *, name: str | None = None, limits: AudioLimits | None
         subtype=str(raw.subtype),
         size_bytes=size,
     )
+    return _checked(info, label, limits)
+
+
+def _checked(info: AudioInfo, label: str, limits: AudioLimits) -> AudioInfo:
     if not limits.min_sr_hz <= info.sr <= limits.max_sr_hz:
         raise AudioError(
             f"{label}: sample rate {info.sr} Hz is outside the supported range "
@@ -216,6 +232,89 @@ def probe(source: Source, *, name: str | None = None, limits: AudioLimits | None
             "Trim the file or raise the limit."
         )
     return info
+
+
+def _ffmpeg_open(source: Source):
+    import av  # lazily: most files never need it
+
+    src = _as_readable(source)
+    return av.open(src, mode="r", metadata_errors="ignore")
+
+
+def _ffmpeg_info(source: Source, label: str, size: int | None, limits: AudioLimits) -> AudioInfo | None:
+    """The header of a file libsndfile cannot read, through FFmpeg; None if FFmpeg cannot read it either (or PyAV is
+    missing). Frames are counted by decoding, as far as the duration limit: compressed streams' headers only estimate
+    their length, or (a browser's webm) leave it out."""
+    try:
+        import av
+    except ImportError:  # pragma: no cover - PyAV is in requirements.txt
+        return None
+    try:
+        with _ffmpeg_open(source) as container:
+            if not container.streams.audio:
+                raise AudioError(f"{label}: the file holds no audio stream (a video or data file without sound).")
+            stream = container.streams.audio[0]
+            sr, channels = int(stream.rate or 0), int(stream.channels or 0)
+            frames, most = 0, limits.max_duration_s * sr if sr else float("inf")
+            for frame in container.decode(stream):
+                frames += frame.samples
+                if frames > most:
+                    raise AudioError(f"{label}: the audio is longer than the limit of {limits.max_duration_s:.0f} s "
+                                     f"(setting {limits.duration_setting}). Trim the file or raise the limit.")
+            suffix = Path(label).suffix.lstrip(".").upper()
+            return AudioInfo(sr=sr, channels=channels, frames=frames,
+                             format=suffix or container.format.name.split(",")[0].upper(),
+                             subtype=stream.codec_context.name.upper(), size_bytes=size, ffmpeg=True)
+    except av.FFmpegError:
+        return None
+
+
+def _ffmpeg_blocks(source: Source, info: AudioInfo, frames: int, label: str):
+    """(n, channels) float32 blocks of `frames` at the stream's own rate and channel count, through FFmpeg."""
+    import av
+
+    pending, have = [], 0
+    try:
+        with _ffmpeg_open(source) as container:
+            stream = container.streams.audio[0]
+            resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=info.sr)
+            decoded = (out for frame in container.decode(stream) for out in resampler.resample(frame))
+            for out in itertools.chain(decoded, resampler.resample(None)):
+                pending.append(out.to_ndarray().T)
+                have += out.samples
+                while have >= frames:
+                    block = np.concatenate(pending)
+                    yield np.ascontiguousarray(block[:frames])
+                    pending, have = [block[frames:]], have - frames
+    except av.FFmpegError as e:
+        raise AudioError(f"{label}: decoding failed partway through the file ({e}).") from None
+    if have:
+        yield np.ascontiguousarray(np.concatenate(pending))
+
+
+def _blocks(source: Source, info: AudioInfo, frames: int, label: str, start: int = 0):
+    """The file's samples from `start` as (n, channels) float32 blocks of `frames` (the last may be shorter)."""
+    if info.ffmpeg:
+        skip = start
+        for block in _ffmpeg_blocks(source, info, frames, label):
+            if skip >= len(block):
+                skip -= len(block)
+                continue
+            yield block[skip:]
+            skip = 0
+        return
+    with sf.SoundFile(_as_readable(source)) as f:
+        if start:
+            f.seek(start)
+        while True:
+            try:
+                data = f.read(frames, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as e:
+                raise AudioError(f"{label}: decoding failed partway through the file ({e}).") from None
+            if len(data):
+                yield data
+            if len(data) < frames:
+                return
 
 
 def _header_warnings(source: Source, info: AudioInfo, label: str) -> list[str]:
@@ -345,11 +444,14 @@ def load(source: Source, *, sr: int | None = None, mono: bool = True, name: str 
     stop = info.frames if duration_s is None else min(info.frames, start + int(round(duration_s * info.sr)))
     if window and (stop - start) / info.sr > limits.max_duration_s:
         raise AudioError(f"{label}: the requested window is longer than {limits.max_duration_s:.0f} s.")
-    try:
-        data, file_sr = sf.read(_as_readable(source), start=start, stop=stop, dtype="float32",
-                                always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as e:
-        raise AudioError(f"{label}: decoding failed partway through the file ({e}).") from None
+    parts, need = [], stop - start
+    for block in _blocks(source, info, max(1, min(need, 30 * info.sr)), label, start):
+        parts.append(block[:need])
+        need -= len(parts[-1])
+        if need <= 0:
+            break
+    data = np.concatenate(parts) if parts else np.zeros((0, info.channels), np.float32)
+    file_sr = info.sr
     y = np.ascontiguousarray(data.T)  # (channels, n)
     if mono or y.shape[0] == 1:
         y = to_mono(y) if y.shape[0] > 1 else y[0]
@@ -393,24 +495,21 @@ def stream(source: Source, *, sr: int = MODEL_SR, block_s: float = 30.0, name: s
 
         resampler = soxr.ResampleStream(info.sr, sr, 1, dtype="float32", quality="HQ") if info.sr != sr else None
         frames = max(1, int(block_s * info.sr))
-        with sf.SoundFile(_as_readable(source)) as f:
-            while True:
-                try:
-                    data = f.read(frames, dtype="float32", always_2d=True)
-                except (sf.LibsndfileError, RuntimeError) as e:
-                    raise AudioError(f"{label}: decoding failed partway through the file ({e}).") from None
-                last = len(data) < frames
-                y = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-                if not np.isfinite(y).all():
-                    raise AudioError(f"{label}: the audio holds NaN or infinite samples; the file is damaged.")
-                if on_decoded is not None:
-                    on_decoded(data)
-                if resampler is not None:
-                    y = resampler.resample_chunk(np.ascontiguousarray(y), last=last)
-                if len(y):
-                    yield y
-                if last:
-                    return
+        decoded = _blocks(source, info, frames, label)
+        data = next(decoded, None)
+        while data is not None:
+            following = next(decoded, None)
+            last = following is None
+            y = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+            if not np.isfinite(y).all():
+                raise AudioError(f"{label}: the audio holds NaN or infinite samples; the file is damaged.")
+            if on_decoded is not None:
+                on_decoded(data)
+            if resampler is not None:
+                y = resampler.resample_chunk(np.ascontiguousarray(y), last=last)
+            if len(y):
+                yield y
+            data = following
 
     return info, blocks()
 

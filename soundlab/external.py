@@ -31,13 +31,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from soundlab import audio
 from soundlab.config import PROJ_ROOT
 from soundlab.errors import DatasetError, RunError, SoundLabError
 from soundlab.runs import EXTERNAL_DIR
 from soundlab.storage import write_json_atomic
 
 FOREIGN = "foreign"
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3")
 VERSION = 1
 
 
@@ -86,7 +86,7 @@ def read_labelled(path: str | Path, classes: list[str], class_names: list[str] |
     else:
         root = path
         for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            files = sorted(f for f in sub.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES)
+            files = sorted(f for f in sub.rglob("*") if f.suffix.lower() in audio.AUDIO_SUFFIXES)
             raw += [(f, sub.name) for f in files]
     items = []
     unknown: dict[str, int] = {}
@@ -105,7 +105,7 @@ def read_labelled(path: str | Path, classes: list[str], class_names: list[str] |
     if not items:
         raise DatasetError(f"{path}: no audio file with a usable label ("
                            + ("; ".join(problems[:3]) if problems else
-                              f"a folder per class with {', '.join(AUDIO_SUFFIXES)} files, or a CSV filename,label")
+                              f"a folder per class with audio files ({audio.SUPPORTED_FORMATS}), or a CSV filename,label")
                            + ")")
     return LabelledSet(path.name, root, tuple(items), tuple(problems))
 

@@ -7,6 +7,7 @@ shared folder is not beside the repo.
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -89,6 +90,23 @@ def small_dataset(dest: Path, filenames: list[str]) -> Path:
     for name in filenames:
         shutil.copy(dev / "audio" / name, dest / "audio" / name)
     return dest
+
+
+def ffmpeg_bytes(y, sr: int, fmt="ipod", codec="aac"):
+    """`y` (n,) or (channels, n) encoded by FFmpeg (PyAV) as a phone or a browser would: AAC in .m4a, Opus in .webm."""
+    import av
+    import numpy as np
+
+    y = np.atleast_2d(np.asarray(y, np.float32))
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=fmt) as out:
+        layout = "mono" if len(y) == 1 else "stereo"
+        stream = out.add_stream(codec, rate=sr, layout=layout)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(y), format="fltp", layout=layout)
+        frame.sample_rate = sr
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return buf.getvalue()
 
 
 def delete_keeping_folder_time(path: Path) -> None:

@@ -209,6 +209,22 @@ def test_every_readable_clip_gets_the_classify_pages_answer(evaluation, clf):
     assert evaluation.set_name == "my-recordings" and evaluation.problems and "unicorn" in evaluation.problems[0]
 
 
+def test_recordings_from_a_phone_or_a_browser_are_evaluated_like_wavs(clf, tmp_path):
+    """AAC in .m4a and Opus in .webm, the formats phones and browsers record, are listed and judged."""
+    from soundlab import audio
+    from tests.assets import ffmpeg_bytes
+
+    a = audio.load(sample_clip(0))
+    (tmp_path / "dog").mkdir()
+    (tmp_path / "dog" / "memo.m4a").write_bytes(ffmpeg_bytes(a.y, a.sr))
+    (tmp_path / "dog" / "recorder.webm").write_bytes(ffmpeg_bytes(audio.resample(a.y, orig_sr=a.sr, target_sr=48_000),
+                                                                   48_000, "webm", "libopus"))
+    labelled = external.read_labelled(tmp_path, clf.classes, clf.class_names)
+    assert sorted(p.name for p, _ in labelled.items) == ["memo.m4a", "recorder.webm"]
+    evaluation = external.evaluate(clf, labelled)
+    assert all(not c.error and "dog" in c.top3 for c in evaluation.clips), [(c.error, c.top3) for c in evaluation.clips]
+
+
 def test_the_summary_agrees_with_the_clips(evaluation):
     m = evaluation.summary()
     ins, out = evaluation.in_set(), evaluation.foreign()

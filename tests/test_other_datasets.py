@@ -80,6 +80,21 @@ def test_folder_per_class_groups_by_the_name_before_the_separator(folder):
     assert layouts.load_folder(folder, separator="+").meta["src_file"].nunique() == ds.n_present
 
 
+def test_a_folder_of_phone_recordings(tmp_path):
+    """.m4a files (AAC, as phones record) are listed and checked like wavs; a damaged one is a note, not a crash."""
+    from soundlab import audio
+    from tests.assets import ffmpeg_bytes
+
+    for i, clip in enumerate(_dev_clips(4)):
+        a = audio.load(clip)
+        (tmp_path / "phone" / f"c{i % 2}").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "phone" / f"c{i % 2}" / f"rec{i}-1.m4a").write_bytes(ffmpeg_bytes(a.y, a.sr))
+    (tmp_path / "phone" / "c0" / "damaged-1.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(2000))
+    ds = layouts.load_folder(tmp_path / "phone")
+    assert ds.n_classes == 2 and ds.n_present == 4
+    assert "damaged-1.m4a: could not decode this file as audio" in " ".join(ds.desc.notes)
+
+
 def test_csv_with_folds_groups_and_categories(tmp_path):
     clips = _dev_clips(12)
     rows = [{"filename": f"a/{p.name}", "label": ["cat", "dog", "bird"][i % 3], "fold": i % 2 + 1,

@@ -25,12 +25,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from soundlab import audio
+from soundlab.config import AudioLimits
 from soundlab.data import esc50
 from soundlab.data.dataset import Dataset, DatasetStatus, Description, class_name_of, is_safe_relative
-from soundlab.errors import DatasetError
+from soundlab.errors import AudioError, DatasetError
 from soundlab.storage import file_stamp
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 US8K_CSV = ("metadata", "UrbanSound8K.csv")
 US8K_COLUMNS = ("slice_file_name", "fsID", "fold", "classID", "class")
 CSV_COLUMNS = ("filename", "label")
@@ -69,12 +70,19 @@ def _whole_numbers(col: pd.Series, name: str, file: str, *, low: int = 1) -> pd.
 
 
 def _readable(path: Path) -> str | None:
-    """None if the file's header can be read as audio, else why not (the header only: 50 us a file)."""
+    """None if the file's header can be read as audio, else why not (the header only: 50 us a file; formats only
+    FFmpeg reads are decoded once, as `audio.probe` does)."""
     import soundfile as sf
 
     try:
         info = sf.info(str(path))
     except Exception as e:  # noqa: BLE001 -- libsndfile raises several types for a bad file; each is a reason
+        if path.suffix.lower() in audio.FFMPEG_SUFFIXES:
+            try:
+                audio.probe(path, limits=AudioLimits(max_duration_s=float("inf")))
+                return None
+            except AudioError as bad:
+                return str(bad).removeprefix(f"{path.name}: ")
         return f"not readable as audio ({type(e).__name__}: {str(e).splitlines()[0][:80]})"
     if info.frames <= 0:
         return "holds no audio (0 frames)"
@@ -251,7 +259,7 @@ def load_folder(root: Path, *, separator: str = "-") -> Dataset:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         rel = Path(dirpath).relative_to(root)
         for f in sorted(filenames):
-            if f.startswith(".") or os.path.splitext(f)[1].lower() not in AUDIO_EXTENSIONS:
+            if f.startswith(".") or os.path.splitext(f)[1].lower() not in audio.AUDIO_SUFFIXES:
                 continue
             if rel == Path("."):
                 loose += 1
@@ -260,7 +268,7 @@ def load_folder(root: Path, *, separator: str = "-") -> Dataset:
             rows.append({"filename": (rel / f).as_posix(), "label": rel.parts[0],
                          "group": stem.split(separator, 1)[0] if separator else stem})
     if not rows:
-        raise DatasetError(f"{root} holds no class folders with audio files ({', '.join(AUDIO_EXTENSIONS)})")
+        raise DatasetError(f"{root} holds no class folders with audio files ({audio.SUPPORTED_FORMATS})")
     desc = Description(key="folder", title=root.name, source=root.name, audio_dir="",
                        group=f"recording (file name before {separator!r})", categories=(), tasks=("folder",),
                        name_pattern="", name_example="dog/rec12-a.wav")
