@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_realworld.py                      # every model that classifies audio, both splits
     .venv/bin/python bench/bench_realworld.py --split B --save     # the report split; store the evaluations in the runs
+    .venv/bin/python bench/bench_realworld.py --quieter 30         # the same recordings made 30 dB quieter
 
 The real-world set is built by `python -m tests.realworld.build` (recordings of ESC-50 classes and foreign sounds from
 Debian's game and sound packages, labelled from file names and credits; split A for choosing and calibrating, B for
@@ -20,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from common import ROOT  # noqa: F401  (puts the repository on sys.path)
 
@@ -42,6 +45,23 @@ def split_of(labelled: external.LabelledSet, split: str) -> external.LabelledSet
     return external.LabelledSet(f"realworld-{split}", labelled.root, items, labelled.problems)
 
 
+def quieter_copy(root: Path, db: float, dest: Path) -> Path:
+    """The set at `root` played `db` decibels quieter: each clip scaled and written as float wav under the same name
+    in `dest` (a recording made at a lower level, as a phone held further away or a cautious gain makes it)."""
+    import csv
+    import shutil
+
+    import soundfile as sf
+
+    shutil.copy(root / "labels.csv", dest / "labels.csv")
+    with open(root / "labels.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            y, sr = sf.read(root / row["filename"], dtype="float32")
+            (dest / row["filename"]).parent.mkdir(parents=True, exist_ok=True)
+            sf.write(dest / row["filename"], y * 10 ** (-db / 20), sr, subtype="FLOAT")
+    return dest
+
+
 def pct(x: float) -> str:
     return "  n/a" if x != x else f"{100 * x:5.1f}%"
 
@@ -56,7 +76,12 @@ def main() -> int:
                     help="with --run, for a run that learned from this set's recordings (train --extra-train): judge "
                          "split S with RUN, the same recipe trained without split S, and store that as --run's "
                          "evaluation of S (cross-fitted, like out-of-fold predictions)")
+    ap.add_argument("--quieter", type=float, default=0.0, metavar="DB",
+                    help="judge every clip played DB decibels quieter, as a recording made at a lower level (copies in "
+                         "a temporary folder; not with --save: stored evaluations are of the set as recorded)")
     args = ap.parse_args()
+    if args.quieter and args.save:
+        sys.exit("bench_realworld: --quieter does not go with --save")
     measured_with = dict(x.strip().split("=", 1) for x in args.measured_with.split(",") if x.strip())
     if measured_with and not args.run:
         sys.exit("bench_realworld: --measured-with goes with --run")
@@ -66,6 +91,11 @@ def main() -> int:
     from soundlab.models.backbone import load_backbone
 
     s = get_settings()
+    root = SET
+    if args.quieter:
+        scratch = tempfile.TemporaryDirectory(prefix="soundlab-quieter-")
+        root = quieter_copy(SET, args.quieter, Path(scratch.name))
+        print(f"every clip {args.quieter:g} dB quieter")
     all_runs, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
     chosen = [r for r in all_runs if r.classifies_audio and (r.id == args.run if args.run else r.task == args.task)]
     splits = [x.strip() for x in args.split.split(",") if x.strip()]
@@ -76,7 +106,7 @@ def main() -> int:
         for model in run.model_names:
             bb = backbones.setdefault(run.backbone_key, load_backbone(run.backbone_key, s))
             clf = load_classifier(run, model, bb)
-            labelled = external.read_labelled(SET / "labels.csv", clf.classes, clf.class_names)
+            labelled = external.read_labelled(root / "labels.csv", clf.classes, clf.class_names)
             cv = run.model(model)["cv"]
             cells = []
             t0 = time.monotonic()

@@ -29,7 +29,10 @@ WINDOW_S = 5.0
 HOP_S = 2.5
 CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped
 SILENT_DBFS = -60.0  # 50 ms frames quieter than this count as silence (diagnostics)
-QUIET_DBFS = -50.0  # a timeline frame or live window quieter than this is drawn as silence, not as a class
+QUIET_DBFS = -65.0  # a window, timeline frame or live window quieter than this (RMS) is silence, not a class
+LEVEL_FLOOR_DBFS = -20.0  # a louder window whose peak is below this is heard with its peak at this level: ESC-50's
+#                           clips are mostly normalised (28 of the 1,054 dev clips peak lower), and a quiet recording
+#                           of the same sound otherwise sounds unlike any of them (docs/models.md#quiet-recordings)
 SILENCE_TAG, SILENCE_SCORE = "Silence", 0.5  # ... and so is one whose tagger hears Silence at least this strongly,
 LOUD_DBFS = -30.0  # unless it is at least this loud: EfficientAT's per-frame tags (one column of its last feature map
 #                    through a classifier trained on pooled features) said Silence (0.79) over a dog's bark at -16 dBFS
@@ -38,6 +41,16 @@ LOUD_DBFS = -30.0  # unless it is at least this loud: EfficientAT's per-frame ta
 def level_dbfs(y: np.ndarray) -> float:
     """RMS level of a stretch of samples in dBFS (-200 for nothing)."""
     return float(20 * np.log10(max(float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if len(y) else 0.0, 1e-10)))
+
+
+def heard(y: np.ndarray) -> np.ndarray:
+    """The window as the models hear it: brought up to `LEVEL_FLOOR_DBFS` at its peak if it is quieter (never turned
+    down, and silence, below `QUIET_DBFS`, is left as it is)."""
+    peak = float(np.max(np.abs(y))) if len(y) else 0.0
+    floor = 10 ** (LEVEL_FLOOR_DBFS / 20)
+    if peak == 0.0 or peak >= floor or level_dbfs(y) < QUIET_DBFS:
+        return y
+    return (y * np.float32(floor / peak)).astype(np.float32, copy=False)
 
 
 def silent_frames(y: np.ndarray, out: BackboneOutput, backbone: Backbone) -> np.ndarray:
@@ -415,13 +428,14 @@ class _Accumulator:
     def add(self, y: np.ndarray, start: int) -> None:
         """Classify one window `y` (at the backbone's rate) starting at sample `start`."""
         clf = self.clf
-        second = _start_second(clf, y)
-        outs, ms = _window_views(clf, y)
+        z = heard(y)  # the levels below stay those of the recording
+        second = _start_second(clf, z)
+        outs, ms = _window_views(clf, z)
         self.ms["backbone"] += ms
         t0 = time.perf_counter()
         o = outs["orig"]
         got: list[np.ndarray] = []
-        tuned = _tuned(clf, y, o, second, got)
+        tuned = _tuned(clf, z, o, second, got)
         if got:
             self.tags2 = got[0].astype(np.float64) + (self.tags2 if self.tags2 is not None else 0.0)
             self.n2 += 1
@@ -530,8 +544,8 @@ def _backbone_windows(backbone: Backbone, source: audio.Source, *, name: str | N
     windows = _Windows(int(WINDOW_S * sr), int(HOP_S * sr))
     outs = []
     for block in blocks:
-        outs += [backbone(y) for y, _ in windows.feed(block)]
-    return outs + [backbone(y) for y, _ in windows.finish()]
+        outs += [backbone(heard(y)) for y, _ in windows.feed(block)]
+    return outs + [backbone(heard(y)) for y, _ in windows.finish()]
 
 
 def tag_audio(backbone: Backbone, source: audio.Source, **kw) -> np.ndarray:

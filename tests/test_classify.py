@@ -76,6 +76,34 @@ def test_short_audio_is_one_padded_window(clf, tmp_path, tone_440):
     assert len(res.window_starts) == 1 and len(res.frame_starts) == 1
 
 
+@pytest.mark.parametrize("quieter_db", [20, 35])
+def test_a_quieter_recording_of_the_same_sound_gets_the_same_answer(clf, dev_root, tmp_path, quieter_db):
+    """A recording made at a lower level (a phone further away) is heard at the level ESC-50's clips have: the same
+    class and verdict as the clip itself; the diagnostics keep the recording's own level."""
+    y, sr = sf.read(dev_root / "audio" / "2-104105-A-19.wav", dtype="float32")
+    loud = classify_audio(clf, dev_root / "audio" / "2-104105-A-19.wav")
+    quiet = classify_audio(clf, _write(tmp_path / "far.wav", y * 10 ** (-quieter_db / 20), sr))
+    assert quiet.top(1)[0][0] == loud.top(1)[0][0] == "Thunderstorm"
+    assert quiet.verdict.outcome == loud.verdict.outcome == "in-set"
+    assert quiet.diagnostics.peak_dbfs == pytest.approx(loud.diagnostics.peak_dbfs - quieter_db, abs=0.1)
+
+
+def test_heard_brings_only_quiet_sound_up_to_the_floor():
+    from soundlab.classify import LEVEL_FLOOR_DBFS, QUIET_DBFS, heard, level_dbfs
+
+    t = np.arange(SR, dtype=np.float32) / SR
+    tone = np.sin(2 * np.pi * 440 * t).astype(np.float32)
+    for peak_db in (-45, -30, LEVEL_FLOOR_DBFS - 1):
+        z = heard(tone * np.float32(10 ** (peak_db / 20)))
+        assert 20 * np.log10(np.abs(z).max()) == pytest.approx(LEVEL_FLOOR_DBFS, abs=0.01)
+    for peak_db in (LEVEL_FLOOR_DBFS, -6, 0):  # loud enough: never turned down or changed
+        y = tone * np.float32(10 ** (peak_db / 20))
+        assert heard(y) is y
+    hiss = (np.random.default_rng(0).standard_normal(SR) * 10 ** ((QUIET_DBFS - 5) / 20)).astype(np.float32)
+    assert level_dbfs(hiss) < QUIET_DBFS and heard(hiss) is hiss  # silence is not amplified into a sound
+    assert heard(np.zeros(SR, np.float32)).max() == 0
+
+
 def test_silent_and_too_long_audio(clf, tmp_path):
     with pytest.raises(AudioError, match="silent"):
         classify_audio(clf, _write(tmp_path / "silence.wav", np.zeros(3 * SR, np.float32)))
