@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_realworld.py                      # every model that classifies audio, both splits
     .venv/bin/python bench/bench_realworld.py --split B --save     # the report split; store the evaluations in the runs
     .venv/bin/python bench/bench_realworld.py --quieter 30         # the same recordings made 30 dB quieter
+    .venv/bin/python bench/bench_realworld.py --inside noise:10:-60  # each inside 10 s of a quiet room
 
 The real-world set is built by `python -m tests.realworld.build` (recordings of ESC-50 classes and foreign sounds from
 Debian's game and sound packages, labelled from file names and credits; split A for choosing and calibrating, B for
@@ -45,20 +46,30 @@ def split_of(labelled: external.LabelledSet, split: str) -> external.LabelledSet
     return external.LabelledSet(f"realworld-{split}", labelled.root, items, labelled.problems)
 
 
-def quieter_copy(root: Path, db: float, dest: Path) -> Path:
-    """The set at `root` played `db` decibels quieter: each clip scaled and written as float wav under the same name
-    in `dest` (a recording made at a lower level, as a phone held further away or a cautious gain makes it)."""
+def changed_copy(root: Path, dest: Path, *, quieter_db: float = 0.0, inside: str = "") -> Path:
+    """The set at `root` as recorded otherwise, written as float wav under the same names in `dest`: `quieter_db`
+    decibels quieter (a phone held further away, a cautious gain), and/or `inside` a longer recording, "silence:S" or
+    "noise:S:DBFS" (S seconds of digital silence or of noise at DBFS RMS, half before the clip and half after)."""
     import csv
     import shutil
 
+    import numpy as np
     import soundfile as sf
 
+    rng = np.random.default_rng(0)
     shutil.copy(root / "labels.csv", dest / "labels.csv")
     with open(root / "labels.csv", newline="") as f:
         for row in csv.DictReader(f):
             y, sr = sf.read(root / row["filename"], dtype="float32")
+            y = (y.mean(axis=1) if y.ndim > 1 else y) * np.float32(10 ** (-quieter_db / 20))
+            if inside:
+                kind, seconds, *db = inside.split(":")
+                n = int(float(seconds) * sr)
+                around = (np.zeros(n, np.float32) if kind == "silence" else
+                          (rng.standard_normal(n) * 10 ** (float(db[0]) / 20)).astype(np.float32))
+                y = np.concatenate([around[: n // 2], y, around[n // 2:]])
             (dest / row["filename"]).parent.mkdir(parents=True, exist_ok=True)
-            sf.write(dest / row["filename"], y * 10 ** (-db / 20), sr, subtype="FLOAT")
+            sf.write(dest / row["filename"], y, sr, subtype="FLOAT")
     return dest
 
 
@@ -79,9 +90,15 @@ def main() -> int:
     ap.add_argument("--quieter", type=float, default=0.0, metavar="DB",
                     help="judge every clip played DB decibels quieter, as a recording made at a lower level (copies in "
                          "a temporary folder; not with --save: stored evaluations are of the set as recorded)")
+    ap.add_argument("--inside", default="", metavar="silence:S | noise:S:DBFS",
+                    help="judge every clip in the middle of a longer recording: S seconds of digital silence, or of "
+                         "noise at DBFS RMS, around it (not with --save)")
     args = ap.parse_args()
-    if args.quieter and args.save:
-        sys.exit("bench_realworld: --quieter does not go with --save")
+    if (args.quieter or args.inside) and args.save:
+        sys.exit("bench_realworld: --quieter and --inside do not go with --save")
+    if args.inside and not (args.inside.startswith("silence:") and args.inside.count(":") == 1
+                            or args.inside.startswith("noise:") and args.inside.count(":") == 2):
+        sys.exit(f"bench_realworld: --inside {args.inside!r}: write silence:SECONDS or noise:SECONDS:DBFS")
     measured_with = dict(x.strip().split("=", 1) for x in args.measured_with.split(",") if x.strip())
     if measured_with and not args.run:
         sys.exit("bench_realworld: --measured-with goes with --run")
@@ -92,10 +109,10 @@ def main() -> int:
 
     s = get_settings()
     root = SET
-    if args.quieter:
-        scratch = tempfile.TemporaryDirectory(prefix="soundlab-quieter-")
-        root = quieter_copy(SET, args.quieter, Path(scratch.name))
-        print(f"every clip {args.quieter:g} dB quieter")
+    if args.quieter or args.inside:
+        scratch = tempfile.TemporaryDirectory(prefix="soundlab-changed-")
+        root = changed_copy(SET, Path(scratch.name), quieter_db=args.quieter, inside=args.inside)
+        print(f"every clip {args.quieter:g} dB quieter" + (f", inside {args.inside}" if args.inside else ""))
     all_runs, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
     chosen = [r for r in all_runs if r.classifies_audio and (r.id == args.run if args.run else r.task == args.task)]
     splits = [x.strip() for x in args.split.split(",") if x.strip()]

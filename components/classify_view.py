@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from components import clip_view, loaders, memo, page, pictures
-from soundlab.classify import HOP_S, QUIET_DBFS, WINDOW_S, tag_audio
+from soundlab.classify import HOP_S, QUIET_DBFS, SOUNDING_DB, WINDOW_S, tag_audio
 from soundlab.data.dataset import class_name_of, sound_of
 from soundlab.errors import SoundLabError
 from soundlab.models.backbone import REGISTRY
@@ -135,6 +135,10 @@ def timeline(res, clf, *, top_k: int) -> None:
         regular = np.allclose(np.diff(starts), HOP_S, atol=1e-3)
         note = (f"each column a {WINDOW_S:g} s window, one every {HOP_S:g} s" if regular else
                 f"each column a {WINDOW_S:g} s window, one every {HOP_S:g} s; the last one ends with the audio")
+        counted = int(res.window_counted.sum())
+        if counted < n:
+            note += (f"; the answer pools the {counted} window{'s' if counted != 1 else ''} within "
+                     f"{SOUNDING_DB:g} dB of the loudest, where the sound is")
         st.html(pictures.timeline(starts, res.window_probs, res.class_names, classes=shown,
                               title=f"Timeline: {n} windows of {WINDOW_S:g} s", span_s=WINDOW_S,
                               silent=res.window_silent, note=note))

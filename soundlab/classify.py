@@ -30,6 +30,7 @@ HOP_S = 2.5
 CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped
 SILENT_DBFS = -60.0  # 50 ms frames quieter than this count as silence (diagnostics)
 QUIET_DBFS = -65.0  # a window, timeline frame or live window quieter than this (RMS) is silence, not a class
+SOUNDING_DB = 10.0  # a recording's answer pools its windows within this of its loudest (`sounding`)
 LEVEL_FLOOR_DBFS = -20.0  # a louder window whose peak is below this is heard with its peak at this level: ESC-50's
 #                           clips are mostly normalised (28 of the 1,054 dev clips peak lower), and a quiet recording
 #                           of the same sound otherwise sounds unlike any of them (docs/models.md#quiet-recordings)
@@ -51,6 +52,14 @@ def heard(y: np.ndarray) -> np.ndarray:
     if peak == 0.0 or peak >= floor or level_dbfs(y) < QUIET_DBFS:
         return y
     return (y * np.float32(floor / peak)).astype(np.float32, copy=False)
+
+
+def sounding(levels: list[float]) -> np.ndarray:
+    """The windows of a recording whose answer counts: those within `SOUNDING_DB` of its loudest window (RMS dBFS),
+    so a bark in a minute of a quiet room is not averaged away by the room; every window if all are silence."""
+    levels = np.asarray(levels, np.float64)
+    keep = (levels >= levels.max() - SOUNDING_DB) & (levels >= QUIET_DBFS)
+    return np.flatnonzero(keep) if keep.any() else np.arange(len(levels))
 
 
 def silent_frames(y: np.ndarray, out: BackboneOutput, backbone: Backbone) -> np.ndarray:
@@ -211,8 +220,9 @@ class Result:
     frame_probs: np.ndarray  # (n_frames, n_classes)
     frame_silent: np.ndarray  # (n_frames,) near-silent, or heard as Silence: drawn as silence on the timeline
     window_silent: np.ndarray  # (n_windows,) near-silent windows
-    audioset: np.ndarray  # (n_tags,) AudioSet tags, averaged over the windows
-    embedding: np.ndarray  # (d,) the mean embedding over the windows (the verdict's distance)
+    window_counted: np.ndarray  # (n_windows,) the windows the answer pools: those that hold the sound (`sounding`)
+    audioset: np.ndarray  # (n_tags,) AudioSet tags, averaged over the counted windows
+    embedding: np.ndarray  # (d,) the mean embedding over the counted windows (the verdict's distance)
     sound_embedding: np.ndarray  # (d,) the mean over the frames that are not silence (sound search)
     audioset_names: list[str]
     tagger: str  # the backbone whose AudioSet tags these are, e.g. "YAMNet"
@@ -417,10 +427,12 @@ class _Accumulator:
         self.starts: list[float] = []
         self.probs: list[np.ndarray] = []
         self.levels: list[float] = []
-        self.tags = np.zeros(params.n_tags, np.float64)
-        self.tags2, self.n2 = None, 0  # the sum of a fused model's second backbone's tags over the windows
-        self.pooled = np.zeros(params.embedding_dim, np.float64)
-        self.sound, self.sound_frames = np.zeros(params.embedding_dim, np.float64), 0  # frames that are not silence
+        # per window: AudioSet tags, a fused model's second backbone's tags, mean embedding, and the sum and count of
+        # the embeddings of its frames that are not silence (the answer pools the windows that hold the sound)
+        self.tags: list[np.ndarray] = []
+        self.tags2: list[np.ndarray] = []
+        self.pooled: list[np.ndarray] = []
+        self.sound: list[tuple[np.ndarray, int]] = []
         self.first_frames: tuple[np.ndarray, np.ndarray] | None = None  # the first window's frame probabilities
         self.silence_at = silence_index(clf.backbone.tag_names)
         self.ms = {"decode": 0.0, "backbone": 0.0, "head": 0.0}
@@ -437,30 +449,30 @@ class _Accumulator:
         got: list[np.ndarray] = []
         tuned = _tuned(clf, z, o, second, got)
         if got:
-            self.tags2 = got[0].astype(np.float64) + (self.tags2 if self.tags2 is not None else 0.0)
-            self.n2 += 1
+            self.tags2.append(got[0].astype(np.float32))
         self.probs.append(_head_probs(clf, outs, tuned))
         if self.first_frames is None:
             self.first_frames = (_frame_probs(clf, o, tuned), silent_frames(y, o, clf.backbone))
         self.ms["head"] += (time.perf_counter() - t0) * 1000
         self.levels.append(level_dbfs(y))
         self.starts.append(start / self.sr)
-        self.tags += o.pooled_scores
-        self.pooled += o.pooled_embedding
+        self.tags.append(o.pooled_scores.astype(np.float32))
+        self.pooled.append(o.pooled_embedding.astype(np.float32))
         keep = (np.ones(len(o.embeddings), bool) if self.silence_at is None
                 else np.asarray(o.scores[:, self.silence_at], np.float32) < SILENT_FRAME)
-        self.sound += o.embeddings[keep].sum(axis=0)
-        self.sound_frames += int(keep.sum())
+        self.sound.append((o.embeddings[keep].sum(axis=0), int(keep.sum())))
 
     def result(self, info: audio.AudioInfo, levels: _Levels, t_start: float) -> Result:
-        clf, n = self.clf, len(self.probs)
+        clf = self.clf
         window_probs = np.asarray(self.probs, np.float32)
-        probs = window_probs.mean(axis=0)
-        tags = (self.tags / n).astype(np.float32)
-        pooled = (self.pooled / n).astype(np.float32)
+        heard_windows = sounding(self.levels)
+        probs = window_probs[heard_windows].mean(axis=0)
+        tags = np.mean([self.tags[i] for i in heard_windows], axis=0).astype(np.float32)
+        pooled = np.mean([self.pooled[i] for i in heard_windows], axis=0).astype(np.float32)
+        frames = sum(self.sound[i][1] for i in heard_windows)
         # all silence: the plain mean, as `sound_pooled` does
-        sound = (self.sound / self.sound_frames).astype(np.float32) if self.sound_frames else pooled
-        tags2 = (self.tags2 / self.n2).astype(np.float32) if self.n2 else None
+        sound = (sum(self.sound[i][0] for i in heard_windows) / frames).astype(np.float32) if frames else pooled
+        tags2 = np.mean([self.tags2[i] for i in heard_windows], axis=0).astype(np.float32) if self.tags2 else None
         if np.all(np.asarray(self.levels) < QUIET_DBFS):  # silent all through: no class, whatever the faint tags say
             verdict = openset.silence(clf.class_names[int(np.argmax(probs))], tagger=clf.backbone.short_name,
                                       dataset=clf.run.task_title)
@@ -484,7 +496,8 @@ class _Accumulator:
         return Result(probs=probs, class_names=clf.class_names, classes=clf.classes,
                       window_starts=np.asarray(self.starts, np.float32), window_probs=window_probs,
                       frame_starts=clf.backbone.frame_starts(len(fprobs)), frame_probs=fprobs, frame_silent=fsilent,
-                      window_silent=np.asarray(self.levels) < QUIET_DBFS, audioset=tags, embedding=pooled,
+                      window_silent=np.asarray(self.levels) < QUIET_DBFS,
+                      window_counted=np.isin(np.arange(len(self.levels)), heard_windows), audioset=tags, embedding=pooled,
                       sound_embedding=sound, audioset_names=clf.backbone.tag_names, tagger=clf.backbone.short_name,
                       verdict=verdict, diagnostics=diag, timings_ms=timings, warnings=list(clf.warnings),
                       more_tags={clf.second[0].short_name: tags2} if tags2 is not None else {})

@@ -80,3 +80,29 @@ def test_a_slow_page_visit_says_where_it_waited():
     assert gaps[0] == "0.20 s finished /Metrics -> 3.00 s of nothing -> websocket opened _stcore/stream"
     assert len(gaps) == 1  # the other stretches are shorter than half a second
     assert "none" in log.gaps(meter, 3.25, 3.6)[0]
+
+
+def test_the_real_world_benchmark_changes_recordings_as_asked(tmp_path):
+    """bench_realworld --quieter / --inside: the same clips, scaled, and in the middle of silence or noise."""
+    import importlib.util
+
+    import numpy as np
+    import soundfile as sf
+
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location("bench_realworld", BENCH / "bench_realworld.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    (src := tmp_path / "set" / "clips" / "dog").mkdir(parents=True)
+    y = (0.5 * np.sin(np.arange(8000) / 5)).astype(np.float32)
+    sf.write(src / "a.wav", np.stack([y, y], axis=1), 8000)
+    (tmp_path / "set" / "labels.csv").write_text("filename,label,split\nclips/dog/a.wav,dog,A\n")
+    for kw, n, peak_db in (({"quieter_db": 20}, 8000, -26.0), ({"inside": "silence:2"}, 24000, -6.0),
+                           ({"quieter_db": 10, "inside": "noise:1:-60"}, 16000, -16.0)):
+        (dest := tmp_path / str(kw)).mkdir()
+        out = bench.changed_copy(tmp_path / "set", dest, **kw)
+        z, sr = sf.read(out / "clips" / "dog" / "a.wav", dtype="float32")
+        assert sr == 8000 and z.shape == (n,) and (out / "labels.csv").read_text().startswith("filename,label,split")
+        assert 20 * np.log10(np.abs(z).max()) == pytest.approx(peak_db, abs=0.1)
+        if "inside" in kw:
+            assert np.abs(z[: 4000]).max() < 0.01 and np.abs(z[-4000:]).max() < 0.01

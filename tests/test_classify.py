@@ -62,7 +62,19 @@ def test_long_audio_is_classified_in_windows(clf, dev_root, tmp_path):
     assert len(res.window_starts) == 47  # 120 s: windows of 5 s every 2.5 s
     assert np.all(np.diff(res.window_starts) == pytest.approx(2.5))
     assert res.window_probs.shape == (47, 50)
-    assert res.probs == pytest.approx(res.window_probs.mean(axis=0), abs=1e-6)
+    counted = res.window_counted
+    assert counted.any() and res.probs == pytest.approx(res.window_probs[counted].mean(axis=0), abs=1e-6)
+
+
+def test_a_sound_in_a_long_quiet_recording_is_not_averaged_away(clf, dev_root, tmp_path, rng):
+    """Twenty seconds of a quiet room around a thunderstorm: the answer pools the windows that hold the storm."""
+    y, sr = sf.read(dev_root / "audio" / "2-104105-A-19.wav", dtype="float32")
+    room = (10 ** (-60 / 20) * rng.standard_normal(10 * sr)).astype(np.float32)
+    res = classify_audio(clf, _write(tmp_path / "room.wav", np.concatenate([room, y, room]), sr))
+    assert res.top(1)[0][0] == "Thunderstorm" and res.verdict.in_set
+    assert 0 < res.window_counted.sum() < len(res.window_starts)
+    counted_starts = res.window_starts[res.window_counted]
+    assert counted_starts.min() > 10 - 5 and counted_starts.max() < 15  # windows that overlap the storm
 
 
 def test_window_aligned_to_the_end(clf, tmp_path, rng):
