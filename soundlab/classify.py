@@ -8,6 +8,7 @@ the mean over windows and the timeline shows each window.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -55,11 +56,12 @@ def heard(y: np.ndarray) -> np.ndarray:
 
 
 def sounding(levels: list[float]) -> np.ndarray:
-    """The windows of a recording whose answer counts: those within `SOUNDING_DB` of its loudest window (RMS dBFS),
-    so a bark in a minute of a quiet room is not averaged away by the room; every window if all are silence."""
+    """(n_windows,) True for the windows of a recording whose answer counts: those within `SOUNDING_DB` of its
+    loudest window (RMS dBFS), so a bark in a minute of a quiet room is not averaged away by the room; every window
+    if all are silence."""
     levels = np.asarray(levels, np.float64)
     keep = (levels >= levels.max() - SOUNDING_DB) & (levels >= QUIET_DBFS)
-    return np.flatnonzero(keep) if keep.any() else np.arange(len(levels))
+    return keep if keep.any() else np.ones(len(levels), bool)
 
 
 def silent_frames(y: np.ndarray, out: BackboneOutput, backbone: Backbone) -> np.ndarray:
@@ -465,14 +467,14 @@ class _Accumulator:
     def result(self, info: audio.AudioInfo, levels: _Levels, t_start: float) -> Result:
         clf = self.clf
         window_probs = np.asarray(self.probs, np.float32)
-        heard_windows = sounding(self.levels)
-        probs = window_probs[heard_windows].mean(axis=0)
-        tags = np.mean([self.tags[i] for i in heard_windows], axis=0).astype(np.float32)
-        pooled = np.mean([self.pooled[i] for i in heard_windows], axis=0).astype(np.float32)
-        frames = sum(self.sound[i][1] for i in heard_windows)
+        counted = sounding(self.levels)
+        probs = window_probs[counted].mean(axis=0)
+        tags = np.asarray(self.tags)[counted].mean(axis=0)
+        pooled = np.asarray(self.pooled)[counted].mean(axis=0)
+        frames = sum(n for (_, n), c in zip(self.sound, counted) if c)
         # all silence: the plain mean, as `sound_pooled` does
-        sound = (sum(self.sound[i][0] for i in heard_windows) / frames).astype(np.float32) if frames else pooled
-        tags2 = np.mean([self.tags2[i] for i in heard_windows], axis=0).astype(np.float32) if self.tags2 else None
+        sound = (sum(e for (e, _), c in zip(self.sound, counted) if c) / frames).astype(np.float32) if frames else pooled
+        tags2 = np.asarray(self.tags2)[counted].mean(axis=0) if self.tags2 else None
         if np.all(np.asarray(self.levels) < QUIET_DBFS):  # silent all through: no class, whatever the faint tags say
             verdict = openset.silence(clf.class_names[int(np.argmax(probs))], tagger=clf.backbone.short_name,
                                       dataset=clf.run.task_title)
@@ -497,7 +499,7 @@ class _Accumulator:
                       window_starts=np.asarray(self.starts, np.float32), window_probs=window_probs,
                       frame_starts=clf.backbone.frame_starts(len(fprobs)), frame_probs=fprobs, frame_silent=fsilent,
                       window_silent=np.asarray(self.levels) < QUIET_DBFS,
-                      window_counted=np.isin(np.arange(len(self.levels)), heard_windows), audioset=tags, embedding=pooled,
+                      window_counted=counted, audioset=tags, embedding=pooled,
                       sound_embedding=sound, audioset_names=clf.backbone.tag_names, tagger=clf.backbone.short_name,
                       verdict=verdict, diagnostics=diag, timings_ms=timings, warnings=list(clf.warnings),
                       more_tags={clf.second[0].short_name: tags2} if tags2 is not None else {})
@@ -551,14 +553,16 @@ def classify_waveform(clf: Classifier, y: np.ndarray, tags2: list | None = None)
 
 def _backbone_windows(backbone: Backbone, source: audio.Source, *, name: str | None = None,
                       limits: AudioLimits | None = None) -> list[BackboneOutput]:
-    """The backbone's output for each of the windows `classify_audio` uses (bounded memory)."""
+    """The backbone's output for each window `classify_audio` pools (bounded memory), heard as it hears them."""
     sr = backbone.params.sample_rate_hz
     _, blocks = audio.stream(source, sr=sr, name=name, limits=limits or CLASSIFY_LIMITS)
     windows = _Windows(int(WINDOW_S * sr), int(HOP_S * sr))
-    outs = []
-    for block in blocks:
-        outs += [backbone(heard(y)) for y, _ in windows.feed(block)]
-    return outs + [backbone(heard(y)) for y, _ in windows.finish()]
+    outs, levels = [], []
+    for block in itertools.chain(blocks, [None]):
+        for y, _ in windows.feed(block) if block is not None else windows.finish():
+            outs.append(backbone(heard(y)))
+            levels.append(level_dbfs(y))
+    return [o for o, c in zip(outs, sounding(levels)) if c]
 
 
 def tag_audio(backbone: Backbone, source: audio.Source, **kw) -> np.ndarray:
