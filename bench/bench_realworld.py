@@ -89,7 +89,8 @@ def main() -> int:
                          "evaluation of S (cross-fitted, like out-of-fold predictions)")
     ap.add_argument("--quieter", type=float, default=0.0, metavar="DB",
                     help="judge every clip played DB decibels quieter, as a recording made at a lower level (copies in "
-                         "a temporary folder; not with --save: stored evaluations are of the set as recorded)")
+                         "a temporary folder; not with --save: stored evaluations are of the set as recorded); a "
+                         "negative DB makes it louder, clipped at full scale as a recorder clips")
     ap.add_argument("--inside", default="", metavar="silence:S | noise:S:DBFS",
                     help="judge every clip in the middle of a longer recording: S seconds of digital silence, or of "
                          "noise at DBFS RMS, around it (not with --save)")
