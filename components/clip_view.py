@@ -45,6 +45,11 @@ def fold_words(run_fold: int, official_fold: int) -> str:
     return f"fold {int(run_fold)} of this run{own}"
 
 
+def play_file(path) -> None:
+    """The browser's player for an audio file on disk, told the file's format (an .m4a is not a wav)."""
+    st.audio(str(path), format=audio.mime_type(path))
+
+
 def player(ds, filename: str) -> bool:
     """Just the audio player of a dataset clip (or a message if its file is gone). Returns False if not shown."""
     try:
@@ -52,7 +57,7 @@ def player(ds, filename: str) -> bool:
     except SoundLabError as e:
         st.caption(f":orange[:material/warning:] {e}")
         return False
-    st.audio(str(path), format=audio.mime_type(path))
+    play_file(path)
     return True
 
 
@@ -96,7 +101,7 @@ def render_clip(ds, filename: str, params: dsp.MelParams, *, key: str, title: st
     except SoundLabError as e:
         st.error(str(e))
         return False
-    st.audio(path, format=audio.mime_type(path))
+    play_file(path)
     st.caption(f"{clip.duration_s:.2f} s · {clip.info.sr} Hz · {clip.info.channels} ch · "
                f"{clip.info.format} {clip.info.subtype}")
     for w in clip.warnings:

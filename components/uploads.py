@@ -19,16 +19,14 @@ from streamlit.errors import StreamlitAPIException
 from components.page import safe
 from soundlab import audio
 
-AUDIO_TYPES = [s.lstrip(".") for s in audio.AUDIO_SUFFIXES]
-
 
 def refusal(name: str) -> str | None:
     """Why an uploaded file's name is refused (None if it is an audio file name we decode)."""
     if "\0" in name:
         return "its name holds a NUL byte"
-    suffix = PurePath(name).suffix.lower().lstrip(".")
-    if suffix not in AUDIO_TYPES:
-        return f"{'.' + suffix if suffix else 'no extension'} is not an audio format this app reads"
+    suffix = PurePath(name).suffix.lower()
+    if suffix not in audio.AUDIO_SUFFIXES:
+        return f"{suffix or 'no extension'} is not an audio format this app reads"
     return None
 
 

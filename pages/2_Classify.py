@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from components import classify_view, loaders, memo, page, run_picker, search_view, uploads, urlstate
-from soundlab.audio import mime_type
+from components import classify_view, clip_view, loaders, memo, page, run_picker, search_view, uploads, urlstate
 from soundlab.classify import classify_audio
 from soundlab.data.sample import examples
 from soundlab.errors import ModelError, SoundLabError
@@ -89,7 +88,7 @@ if source in ("Dataset clip", "Examples"):
     except SoundLabError as e:
         st.error(str(e))
         st.stop()
-    st.audio(str(path), format=mime_type(path))
+    clip_view.play_file(path)
     if row is not None:
         classify_view.out_of_fold(run, head, row)
     classify_view.render_result(res, clf, top_k=top_k, key="classify-res",

@@ -45,12 +45,12 @@ def level_dbfs(y: np.ndarray) -> float:
     return float(20 * np.log10(max(float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if len(y) else 0.0, 1e-10)))
 
 
-def heard(y: np.ndarray) -> np.ndarray:
-    """The window as the models hear it: brought up to `LEVEL_FLOOR_DBFS` at its peak if it is quieter (never turned
-    down, and silence, below `QUIET_DBFS`, is left as it is)."""
+def heard(y: np.ndarray, level: float) -> np.ndarray:
+    """The window `y` (RMS `level`, dBFS) as the models hear it: brought up to `LEVEL_FLOOR_DBFS` at its peak if it
+    is quieter (never turned down, and silence, below `QUIET_DBFS`, is left as it is)."""
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
     floor = 10 ** (LEVEL_FLOOR_DBFS / 20)
-    if peak == 0.0 or peak >= floor or level_dbfs(y) < QUIET_DBFS:
+    if peak == 0.0 or peak >= floor or level < QUIET_DBFS:
         return y
     return (y * np.float32(floor / peak)).astype(np.float32, copy=False)
 
@@ -442,7 +442,8 @@ class _Accumulator:
     def add(self, y: np.ndarray, start: int) -> None:
         """Classify one window `y` (at the backbone's rate) starting at sample `start`."""
         clf = self.clf
-        z = heard(y)  # the levels below stay those of the recording
+        self.levels.append(level_dbfs(y))  # the recording's own level, not the one the models hear
+        z = heard(y, self.levels[-1])
         second = _start_second(clf, z)
         outs, ms = _window_views(clf, z)
         self.ms["backbone"] += ms
@@ -456,7 +457,6 @@ class _Accumulator:
         if self.first_frames is None:
             self.first_frames = (_frame_probs(clf, o, tuned), silent_frames(y, o, clf.backbone))
         self.ms["head"] += (time.perf_counter() - t0) * 1000
-        self.levels.append(level_dbfs(y))
         self.starts.append(start / self.sr)
         self.tags.append(o.pooled_scores.astype(np.float32))
         self.pooled.append(o.pooled_embedding.astype(np.float32))
@@ -560,8 +560,8 @@ def _backbone_windows(backbone: Backbone, source: audio.Source, *, name: str | N
     outs, levels = [], []
     for block in itertools.chain(blocks, [None]):
         for y, _ in windows.feed(block) if block is not None else windows.finish():
-            outs.append(backbone(heard(y)))
             levels.append(level_dbfs(y))
+            outs.append(backbone(heard(y, levels[-1])))
     return [o for o, c in zip(outs, sounding(levels)) if c]
 
 

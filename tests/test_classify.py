@@ -112,14 +112,15 @@ def test_heard_brings_only_quiet_sound_up_to_the_floor():
     t = np.arange(SR, dtype=np.float32) / SR
     tone = np.sin(2 * np.pi * 440 * t).astype(np.float32)
     for peak_db in (-45, -30, LEVEL_FLOOR_DBFS - 1):
-        z = heard(tone * np.float32(10 ** (peak_db / 20)))
+        y = tone * np.float32(10 ** (peak_db / 20))
+        z = heard(y, level_dbfs(y))
         assert 20 * np.log10(np.abs(z).max()) == pytest.approx(LEVEL_FLOOR_DBFS, abs=0.01)
     for peak_db in (LEVEL_FLOOR_DBFS, -6, 0):  # loud enough: never turned down or changed
         y = tone * np.float32(10 ** (peak_db / 20))
-        assert heard(y) is y
+        assert heard(y, level_dbfs(y)) is y
     hiss = (np.random.default_rng(0).standard_normal(SR) * 10 ** ((QUIET_DBFS - 5) / 20)).astype(np.float32)
-    assert level_dbfs(hiss) < QUIET_DBFS and heard(hiss) is hiss  # silence is not amplified into a sound
-    assert heard(np.zeros(SR, np.float32)).max() == 0
+    assert level_dbfs(hiss) < QUIET_DBFS and heard(hiss, level_dbfs(hiss)) is hiss  # silence is not amplified into a sound
+    assert heard(np.zeros(SR, np.float32), -200.0).max() == 0
 
 
 def test_silent_and_too_long_audio(clf, tmp_path):

@@ -360,3 +360,33 @@ def test_an_esc10_run_speaks_of_its_own_ten_classes():
     assert not at.exception
     page = " ".join([texts(at, "markdown"), texts(at, "caption")])
     assert "ESC-50 class" not in page and "ESC-50 clips" not in page
+
+
+def test_phone_recordings_uploaded_in_a_row(dev_root, tmp_path):
+    """A person uploads a phone's .m4a, the same file again, a screen recording without sound, a long quiet
+    recording with the sound in it, then goes to Record and back: an answer or one line each, the session goes on."""
+    from soundlab import audio
+    from tests.assets import ffmpeg_bytes
+    from tests.test_audio import MALFORMED
+
+    storm = audio.load(dev_root / "audio" / "2-104105-A-19.wav")
+    m4a = ffmpeg_bytes(storm.y, storm.sr)
+    room = (10 ** (-55 / 20) * np.random.default_rng(0).standard_normal(10 * storm.sr)).astype(np.float32)
+    long = io.BytesIO()
+    sf.write(long, np.concatenate([room, storm.y * 0.1, room]), storm.sr, format="WAV", subtype="FLOAT")
+    at = run(query={"classify-source": "Upload"})
+    uploader = lambda: at.file_uploader(key="classify-upload")  # noqa: E731 - the widget is found again after each run
+    uploader().upload("memo.m4a", m4a, "audio/mp4").run()
+    assert not at.exception and answer(at).startswith("A thunderstorm — ")
+    uploader().upload("memo.m4a", m4a, "audio/mp4").run()
+    assert not at.exception and answer(at).startswith("A thunderstorm — ")
+    _, build, _ = MALFORMED["video without sound"]
+    uploader().upload("screen.mp4", build(tmp_path), "video/mp4").run()
+    assert not at.exception and "screen.mp4: the file holds no audio stream" in texts(at, "error")
+    uploader().upload("field.wav", long.getvalue(), "audio/wav").run()
+    assert not at.exception and answer(at).startswith("A thunderstorm — ")
+    assert any("the answer pools the" in h for h in html_figures(at))  # the timeline says which windows count
+    at.segmented_control(key="classify-source").set_value("Record").run()
+    assert not at.exception and answer(at) is None
+    at.segmented_control(key="classify-source").set_value("Upload").run()
+    assert not at.exception

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import page, selection
+from components import clip_view, page, selection
 from soundlab import external
-from soundlab.audio import mime_type
 
 
 def render(view) -> None:
@@ -76,7 +75,7 @@ def _clip(ev, row) -> None:
     if row["why"]:
         st.caption(f"Why: {page.safe(row['why'])}")
     if path.is_file():
-        st.audio(str(path), format=mime_type(path))
+        clip_view.play_file(path)
     else:
         st.caption(f"{page.safe(path)} is not on disk here (build the set to listen: see the evaluation's README).")
 
