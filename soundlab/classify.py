@@ -19,6 +19,7 @@ import numpy as np
 
 from soundlab import audio, openset
 from soundlab.config import CLASSIFY_LIMITS, AudioLimits
+from soundlab.dsp import level_dbfs
 from soundlab.errors import AudioError, ModelError
 from soundlab.models import embeddings, fusion
 from soundlab.models.backbone import SILENT_FRAME, Backbone, BackboneOutput, silence_index, sound_pooled
@@ -40,19 +41,17 @@ LOUD_DBFS = -30.0  # unless it is at least this loud: EfficientAT's per-frame ta
 #                    through a classifier trained on pooled features) said Silence (0.79) over a dog's bark at -16 dBFS
 
 
-def level_dbfs(y: np.ndarray) -> float:
-    """RMS level of a stretch of samples in dBFS (-200 for nothing)."""
-    return float(20 * np.log10(max(float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if len(y) else 0.0, 1e-10)))
-
-
 def heard(y: np.ndarray, level: float) -> np.ndarray:
     """The window `y` (RMS `level`, dBFS) as the models hear it: brought up to `LEVEL_FLOOR_DBFS` at its peak if it
     is quieter (never turned down, and silence, below `QUIET_DBFS`, is left as it is)."""
-    peak = float(np.max(np.abs(y))) if len(y) else 0.0
-    floor = 10 ** (LEVEL_FLOOR_DBFS / 20)
-    if peak == 0.0 or peak >= floor or level < QUIET_DBFS:
+    if not len(y) or level < QUIET_DBFS:
         return y
-    return (y * np.float32(floor / peak)).astype(np.float32, copy=False)
+    offset = np.float32(np.mean(y, dtype=np.float64))  # the peak of the sound, not of a DC offset (`dsp.level_dbfs`)
+    peak = float(np.max(np.abs(y - offset)))
+    floor = 10 ** (LEVEL_FLOOR_DBFS / 20)
+    if peak == 0.0 or peak >= floor:
+        return y
+    return ((y - offset) * np.float32(floor / peak)).astype(np.float32, copy=False)
 
 
 def sounding(levels: list[float]) -> np.ndarray:

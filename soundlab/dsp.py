@@ -1,4 +1,4 @@
-"""Spectral features and plotting helpers: mel spectrogram in dB, waveform envelope.
+"""Spectral features and plotting helpers: mel spectrogram in dB, waveform envelope, level.
 
 Parameter names follow librosa (``y``, ``sr``, ``n_fft``, ``hop_length``, ``win_length``,
 ``n_mels``, ``fmax``) and are keyword-only.
@@ -12,6 +12,12 @@ from functools import lru_cache
 import numpy as np
 
 from soundlab.errors import ParameterError
+
+
+def level_dbfs(y: np.ndarray) -> float:
+    """RMS level of a stretch of samples in dBFS (-200 for nothing), around its mean: a recorder's DC offset is not
+    sound (the models' front ends do not hear it), so it neither makes silence loud nor a quiet sound loud enough."""
+    return float(10 * np.log10(max(float(np.var(y, dtype=np.float64)) if len(y) else 0.0, 1e-20)))
 
 
 @dataclass(frozen=True)

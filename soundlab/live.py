@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from soundlab.dsp import level_dbfs
 from soundlab.openset import Verdict
 
 # classify(y) -> (class probabilities (n_classes,), AudioSet tags of the window (n_tags,), its embedding (d,))
@@ -116,7 +117,7 @@ class LiveClassifier:
             self.smoothed = probs
         else:
             self.smoothed = self.smoothing * self.smoothed + (1 - self.smoothing) * probs
-        level = float(20 * np.log10(max(float(np.sqrt(np.mean(y ** 2))) if len(y) else 0.0, 1e-10)))
+        level = level_dbfs(y)
         silent = bool(self.is_silent(level, audioset))
         verdict = self.judge(probs, embedding, audioset) if self.judge is not None and not silent else None
         self._recent.append("silence" if silent else verdict.outcome if verdict is not None else "in-set")

@@ -83,7 +83,8 @@ def test_a_slow_page_visit_says_where_it_waited():
 
 
 def test_the_real_world_benchmark_changes_recordings_as_asked(tmp_path):
-    """bench_realworld --quieter / --inside: the same clips, scaled, and in the middle of silence or noise."""
+    """bench_realworld --quieter / --inside / --offset: the same clips, scaled (clipped at full scale, as a recorder
+    clips), in the middle of silence or noise, or with a DC offset."""
     import importlib.util
 
     import numpy as np
@@ -98,7 +99,8 @@ def test_the_real_world_benchmark_changes_recordings_as_asked(tmp_path):
     sf.write(src / "a.wav", np.stack([y, y], axis=1), 8000)
     (tmp_path / "set" / "labels.csv").write_text("filename,label,split\nclips/dog/a.wav,dog,A\n")
     for kw, n, peak_db in (({"quieter_db": 20}, 8000, -26.0), ({"inside": "silence:2"}, 24000, -6.0),
-                           ({"quieter_db": 10, "inside": "noise:1:-60"}, 16000, -16.0)):
+                           ({"quieter_db": 10, "inside": "noise:1:-60"}, 16000, -16.0),
+                           ({"quieter_db": -12}, 8000, 0.0), ({"offset": 0.3}, 8000, 20 * np.log10(0.8))):
         (dest := tmp_path / str(kw)).mkdir()
         out = bench.changed_copy(tmp_path / "set", dest, **kw)
         z, sr = sf.read(out / "clips" / "dog" / "a.wav", dtype="float32")
@@ -106,3 +108,5 @@ def test_the_real_world_benchmark_changes_recordings_as_asked(tmp_path):
         assert 20 * np.log10(np.abs(z).max()) == pytest.approx(peak_db, abs=0.1)
         if "inside" in kw:
             assert np.abs(z[: 4000]).max() < 0.01 and np.abs(z[-4000:]).max() < 0.01
+        if "offset" in kw:
+            assert z.mean() == pytest.approx(0.3, abs=0.01)

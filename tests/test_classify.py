@@ -106,6 +106,32 @@ def test_a_quieter_recording_of_the_same_sound_gets_the_same_answer(clf, dev_roo
     assert quiet.diagnostics.peak_dbfs == pytest.approx(loud.diagnostics.peak_dbfs - quieter_db, abs=0.1)
 
 
+def test_a_dc_offset_does_not_change_what_is_heard(clf, dev_root, tmp_path):
+    """A recorder's DC offset is not sound: a quiet recording with one gets the answer it gets without, and an offset
+    over faint hiss is silence, not a class (levels are measured around the mean)."""
+    from soundlab.classify import QUIET_DBFS
+
+    y, sr = sf.read(dev_root / "audio" / "2-104105-A-19.wav", dtype="float32")
+    quiet = y * np.float32(10 ** (-30 / 20))
+    without = classify_audio(clf, _write(tmp_path / "quiet.wav", quiet, sr))
+    offset = classify_audio(clf, _write(tmp_path / "dc.wav", quiet + np.float32(0.02), sr))
+    assert offset.top(1)[0][0] == without.top(1)[0][0] == "Thunderstorm"
+    assert offset.verdict.outcome == without.verdict.outcome == "in-set"
+    hiss = np.random.default_rng(0).standard_normal(3 * SR).astype(np.float32) * np.float32(10 ** ((QUIET_DBFS - 10) / 20))
+    assert classify_audio(clf, _write(tmp_path / "hum.wav", hiss + np.float32(0.05))).verdict.outcome == "silence"
+
+
+def test_level_is_measured_around_the_mean():
+    from soundlab.classify import heard
+    from soundlab.dsp import level_dbfs
+
+    tone = (0.01 * np.sin(2 * np.pi * 440 * np.arange(SR) / SR)).astype(np.float32)
+    assert level_dbfs(tone + np.float32(0.3)) == pytest.approx(level_dbfs(tone), abs=0.01)
+    assert level_dbfs(np.full(SR, 0.3, np.float32)) == -200.0 and level_dbfs(np.zeros(0, np.float32)) == -200.0
+    z = heard(tone + np.float32(0.3), level_dbfs(tone))  # the offset is taken out before a quiet sound is brought up
+    assert abs(float(z.mean())) < 1e-4 and np.allclose(z, heard(tone, level_dbfs(tone)), atol=1e-4)
+
+
 def test_heard_brings_only_quiet_sound_up_to_the_floor():
     from soundlab.classify import LEVEL_FLOOR_DBFS, QUIET_DBFS, heard, level_dbfs
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from soundlab import audio, external
 from soundlab.classify import HOP_S, WINDOW_S
+from soundlab.dsp import level_dbfs
 from soundlab.errors import AudioError, DatasetError
 from soundlab.storage import write_bytes_atomic
 
@@ -62,7 +63,7 @@ def _windows(y: np.ndarray, sr: int) -> list[np.ndarray]:
         return [np.tile(y, int(np.ceil(win / max(len(y), 1))))[:win]]
     starts = sorted(set(list(range(0, len(y) - win + 1, hop)) + [len(y) - win]))
     wins = [y[s:s + win] for s in starts]
-    loud = [w for w in wins if 20 * np.log10(max(float(np.sqrt(np.mean(w ** 2))), 1e-10)) > QUIET_DB] or wins
+    loud = [w for w in wins if level_dbfs(w) > QUIET_DB] or wins
     pick = np.unique(np.linspace(0, len(loud) - 1, min(MAX_WINDOWS, len(loud))).round().astype(int))
     return [loud[i] for i in pick]
 
