@@ -5,6 +5,7 @@
     .venv/bin/python bench/bench_realworld.py --quieter 30         # the same recordings made 30 dB quieter
     .venv/bin/python bench/bench_realworld.py --inside noise:10:-60  # each inside 10 s of a quiet room
     .venv/bin/python bench/bench_realworld.py --quieter 30 --offset 0.02  # quieter, from a recorder with a DC offset
+    .venv/bin/python bench/bench_realworld.py --rate 8000           # as a phone call carries them
 
 The real-world set is built by `python -m tests.realworld.build` (recordings of ESC-50 classes and foreign sounds from
 Debian's game and sound packages, labelled from file names and credits; split A for choosing and calibrating, B for
@@ -47,12 +48,14 @@ def split_of(labelled: external.LabelledSet, split: str) -> external.LabelledSet
     return external.LabelledSet(f"realworld-{split}", labelled.root, items, labelled.problems)
 
 
-def changed_copy(root: Path, dest: Path, *, quieter_db: float = 0.0, inside: str = "", offset: float = 0.0) -> Path:
+def changed_copy(root: Path, dest: Path, *, quieter_db: float = 0.0, inside: str = "", offset: float = 0.0,
+                 rate: int = 0) -> Path:
     """The set at `root` as recorded otherwise, written as float wav under the same names in `dest`: `quieter_db`
     decibels quieter (a phone held further away, a cautious gain; louder for a negative value), and/or `inside` a
     longer recording, "silence:S" or "noise:S:DBFS" (S seconds of digital silence or of noise at DBFS RMS, half before
-    the clip and half after), and/or with a DC `offset` added (a recorder's fault). Clipped at full scale, as a
-    recorder clips."""
+    the clip and half after), and/or with a DC `offset` added (a recorder's fault), and/or at sample `rate` (a phone
+    call's 8000, a cheap recorder's 16000; only ever lower than the clip's own). Clipped at full scale, as a recorder
+    clips."""
     import csv
     import shutil
 
@@ -72,6 +75,10 @@ def changed_copy(root: Path, dest: Path, *, quieter_db: float = 0.0, inside: str
                           (rng.standard_normal(n) * 10 ** (float(db[0]) / 20)).astype(np.float32))
                 y = np.concatenate([around[: n // 2], y, around[n // 2:]])
             y = np.clip(y + np.float32(offset), -1.0, 1.0)
+            if rate and rate < sr:
+                from soundlab.audio import resample
+
+                y, sr = resample(y, orig_sr=sr, target_sr=rate), rate
             (dest / row["filename"]).parent.mkdir(parents=True, exist_ok=True)
             sf.write(dest / row["filename"], y, sr, subtype="FLOAT")
     return dest
@@ -98,11 +105,14 @@ def main() -> int:
     ap.add_argument("--inside", default="", metavar="silence:S | noise:S:DBFS",
                     help="judge every clip in the middle of a longer recording: S seconds of digital silence, or of "
                          "noise at DBFS RMS, around it (not with --save)")
+    ap.add_argument("--rate", type=int, default=0, metavar="HZ",
+                    help="judge every clip recorded at a lower sample rate (e.g. 8000, a phone call; not with --save)")
     ap.add_argument("--offset", type=float, default=0.0, metavar="DC",
                     help="judge every clip with a DC offset added (e.g. 0.02; a fault of some recorders; not with --save)")
     args = ap.parse_args()
-    if (args.quieter or args.inside or args.offset) and args.save:
-        sys.exit("bench_realworld: --quieter, --inside and --offset do not go with --save")
+    changed = args.quieter or args.inside or args.offset or args.rate
+    if changed and args.save:
+        sys.exit("bench_realworld: --quieter, --inside, --offset and --rate do not go with --save")
     if args.inside and not (args.inside.startswith("silence:") and args.inside.count(":") == 1
                             or args.inside.startswith("noise:") and args.inside.count(":") == 2):
         sys.exit(f"bench_realworld: --inside {args.inside!r}: write silence:SECONDS or noise:SECONDS:DBFS")
@@ -116,11 +126,12 @@ def main() -> int:
 
     s = get_settings()
     root = SET
-    if args.quieter or args.inside or args.offset:
+    if changed:
         scratch = tempfile.TemporaryDirectory(prefix="soundlab-changed-")
-        root = changed_copy(SET, Path(scratch.name), quieter_db=args.quieter, inside=args.inside, offset=args.offset)
+        root = changed_copy(SET, Path(scratch.name), quieter_db=args.quieter, inside=args.inside, offset=args.offset,
+                            rate=args.rate)
         print(f"every clip {args.quieter:g} dB quieter" + (f", inside {args.inside}" if args.inside else "")
-              + (f", DC offset {args.offset:g}" if args.offset else ""))
+              + (f", DC offset {args.offset:g}" if args.offset else "") + (f", at {args.rate} Hz" if args.rate else ""))
     all_runs, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
     chosen = [r for r in all_runs if r.classifies_audio and (r.id == args.run if args.run else r.task == args.task)]
     splits = [x.strip() for x in args.split.split(",") if x.strip()]

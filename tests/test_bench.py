@@ -83,8 +83,8 @@ def test_a_slow_page_visit_says_where_it_waited():
 
 
 def test_the_real_world_benchmark_changes_recordings_as_asked(tmp_path):
-    """bench_realworld --quieter / --inside / --offset: the same clips, scaled (clipped at full scale, as a recorder
-    clips), in the middle of silence or noise, or with a DC offset."""
+    """bench_realworld --quieter / --inside / --offset / --rate: the same clips, scaled (clipped at full scale, as a
+    recorder clips), in the middle of silence or noise, with a DC offset, or at a lower sample rate."""
     import importlib.util
 
     import numpy as np
@@ -100,11 +100,13 @@ def test_the_real_world_benchmark_changes_recordings_as_asked(tmp_path):
     (tmp_path / "set" / "labels.csv").write_text("filename,label,split\nclips/dog/a.wav,dog,A\n")
     for kw, n, peak_db in (({"quieter_db": 20}, 8000, -26.0), ({"inside": "silence:2"}, 24000, -6.0),
                            ({"quieter_db": 10, "inside": "noise:1:-60"}, 16000, -16.0),
-                           ({"quieter_db": -12}, 8000, 0.0), ({"offset": 0.3}, 8000, 20 * np.log10(0.8))):
+                           ({"quieter_db": -12}, 8000, 0.0), ({"offset": 0.3}, 8000, 20 * np.log10(0.8)),
+                           ({"rate": 4000}, 4000, -6.0)):
         (dest := tmp_path / str(kw)).mkdir()
         out = bench.changed_copy(tmp_path / "set", dest, **kw)
         z, sr = sf.read(out / "clips" / "dog" / "a.wav", dtype="float32")
-        assert sr == 8000 and z.shape == (n,) and (out / "labels.csv").read_text().startswith("filename,label,split")
+        assert sr == kw.get("rate", 8000) and z.shape == (n,)
+        assert (out / "labels.csv").read_text().startswith("filename,label,split")
         assert 20 * np.log10(np.abs(z).max()) == pytest.approx(peak_db, abs=0.1)
         if "inside" in kw:
             assert np.abs(z[: 4000]).max() < 0.01 and np.abs(z[-4000:]).max() < 0.01
