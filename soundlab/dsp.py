@@ -1,7 +1,7 @@
 """Spectral features and plotting helpers: mel spectrogram in dB, waveform envelope, level.
 
 Parameter names follow librosa (``y``, ``sr``, ``n_fft``, ``hop_length``, ``win_length``,
-``n_mels``, ``fmax``) and are keyword-only.
+``n_mels``, ``fmax``) and are keyword-only, except the level's one argument.
 """
 
 from __future__ import annotations
