@@ -166,7 +166,7 @@ def load_classifier(run: Run, kind: str | None, backbone: Backbone,
     if "second" in spec:  # a fused model with a head on a second backbone: it hears each window too
         from soundlab.models.backbone import load_backbone
 
-        other = (other_backbone or load_backbone)(spec["second"]["backbone"])
+        other = (other_backbone or load_backbone)(spec["second"]["backbone"]).beside()
         if other.fingerprint != spec["second"].get("fingerprint", other.fingerprint):
             warnings.append(f"The {other.name} member of {run.id} was trained on backbone "
                             f"{spec['second']['fingerprint']}, but the loaded one is {other.fingerprint}; its "

@@ -92,6 +92,16 @@ def test_eight_threads_give_the_single_thread_result(yamnet, dev_root):
         assert np.allclose(exp.scores, got.scores, atol=1e-6)
 
 
+def test_the_twin_beside_other_models_hears_the_same(yamnet, dev_root):
+    """A fused model's YAMNet pass runs beside its other members on a one-thread twin: the same outputs, one twin."""
+    twin = yamnet.beside()
+    assert twin is yamnet.beside() and twin.num_threads == 1 and twin.beside() is twin
+    assert twin.fingerprint == yamnet.fingerprint and twin.tag_names == yamnet.tag_names
+    y = audio.load(dev_root / "audio" / "1-100032-A-0.wav", sr=SR).y
+    a, b = yamnet(y), twin(y)
+    assert np.array_equal(a.scores, b.scores) and np.array_equal(a.embeddings, b.embeddings)
+
+
 def test_missing_tflite_says_what_to_do(tmp_path):
     with pytest.raises(ModelError, match="git checkout model_artifacts/yamnet.tflite"):
         yamnet_model.load_yamnet("tflite", tmp_path)

@@ -282,7 +282,7 @@ def test_fused_model_with_yamnet_hears_each_window_through_both_backbones(tiny_f
     eat = load_backbone("efficientat", get_settings())
     yam = load_backbone("yamnet", get_settings())
     clf = load_classifier(tiny_fused_yamnet_run, None, eat, other_backbone=lambda key: yam)
-    assert clf.second is not None and clf.second[0] is yam  # the app's shared YAMNet, not a second copy
+    assert clf.second is not None and clf.second[0] is yam.beside()  # the app's YAMNet's one twin, not a new load
     dog = dev_root / "audio" / "2-117271-A-0.wav"
     res = classify_audio(clf, dog)
     two = classify_audio(load_classifier(tiny_fused_run, None, eat), dog)

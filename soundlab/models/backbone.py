@@ -119,6 +119,11 @@ class Backbone(ABC):
         raise ModelError(f"{self.name} has no fine-tuned networks; a fused model needs the backbone it was "
                          "fine-tuned from")
 
+    def beside(self) -> Backbone:
+        """This backbone for passes that run beside another model's on a shared machine (a fused model's second
+        backbone, `soundlab.classify`): the same weights and outputs, sized not to compete for the other's core."""
+        return self
+
     def frame_starts(self, n_frames: int) -> np.ndarray:
         """Start time in seconds of each frame (each covers ``params.frame_window_s``)."""
         return np.arange(n_frames) * self.params.frame_hop_s

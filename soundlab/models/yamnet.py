@@ -68,6 +68,8 @@ class TFLiteYamnet(Backbone):
 
     def __init__(self, model_path: Path, class_map_path: Path, *, num_threads: int = 2):
         model_path = Path(model_path)
+        self.class_map_path, self.num_threads = Path(class_map_path), num_threads
+        self._beside: TFLiteYamnet | None = None
         if not model_path.is_file():
             raise ModelError(
                 f"YAMNet model file not found: {model_path}. It ships in model_artifacts/ "
@@ -102,6 +104,16 @@ class TFLiteYamnet(Backbone):
             raise ModelError(f"{model_path} does not have YAMNet's outputs (scores, embeddings, log-mel)") from None
         self._length = None
         self._lock = threading.Lock()
+
+    def beside(self) -> Backbone:
+        """A one-thread twin: beside the fine-tuned network and EfficientAT (one OpenMP thread each) on two cores, a
+        second XNNPACK thread only competes with them (bench/RESULTS.md, bench_classify)."""
+        if self.num_threads == 1:
+            return self
+        with self._lock:
+            if self._beside is None:
+                self._beside = TFLiteYamnet(self.model_path, self.class_map_path, num_threads=1)
+            return self._beside
 
     def embed(self, y: np.ndarray) -> BackboneOutput:
         y = self.check_input(y)
@@ -190,6 +202,16 @@ class HubYamnet(Backbone):
         self.tag_names = names
         self._lock = threading.Lock()
         self.runtime = "TensorFlow"
+
+    def beside(self) -> Backbone:
+        """A one-thread twin: beside the fine-tuned network and EfficientAT (one OpenMP thread each) on two cores, a
+        second XNNPACK thread only competes with them (bench/RESULTS.md, bench_classify)."""
+        if self.num_threads == 1:
+            return self
+        with self._lock:
+            if self._beside is None:
+                self._beside = TFLiteYamnet(self.model_path, self.class_map_path, num_threads=1)
+            return self._beside
 
     def embed(self, y: np.ndarray) -> BackboneOutput:
         y = self.check_input(y)
