@@ -20,7 +20,8 @@ import numpy as np
 VERSION = 1  # bump when the chain changes: cached embeddings of the views are then recomputed
 TRAIN_VIEWS = ("real1", "real2")  # views heads may train on
 TEST_VIEW = "real-test"  # the view "ESC-50 under real conditions" is scored on; never trained on
-VIEWS = (*TRAIN_VIEWS, TEST_VIEW)
+RATE_VIEWS = {"rate8k": 8000, "rate16k": 16000}  # the clip as a phone call (8 kHz) or a voice note (16 kHz) carries it
+VIEWS = (*TRAIN_VIEWS, TEST_VIEW, *RATE_VIEWS)
 
 _lock = threading.Lock()  # audiomentations draws from the global numpy and random generators
 _chains: dict[int, object] = {}
@@ -57,6 +58,8 @@ def real_conditions(y: np.ndarray, sample_rate: int, *, view: str, name: str) ->
     """`y` as another recording of the same sound might be: same length, float32, never louder than full scale."""
     if view not in VIEWS:
         raise ValueError(f"unknown recording-conditions view {view!r}; known: {', '.join(VIEWS)}")
+    if view in RATE_VIEWS:
+        return at_rate(y, sample_rate, RATE_VIEWS[view])
     y = np.asarray(y, np.float32)
     if not np.any(y):
         return y
@@ -72,3 +75,15 @@ def real_conditions(y: np.ndarray, sample_rate: int, *, view: str, name: str) ->
         out = np.pad(out, (0, len(y) - len(out)))
     peak = float(np.max(np.abs(out)))
     return out / peak if peak > 1.0 else out
+
+
+def at_rate(y: np.ndarray, sample_rate: int, rate: int) -> np.ndarray:
+    """`y` as recorded at sample `rate` (nothing above rate / 2), brought back to `sample_rate`: same length."""
+    from soundlab.audio import resample
+
+    y = np.asarray(y, np.float32)
+    if rate >= sample_rate or not len(y):
+        return y
+    out = resample(resample(y, orig_sr=sample_rate, target_sr=rate), orig_sr=rate, target_sr=sample_rate)
+    out = out[: len(y)] if len(out) >= len(y) else np.pad(out, (0, len(y) - len(out)))
+    return np.clip(out, -1.0, 1.0).astype(np.float32, copy=False)

@@ -88,6 +88,18 @@ def test_silence_stays_silent(sr):
     assert out.dtype == np.float32 and out.shape == (sr,) and not np.any(out)
 
 
+@pytest.mark.parametrize("view, rate", list(augment.RATE_VIEWS.items()))
+def test_a_rate_view_keeps_the_band_the_rate_carries(view, rate):
+    """The clip as recorded at 8 or 16 kHz: a tone below the new Nyquist frequency stays, one above it is gone."""
+    sr = 32_000
+    t = np.arange(sr, dtype=np.float32) / sr
+    low, high = (0.3 * np.sin(2 * np.pi * f * t).astype(np.float32) for f in (1000, rate * 0.6))
+    out_low, out_high = (augment.real_conditions(y, sr, view=view, name="a.wav") for y in (low, high))
+    assert out_low.shape == low.shape and np.abs(out_low[sr // 4: -sr // 4] - low[sr // 4: -sr // 4]).max() < 0.01
+    assert np.abs(out_high[sr // 4: -sr // 4]).max() < 0.01
+    assert augment.at_rate(low, 8000, 16_000) is low  # a higher rate than the clip's changes nothing
+
+
 @pytest.mark.parametrize("view", ["orig", "shift", "real3", "", "REAL1"])
 def test_an_unknown_view_raises(view):
     with pytest.raises(ValueError, match="unknown recording-conditions view") as e:
