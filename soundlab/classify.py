@@ -340,35 +340,43 @@ def _tuned(clf: Classifier, y: np.ndarray, out: BackboneOutput, second: Future |
 
 class _Levels:
     """Running level statistics of the file as decoded (every channel, at its own rate): peak, RMS, clipping, silent
-    50 ms frames. Measured on the file, not on a backbone's resampled copy, whose peak can overshoot the file's."""
+    50 ms frames. Measured on the file, not on a backbone's resampled copy, whose peak can overshoot the file's; the
+    RMS levels around the mean, as every level (`dsp.level_dbfs`), the peak and the clipping of the samples as they are."""
 
     def __init__(self, sr: int = 0):
         self.sr = sr  # the file's rate
         self.n = 0  # samples per channel
         self.values = 0  # samples over all channels
         self.sumsq = 0.0
+        self.sum = 0.0
         self.peak = 0.0
         self.clipped = 0
         self.frames = 0
         self.silent = 0
-        self.carry = np.zeros(0, np.float32)
+        self.carry = np.zeros((0, 0), np.float32)  # the samples of a 50 ms frame not yet complete, (n, channels)
 
     def add(self, data: np.ndarray) -> None:
         """One decoded block, (n, channels) float32."""
         self.n += len(data)
         self.values += data.size
         self.sumsq += float(np.sum(data * data))  # not np.dot: see openset.nearest_distance on BLAS threads
+        self.sum += float(np.sum(data, dtype=np.float64))
         if data.size:
             self.peak = max(self.peak, float(np.max(np.abs(data))))
         self.clipped += int(np.count_nonzero(np.abs(data) >= CLIP_LEVEL))
-        power = np.concatenate([self.carry, np.mean(data * data, axis=1, dtype=np.float32)])
+        samples = np.concatenate([self.carry, data]) if len(self.carry) else data
         hop = int(0.05 * self.sr)
-        k = len(power) // hop
-        if k:
-            rms = np.sqrt(power[: k * hop].reshape(k, hop).mean(axis=1) + 1e-20)
+        k = len(samples) // hop
+        if k:  # each channel's variance per frame, averaged over the channels
+            power = samples[: k * hop].reshape(k, hop, -1).var(axis=1).mean(axis=1)
             self.frames += k
-            self.silent += int(np.count_nonzero(20 * np.log10(rms) < SILENT_DBFS))
-        self.carry = power[k * hop :]
+            self.silent += int(np.count_nonzero(10 * np.log10(power + 1e-20) < SILENT_DBFS))
+        self.carry = samples[k * hop:]
+
+    @property
+    def rms(self) -> float:
+        mean = self.sum / max(self.values, 1)
+        return float(np.sqrt(max(self.sumsq / max(self.values, 1) - mean * mean, 0.0)))
 
     @property
     def clipped_share(self) -> float:
@@ -489,7 +497,7 @@ class _Accumulator:
             warnings.append(f"Low sample rate ({info.sr} Hz): nothing above {info.sr // 2} Hz was recorded.")
         diag = Diagnostics(
             duration_s=info.duration_s, sr=info.sr, channels=info.channels, format=f"{info.format} {info.subtype}",
-            peak_dbfs=_db(levels.peak), rms_dbfs=_db(np.sqrt(levels.sumsq / max(levels.values, 1))),
+            peak_dbfs=_db(levels.peak), rms_dbfs=_db(levels.rms),
             clipped_share=levels.clipped_share, silent_share=levels.silent_share, warnings=warnings,
         )
         fprobs, fsilent = self.first_frames

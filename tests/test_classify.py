@@ -117,6 +117,9 @@ def test_a_dc_offset_does_not_change_what_is_heard(clf, dev_root, tmp_path):
     offset = classify_audio(clf, _write(tmp_path / "dc.wav", quiet + np.float32(0.02), sr))
     assert offset.top(1)[0][0] == without.top(1)[0][0] == "Thunderstorm"
     assert offset.verdict.outcome == without.verdict.outcome == "in-set"
+    # the page's RMS and near-silent share are around the mean too (the peak is of the samples as they are)
+    assert offset.diagnostics.rms_dbfs == pytest.approx(without.diagnostics.rms_dbfs, abs=0.05)
+    assert offset.diagnostics.silent_share == pytest.approx(without.diagnostics.silent_share, abs=0.01)
     hiss = np.random.default_rng(0).standard_normal(3 * SR).astype(np.float32) * np.float32(10 ** ((QUIET_DBFS - 10) / 20))
     assert classify_audio(clf, _write(tmp_path / "hum.wav", hiss + np.float32(0.05))).verdict.outcome == "silence"
 
