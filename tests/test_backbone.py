@@ -128,6 +128,7 @@ def test_hub_savedmodel_folder(rng):
     assert out.scores.shape[0] == out.embeddings.shape[0] >= 10
     assert bb.tag_names[0] == "Speech" and len(bb.tag_names) == 521  # read from the model's asset
     assert bb(np.zeros(100, np.float32)).scores.shape[0] >= 1  # short input padded
+    assert bb.beside() is bb  # a TF Hub model beside other models: itself (no twin)
 
 
 def test_hub_not_a_savedmodel(tmp_path):

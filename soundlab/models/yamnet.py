@@ -203,16 +203,6 @@ class HubYamnet(Backbone):
         self._lock = threading.Lock()
         self.runtime = "TensorFlow"
 
-    def beside(self) -> Backbone:
-        """A one-thread twin: beside the fine-tuned network and EfficientAT (one OpenMP thread each) on two cores, a
-        second XNNPACK thread only competes with them (bench/RESULTS.md, bench_classify)."""
-        if self.num_threads == 1:
-            return self
-        with self._lock:
-            if self._beside is None:
-                self._beside = TFLiteYamnet(self.model_path, self.class_map_path, num_threads=1)
-            return self._beside
-
     def embed(self, y: np.ndarray) -> BackboneOutput:
         y = self.check_input(y)
         with self._lock:  # TF functions are thread-safe, but one at a time keeps memory bounded
