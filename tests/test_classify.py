@@ -136,7 +136,8 @@ def test_level_is_measured_around_the_mean():
 
 
 def test_heard_brings_only_quiet_sound_up_to_the_floor():
-    from soundlab.classify import LEVEL_FLOOR_DBFS, QUIET_DBFS, heard, level_dbfs
+    from soundlab.classify import LEVEL_FLOOR_DBFS, QUIET_DBFS, heard
+    from soundlab.dsp import level_dbfs
 
     t = np.arange(SR, dtype=np.float32) / SR
     tone = np.sin(2 * np.pi * 440 * t).astype(np.float32)

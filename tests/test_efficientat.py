@@ -138,7 +138,8 @@ def test_missing_and_broken_weights(tmp_path, monkeypatch):
 def test_a_loud_frame_is_never_drawn_as_silence(eat, dev_root):
     """The timeline's silence: a near-silent frame is, a bark at -16 dBFS is not, even where the per-frame tags (one
     feature-map column through a classifier trained on pooled features) say Silence."""
-    from soundlab.classify import LOUD_DBFS, level_dbfs, silent_frames
+    from soundlab.classify import LOUD_DBFS, silent_frames
+    from soundlab.dsp import level_dbfs
 
     y = audio.load(dev_root / "audio" / "1-100032-A-0.wav", sr=32_000).y  # one short bark in 5 s of silence
     out = eat.embed(y)
