@@ -62,6 +62,8 @@ def changed_copy(root: Path, dest: Path, *, quieter_db: float = 0.0, inside: str
     import numpy as np
     import soundfile as sf
 
+    from soundlab.audio import resample
+
     rng = np.random.default_rng(0)
     shutil.copy(root / "labels.csv", dest / "labels.csv")
     with open(root / "labels.csv", newline="") as f:
@@ -76,8 +78,6 @@ def changed_copy(root: Path, dest: Path, *, quieter_db: float = 0.0, inside: str
                 y = np.concatenate([around[: n // 2], y, around[n // 2:]])
             y = np.clip(y + np.float32(offset), -1.0, 1.0)
             if rate and rate < sr:
-                from soundlab.audio import resample
-
                 y, sr = resample(y, orig_sr=sr, target_sr=rate), rate
             (dest / row["filename"]).parent.mkdir(parents=True, exist_ok=True)
             sf.write(dest / row["filename"], y, sr, subtype="FLOAT")

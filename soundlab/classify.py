@@ -47,7 +47,7 @@ def heard(y: np.ndarray, level: float) -> np.ndarray:
     if not len(y) or level < QUIET_DBFS:
         return y
     offset = np.float32(np.mean(y, dtype=np.float64))  # the peak of the sound, not of a DC offset (`dsp.level_dbfs`)
-    peak = float(np.max(np.abs(y - offset)))
+    peak = max(float(np.max(y)) - offset, offset - float(np.min(y)))  # max |y - offset|, without a copy of y
     floor = 10 ** (LEVEL_FLOOR_DBFS / 20)
     if peak == 0.0 or peak >= floor:
         return y
