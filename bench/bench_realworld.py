@@ -110,6 +110,8 @@ def main() -> int:
     ap.add_argument("--offset", type=float, default=0.0, metavar="DC",
                     help="judge every clip with a DC offset added (e.g. 0.02; a fault of some recorders; not with --save)")
     args = ap.parse_args()
+    if args.rate and args.rate < 1000:
+        sys.exit(f"bench_realworld: --rate {args.rate}: a sample rate in Hz, e.g. 8000 or 16000")
     changed = args.quieter or args.inside or args.offset or args.rate
     if changed and args.save:
         sys.exit("bench_realworld: --quieter, --inside, --offset and --rate do not go with --save")
