@@ -6,6 +6,7 @@
     .venv/bin/python bench/bench_realworld.py --inside noise:10:-60  # each inside 10 s of a quiet room
     .venv/bin/python bench/bench_realworld.py --quieter 30 --offset 0.02  # quieter, from a recorder with a DC offset
     .venv/bin/python bench/bench_realworld.py --rate 8000           # as a phone call carries them
+    .venv/bin/python bench/bench_realworld.py --room 0.6:2 --noise 20  # played in a room, 2 m from the microphone
 
 The real-world set is built by `python -m tests.realworld.build` (recordings of ESC-50 classes and foreign sounds from
 Debian's game and sound packages, labelled from file names and credits; split A for choosing and calibrating, B for
@@ -49,19 +50,21 @@ def split_of(labelled: external.LabelledSet, split: str) -> external.LabelledSet
 
 
 def changed_copy(root: Path, dest: Path, *, quieter_db: float = 0.0, inside: str = "", offset: float = 0.0,
-                 rate: int = 0) -> Path:
+                 rate: int = 0, room: tuple[float, float] | None = None, noise_db: float | None = None) -> Path:
     """The set at `root` as recorded otherwise, written as float wav under the same names in `dest`: `quieter_db`
     decibels quieter (a phone held further away, a cautious gain; louder for a negative value), and/or `inside` a
     longer recording, "silence:S" or "noise:S:DBFS" (S seconds of digital silence or of noise at DBFS RMS, half before
     the clip and half after), and/or with a DC `offset` added (a recorder's fault), and/or at sample `rate` (a phone
-    call's 8000, a cheap recorder's 16000; only ever lower than the clip's own). Clipped at full scale, as a recorder
-    clips."""
+    call's 8000, a cheap recorder's 16000; only ever lower than the clip's own), and/or played from a loudspeaker in a
+    `room` (rt60 seconds, the microphone that many metres away; `soundlab.augment.in_room`) and/or with pink noise
+    `noise_db` below the clip's RMS (a fan, a room's hiss). Clipped at full scale, as a recorder clips."""
     import csv
     import shutil
 
     import numpy as np
     import soundfile as sf
 
+    from soundlab import augment
     from soundlab.audio import resample
 
     rng = np.random.default_rng(0)
@@ -76,6 +79,10 @@ def changed_copy(root: Path, dest: Path, *, quieter_db: float = 0.0, inside: str
                 around = (np.zeros(n, np.float32) if kind == "silence" else
                           (rng.standard_normal(n) * 10 ** (float(db[0]) / 20)).astype(np.float32))
                 y = np.concatenate([around[: n // 2], y, around[n // 2:]])
+            if room:
+                y = augment.in_room(y, sr, rt60=room[0], distance=room[1])
+            if noise_db is not None:
+                y = augment.with_noise(y, sr, snr_db=noise_db, seed=augment.seed_of("bench", row["filename"]))
             y = np.clip(y + np.float32(offset), -1.0, 1.0)
             if rate and rate < sr:
                 y, sr = resample(y, orig_sr=sr, target_sr=rate), rate
@@ -86,6 +93,17 @@ def changed_copy(root: Path, dest: Path, *, quieter_db: float = 0.0, inside: str
 
 def pct(x: float) -> str:
     return "  n/a" if x != x else f"{100 * x:5.1f}%"
+
+
+def _room(text: str) -> tuple[float, float]:
+    """--room RT60:METRES as numbers, or one line saying what to write."""
+    try:
+        rt60, metres = (float(x) for x in text.split(":"))
+    except ValueError:
+        sys.exit(f"bench_realworld: --room {text!r}: write RT60:METRES, e.g. 0.6:2")
+    if not (0.05 <= rt60 <= 2.0 and 0.1 <= metres <= 3.0):
+        sys.exit(f"bench_realworld: --room {text!r}: a room's rt60 is 0.05-2 s and the microphone 0.1-3 m away")
+    return rt60, metres
 
 
 def main() -> int:
@@ -109,12 +127,19 @@ def main() -> int:
                     help="judge every clip recorded at a lower sample rate (e.g. 8000, a phone call; not with --save)")
     ap.add_argument("--offset", type=float, default=0.0, metavar="DC",
                     help="judge every clip with a DC offset added (e.g. 0.02; a fault of some recorders; not with --save)")
+    ap.add_argument("--room", default="", metavar="RT60:METRES",
+                    help="judge every clip played from a loudspeaker in a room whose reverberation time is RT60 seconds, "
+                         "recorded METRES away (e.g. 0.6:2, a living room; not with --save)")
+    ap.add_argument("--noise", type=float, default=None, metavar="SNR_DB",
+                    help="judge every clip with pink noise SNR_DB decibels below it (e.g. 20, a fan in the room; not "
+                         "with --save)")
     args = ap.parse_args()
+    room = _room(args.room) if args.room else None
     if args.rate and args.rate < 1000:
         sys.exit(f"bench_realworld: --rate {args.rate}: a sample rate in Hz, e.g. 8000 or 16000")
-    changed = args.quieter or args.inside or args.offset or args.rate
+    changed = args.quieter or args.inside or args.offset or args.rate or room or args.noise is not None
     if changed and args.save:
-        sys.exit("bench_realworld: --quieter, --inside, --offset and --rate do not go with --save")
+        sys.exit("bench_realworld: --quieter, --inside, --offset, --rate, --room and --noise do not go with --save")
     if args.inside and not (args.inside.startswith("silence:") and args.inside.count(":") == 1
                             or args.inside.startswith("noise:") and args.inside.count(":") == 2):
         sys.exit(f"bench_realworld: --inside {args.inside!r}: write silence:SECONDS or noise:SECONDS:DBFS")
@@ -131,9 +156,11 @@ def main() -> int:
     if changed:
         scratch = tempfile.TemporaryDirectory(prefix="soundlab-changed-")
         root = changed_copy(SET, Path(scratch.name), quieter_db=args.quieter, inside=args.inside, offset=args.offset,
-                            rate=args.rate)
+                            rate=args.rate, room=room, noise_db=args.noise)
         print(f"every clip {args.quieter:g} dB quieter" + (f", inside {args.inside}" if args.inside else "")
-              + (f", DC offset {args.offset:g}" if args.offset else "") + (f", at {args.rate} Hz" if args.rate else ""))
+              + (f", DC offset {args.offset:g}" if args.offset else "") + (f", at {args.rate} Hz" if args.rate else "")
+              + (f", in a room (rt60 {room[0]:g} s, {room[1]:g} m away)" if room else "")
+              + (f", pink noise {args.noise:g} dB below" if args.noise is not None else ""))
     all_runs, _ = runs.list_runs(DEFAULT_ARTIFACTS_DIR)
     chosen = [r for r in all_runs if r.classifies_audio and (r.id == args.run if args.run else r.task == args.task)]
     splits = [x.strip() for x in args.split.split(",") if x.strip()]

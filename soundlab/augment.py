@@ -11,6 +11,7 @@ Each clip's chain is seeded by the view and the clip's name, so a view is the sa
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import zlib
@@ -75,6 +76,56 @@ def real_conditions(y: np.ndarray, sample_rate: int, *, view: str, name: str) ->
         out = np.pad(out, (0, len(y) - len(out)))
     peak = float(np.max(np.abs(out)))
     return out / peak if peak > 1.0 else out
+
+
+# A living room or small office: the loudspeaker and the microphone in the middle, at desk height. One fixed room so a
+# figure measured "in a room" means the same room on every machine and rerun.
+ROOM_M = (4.5, 3.8, 2.7)
+
+
+@functools.lru_cache(maxsize=8)
+def room_response(sample_rate: int, rt60: float, distance: float) -> np.ndarray:
+    """The impulse response from a loudspeaker to a microphone `distance` m away in `ROOM_M`, whose reverberation time
+    is `rt60` s (pyroomacoustics' image sources; the absorption and reflection order from Sabine's formula)."""
+    import pyroomacoustics as pra
+
+    if not 0.05 <= rt60 <= 2.0 or not 0.1 <= distance <= 3.0:
+        raise ValueError(f"a room's rt60 is 0.05-2 s and the microphone 0.1-3 m away (got {rt60:g} s, {distance:g} m)")
+    absorption, order = pra.inverse_sabine(rt60, ROOM_M)
+    room = pra.ShoeBox(ROOM_M, fs=sample_rate, materials=pra.Material(absorption), max_order=order)
+    src = np.array([1.5, 1.9, 1.2])
+    room.add_source(src)
+    room.add_microphone(src + np.array([distance, 0.0, 0.0]))
+    room.compute_rir()
+    rir = np.asarray(room.rir[0][0], np.float32)
+    rir.flags.writeable = False  # cached: shared by every call
+    return rir
+
+
+def in_room(y: np.ndarray, sample_rate: int, *, rt60: float, distance: float) -> np.ndarray:
+    """`y` played in the room of `room_response` and recorded there: the reverberant tail kept (rt60 seconds longer),
+    the peak as the clip's own (the level is `Gain`'s business, not the room's)."""
+    from scipy.signal import fftconvolve
+
+    y = np.asarray(y, np.float32)
+    out = fftconvolve(y, room_response(sample_rate, rt60, distance))[: len(y) + int(rt60 * sample_rate)]
+    peak_in, peak_out = float(np.max(np.abs(y), initial=0.0)), float(np.max(np.abs(out), initial=0.0))
+    return (out * (peak_in / peak_out) if peak_out > 0 else out).astype(np.float32)
+
+
+def with_noise(y: np.ndarray, sample_rate: int, *, snr_db: float, seed: int = 0) -> np.ndarray:
+    """`y` with pink noise (a fan, a room's hum and hiss) `snr_db` decibels below its RMS, clipped at full scale."""
+    import audiomentations as A
+
+    y = np.asarray(y, np.float32)
+    if not np.any(y):
+        return y
+    with _lock:
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        out = A.AddColorNoise(min_snr_db=snr_db, max_snr_db=snr_db, min_f_decay=-3.01, max_f_decay=-3.01,
+                              p=1.0)(samples=y, sample_rate=sample_rate)
+    return np.clip(np.asarray(out, np.float32), -1.0, 1.0)
 
 
 def at_rate(y: np.ndarray, sample_rate: int, rate: int) -> np.ndarray:

@@ -83,8 +83,9 @@ def test_a_slow_page_visit_says_where_it_waited():
 
 
 def test_the_real_world_benchmark_changes_recordings_as_asked(tmp_path):
-    """bench_realworld --quieter / --inside / --offset / --rate: the same clips, scaled (clipped at full scale, as a
-    recorder clips), in the middle of silence or noise, with a DC offset, or at a lower sample rate."""
+    """bench_realworld --quieter / --inside / --offset / --rate / --room / --noise: the same clips, scaled (clipped at
+    full scale, as a recorder clips), in the middle of silence or noise, with a DC offset, at a lower sample rate,
+    played in a room (its reverberant tail kept), or under pink noise."""
     import importlib.util
 
     import numpy as np
@@ -112,3 +113,24 @@ def test_the_real_world_benchmark_changes_recordings_as_asked(tmp_path):
             assert np.abs(z[: 4000]).max() < 0.01 and np.abs(z[-4000:]).max() < 0.01
         if "offset" in kw:
             assert z.mean() == pytest.approx(0.3, abs=0.01)
+    (dest := tmp_path / "room").mkdir()
+    z, sr = sf.read(bench.changed_copy(tmp_path / "set", dest, room=(0.5, 2.0)) / "clips" / "dog" / "a.wav")
+    assert sr == 8000 and len(z) == 8000 + 4000  # the room's tail: rt60 seconds more
+    assert np.abs(z).max() == pytest.approx(0.5, abs=1e-3) and np.abs(z[8000:]).max() > 0.01
+    (dest := tmp_path / "noise").mkdir()
+    z, _ = sf.read(bench.changed_copy(tmp_path / "set", dest, noise_db=10) / "clips" / "dog" / "a.wav")
+    snr = 10 * np.log10(np.mean(y.astype(np.float64) ** 2) / np.mean((z - y) ** 2))
+    assert z.shape == (8000,) and snr == pytest.approx(10, abs=0.5)
+
+
+def test_a_room_is_the_same_room_each_time_and_refuses_an_impossible_one():
+    import numpy as np
+
+    from soundlab import augment
+
+    a, b = augment.room_response(16000, 0.6, 2.0), augment.room_response(16000, 0.6, 2.0)
+    assert np.array_equal(a, b) and not a.flags.writeable
+    half = len(a) // 2
+    assert np.sum(a[half:] ** 2) < 0.01 * np.sum(a[:half] ** 2)  # it dies away
+    with pytest.raises(ValueError, match="rt60"):
+        augment.room_response(16000, 5.0, 2.0)
