@@ -22,7 +22,8 @@ VERSION = 1  # bump when the chain changes: cached embeddings of the views are t
 TRAIN_VIEWS = ("real1", "real2")  # views heads may train on
 TEST_VIEW = "real-test"  # the view "ESC-50 under real conditions" is scored on; never trained on
 RATE_VIEWS = {"rate8k": 8000, "rate16k": 16000}  # the clip as a phone call (8 kHz) or a voice note (16 kHz) carries it
-VIEWS = (*TRAIN_VIEWS, TEST_VIEW, *RATE_VIEWS)
+ROOM_VIEWS = ("room1", "room2")  # the clip played from a loudspeaker in a room and recorded there (two rooms per clip)
+VIEWS = (*TRAIN_VIEWS, TEST_VIEW, *RATE_VIEWS, *ROOM_VIEWS)
 
 _lock = threading.Lock()  # audiomentations draws from the global numpy and random generators
 _chains: dict[int, object] = {}
@@ -61,6 +62,9 @@ def real_conditions(y: np.ndarray, sample_rate: int, *, view: str, name: str) ->
         raise ValueError(f"unknown recording-conditions view {view!r}; known: {', '.join(VIEWS)}")
     if view in RATE_VIEWS:
         return at_rate(y, sample_rate, RATE_VIEWS[view])
+    if view in ROOM_VIEWS:  # a room of `ROOMS` drawn by the clip's name; the tail cut, as a 5 s recording cuts it
+        rt60, distance = ROOMS[seed_of(view, name) % len(ROOMS)]
+        return np.clip(in_room(y, sample_rate, rt60=rt60, distance=distance)[: len(y)], -1.0, 1.0)
     y = np.asarray(y, np.float32)
     if not np.any(y):
         return y
@@ -81,9 +85,12 @@ def real_conditions(y: np.ndarray, sample_rate: int, *, view: str, name: str) ->
 # A living room or small office: the loudspeaker and the microphone in the middle, at desk height. One fixed room so a
 # figure measured "in a room" means the same room on every machine and rerun.
 ROOM_M = (4.5, 3.8, 2.7)
+# The rooms `ROOM_VIEWS` draw from: a damped office to a bare kitchen, the microphone at arm's length to across the
+# room. A fixed bank, so each room's response is computed once (`room_response` keeps them).
+ROOMS = tuple((rt60, distance) for rt60 in (0.2, 0.35, 0.5, 0.7, 0.9) for distance in (0.5, 1.0, 2.0))
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=64)
 def room_response(sample_rate: int, rt60: float, distance: float) -> np.ndarray:
     """The impulse response from a loudspeaker to a microphone `distance` m away in `ROOM_M`, whose reverberation time
     is `rt60` s (pyroomacoustics' image sources; the absorption and reflection order from Sabine's formula)."""

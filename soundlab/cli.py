@@ -270,7 +270,8 @@ def _trainers(args: argparse.Namespace) -> list:
     s = get_settings()
     real = {"off": {}, "score": {"real_test": True},
             "train": {"real_test": True, "real_views": augment.TRAIN_VIEWS},
-            "rates": {"real_test": True, "real_views": tuple(augment.RATE_VIEWS)}}[args.real_conditions]
+            "rates": {"real_test": True, "real_views": tuple(augment.RATE_VIEWS)},
+            "rooms": {"real_test": True, "real_views": augment.ROOM_VIEWS}}[args.real_conditions]
     if args.model in ("heads", "yamnet"):
         from soundlab.models.backbone import REGISTRY
         from soundlab.train.heads import HeadsConfig, HeadsTrainer
@@ -721,11 +722,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "evaluate on B)")
     sp.add_argument("--extra-weight", type=float, default=1.0, metavar="W",
                     help="each --extra-train window counts as W dataset clips in the fit (default 1)")
-    sp.add_argument("--real-conditions", default="off", choices=["off", "score", "train", "rates"],
+    sp.add_argument("--real-conditions", default="off", choices=["off", "score", "train", "rates", "rooms"],
                     help="heads and finetune. score: also score every held-out clip as another recording would give it "
                          "(band limit, room, noise, codec: 'ESC-50 under real conditions'); train: that, and train on "
-                         "two such views of every clip too; rates: score, and train on the clip at 8 and 16 kHz "
-                         "(docs/models.md)")
+                         "two such views of every clip too; rates: score, and train on the clip at 8 and 16 kHz; rooms: "
+                         "score, and train on the clip played in two rooms (docs/models.md)")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--labels", metavar="CSV",
                     help="train and test on corrected labels: a csv in ESC-50's metadata layout (filename, target, "

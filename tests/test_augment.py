@@ -100,6 +100,18 @@ def test_a_rate_view_keeps_the_band_the_rate_carries(view, rate):
     assert augment.at_rate(low, 8000, 16_000) is low  # a higher rate than the clip's changes nothing
 
 
+@pytest.mark.parametrize("view", augment.ROOM_VIEWS)
+def test_a_room_view_is_the_clip_with_a_room_heard_after_it(view):
+    """The clip played in one of `ROOMS` (drawn by its name, the same each rerun): a click rings on after it."""
+    sr = 16_000
+    click = np.zeros(sr, np.float32)
+    click[sr // 10] = 0.8
+    out = augment.real_conditions(click, sr, view=view, name="a.wav")
+    np.testing.assert_array_equal(out, augment.real_conditions(click, sr, view=view, name="a.wav"))
+    assert np.abs(out).max() == pytest.approx(0.8, abs=1e-3)  # the room changes the sound, not its peak
+    assert np.abs(out[sr // 10 + sr // 50:]).max() > 0.05  # still ringing 20 ms after the click
+
+
 @pytest.mark.parametrize("view", ["orig", "shift", "real3", "", "REAL1"])
 def test_an_unknown_view_raises(view):
     with pytest.raises(ValueError, match="unknown recording-conditions view") as e:
