@@ -63,7 +63,8 @@ def live_panel(clf, *, key: str, ice_servers: list, smoothing: float, window_s: 
     if not ctx.state.playing:
         status.info("Press START to stream the microphone. The page classifies the last "
                     f"{window_s:.2f} s every {clf.backbone.params.frame_hop_s:g} s. "
-                    "(Your browser asks for microphone access.)")
+                    "(Your browser asks for microphone access.) Hold the microphone close to the sound: "
+                    "a room's echo makes the model miss far more often.")
         if kept["headline"]:  # what was heard before STOP stays readable
             top_line.markdown(f"**Last heard:**\n{kept['headline']}")
             bars.markdown("**Recent answers** (newest first)\n\n" + page.markdown_table(

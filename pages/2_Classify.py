@@ -104,7 +104,9 @@ elif source in ("Upload", "Record"):
                                        help=f"Up to {settings.max_classify_s / 60:.0f} minutes; longer audio is "
                                             "classified in 5 s windows.")
     else:  # at the browser's own rate: a 16 kHz recording would lose what EfficientAT hears above 8 kHz
-        audio = st.audio_input("Record a sound", key="classify-record", sample_rate=None)
+        audio = st.audio_input("Record a sound", key="classify-record", sample_rate=None,
+                               help="Hold the microphone close to the sound: a room's echo makes the model miss far "
+                                    "more often.")
     if audio is None:
         st.caption("Waiting for audio. No file at hand? The *Examples* source has sounds to try with one click.")
         st.stop()

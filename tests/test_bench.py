@@ -121,6 +121,10 @@ def test_the_real_world_benchmark_changes_recordings_as_asked(tmp_path):
     z, _ = sf.read(bench.changed_copy(tmp_path / "set", dest, noise_db=10) / "clips" / "dog" / "a.wav")
     snr = 10 * np.log10(np.mean(y.astype(np.float64) ** 2) / np.mean((z - y) ** 2))
     assert z.shape == (8000,) and snr == pytest.approx(10, abs=0.5)
+    for bad, says in (("abc", "write RT60:METRES"), ("0.6:2:1", "write RT60:METRES"), ("5:2", "rt60 is 0.05-2 s"),
+                      ("0.6:2.8", "0.1-2.5 m away")):
+        with pytest.raises(SystemExit, match=says):
+            bench._room(bad)
 
 
 def test_a_room_is_the_same_room_each_time_and_refuses_an_impossible_one():
