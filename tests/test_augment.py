@@ -112,6 +112,19 @@ def test_a_room_view_is_the_clip_with_a_room_heard_after_it(view):
     assert np.abs(out[sr // 10 + sr // 50:]).max() > 0.05  # still ringing 20 ms after the click
 
 
+def test_a_room_is_the_same_room_each_time_and_refuses_an_impossible_one():
+    """A room's response is computed, not drawn: the same on every rerun (so a figure measured in it means one room),
+    and it dies away; a reverberation time or a distance the room cannot have is refused."""
+    a = augment.room_response(16000, 0.6, 2.0)
+    np.testing.assert_array_equal(a, augment.room_response.__wrapped__(16000, 0.6, 2.0))  # not only the cached copy
+    assert not a.flags.writeable  # the cached copy is shared: nobody may change it
+    half = len(a) // 2
+    assert np.sum(a[half:] ** 2) < 0.01 * np.sum(a[:half] ** 2)
+    for rt60, distance in ((5.0, 2.0), (0.6, 2.8), (0.01, 1.0)):
+        with pytest.raises(ValueError, match="rt60 is 0.05-2 s"):
+            augment.room_response(16000, rt60, distance)
+
+
 @pytest.mark.parametrize("view", ["orig", "shift", "real3", "", "REAL1"])
 def test_an_unknown_view_raises(view):
     with pytest.raises(ValueError, match="unknown recording-conditions view") as e:
