@@ -24,6 +24,7 @@ flagged. Targets (issue 32): named right and accepted
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 import time
@@ -104,7 +105,7 @@ def _room(text: str) -> tuple[float, float]:
     except ValueError:
         sys.exit(f"bench_realworld: --room {text!r}: write RT60:METRES, e.g. 0.6:2")
     try:
-        augment.room_response(16000, rt60, metres)  # refuses a room it cannot make
+        augment.check_room(rt60, metres)
     except ValueError as e:
         sys.exit(f"bench_realworld: --room {text!r}: {e}")
     return rt60, metres
@@ -139,6 +140,8 @@ def main() -> int:
                          "with --save)")
     args = ap.parse_args()
     room = _room(args.room) if args.room else None
+    if args.noise is not None and not math.isfinite(args.noise):
+        sys.exit(f"bench_realworld: --noise {args.noise}: decibels below the clip, e.g. 20")
     if args.rate and args.rate < 1000:
         sys.exit(f"bench_realworld: --rate {args.rate}: a sample rate in Hz, e.g. 8000 or 16000")
     changed = args.quieter or args.inside or args.offset or args.rate or room or args.noise is not None

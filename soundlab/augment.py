@@ -90,14 +90,19 @@ ROOM_M = (4.5, 3.8, 2.7)
 ROOMS = tuple((rt60, distance) for rt60 in (0.2, 0.35, 0.5, 0.7, 0.9) for distance in (0.5, 1.0, 2.0))
 
 
+def check_room(rt60: float, distance: float) -> None:
+    """Raise ValueError, in words, for a room `room_response` cannot make."""
+    if not 0.05 <= rt60 <= 2.0 or not 0.1 <= distance <= 2.5:  # the far wall is 3 m from the loudspeaker
+        raise ValueError(f"a room's rt60 is 0.05-2 s and the microphone 0.1-2.5 m away (got {rt60:g} s, {distance:g} m)")
+
+
 @functools.lru_cache(maxsize=64)
 def room_response(sample_rate: int, rt60: float, distance: float) -> np.ndarray:
     """The impulse response from a loudspeaker to a microphone `distance` m away in `ROOM_M`, whose reverberation time
     is `rt60` s (pyroomacoustics' image sources; the absorption and reflection order from Sabine's formula)."""
     import pyroomacoustics as pra
 
-    if not 0.05 <= rt60 <= 2.0 or not 0.1 <= distance <= 2.5:  # the far wall is 3 m from the loudspeaker
-        raise ValueError(f"a room's rt60 is 0.05-2 s and the microphone 0.1-2.5 m away (got {rt60:g} s, {distance:g} m)")
+    check_room(rt60, distance)
     absorption, order = pra.inverse_sabine(rt60, ROOM_M)
     room = pra.ShoeBox(ROOM_M, fs=sample_rate, materials=pra.Material(absorption), max_order=order)
     src = np.array([1.5, 1.9, 1.2])

@@ -125,3 +125,7 @@ def test_the_real_world_benchmark_changes_recordings_as_asked(tmp_path):
                       ("0.6:2.8", "0.1-2.5 m away")):
         with pytest.raises(SystemExit, match=says):
             bench._room(bad)
+    for noise in ("nan", "inf"):  # before any model loads: one line
+        out = subprocess.run([sys.executable, str(BENCH / "bench_realworld.py"), "--noise", noise], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode != 0 and out.stderr.strip().endswith("decibels below the clip, e.g. 20")
