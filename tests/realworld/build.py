@@ -1,10 +1,11 @@
 """Build the real-world validation set: recordings from Debian game and sound packages, labelled from their names.
 
-    python -m tests.realworld.build [DEST] [--cache DIR] [--manifest FILE]
+    python -m tests.realworld.build [DEST] [--cache DIR] [--manifest FILE] [--training FILE]
 
 DEST defaults to .test-assets/realworld and the .deb cache to .cache/debs (both git-ignored). README.md beside
 this file gives the rules; MANIFEST.tsv (package, path_in_package, label, split, why) says which clips are taken
-and LEFT_OUT.tsv lists files looked at and left out as ambiguous. Stages:
+and LEFT_OUT.tsv lists files looked at and left out as ambiguous; TRAINING.tsv (same columns) lists recordings
+for training only, never evaluated. Stages:
 
 1. `apt-get download PKG` into the cache (a .deb already there is reused; a failed download skips that package
    with one line) and unpack only its audio files and its text documentation (copyright, credits, READMEs,
@@ -19,7 +20,8 @@ and LEFT_OUT.tsv lists files looked at and left out as ambiguous. Stages:
    coarse 16 kHz log spectrogram compared after taking out each band's and each frame's mean) are left out.
 3. Clips are written as DEST/clips/LABEL/PACKAGE--NAME.wav (mono, original sample rate, 16-bit PCM; longer than
    20 s cut to the loudest 10 s; shorter than 0.1 s or silent skipped), with DEST/labels.csv
-   (filename,label,split) and DEST/PROVENANCE.tsv, and a summary is printed.
+   (filename,label,split: the validation set), DEST/training.csv (the same, plus TRAINING.tsv's recordings under
+   their package's split, for `train --extra-train`) and DEST/PROVENANCE.tsv, and a summary is printed.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ DEFAULT_DEST = ROOT / ".test-assets" / "realworld"
 DEFAULT_CACHE = ROOT / ".cache" / "debs"
 MANIFEST = HERE / "MANIFEST.tsv"
 LEFT_OUT = HERE / "LEFT_OUT.tsv"
+TRAINING = HERE / "TRAINING.tsv"
 SHARED = Path(os.environ.get("SOUNDLAB_SHARED", ROOT.parent / "shared")).resolve()
 ESC50_CSV = SHARED / "data" / "esc50" / "meta" / "esc50.csv"
 
@@ -57,8 +60,11 @@ AUDIO_EXT = (".wav", ".ogg", ".oga", ".flac", ".mp3", ".au", ".aif", ".aiff")
 DOC_NAME = re.compile(r"(copyright|credit|author|readme|licen[cs]e|copying|attribution|thanks|sources?\b|"
                       r"\.txt$|\.md$|\.soundspec$|\.spec$|sfx\.xml$|sounds?\.xml$|\.json$)", re.I)
 DOC_MAX = 2_000_000
-# espeak-ng is run from the cache, so its libraries and data come along (no install on the machine).
-ESPEAK_DEBS = ("espeak-ng", "libespeak-ng1", "espeak-ng-data", "libpcaudio0", "libsonic0")
+# espeak-ng is run from the cache, so its libraries and data come along (no install on the machine): libpcaudio0
+# links PulseAudio, which a machine without a desktop lacks, and PulseAudio's client links libsndfile and its codecs.
+ESPEAK_DEBS = ("espeak-ng", "libespeak-ng1", "espeak-ng-data", "libpcaudio0", "libsonic0", "libpulse0",
+               "libasyncns0", "libsndfile1", "libflac12", "libvorbis0a", "libvorbisenc2", "libopus0", "libogg0",
+               "libmpg123-0", "libmp3lame0")
 
 MAX_SECONDS = 20.0
 CUT_SECONDS = 10.0
@@ -216,6 +222,7 @@ class Row:
     label: str
     split: str
     why: str
+    training_only: bool = False
 
 
 def esc50_meta(csv_path: Path = ESC50_CSV) -> tuple[set[str], set[str]]:
@@ -230,10 +237,14 @@ def _member(path: str) -> str:
     return path.replace("!", "!/", 1) if "!" in path and "!/" not in path else path
 
 
-def read_manifest(path: Path, categories: set[str]) -> list[Row]:
+def read_manifest(path: Path, categories: set[str], *, training_only: bool = False,
+                  split_of: dict[str, str] | None = None) -> list[Row]:
+    """The rows of a manifest. `split_of` (package -> split) is filled in, or with `training_only` checked: a
+    training-only recording goes with its package's split, so the recipe judging a split never learned from it."""
     rows: list[Row] = []
     errors: list[str] = []
-    split_of: dict[str, str] = {}
+    split_of = {} if split_of is None else split_of
+    name = path.name
     with open(path, newline="", encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             line = line.rstrip("\n")
@@ -243,18 +254,20 @@ def read_manifest(path: Path, categories: set[str]) -> list[Row]:
             if cols[0] == "package":
                 continue
             if len(cols) != 5:
-                errors.append(f"MANIFEST.tsv:{n}: {len(cols)} columns, want 5")
+                errors.append(f"{name}:{n}: {len(cols)} columns, want 5")
                 continue
-            row = Row(n, *[c.strip() for c in cols])
+            row = Row(n, *[c.strip() for c in cols], training_only=training_only)
             if row.label != "foreign" and row.label not in categories:
-                errors.append(f"MANIFEST.tsv:{n}: label {row.label!r} is not an ESC-50 category nor 'foreign'")
+                errors.append(f"{name}:{n}: label {row.label!r} is not an ESC-50 category nor 'foreign'")
             if row.split not in ("A", "B"):
-                errors.append(f"MANIFEST.tsv:{n}: split {row.split!r} is not A or B")
-            if split_of.setdefault(row.package, row.split) != row.split:
-                errors.append(f"MANIFEST.tsv:{n}: package {row.package} is in both splits")
+                errors.append(f"{name}:{n}: split {row.split!r} is not A or B")
+            if training_only and row.package not in split_of:
+                errors.append(f"{name}:{n}: package {row.package} has no clip in the validation set, so no split")
+            elif split_of.setdefault(row.package, row.split) != row.split:
+                errors.append(f"{name}:{n}: package {row.package} is in both splits")
             rows.append(row)
     seen = Counter((r.package, r.path) for r in rows)
-    errors += [f"MANIFEST.tsv: {p} {q} listed {c} times" for (p, q), c in seen.items() if c > 1]
+    errors += [f"{name}: {p} {q} listed {c} times" for (p, q), c in seen.items() if c > 1]
     if errors:
         raise SystemExit("\n".join(errors))
     return rows
@@ -410,7 +423,8 @@ def espeak(root: Path, spec: str, out_dir: Path) -> Path:
     if out.is_file():
         return out
     out_dir.mkdir(parents=True, exist_ok=True)
-    libs = ":".join(str(root / d / "usr" / "lib" / "x86_64-linux-gnu") for d in ESPEAK_DEBS)
+    libs = ":".join(str(root / d / "usr" / "lib" / "x86_64-linux-gnu" / sub) for d in ESPEAK_DEBS
+                    for sub in ("", "pulseaudio"))
     exe = root / "espeak-ng" / "usr" / "bin" / "espeak-ng"
     data = root / "espeak-ng-data" / "usr" / "lib" / "x86_64-linux-gnu"
     env = dict(os.environ, LD_LIBRARY_PATH=libs)
@@ -525,9 +539,17 @@ DUP_THRESHOLD = 0.8  # same recording (re-encoded, re-mixed, re-levelled); diffe
 SIMILAR_THRESHOLD = 0.6
 
 
-def build(dest: Path, cache: Path, manifest: Path = MANIFEST) -> int:
+def build(dest: Path, cache: Path, manifest: Path = MANIFEST, training: Path | None = TRAINING) -> int:
     categories, src_ids = esc50_meta()
-    rows = read_manifest(manifest, categories)
+    split_of: dict[str, str] = {}
+    rows = read_manifest(manifest, categories, split_of=split_of)
+    listed_paths = {(r.package, r.path) for r in rows}
+    if training is not None and training.is_file():
+        extra = read_manifest(training, categories, training_only=True, split_of=split_of)
+        twice = [f"{r.package} {r.path}" for r in extra if (r.package, r.path) in listed_paths]
+        if twice:
+            raise SystemExit(f"{training.name}: also in {manifest.name}: " + "; ".join(twice))
+        rows += extra  # after the validation rows: a training recording that duplicates one of them is left out
     packages = list(dict.fromkeys(r.package for r in rows))
     unpacked = cache.parent / "realworld-unpacked"
     log(f"{len(rows)} manifest rows from {len(packages)} packages; cache {cache}")
@@ -611,10 +633,10 @@ def build(dest: Path, cache: Path, manifest: Path = MANIFEST) -> int:
             log(f"  DUPLICATE {what}: same audio as {dup['package']}:{dup['source_path']}")
             left_out["duplicate"].append(f"{what} ~ {dup['package']}:{dup['source_path']}")
             continue
-        if row.label != "foreign" and per_class[row.label] >= CLASS_CAP:
+        if row.label != "foreign" and not row.training_only and per_class[row.label] >= CLASS_CAP:
             left_out["over the class cap"].append(what)
             continue
-        per_class[row.label] += 1
+        per_class[row.label] += not row.training_only
         file_hashes[digest] = what
         signatures.append(sig)
         if where:
@@ -622,27 +644,29 @@ def build(dest: Path, cache: Path, manifest: Path = MANIFEST) -> int:
         kept.append(dict(label=row.label, split=row.split, package=row.package, version=version,
                          source_path=source_path, licence=licence.replace("\t", " "),
                          freesound_id=",".join(sorted(ids, key=int)) or "none found", sha=digest,
-                         note="; ".join([row.why] + note).replace("\t", " "), audio=x, sr=sr,
+                         note="; ".join((["training only"] if row.training_only else []) + [row.why] + note).replace(
+                             "\t", " "), audio=x, sr=sr, training_only=row.training_only,
                          name=f"{row.package}--{clip_name(row)}.wav"))
 
-    # write
-    clips = dest / "clips"
-    if clips.exists():
-        shutil.rmtree(clips)
+    # write: training-only clips in a folder of their own, so a folder-per-class evaluation of clips/ never sees them
+    for folder in ("clips", "training-clips"):
+        if (dest / folder).exists():
+            shutil.rmtree(dest / folder)
     names: Counter = Counter()
     for item in kept:
         names[(item["label"], item["name"])] += 1
         if names[(item["label"], item["name"])] > 1:
             item["name"] = item["name"][:-4] + f"-{names[(item['label'], item['name'])]}.wav"
-        out = clips / item["label"] / item["name"]
+        out = dest / ("training-clips" if item["training_only"] else "clips") / item["label"] / item["name"]
         out.parent.mkdir(parents=True, exist_ok=True)
         sf.write(str(out), np.clip(item["audio"], -1, 1), item["sr"], subtype="PCM_16")
         item["filename"] = str(out.relative_to(dest))
-    with open(dest / "labels.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["filename", "label", "split"])
-        for item in kept:
-            w.writerow([item["filename"], item["label"], item["split"]])
+    for file, items in (("labels.csv", [k for k in kept if not k["training_only"]]), ("training.csv", kept)):
+        with open(dest / file, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["filename", "label", "split"])
+            for item in items:
+                w.writerow([item["filename"], item["label"], item["split"]])
     cols = ["filename", "label", "split", "package", "version", "source_path", "licence", "freesound_id",
             "sha256_of_source", "note"]
     with open(dest / "PROVENANCE.tsv", "w", newline="") as fh:
@@ -671,7 +695,10 @@ def build(dest: Path, cache: Path, manifest: Path = MANIFEST) -> int:
             continue
         others += sum(1 for f in root.rglob("*") if f.suffix.lower() in AUDIO_EXT and f.is_file()
                       and (pkg, str(f.relative_to(root))) not in chosen)
-    summary(kept, left_out, skipped, dest, others)
+    summary([k for k in kept if not k["training_only"]], left_out, skipped, dest, others)
+    training = Counter(k["label"] for k in kept if k["training_only"])
+    log(f"Training only (training.csv, never evaluated): {sum(training.values())} recordings: "
+        + ", ".join(f"{label} {n}" for label, n in sorted(training.items())))
     return 0
 
 
@@ -714,9 +741,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("dest", nargs="?", type=Path, default=DEFAULT_DEST)
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="folder of .deb files (default .cache/debs)")
     ap.add_argument("--manifest", type=Path, default=MANIFEST)
+    ap.add_argument("--training", type=Path, default=TRAINING, help="training-only recordings (default TRAINING.tsv)")
     args = ap.parse_args(argv)
     args.dest.mkdir(parents=True, exist_ok=True)
-    return build(args.dest.resolve(), args.cache.resolve(), args.manifest)
+    return build(args.dest.resolve(), args.cache.resolve(), args.manifest, args.training)
 
 
 if __name__ == "__main__":
