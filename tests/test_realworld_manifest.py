@@ -3,6 +3,8 @@ judges a package by a recipe that learned from it), and the shipped manifests ke
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from tests.realworld import build
@@ -43,4 +45,5 @@ def test_the_shipped_manifests_agree():
     listed = {(r.package, r.path) for r in build.read_manifest(build.MANIFEST, categories, split_of=split_of)}
     training = build.read_manifest(build.TRAINING, categories, training_only=True, split_of=split_of)
     assert training and all(r.label != "foreign" for r in training)
+    assert max(Counter((r.package, r.label) for r in training).values()) <= 16  # no class swamped (README.md)
     assert not listed & {(r.package, r.path) for r in training}
