@@ -423,8 +423,8 @@ def espeak(root: Path, spec: str, out_dir: Path) -> Path:
     if out.is_file():
         return out
     out_dir.mkdir(parents=True, exist_ok=True)
-    libs = ":".join(str(root / d / "usr" / "lib" / "x86_64-linux-gnu" / sub) for d in ESPEAK_DEBS
-                    for sub in ("", "pulseaudio"))
+    lib_dirs = [root / d / "usr" / "lib" / "x86_64-linux-gnu" for d in ESPEAK_DEBS]
+    libs = ":".join(map(str, lib_dirs + [root / "libpulse0" / "usr" / "lib" / "x86_64-linux-gnu" / "pulseaudio"]))
     exe = root / "espeak-ng" / "usr" / "bin" / "espeak-ng"
     data = root / "espeak-ng-data" / "usr" / "lib" / "x86_64-linux-gnu"
     env = dict(os.environ, LD_LIBRARY_PATH=libs)
@@ -633,10 +633,11 @@ def build(dest: Path, cache: Path, manifest: Path = MANIFEST, training: Path | N
             log(f"  DUPLICATE {what}: same audio as {dup['package']}:{dup['source_path']}")
             left_out["duplicate"].append(f"{what} ~ {dup['package']}:{dup['source_path']}")
             continue
-        if row.label != "foreign" and not row.training_only and per_class[row.label] >= CLASS_CAP:
-            left_out["over the class cap"].append(what)
-            continue
-        per_class[row.label] += not row.training_only
+        if row.label != "foreign" and not row.training_only:  # the cap balances the validation set only
+            if per_class[row.label] >= CLASS_CAP:
+                left_out["over the class cap"].append(what)
+                continue
+            per_class[row.label] += 1
         file_hashes[digest] = what
         signatures.append(sig)
         if where:
