@@ -47,3 +47,10 @@ def test_the_shipped_manifests_agree():
     assert training and all(r.label != "foreign" for r in training)
     assert max(Counter((r.package, r.label) for r in training).values()) <= 16  # no class swamped (README.md)
     assert not listed & {(r.package, r.path) for r in training}
+
+
+@pytest.mark.parametrize("flag", ["--manifest", "--training"])
+def test_a_missing_manifest_is_one_line(tmp_path, flag, capsys):
+    with pytest.raises(SystemExit):
+        build.main([str(tmp_path / "set"), flag, str(tmp_path / "nope.tsv")])
+    assert f"{flag} {tmp_path / 'nope.tsv'}: no such file" in capsys.readouterr().err

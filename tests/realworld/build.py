@@ -544,7 +544,7 @@ def build(dest: Path, cache: Path, manifest: Path = MANIFEST, training: Path | N
     split_of: dict[str, str] = {}
     rows = read_manifest(manifest, categories, split_of=split_of)
     listed_paths = {(r.package, r.path) for r in rows}
-    if training is not None and training.is_file():
+    if training is not None:
         extra = read_manifest(training, categories, training_only=True, split_of=split_of)
         twice = [f"{r.package} {r.path}" for r in extra if (r.package, r.path) in listed_paths]
         if twice:
@@ -744,6 +744,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--manifest", type=Path, default=MANIFEST)
     ap.add_argument("--training", type=Path, default=TRAINING, help="training-only recordings (default TRAINING.tsv)")
     args = ap.parse_args(argv)
+    for flag, path in (("--manifest", args.manifest), ("--training", args.training)):
+        if not path.is_file():
+            ap.error(f"{flag} {path}: no such file")
     args.dest.mkdir(parents=True, exist_ok=True)
     return build(args.dest.resolve(), args.cache.resolve(), args.manifest, args.training)
 
