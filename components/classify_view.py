@@ -15,7 +15,8 @@ from soundlab.openset import SIGNALS
 
 SIGNAL_NAMES = {"confidence": "how unsure the model is (1 − top probability)", "distance": "unlike the training clips of its answer",
                 "novelty": "sounds no class makes", "support": "missing the usual sounds of its answer (1 − their strength)",
-                "speech_music": "speech or music"}
+                "speech_music": "speech or music",
+                "foreign_like": "like the sounds it was shown as none of the classes"}
 
 
 def other_backbones(clf) -> tuple:
@@ -162,7 +163,7 @@ def details(res, clf) -> None:
         flagged = {r.signal for r in v.reasons}
         rows = [(f"{SIGNAL_NAMES[s]}{' ⚑' if s in flagged else ''}", f"{value:.2f} (95% of {title} clips: "
                  f"at most {threshold:.2f})")
-                for s, value, threshold in zip(SIGNALS, v.values, v.thresholds, strict=True)]
+                for s, value, threshold in zip(SIGNALS, v.values, v.thresholds, strict=True) if s in v.used]
         st.markdown(f"**Is it one of the {len(res.class_names)}?** {v.outcome}. The signals behind that answer "
                     f"(⚑: beyond what 95% of the {title} clips show):\n\n"
                     + page.markdown_table(rows, ("signal", "this sound")))

@@ -580,6 +580,12 @@ def tag_audio(backbone: Backbone, source: audio.Source, **kw) -> np.ndarray:
     return np.mean([o.pooled_scores for o in _backbone_windows(backbone, source, **kw)], axis=0).astype(np.float32)
 
 
+def pooled_audio(backbone: Backbone, source: audio.Source, **kw) -> np.ndarray:
+    """(d,) the mean embedding of a file's windows as `classify_audio` pools it for the open-set check. Raises
+    AudioError."""
+    return np.mean([o.pooled_embedding for o in _backbone_windows(backbone, source, **kw)], axis=0).astype(np.float32)
+
+
 def embed_audio(backbone: Backbone, source: audio.Source, **kw) -> np.ndarray:
     """(d,) a backbone's mean embedding of the frames of a file that are not silence, over all its windows: the
     vector sound search compares with a run's stored `sound` embeddings. Raises AudioError."""

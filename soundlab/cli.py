@@ -492,7 +492,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             {n: t[[f"p_{c}" for c in run.classes]].to_numpy(np.float32) for n, t in oof.items()},
             pooled=pooled, tags=tags, labels=first["true"].to_numpy(), folds=first["fold"].to_numpy(),
             n_classes=len(run.classes), tag_names=tag_names, extra=runs.read_extra_embeddings(run),
-            second=_second_tagger(run, names, s))
+            second=_second_tagger(run, names, s), outside=runs.read_outside_embeddings(run))
         path = runs.write_openset(run, calibrations)
         print(f"{run.id}: " + ", ".join(f"{n} {c['oof']['in_set']:.1%} in-set" for n, c in calibrations.items())
               + f" (nested, out of fold) -> {path}")
@@ -529,7 +529,7 @@ def cmd_fuse(args: argparse.Namespace) -> int:
               + (f" and {second[0].id} ({second[1]})" if second else ""))
         print(fusion.fuse(tuned, head_run, args.head, s.artifacts_dir / "runs",
                           tag_names=tag_names_of(fusion.BACKBONE, s), second=second, with_tags=args.tag_evidence,
-                          balance=args.class_balance))
+                          balance=args.class_balance, learn_foreign=args.learn_foreign))
     return 0
 
 
@@ -752,6 +752,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--class-balance", action="store_true",
                     help="divide out the training clips' class frequencies, so that a class with more clips in the "
                          "dataset is not favoured (ESC-50's dev subset has 8 to 40 per class; docs/models.md)")
+    sp.add_argument("--learn-foreign", action="store_true",
+                    help="the open-set check also learns what is none of the classes from the `foreign` rows of the "
+                         "heads' --extra-train CSV (same splits); its score replaces the embedding distance "
+                         "(docs/models.md)")
     sp.set_defaults(func=cmd_fuse)
 
     sp = sub.add_parser("evaluate", help="recompute the metrics of runs from their stored predictions; with "

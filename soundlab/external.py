@@ -231,9 +231,10 @@ def _ok(c: ClipResult) -> bool | None:
 
 
 def without_training_clips(labelled: LabelledSet, run) -> LabelledSet:
-    """`labelled` without the recordings `run` also learned from (`train --extra-train`, matched by content): a
-    model judged on its own training clips would look better than it is. Each left-out clip is counted in one line."""
-    trained = {f["sha256"] for f in run.info.get("extra_training", {}).get("files", [])}
+    """`labelled` without the recordings `run` also learned from (`train --extra-train`, and the foreign ones of `fuse
+    --learn-foreign`; matched by content): a model judged on its own training clips would look better than it is. Each left-out clip is counted in one line."""
+    trained = {f["sha256"] for key in ("extra_training", "foreign_training")
+               for f in (run.info.get(key) or {}).get("files", [])}
     if not trained:
         return labelled
     keep, dropped = [], 0

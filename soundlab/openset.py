@@ -10,7 +10,11 @@ A closed 50-class head always names one of its classes, even for speech, a lion 
 * ``novelty``     -- the strongest AudioSet tag that no ESC-50 class produces, read through the tag map below;
 * ``support``     -- how little the tags the predicted class usually gets are heard (1 minus the strongest of them);
 * ``speech_music``-- the strongest speech or music tag (speech and music are generic tags that some ESC-50 classes
-                     produce a little of, so they get a signal of their own).
+                     produce a little of, so they get a signal of their own);
+* ``foreign_like``-- only in a model that was shown foreign recordings (`ForeignScore`, outlier exposure): how much
+                     the clip's embedding resembles those rather than the training clips and recordings. It takes
+                     the place of ``distance`` in the decision: the distance fires on anything recorded differently
+                     from ESC-50, the learned score on what looks like the sounds a user must be told are none.
 
 The **tag map** is learned from the run's out-of-fold data, not written by hand: for each class, the AudioSet tags
 that are among the top five of at least `TAG_SHARE` of its clips (dog -> Dog, Bark, Bow-wow, Animal, ...). Tags
@@ -31,7 +35,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-SIGNALS = ("confidence", "distance", "novelty", "support", "speech_music")
+SIGNALS = ("confidence", "distance", "novelty", "support", "speech_music", "foreign_like")
+CLASSIC = SIGNALS[:5]  # the signals of a model without a learned foreign score (and of calibrations before it)
+LEARNED = ("confidence", "novelty", "support", "speech_music", "foreign_like")  # with one: it replaces the distance
 SPEECH_MUSIC = ("Speech", "Speech synthesizer", "Narration, monologue", "Conversation", "Music", "Musical instrument",
                 "Singing")
 TOP_TAGS = 5  # a clip "produces" the tags among its top five
@@ -40,6 +46,7 @@ GENERIC_CLASSES = 6  # a tag produced by this many classes or more is generic
 UNSURE_QUANTILE = 0.95
 FOREIGN_QUANTILE = 0.985
 P_FLOOR = 0.5  # tail probabilities are floored at P_FLOOR / (reference size): never log(0)
+FOREIGN_C = 0.01  # the foreign score's L2 strength (scikit-learn's C), chosen on real-world split A (docs/models.md)
 VERSION = 2
 
 
@@ -61,6 +68,42 @@ def nearest_distance(query: np.ndarray, reference: np.ndarray, *, reference_norm
     else:
         sims = q @ ref.T
     return 1.0 - sims.max(axis=1)
+
+
+@dataclass(frozen=True)
+class ForeignScore:
+    """P(foreign) of a clip from its unit-length mean embedding: a logistic regression (scikit-learn, standardised
+    inputs, classes weighed alike) of the training clips and the genuine outside recordings against foreign
+    recordings (outlier exposure). Stored as its numbers, applied with numpy."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    @classmethod
+    def fit(cls, inside: np.ndarray, foreign: np.ndarray) -> ForeignScore:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
+        x = np.vstack([normalize(inside), normalize(foreign)]).astype(np.float64)
+        y = np.r_[np.zeros(len(inside)), np.ones(len(foreign))]
+        scaler = StandardScaler().fit(x)
+        lr = LogisticRegression(C=FOREIGN_C, class_weight="balanced", max_iter=3000).fit(scaler.transform(x), y)
+        return cls(scaler.mean_.astype(np.float32), scaler.scale_.astype(np.float32),
+                   lr.coef_[0].astype(np.float32), float(lr.intercept_[0]))
+
+    def __call__(self, pooled: np.ndarray) -> np.ndarray:
+        z = ((normalize(np.atleast_2d(pooled)) - self.mean) / self.scale) @ self.coef + self.intercept
+        return (1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))).astype(np.float32)
+
+    def to_json(self) -> dict:
+        return {k: np.round(getattr(self, k), 7).tolist() for k in ("mean", "scale", "coef")} | {
+            "intercept": self.intercept, "C": FOREIGN_C}
+
+    @classmethod
+    def from_json(cls, d: dict) -> ForeignScore:
+        return cls(*(np.asarray(d[k], np.float32) for k in ("mean", "scale", "coef")), float(d["intercept"]))
 
 
 # ---- the tag map --------------------------------------------------------------------------------------------
@@ -120,8 +163,10 @@ def speech_music_tags(tag_names: list[str]) -> list[int]:
 
 def signals(*, probs: np.ndarray, pooled: np.ndarray, tags: np.ndarray, ref_pooled: np.ndarray,
             ref_labels: np.ndarray, tag_map: TagMap, speech_music: list[int],
-            second: tuple[np.ndarray, TagMap, list[int]] | None = None) -> np.ndarray:
-    """(m, 5) signal values of m clips (larger = less like ESC-50), in `SIGNALS` order.
+            second: tuple[np.ndarray, TagMap, list[int]] | None = None,
+            foreign: ForeignScore | None = None) -> np.ndarray:
+    """(m, 6) signal values of m clips (larger = less like ESC-50), in `SIGNALS` order (`foreign_like` 0 without a
+    learned `foreign` score).
 
     probs (m, n_classes) head probabilities; pooled (m, d) mean embeddings; tags (m, n_tags) AudioSet tags;
     ref_pooled (n, d) unit-length embeddings of the training clips and ref_labels (n,) their labels. `second`: (tags,
@@ -136,11 +181,13 @@ def signals(*, probs: np.ndarray, pooled: np.ndarray, tags: np.ndarray, ref_pool
     for c in np.unique(pred):
         rows = pred == c
         out[rows, 1] = nearest_distance(pooled[rows], ref_pooled[ref_labels == c], reference_normalized=True)
-    out[:, 2:] = _tag_signals(pred, tags, tag_map, speech_music)
+    out[:, 2:5] = _tag_signals(pred, tags, tag_map, speech_music)
     if second is not None:
         other = _tag_signals(pred, np.atleast_2d(second[0]), second[1], second[2])
         out[:, 3] = np.minimum(out[:, 3], other[:, 1])
         out[:, 4] = np.maximum(out[:, 4], other[:, 2])
+    if foreign is not None:
+        out[:, 5] = foreign(pooled)
     return out
 
 
@@ -197,6 +244,7 @@ class Verdict:
     dataset: str = "ESC-50"  # whose classes: the run's task ("ESC-10" for an ESC-10 run)
     values: tuple[float, ...] = ()  # every signal's value, in `SIGNALS` order
     thresholds: tuple[float, ...] = ()  # the value 95% of the run's clips stay within, per signal
+    used: tuple[str, ...] = CLASSIC  # the signals the decision combined (`OpenSetModel.used`)
 
     @property
     def in_set(self) -> bool:
@@ -245,6 +293,15 @@ class OpenSetModel:
     speech_music: list[int]
     oof: dict = field(default_factory=dict)  # nested out-of-fold shares: in-set, unsure, foreign
     second: SecondTagger | None = None  # semantic evidence from a second tagger counts too (`signals`)
+    foreign: ForeignScore | None = None  # learned from foreign recordings: `foreign_like` replaces `distance`
+
+    @property
+    def used(self) -> tuple[str, ...]:
+        return LEARNED if self.foreign is not None else CLASSIC
+
+    @property
+    def _cols(self) -> list[int]:
+        return [SIGNALS.index(n) for n in self.used]
 
     @property
     def oof_in_set_share(self) -> float:
@@ -258,22 +315,29 @@ class OpenSetModel:
         return {"version": VERSION, "tag_map": self.tag_map.to_json(),
                 "reference": np.round(self.reference, 5).tolist(), "unsure_threshold": self.unsure_threshold,
                 "foreign_threshold": self.foreign_threshold, "speech_music": self.speech_music, "oof": self.oof,
-                "signals": list(SIGNALS), "unsure_quantile": UNSURE_QUANTILE, "foreign_quantile": FOREIGN_QUANTILE,
-                **({"second_tagger": self.second.to_json()} if self.second else {})}
+                "signals": list(SIGNALS), "used": list(self.used), "unsure_quantile": UNSURE_QUANTILE,
+                "foreign_quantile": FOREIGN_QUANTILE,
+                **({"second_tagger": self.second.to_json()} if self.second else {}),
+                **({"foreign_score": self.foreign.to_json()} if self.foreign else {})}
 
     @classmethod
     def from_json(cls, d: dict) -> OpenSetModel:
         if d.get("version") != VERSION:
             raise ValueError("an open-set calibration of an older version; run `python -m soundlab calibrate`")
-        return cls(TagMap.from_json(d["tag_map"]), np.asarray(d["reference"], np.float32),
+        reference = np.asarray(d["reference"], np.float32)
+        if reference.shape[1] < len(SIGNALS):  # calibrated before `foreign_like` existed: the column it never used
+            reference = np.pad(reference, ((0, 0), (0, len(SIGNALS) - reference.shape[1])))
+        return cls(TagMap.from_json(d["tag_map"]), reference,
                    float(d["unsure_threshold"]), float(d["foreign_threshold"]), list(map(int, d["speech_music"])),
                    dict(d.get("oof", {})),
-                   SecondTagger.from_json(d["second_tagger"]) if d.get("second_tagger") else None)
+                   SecondTagger.from_json(d["second_tagger"]) if d.get("second_tagger") else None,
+                   ForeignScore.from_json(d["foreign_score"]) if d.get("foreign_score") else None)
 
     def outcome(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(outcomes as strings, Fisher statistics, tail probabilities) of signal rows (m, 5)."""
+        """(outcomes as strings, Fisher statistics, tail probabilities) of signal rows (m, 6); only the `used`
+        signals count."""
         p = tail_p(self.reference, values)
-        stat = fisher(p)
+        stat = fisher(p[:, self._cols])
         extreme = values[:, [2, 4]] > self.reference[:, [2, 4]].max(axis=0)  # novelty, speech/music beyond all seen
         outcome = np.where((stat > self.foreign_threshold) | extreme.any(axis=1), "foreign",
                            np.where(stat > self.unsure_threshold, "unsure", "in-set"))
@@ -288,7 +352,8 @@ class OpenSetModel:
         second = (None if self.second is None or tags2 is None
                   else (np.asarray(tags2)[None], self.second.tag_map, self.second.speech_music))
         values = signals(probs=probs[None], pooled=pooled[None], tags=tags[None], ref_pooled=ref_pooled,
-                         ref_labels=ref_labels, tag_map=self.tag_map, speech_music=self.speech_music, second=second)
+                         ref_labels=ref_labels, tag_map=self.tag_map, speech_music=self.speech_music, second=second,
+                         foreign=self.foreign)
 
         outcome, stat, p = self.outcome(values)
         v, pv = values[0], p[0]
@@ -300,7 +365,8 @@ class OpenSetModel:
                                              self.second.name if second is not None else None),
                        score=float(stat[0]), tagger=tagger, distance=float(v[1]),
                        heard=tag_names[heard[0]] if heard else "", dataset=dataset,
-                       values=tuple(float(x) for x in v), thresholds=tuple(float(x) for x in self.p95))
+                       values=tuple(float(x) for x in v), thresholds=tuple(float(x) for x in self.p95),
+                       used=self.used)
 
     def _heard(self, tags: np.ndarray, tag_names: list[str]) -> list[int]:
         """The tagger's two strongest tags worth naming, the specific ones first (not Animal, Vehicle ...; speech and
@@ -327,9 +393,11 @@ class OpenSetModel:
             "support": (f"neither {tagger} nor {second} hears" if second else f"{tagger} does not hear")
                        + f" what {label} clips usually sound like" + (f" ({', '.join(own)})" if own else ""),
             "speech_music": f"{tagger}{' or ' + second if second else ''} hears speech or music",
+            "foreign_like": "it sounds like the recordings of other sounds the check was shown as none of the "
+                            f"{len(class_names)}",
         }
         reasons = [Reason(s, float(v[j]), float(self.p95[j]), float(pv[j]), texts[s])
-                   for j, s in enumerate(SIGNALS) if pv[j] < 1 - UNSURE_QUANTILE]
+                   for j, s in enumerate(SIGNALS) if s in self.used and pv[j] < 1 - UNSURE_QUANTILE]
         return tuple(sorted(reasons, key=lambda r: r.p))
 
     def _novel(self, tags: np.ndarray, tag_names: list[str]) -> str:
@@ -358,6 +426,15 @@ class _Reference:
     tags2: np.ndarray | None = None
     extra_tags2: np.ndarray | None = None
     speech_music2: tuple[int, ...] = ()
+    outside: tuple[np.ndarray, np.ndarray] | None = None  # (genuine, foreign) outside recordings' mean embeddings
+
+    def foreign_score(self, rows: np.ndarray) -> ForeignScore | None:
+        """The foreign score learned from the clips at `rows`, the extra windows and the genuine outside recordings
+        against the foreign ones; None without foreign recordings."""
+        if self.outside is None:
+            return None
+        inside = [self.pooled[rows], self.outside[0]] + ([self.extra[0]] if self.extra is not None else [])
+        return ForeignScore.fit(np.concatenate(inside), self.outside[1])
 
     def at(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.extra is None:
@@ -379,11 +456,13 @@ class _Reference:
         """The `second` argument of `signals` for the clips at `test`."""
         return None if tag_map2 is None else (self.tags2[test], tag_map2, list(self.speech_music2))
 
-    def signals_of(self, probs, test: np.ndarray, rows: np.ndarray, tag_map: TagMap, tag_map2: TagMap | None, sm):
+    def signals_of(self, probs, test: np.ndarray, rows: np.ndarray, tag_map: TagMap, tag_map2: TagMap | None, sm,
+                   foreign: ForeignScore | None = None):
         """Signals of the clips at `test` against the clips at `rows` (and the extra windows)."""
         ref_pooled, _, ref_labels = self.at(rows)
         return signals(probs=probs[test], pooled=self.pooled[test], tags=self.tags[test], ref_pooled=ref_pooled,
-                       ref_labels=ref_labels, tag_map=tag_map, speech_music=sm, second=self.second(test, tag_map2))
+                       ref_labels=ref_labels, tag_map=tag_map, speech_music=sm, second=self.second(test, tag_map2),
+                       foreign=foreign)
 
 
 def _oof_signals(probs, ref: _Reference, folds, n_classes, sm, exclude=None) -> np.ndarray:
@@ -394,25 +473,30 @@ def _oof_signals(probs, ref: _Reference, folds, n_classes, sm, exclude=None) -> 
         if k == exclude:
             continue
         te, tr = folds == k, (folds != k) & (folds != exclude)
-        values[te] = ref.signals_of(probs, te, tr, ref.tag_map(tr, n_classes), ref.tag_map2(tr, n_classes), sm)
+        values[te] = ref.signals_of(probs, te, tr, ref.tag_map(tr, n_classes), ref.tag_map2(tr, n_classes), sm,
+                                    ref.foreign_score(tr))
     return values
 
 
 def _model(tag_map: TagMap, reference: np.ndarray, sm: list[int], oof: dict | None = None,
-           second: SecondTagger | None = None) -> OpenSetModel:
-    stats = fisher(tail_p(reference, reference))
+           second: SecondTagger | None = None, foreign: ForeignScore | None = None) -> OpenSetModel:
+    used = [SIGNALS.index(n) for n in (LEARNED if foreign is not None else CLASSIC)]
+    stats = fisher(tail_p(reference, reference)[:, used])
     return OpenSetModel(tag_map, reference, float(np.quantile(stats, UNSURE_QUANTILE)),
-                        float(np.quantile(stats, FOREIGN_QUANTILE)), sm, oof or {}, second)
+                        float(np.quantile(stats, FOREIGN_QUANTILE)), sm, oof or {}, second, foreign)
 
 
 def calibrate(*, probs: np.ndarray, pooled: np.ndarray, tags: np.ndarray, labels: np.ndarray, folds: np.ndarray,
               n_classes: int, tag_names: list[str],
               extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-              second: tuple[str, np.ndarray, np.ndarray | None, list[str]] | None = None) -> OpenSetModel:
+              second: tuple[str, np.ndarray, np.ndarray | None, list[str]] | None = None,
+              outside: tuple[np.ndarray, np.ndarray] | None = None) -> OpenSetModel:
     """The open-set model from a run's out-of-fold data: head probabilities (n, n_classes), mean embeddings (n, d),
     AudioSet tags (n, n_tags), labels and folds (n,); `extra`: (pooled, tags, labels) of extra training windows, in
     every reference and tag map (classify compares with them too), never judged; `second`: (name, tags of the clips,
-    tags of the extra windows or None, tag names) of a second tagger a fused model hears through.
+    tags of the extra windows or None, tag names) of a second tagger a fused model hears through; `outside`: (mean
+    embeddings of genuine outside recordings, of foreign ones) to learn the foreign score from (`ForeignScore`; each
+    fold's from the other folds' clips and these).
 
     Also reports the nested out-of-fold outcome shares: the clips of fold k are judged by a model whose reference
     signals and tag maps were computed without fold k, against the other folds' clips.
@@ -421,20 +505,22 @@ def calibrate(*, probs: np.ndarray, pooled: np.ndarray, tags: np.ndarray, labels
     ref = _Reference(normalize(pooled), tags, labels,
                      None if extra is None else (normalize(extra[0]), extra[1], np.asarray(extra[2])),
                      None if second is None else np.asarray(second[1], np.float32),
-                     None if second is None or second[2] is None else np.asarray(second[2], np.float32), tuple(sm2))
+                     None if second is None or second[2] is None else np.asarray(second[2], np.float32), tuple(sm2),
+                     None if outside is None else (normalize(outside[0]), normalize(outside[1])))
     sm = speech_music_tags(tag_names)
     nested = np.empty(len(labels), object)
     for k in np.unique(folds):
         te = folds == k
         inner = _oof_signals(probs, ref, folds, n_classes, sm, exclude=k)[~te]
-        fold_model = _model(ref.tag_map(~te, n_classes), inner, sm)
-        values = ref.signals_of(probs, te, ~te, fold_model.tag_map, ref.tag_map2(~te, n_classes), sm)
+        fold_model = _model(ref.tag_map(~te, n_classes), inner, sm, foreign=ref.foreign_score(~te))
+        values = ref.signals_of(probs, te, ~te, fold_model.tag_map, ref.tag_map2(~te, n_classes), sm,
+                                fold_model.foreign)
         nested[te] = fold_model.outcome(values)[0]
     oof = {o.replace("-", "_"): float(np.mean(nested == o)) for o in ("in-set", "unsure", "foreign")}
     reference = _oof_signals(probs, ref, folds, n_classes, sm)
     every = np.ones(len(labels), bool)
     tagger2 = None if second is None else SecondTagger(second[0], ref.tag_map2(every, n_classes), sm2)
-    return _model(ref.tag_map(every, n_classes), reference, sm, oof, tagger2)
+    return _model(ref.tag_map(every, n_classes), reference, sm, oof, tagger2, ref.foreign_score(every))
 
 
 def calibrate_models(probs: dict[str, np.ndarray], **data) -> dict[str, dict]:

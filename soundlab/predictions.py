@@ -485,7 +485,8 @@ def openset_summary(run: Run, model: str, tag_names: list[str]) -> dict | None:
     osm = run.openset(model)
     if osm is None:
         return None
-    return {"oof": osm.oof, "p95": dict(zip(SIGNALS, map(float, osm.p95))),
+    return {"oof": osm.oof, "p95": {s: float(v) for s, v in zip(SIGNALS, osm.p95, strict=True) if s in osm.used},
             "tag_map": pd.DataFrame(osm.tag_map.table(run.class_names, tag_names)),
             "generic": [tag_names[t] for t in osm.tag_map.generic], "known": len(osm.tag_map.known),
-            "n_tags": len(tag_names)}
+            "n_tags": len(tag_names),
+            "foreign_training": dict(run.info.get("foreign_training") or {}) if osm.foreign is not None else {}}

@@ -46,6 +46,7 @@ STAGING_PREFIX = ".tmp-"
 OPENSET_FILE = "openset.json"
 EXTRA_EMBEDDINGS_FILE = "extra_embeddings.npz"
 SECOND_TAGS_FILE = "second_tags.npz"
+OUTSIDE_EMBEDDINGS_FILE = "outside_embeddings.npz"  # what a fused model's foreign score learned from (`fuse --learn-foreign`)
 OOF_COLUMNS = ("filename", "fold", "true", "pred", "confidence")
 REQUIRED = ("id", "created", "task", "protocol", "coverage", "backbone", "classes", "class_names", "models")
 EXTERNAL_DIR = "external"  # stored external evaluations (soundlab.external)
@@ -460,6 +461,19 @@ def read_extra_embeddings(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         raise RunError(f"{run.id}: {EXTRA_EMBEDDINGS_FILE} is damaged ({e})") from None
 
 
+def read_outside_embeddings(run: Run) -> tuple[np.ndarray, np.ndarray] | None:
+    """(mean embeddings of the genuine outside recordings, of the foreign ones) a fused model's open-set check learned
+    its foreign score from (`fuse --learn-foreign`, `soundlab.openset.ForeignScore`); None when it learned none."""
+    path = run.path / OUTSIDE_EMBEDDINGS_FILE
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return z["genuine"].astype(np.float32), z["foreign"].astype(np.float32)
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise RunError(f"{run.id}: {OUTSIDE_EMBEDDINGS_FILE} is damaged ({e})") from None
+
+
 def read_second_tags(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
     """(filenames, AudioSet scores (n, n_tags), the extra training windows' scores or None) of a fused model's second
     backbone (YAMNet), for its open-set check; None when the run has none."""
@@ -610,6 +624,11 @@ class RunWriter:
         if extra_audioset is not None:
             arrays["extra_audioset"] = np.asarray(extra_audioset).astype(np.float16)
         save_npz_atomic(self.folder / SECOND_TAGS_FILE, compressed=True, **arrays)
+
+    def add_outside_embeddings(self, genuine: np.ndarray, foreign: np.ndarray) -> None:
+        """The outside recordings' mean embeddings a fused model's foreign score learns from (`read_outside_embeddings`)."""
+        save_npz_atomic(self.folder / OUTSIDE_EMBEDDINGS_FILE, compressed=True,
+                        genuine=np.asarray(genuine, np.float32), foreign=np.asarray(foreign, np.float32))
 
     def add_openset(self, calibrations: dict) -> None:
         """The open-set calibration of each model: {model name: OpenSetModel.to_json()}."""

@@ -209,3 +209,53 @@ def test_fine_tuning_learns_from_outside_recordings_in_every_fold_and_never_test
     heads_run, _ = extra_run  # trained on every row of the CSV, not split A's only
     with pytest.raises(RunError, match="fine-tuned run was trained on other extra recordings than the heads"):
         fusion.fuse(run, heads_run, None, tmp_path / "fused", tag_names=[], log=lambda m: None)
+
+
+def test_a_foreign_score_learns_from_the_csvs_foreign_rows_and_takes_the_distances_place(extra_run, outside):
+    """`fuse --learn-foreign`: the open-set check learns what is none of the classes from the foreign rows of the
+    heads' CSV (outlier exposure), nested out of fold like the rest; the verdict no longer counts the distance."""
+    from soundlab import openset
+    from soundlab.classify import pooled_audio
+
+    run, _ = extra_run
+    genuine, foreign = extra.outside_recordings(run.extra_training, run.classes, run.class_names)
+    assert len(genuine) == outside[1] and [f["file"] for f in foreign] == [foreign[0]["file"]]
+    eat = load_backbone("efficientat", get_settings())
+    seen = (np.stack([pooled_audio(eat, p) for p in genuine]), np.stack([pooled_audio(eat, foreign[0]["path"])]))
+    names, pooled, tags = runs.read_embeddings(run)
+    oof = runs.read_oof(run, "logreg").set_index("filename").loc[list(names)]
+    osm = openset.calibrate(probs=oof[[f"p_{c}" for c in run.classes]].to_numpy(np.float32), pooled=pooled, tags=tags,
+                            labels=oof["true"].to_numpy(), folds=oof["fold"].to_numpy(), n_classes=len(run.classes),
+                            tag_names=eat.tag_names, extra=runs.read_extra_embeddings(run), outside=seen)
+    assert osm.used == openset.LEARNED and "distance" not in osm.used and osm.reference.shape[1] == 6
+    assert osm.foreign(seen[1])[0] > osm.foreign(seen[0]).mean()  # the foreign recording scores as more foreign
+    again = openset.OpenSetModel.from_json(osm.to_json())
+    assert again.used == osm.used and np.allclose(again.foreign(pooled), osm.foreign(pooled), atol=1e-5)
+    v = again.judge(probs=oof.iloc[0][[f"p_{c}" for c in run.classes]].to_numpy(np.float32), pooled=pooled[0],
+                    tags=tags[0], ref_pooled=openset.normalize(pooled), ref_labels=oof["true"].to_numpy(),
+                    class_names=run.class_names, tag_names=eat.tag_names)
+    assert v.used == openset.LEARNED and len(v.values) == 6 and all(r.signal != "distance" for r in v.reasons)
+
+
+def test_learn_foreign_says_in_one_line_what_is_missing(extra_run, outside, tmp_path):
+    run, _ = extra_run
+    info = run.extra_training
+    with pytest.raises(DatasetError, match="no `foreign` row in split"):
+        extra.outside_recordings({**info, "splits": ["B"]}, run.classes, run.class_names)
+    with pytest.raises(DatasetError, match="not there any more"):
+        extra.outside_recordings({**info, "source": str(tmp_path / "gone.csv")}, run.classes, run.class_names)
+    changed = [{**info["files"][0], "sha256": "0" * 64}, *info["files"][1:]]
+    with pytest.raises(DatasetError, match="missing or changed since the heads learned from it"):
+        extra.outside_recordings({**info, "files": changed}, run.classes, run.class_names)
+
+
+def test_an_evaluation_also_leaves_out_the_foreign_recordings_a_model_learned_from(extra_run, outside):
+    from types import SimpleNamespace
+
+    run, _ = extra_run
+    _, foreign = extra.outside_recordings(run.extra_training, run.classes, run.class_names)
+    learned = SimpleNamespace(id="r", info={"foreign_training": {"files": [{"file": f["file"], "sha256": f["sha256"]}
+                                                                            for f in foreign]}})
+    labelled = external.read_labelled(outside[0], run.classes, run.class_names)
+    kept = external.without_training_clips(labelled, learned)
+    assert external.FOREIGN not in [lab for _, lab in kept.items] and len(kept.items) == outside[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import loaders
+from components import loaders, page
 from soundlab import predictions
 from soundlab.errors import ModelError
 
@@ -34,6 +34,10 @@ def render(view) -> None:
     st.caption(f"Signals (larger = less like {title}) and the value 95% of its clips stay within, out of fold: "
                + "; ".join(f"`{k}` {v:.2f}" for k, v in summary["p95"].items())
                + ". A clip's signals become tail probabilities against these clips; Fisher's combination decides.")
+    if learned := summary["foreign_training"]:
+        st.caption(f"`foreign_like` takes the place of the embedding distance: a score learned from the {title} clips "
+                   f"and the outside recordings of its classes against {learned['recordings']} recordings of other "
+                   f"sounds ({page.safe(learned['source'])}, split {', '.join(learned['splits']) or 'all'}).")
     st.subheader("The tag map, learned from the data")
     st.caption(f"For each class, the AudioSet tags among the top five of at least 15% of its clips. "
                f"{summary['known']} of {summary['n_tags']} tags are produced by some class; a clip whose strongest tags "

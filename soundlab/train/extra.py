@@ -86,6 +86,11 @@ def _kept_by_split(path: Path, splits: tuple[str, ...]) -> set[str]:
     return {str((path.parent / r["filename"]).resolve()) for r in rows if (r["split"] or "").strip() in splits}
 
 
+def _rel(file: Path, root: Path) -> str:
+    """How a run's record names a recording: its path under the CSV's folder, else its file name."""
+    return str(file.relative_to(root)) if file.is_relative_to(root) else file.name
+
+
 def prepare(path: str | Path, classes: list[str], class_names: list[str], *, cache_dir: Path,
             splits: tuple[str, ...] = (), log: Callable[[str], None] = print) -> ExtraClips:
     """The windows of the labelled recordings at `path` (a CSV filename,label[,split] or a folder per class;
@@ -106,7 +111,7 @@ def prepare(path: str | Path, classes: list[str], class_names: list[str], *, cac
     out_dir = Path(cache_dir) / "extra-train"
     names, paths, labels, groups, recordings = [], [], [], [], []
     for file, label in items:
-        rel = str(file.relative_to(labelled.root)) if file.is_relative_to(labelled.root) else file.name
+        rel = _rel(file, labelled.root)
         try:
             with open(file, "rb") as f:
                 digest = hashlib.file_digest(f, "sha256").hexdigest()
@@ -131,3 +136,46 @@ def prepare(path: str | Path, classes: list[str], class_names: list[str], *, cac
                            + (f" in split(s) {', '.join(splits)}" if splits else ""))
     return ExtraClips(str(path), names, paths, np.array(labels, np.int64), np.array(groups), recordings,
                       tuple(splits), tuple(problems))
+
+
+def outside_recordings(extra_training: dict, classes: list[str], class_names: list[str]
+                       ) -> tuple[list[Path], list[dict]]:
+    """The recordings a foreign score learns from (`fuse --learn-foreign`): the paths of the genuine recordings a run of
+    heads learned from (its `extra_training` record), and the `foreign` rows of the same CSV and splits ({"path",
+    "file", "sha256"} each).
+
+    Raises
+    ------
+    DatasetError
+        The CSV is gone or has changed since the heads were trained, or it holds no foreign row in their splits.
+    """
+    source, splits = Path(extra_training["source"]), tuple(extra_training.get("splits") or ())
+    if not source.is_file():
+        raise DatasetError(f"{source}: the heads' extra training CSV is not there any more; --learn-foreign reads its "
+                           "foreign rows (run from where the heads were trained)")
+    labelled = external.read_labelled(source, classes, class_names)
+    paths = {_rel(f, labelled.root): f for f, _ in labelled.items}
+    genuine = []
+    for rec in extra_training.get("files", []):
+        path = paths.get(rec["file"], labelled.root / rec["file"])
+        try:
+            with open(path, "rb") as f:
+                same = hashlib.file_digest(f, "sha256").hexdigest() == rec["sha256"]
+        except OSError:
+            same = False
+        if not same:
+            raise DatasetError(f"{path}: missing or changed since the heads learned from it; retrain them")
+        genuine.append(path)
+    items = [f for f, lab in labelled.items if lab == external.FOREIGN]
+    if splits:
+        keep = _kept_by_split(source, splits)
+        items = [f for f in items if str(f.resolve()) in keep]
+    if not items:
+        raise DatasetError(f"{source}: no `foreign` row" + (f" in split(s) {', '.join(splits)}" if splits else "")
+                           + " to learn what is none of the classes from")
+    foreign = []
+    for f in items:
+        with open(f, "rb") as fh:
+            foreign.append({"path": f, "file": _rel(f, labelled.root),
+                            "sha256": hashlib.file_digest(fh, "sha256").hexdigest()})
+    return genuine, foreign

@@ -114,13 +114,14 @@ def tag_evidence_members(table: pd.DataFrame, tagged: dict[str, tuple], n_classe
 
 def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_names: list[str],
          now: datetime | None = None, log=print, second: tuple[Run, str] | None = None,
-         with_tags: bool = False, balance: bool = False) -> Path:
+         with_tags: bool = False, balance: bool = False, learn_foreign: bool = False) -> Path:
     """Write a run whose one model, ``fusion``, is the geometric mean of the fine-tuned network of `tuned` and the
     head `head` (default: the head run's default model) of `head_run`, of a head on a second backbone
     (`second`: (run, head)) if given, and with `with_tags` of each backbone's tag evidence
     (`soundlab.models.tag_evidence`); with `balance` the training clips' class frequencies are divided out
-    (`soundlab.models.fusion.geometric_mean`; out of fold, those of the other folds). Returns the published run
-    folder.
+    (`soundlab.models.fusion.geometric_mean`; out of fold, those of the other folds); with `learn_foreign` the
+    open-set check also learns a foreign score from the `foreign` rows of the heads' extra training CSV
+    (`soundlab.openset.ForeignScore`, `outside` below). Returns the published run folder.
 
     Raises
     ------
@@ -140,7 +141,11 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
     if tuned_extra and tuned_extra.get("files") != (extra[0] or {}).get("files"):
         raise RunError("the fine-tuned run was trained on other extra recordings than the heads (train "
                        "--extra-train); train them on the same ones")
+    if learn_foreign and not extra[0]:
+        raise RunError("--learn-foreign learns from the foreign rows of the heads' extra training CSV; train the heads "
+                       "with --extra-train on a CSV that has some")
     n_classes = len(head_run.classes)
+    outside, foreign_files = _outside(head_run, extra[0], log) if learn_foreign else (None, [])
     labels, folds = table["true"].to_numpy(), table["fold"].to_numpy()
     tagger_runs = [head_run] + ([second[0]] if second else [])
     tagged = {r.backbone_key: clip_tags(r, table["filename"]) for r in tagger_runs} if with_tags or second else {}
@@ -187,9 +192,12 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
             extra_tags2 = None if extra2 is None else extra2[0]
             writer.add_second_tags(table["filename"], clip_tags2, extra_tags2)
             tagger2 = (runs.BACKBONE_TITLES.get(key2, key2), clip_tags2, extra_tags2, tag_names_of(key2, get_settings()))
+        if outside is not None:
+            writer.add_outside_embeddings(*outside)
         writer.add_openset(openset.calibrate_models({fusion.KIND: probs}, pooled=pooled[rows], tags=tags[rows],
                                                     labels=labels, folds=folds, n_classes=n_classes,
-                                                    tag_names=tag_names, extra=extra_ref, second=tagger2))
+                                                    tag_names=tag_names, extra=extra_ref, second=tagger2,
+                                                    outside=outside))
         info = {key: head_run.info[key] for key in ("task", "protocol", "coverage", "dataset", "classes", "categories",
                                                      "class_names", "targets") if key in head_run.info}
         members = {"finetuned": {"file": tuned_rel, "run": tuned.id, "model": tuned.default_model,
@@ -228,6 +236,9 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
         })
         if extra[0]:  # the heads' extra training recordings (train --extra-train): the fused model learned from them
             info["extra_training"] = extra[0]
+        if foreign_files:  # and what its open-set check was shown as none of the classes
+            info["foreign_training"] = {"source": extra[0]["source"], "splits": extra[0].get("splits", []),
+                                        "recordings": len(foreign_files), "files": foreign_files}
         path = writer.publish(info)
     cv = info["models"][fusion.KIND]["cv"]
     log(f"{rid}: accuracy {cv['accuracy']:.1%}, balanced {cv['balanced_accuracy']:.1%} "
@@ -235,6 +246,22 @@ def fuse(tuned: Run, head_run: Run, head: str | None, runs_dir: Path, *, tag_nam
         + (f", {second[0].backbone_key} {second[1]} {second[0].model(second[1])['cv']['accuracy']:.1%}" if second else "")
         + ")")
     return path
+
+
+def _outside(head_run: Run, extra_training: dict, log) -> tuple[tuple[np.ndarray, np.ndarray], list[dict]]:
+    """The mean embeddings (as Classify pools them) of the heads' genuine extra recordings and of the foreign rows of
+    the same CSV and splits, and the foreign files ({"file", "sha256"}) for the run's record."""
+    from soundlab.classify import pooled_audio
+    from soundlab.config import get_settings
+    from soundlab.models.backbone import load_backbone
+    from soundlab.train.extra import outside_recordings
+
+    genuine, foreign = outside_recordings(extra_training, head_run.classes, head_run.class_names)
+    log(f"learning the foreign score from {len(genuine)} genuine and {len(foreign)} foreign outside recordings ...")
+    backbone = load_backbone(head_run.backbone_key, get_settings())
+    return ((np.stack([pooled_audio(backbone, p) for p in genuine]),
+             np.stack([pooled_audio(backbone, f["path"]) for f in foreign])),
+            [{"file": f["file"], "sha256": f["sha256"]} for f in foreign])
 
 
 def pick_members(all_runs: list[Run], task: str) -> tuple[Run, Run]:
