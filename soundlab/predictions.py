@@ -489,4 +489,4 @@ def openset_summary(run: Run, model: str, tag_names: list[str]) -> dict | None:
             "tag_map": pd.DataFrame(osm.tag_map.table(run.class_names, tag_names)),
             "generic": [tag_names[t] for t in osm.tag_map.generic], "known": len(osm.tag_map.known),
             "n_tags": len(tag_names),
-            "foreign_training": dict(run.info.get("foreign_training") or {}) if osm.foreign is not None else {}}
+            "foreign_training": run.foreign_training if osm.foreign is not None else {}}

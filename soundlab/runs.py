@@ -188,6 +188,8 @@ class Run:
             return str(spec["title"])
         outside = (f", also trained on {self.extra_training['recordings']} outside recordings"
                    if self.extra_training else "")
+        if self.foreign_training:  # `fuse --learn-foreign`: what its open-set check was shown as none of the classes
+            outside += f" and shown {self.foreign_training['recordings']} foreign ones"
         if "finetuned" in spec:
             head = spec.get("head", {}).get("kind", "")
             real = ""
@@ -206,6 +208,12 @@ class Run:
             real = ", also on other recording conditions" if self.trained_on_real_conditions else ""
             return f"EfficientAT fine-tuned end to end{real}"
         return f"{MODEL_TITLES.get(name, name)} from scratch" if self.family == "scratch" else name
+
+    @property
+    def foreign_training(self) -> dict:
+        """The foreign recordings a fused model's open-set check learned from (`fuse --learn-foreign`; run.json
+        "foreign_training": source, splits, recordings, files), or {}."""
+        return dict(self.info.get("foreign_training") or {})
 
     @property
     def extra_training(self) -> dict:

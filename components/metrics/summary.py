@@ -44,7 +44,10 @@ def render(view) -> None:
                    else "") + ". They joined every training fold and the "
                 "deployed model, never a test fold: the cross-validation above tests ESC-50 clips only. Its figures on "
                 "the real-world set (Outside the training data) come from the same recipe trained without the split "
-                "judged.", icon=":material/public:")
+                "judged."
+                + (f" Its check \"is it one of the classes?\" also learned from {run.foreign_training['recordings']} "
+                   "recordings of other sounds (the same file's `foreign` rows, the same splits)."
+                   if run.foreign_training else ""), icon=":material/public:")
     relabelled = run.protocol.get("labels")
     if relabelled:
         st.warning(f"This run's labels are not the official ESC-50 labels: {relabelled['changed']} clips were "
