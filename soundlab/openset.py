@@ -2,7 +2,7 @@
 
 A closed 50-class head always names one of its classes, even for speech, a lion or a piano. The verdict says
 "one of the 50" (with the class), "not one of the 50" (with what the backbone's AudioSet tagger hears instead) or
-"unsure", from five signals a reviewer can see, each oriented so that larger means less like ESC-50:
+"unsure", from five signals a reviewer can see (of these six), each oriented so that larger means less like ESC-50:
 
 * ``confidence``  -- 1 minus the head's top probability;
 * ``distance``    -- the cosine distance from the clip's mean embedding to the nearest training clip *of the
