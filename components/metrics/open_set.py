@@ -37,7 +37,8 @@ def render(view) -> None:
     if learned := summary["foreign_training"]:
         st.caption(f"`foreign_like` takes the place of the embedding distance: a score learned from the {title} clips "
                    f"and the outside recordings of its classes against {learned['recordings']} recordings of other "
-                   f"sounds ({page.safe(learned['source'])}, split {', '.join(learned['splits']) or 'all'}).")
+                   f"sounds ({page.safe(learned['source'])}, "
+                   + (f"split {', '.join(learned['splits'])}" if learned["splits"] else "every split") + ").")
     st.subheader("The tag map, learned from the data")
     st.caption(f"For each class, the AudioSet tags among the top five of at least 15% of its clips. "
                f"{summary['known']} of {summary['n_tags']} tags are produced by some class; a clip whose strongest tags "
