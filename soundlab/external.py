@@ -232,7 +232,8 @@ def _ok(c: ClipResult) -> bool | None:
 
 def without_training_clips(labelled: LabelledSet, run) -> LabelledSet:
     """`labelled` without the recordings `run` also learned from (`train --extra-train`, and the foreign ones of `fuse
-    --learn-foreign`; matched by content): a model judged on its own training clips would look better than it is. Each left-out clip is counted in one line."""
+    --learn-foreign`; matched by content): a model judged on its own training clips would look better than it is.
+    Each left-out clip is counted in one line."""
     trained = {f["sha256"] for key in ("extra_training", "foreign_training")
                for f in (run.info.get(key) or {}).get("files", [])}
     if not trained:
