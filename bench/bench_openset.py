@@ -66,8 +66,8 @@ def main() -> None:
         bb = load_backbone(key, get_settings())
         clf = load_classifier(run, None, bb)
         judges = {sp: load_classifier(runs.find(shipped, rid), None, bb) for sp, rid in measured_with.items()
-                  if key == run.backbone_key and run.info.get("foreign_training")}
-        seen = [f for f, sp in split_of.items() if sp] if run.info.get("foreign_training") and not judges else []
+                  if run.foreign_training}
+        seen = [f for f, sp in split_of.items() if sp] if run.foreign_training and not judges else []
         if seen:
             print(f"\n{run.id} learned foreign sounds from the real-world set: {len(seen)} of these clips come from its "
                   "packages, so the figure below is optimistic; pass --measured-with")

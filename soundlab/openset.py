@@ -301,7 +301,7 @@ class OpenSetModel:
 
     @property
     def _cols(self) -> list[int]:
-        return [SIGNALS.index(n) for n in self.used]
+        return _columns(self.used)
 
     @property
     def oof_in_set_share(self) -> float:
@@ -427,14 +427,19 @@ class _Reference:
     extra_tags2: np.ndarray | None = None
     speech_music2: tuple[int, ...] = ()
     outside: tuple[np.ndarray, np.ndarray] | None = None  # (genuine, foreign) outside recordings' mean embeddings
+    _fitted: dict = field(default_factory=dict, compare=False, repr=False)  # foreign scores by training rows
 
     def foreign_score(self, rows: np.ndarray) -> ForeignScore | None:
         """The foreign score learned from the clips at `rows`, the extra windows and the genuine outside recordings
-        against the foreign ones; None without foreign recordings."""
+        against the foreign ones; None without foreign recordings. Fitted once per set of rows: the nested
+        calibration asks for each fold's twice."""
         if self.outside is None:
             return None
-        inside = [self.pooled[rows], self.outside[0]] + ([self.extra[0]] if self.extra is not None else [])
-        return ForeignScore.fit(np.concatenate(inside), self.outside[1])
+        key = np.asarray(rows, bool).tobytes()
+        if key not in self._fitted:
+            inside = [self.pooled[rows], self.outside[0]] + ([self.extra[0]] if self.extra is not None else [])
+            self._fitted[key] = ForeignScore.fit(np.concatenate(inside), self.outside[1])
+        return self._fitted[key]
 
     def at(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.extra is None:
@@ -478,10 +483,13 @@ def _oof_signals(probs, ref: _Reference, folds, n_classes, sm, exclude=None) -> 
     return values
 
 
+def _columns(used: tuple[str, ...]) -> list[int]:
+    return [SIGNALS.index(n) for n in used]
+
+
 def _model(tag_map: TagMap, reference: np.ndarray, sm: list[int], oof: dict | None = None,
            second: SecondTagger | None = None, foreign: ForeignScore | None = None) -> OpenSetModel:
-    used = [SIGNALS.index(n) for n in (LEARNED if foreign is not None else CLASSIC)]
-    stats = fisher(tail_p(reference, reference)[:, used])
+    stats = fisher(tail_p(reference, reference)[:, _columns(LEARNED if foreign is not None else CLASSIC)])
     return OpenSetModel(tag_map, reference, float(np.quantile(stats, UNSURE_QUANTILE)),
                         float(np.quantile(stats, FOREIGN_QUANTILE)), sm, oof or {}, second, foreign)
 
